@@ -46,6 +46,13 @@ def softmax_cross_entropy(
     return float(loss), d_logits.astype("float32")
 
 
+def sigmoid(logits: FloatArray) -> FloatArray:
+    """The logistic function, without overflow for large negative logits."""
+    logits = numpy.asarray(logits, dtype="float64")
+    exp_neg_abs = numpy.exp(-numpy.abs(logits))
+    return numpy.where(logits >= 0, 1.0 / (1.0 + exp_neg_abs), exp_neg_abs / (1.0 + exp_neg_abs))
+
+
 def sigmoid_binary_cross_entropy(
     logits: FloatArray, targets: FloatArray, mask: Optional[FloatArray] = None
 ) -> Tuple[float, FloatArray]:
@@ -67,7 +74,7 @@ def sigmoid_binary_cross_entropy(
         numpy.maximum(logits, 0) - logits * targets + numpy.log1p(numpy.exp(-numpy.abs(logits)))
     )
     loss = (per_entry * mask).sum() / n_counted
-    probs = 1.0 / (1.0 + numpy.exp(-logits))
+    probs = sigmoid(logits)
     d_logits = (probs - targets) * mask / n_counted
     return float(loss), d_logits.astype("float32")
 

@@ -21,9 +21,10 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from ..bio import OUTSIDE, biluo_to_bio, bio_to_spans, constrained_viterbi, make_bio_labels
 from ..bio import transition_constraints
 from ..models import joint as joint_model
-from ..models import pooling  # noqa: F401  (registers the pooling architectures)
+from ..models import encoders, pooling  # noqa: F401  (register their architectures)
 from ..models.loss import (
     fixed_weighted_loss,
+    sigmoid,
     sigma_from_log_variance,
     sigmoid_binary_cross_entropy,
     softmax_cross_entropy,
@@ -239,7 +240,7 @@ class NerelJoint(TrainablePipe):
             log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
             tag_paths.append(constrained_viterbi(log_probs, allowed, allowed_start))
         cat_logits = self.model.ops.to_numpy(cat_logits)
-        cat_probs = 1.0 / (1.0 + numpy.exp(-cat_logits))
+        cat_probs = sigmoid(cat_logits).astype("float32")
         return tag_paths, cat_probs
 
     def set_annotations(

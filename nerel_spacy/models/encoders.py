@@ -1,0 +1,75 @@
+"""Transformer encoders for the joint model, with an option to freeze word embeddings.
+
+spacy-transformers' own layers, built the same way, plus one knob: most of a
+multilingual model's weights sit in its word-embedding matrix (96M of
+multilingual-e5-small's 118M), and updating it with Adam costs more CPU time per
+step than the whole forward pass while barely changing the result when fine-tuning.
+``freeze_embeddings = true`` leaves that matrix as pretrained.
+"""
+from typing import Callable, List
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from spacy_transformers.layers import TransformerModel
+from spacy_transformers.layers.split_trf import split_trf_batch
+from spacy_transformers.layers.trfs2arrays import trfs2arrays
+from thinc.api import Model, chain
+from thinc.types import Floats2d, Ragged
+
+
+def freeze_word_embeddings(hf_transformer) -> int:
+    """Stop gradients for the word-embedding matrix of a Hugging Face model; returns its size."""
+    embeddings = hf_transformer.get_input_embeddings()
+    if embeddings is None:
+        return 0
+    embeddings.weight.requires_grad_(False)
+    return int(embeddings.weight.numel())
+
+
+def _with_frozen_embeddings(model: TransformerModel) -> TransformerModel:
+    set_transformer = model.attrs["set_transformer"]
+
+    def set_and_freeze(model: TransformerModel, hf_model) -> None:
+        set_transformer(model, hf_model)
+        freeze_word_embeddings(hf_model.transformer)
+
+    model.attrs["set_transformer"] = set_and_freeze
+    return model
+
+
+@registry.architectures("nerel.TransformerModel.v1")
+def build_transformer_model(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: dict = {},
+    transformer_config: dict = {},
+    freeze_embeddings: bool = True,
+) -> Model[List[Doc], object]:
+    """``spacy-transformers.TransformerModel.v3`` that can freeze the word embeddings.
+
+    name: a Hugging Face hub name (``cointegrated/rubert-tiny2``) or a local model folder.
+    """
+    model = TransformerModel(name, get_spans, tokenizer_config, transformer_config)
+    return _with_frozen_embeddings(model) if freeze_embeddings else model
+
+
+@registry.architectures("nerel.Tok2VecTransformer.v1")
+def build_tok2vec_transformer(
+    name: str,
+    get_spans: Callable,
+    pooling: Model[Ragged, Floats2d],
+    tokenizer_config: dict = {},
+    transformer_config: dict = {},
+    grad_factor: float = 1.0,
+    freeze_embeddings: bool = True,
+) -> Model[List[Doc], List[Floats2d]]:
+    """An inline transformer as the joint model's own encoder (no separate component).
+
+    The same layers as ``spacy-transformers.Tok2VecTransformer.v3``, so the whole
+    joint BERT lives inside ``nerel_joint``.
+    """
+    transformer = build_transformer_model(
+        name, get_spans, tokenizer_config, transformer_config, freeze_embeddings
+    )
+    # A chain of a chain, like Tok2VecTransformer.v3, to match the listener's structure.
+    return chain(chain(transformer, split_trf_batch()), trfs2arrays(pooling, grad_factor))

@@ -1,0 +1,95 @@
+"""BIO encoding and constrained decoding: decoded spans are always valid."""
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nerel_spacy.bio import (
+    bio_to_spans,
+    biluo_to_bio,
+    constrained_viterbi,
+    make_bio_labels,
+    spans_to_bio,
+    transition_constraints,
+)
+
+LABELS = make_bio_labels(["PERSON", "CITY", "DATE"])
+
+
+def is_valid(tags):
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-"):
+            if previous == "O" or previous[2:] != tag[2:]:
+                return False
+        previous = tag
+    return True
+
+
+def test_labels_are_stable_and_complete():
+    assert LABELS == ["O", "B-CITY", "I-CITY", "B-DATE", "I-DATE", "B-PERSON", "I-PERSON"]
+
+
+def test_round_trip_spans_tags():
+    spans = [(0, 2, "PERSON"), (3, 4, "CITY"), (4, 6, "CITY")]
+    tags = spans_to_bio(7, spans)
+    assert tags == ["B-PERSON", "I-PERSON", "O", "B-CITY", "B-CITY", "I-CITY", "O"]
+    assert bio_to_spans(tags) == spans
+
+
+def test_overlapping_spans_are_refused():
+    with pytest.raises(ValueError):
+        spans_to_bio(4, [(0, 2, "PERSON"), (1, 3, "CITY")])
+
+
+def test_lenient_decoding_of_invalid_tags():
+    assert bio_to_spans(["I-CITY", "I-DATE", "I-DATE", "O", "I-CITY"]) == [
+        (0, 1, "CITY"), (1, 3, "DATE"), (4, 5, "CITY"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "biluo,bio",
+    [("U-CITY", "B-CITY"), ("B-CITY", "B-CITY"), ("I-CITY", "I-CITY"), ("L-CITY", "I-CITY"),
+     ("O", "O"), ("-", None), (None, None)],
+)
+def test_biluo_to_bio(biluo, bio):
+    assert biluo_to_bio(biluo) == bio
+
+
+def test_viterbi_picks_best_valid_path_not_greedy():
+    allowed, start = transition_constraints(LABELS)
+    index = {t: i for i, t in enumerate(LABELS)}
+    scores = numpy.full((2, len(LABELS)), -10.0)
+    # Greedy would say O, I-CITY (invalid); the best valid path is B-CITY, I-CITY.
+    scores[0, index["O"]] = -0.1
+    scores[0, index["B-CITY"]] = -0.3
+    scores[1, index["I-CITY"]] = -0.05
+    path = [LABELS[i] for i in constrained_viterbi(scores, allowed, start)]
+    assert path == ["B-CITY", "I-CITY"]
+
+
+def test_viterbi_on_empty_doc():
+    allowed, start = transition_constraints(LABELS)
+    assert constrained_viterbi(numpy.zeros((0, len(LABELS))), allowed, start) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=30), st.integers(min_value=0, max_value=2**31 - 1))
+def test_viterbi_never_yields_invalid_sequences(n_tokens, seed):
+    rng = numpy.random.default_rng(seed)
+    scores = rng.normal(scale=5.0, size=(n_tokens, len(LABELS)))
+    allowed, start = transition_constraints(LABELS)
+    tags = [LABELS[i] for i in constrained_viterbi(scores, allowed, start)]
+    assert is_valid(tags)
+    spans = bio_to_spans(tags)
+    assert spans_to_bio(n_tokens, spans) == tags
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(LABELS), max_size=30))
+def test_lenient_decoding_never_yields_overlaps(tags):
+    spans = bio_to_spans(tags)
+    covered = [i for s, e, _ in spans for i in range(s, e)]
+    assert len(covered) == len(set(covered))
+    assert all(0 <= s < e <= len(tags) for s, e, _ in spans)
