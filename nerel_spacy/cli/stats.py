@@ -1,0 +1,142 @@
+"""``nerel-batch stats``: tables (and optional bar charts) describing a ``.spacy`` corpus."""
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..corpus import CorpusStats, corpus_stats, read_corpus
+from ._app import app
+
+
+def overview_table(stats: CorpusStats) -> Table:
+    """Documents, tokens, entity and relation totals, and document length."""
+    length = stats.length_summary()
+    table = Table(title="Corpus", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    table.add_row("documents", f"{stats.documents:,}")
+    table.add_row("tokens", f"{stats.tokens:,}")
+    table.add_row("doc length min / median / mean / max",
+                  f"{length['min']} / {length['median']} / {length['mean']} / {length['max']}")
+    table.add_row("entities (doc.spans, nested included)", f"{stats.entities_nested:,}")
+    table.add_row("entities (doc.ents, flat)", f"{stats.entities_flat:,}")
+    table.add_row("discontinuous entities", f"{stats.discontinuous:,}")
+    table.add_row("entities with a Wikidata id", f"{stats.linked:,}")
+    table.add_row("relation triples", f"{sum(stats.relation_triples.values()):,}")
+    return table
+
+
+def entity_table(stats: CorpusStats) -> Table:
+    """Entity types: counts in doc.spans (nested) and doc.ents (flat) and the share lost."""
+    table = Table(title="Entity types", title_justify="left")
+    table.add_column("type")
+    table.add_column("spans (nested)", justify="right")
+    table.add_column("ents (flat)", justify="right")
+    table.add_column("not in flat", justify="right")
+    for label, nested in stats.entity_types_nested.most_common():
+        flat = stats.entity_types_flat.get(label, 0)
+        table.add_row(label, f"{nested:,}", f"{flat:,}", f"{1 - flat / nested:.0%}")
+    return table
+
+
+def relation_table(stats: CorpusStats) -> Table:
+    """Relation types: documents with at least one (doc.cats) and triples."""
+    table = Table(title="Relation types", title_justify="left")
+    table.add_column("type")
+    table.add_column("documents", justify="right")
+    table.add_column("% docs", justify="right")
+    table.add_column("triples", justify="right")
+    for label, docs in stats.relation_docs.most_common():
+        share = docs / stats.documents if stats.documents else 0.0
+        table.add_row(label, f"{docs:,}", f"{share:.1%}", f"{stats.relation_triples[label]:,}")
+    return table
+
+
+def counts_table(title: str, key_name: str, counts: Mapping, total: Optional[int] = None) -> Table:
+    """A two-column table (key, count) with an optional share column."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(key_name)
+    table.add_column("count", justify="right")
+    if total:
+        table.add_column("share", justify="right")
+    for key, count in counts.items():
+        row = [str(key), f"{count:,}"]
+        if total:
+            row.append(f"{count / total:.1%}")
+        table.add_row(*row)
+    return table
+
+
+def write_plots(stats: CorpusStats, plots_dir: Path, name: str) -> List[Path]:
+    """Bar charts as PNG files in ``plots_dir``; returns their paths. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    charts: Dict[str, tuple] = {
+        "entity_types": ("Entity types (doc.spans, nested included)",
+                         dict(stats.entity_types_nested.most_common())),
+        "entity_types_flat": ("Entity types (doc.ents, flat)",
+                              dict(stats.entity_types_flat.most_common())),
+        "relation_docs": ("Documents per relation type", dict(stats.relation_docs.most_common())),
+        "nesting_depth": ("Entities by nesting depth", dict(sorted(stats.nesting_depth.items()))),
+        "doc_length": ("Documents by length in tokens", stats.length_histogram()),
+    }
+    paths = []
+    for key, (title, counts) in charts.items():
+        labels = [str(label) for label in counts]
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(labels) + 2), 4.5))
+        ax.bar(labels, list(counts.values()), color="#4c72b0")
+        ax.set_title(f"{name}: {title}")
+        ax.set_ylabel("count")
+        if len(labels) > 6:
+            ax.tick_params(axis="x", labelrotation=90)
+        fig.tight_layout()
+        path = plots_dir / f"{name}_{key}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+@app.command("stats")
+def stats(
+    corpus: Path = typer.Argument(
+        ..., help="A .spacy corpus written by `nerel-batch convert`.", show_default=False
+    ),
+    plots: Optional[Path] = typer.Option(
+        None, "--plots",
+        help="Also write PNG bar charts into this folder (needs matplotlib: "
+        "pip install 'nerel-spacy[plots]').",
+    ),
+) -> None:
+    """Describe a converted corpus: entity types (nested and flat), documents per
+    relation type, nesting depth and document length."""
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        docs = read_corpus(corpus)
+    except (OSError, ValueError) as err:
+        errors.print(f"[red]✘ {err}[/red]", highlight=False)
+        raise typer.Exit(code=1)
+    result = corpus_stats(docs)
+    console.print(overview_table(result))
+    console.print(entity_table(result))
+    console.print(relation_table(result))
+    console.print(counts_table("Nesting depth (0 = outermost)", "depth",
+                               dict(sorted(result.nesting_depth.items())),
+                               total=result.entities_nested))
+    console.print(counts_table("Document length (tokens)", "tokens", result.length_histogram(),
+                               total=result.documents))
+    if plots is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            errors.print("[red]✘ --plots needs matplotlib: pip install 'nerel-spacy[plots]'[/red]")
+            raise typer.Exit(code=1)
+        written = write_plots(result, plots, corpus.stem)
+        console.print(f"[green]✔ Wrote {len(written)} charts to {plots}[/green]", highlight=False)
