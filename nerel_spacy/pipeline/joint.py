@@ -229,18 +229,20 @@ class NerelJoint(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> Tuple[List[List[int]], numpy.ndarray]:
         """Best valid tag path per doc, and relation-type probabilities (n_docs, n_cats)."""
         docs = list(docs)
-        if not docs:
-            return [], numpy.zeros((0, len(self.cats_labels)), dtype="float32")
-        tag_logits, cat_logits = self.model.predict(docs)
+        tag_paths: List[List[int]] = [[] for _ in docs]
+        cat_probs = numpy.zeros((len(docs), len(self.cats_labels)), dtype="float32")
+        # Empty docs have nothing to pool over: they get no entities and all-zero cats.
+        non_empty = [i for i, doc in enumerate(docs) if len(doc)]
+        if not non_empty:
+            return tag_paths, cat_probs
+        tag_logits, cat_logits = self.model.predict([docs[i] for i in non_empty])
         allowed, allowed_start = self._transition_constraints()
-        tag_paths = []
-        for logits in tag_logits:
+        for i, logits in zip(non_empty, tag_logits):
             logits = self.model.ops.to_numpy(logits)
             shifted = logits - logits.max(axis=1, keepdims=True)
             log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
-            tag_paths.append(constrained_viterbi(log_probs, allowed, allowed_start))
-        cat_logits = self.model.ops.to_numpy(cat_logits)
-        cat_probs = sigmoid(cat_logits).astype("float32")
+            tag_paths[i] = constrained_viterbi(log_probs, allowed, allowed_start)
+        cat_probs[non_empty] = sigmoid(self.model.ops.to_numpy(cat_logits))
         return tag_paths, cat_probs
 
     def set_annotations(
@@ -284,11 +286,12 @@ class NerelJoint(TrainablePipe):
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
-        examples = list(examples)
         validate_examples(examples, "NerelJoint.update")
-        docs = [eg.predicted for eg in examples]
-        if not any(len(doc) for doc in docs):
+        # Empty docs carry no signal and cannot be pooled: leave them out of the batch.
+        examples = [eg for eg in examples if len(eg.predicted)]
+        if not examples:
             return losses
+        docs = [eg.predicted for eg in examples]
         set_dropout_rate(self.model, drop)
         (tag_logits, cat_logits), backprop = self.model.begin_update(docs)
         total, gradients, d_log_vars, task_losses = self._weighted_loss(

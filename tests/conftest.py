@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny joint-training examples and a tiny random BERT built on the spot.
+
+Nothing is downloaded: the BERT and its WordPiece tokenizer are made from the
+fixture texts, so the transformer tests run offline and in seconds.
+"""
+from pathlib import Path
+from typing import List
+
+import pytest
+import spacy
+from spacy.tokens import Span
+from spacy.training import Example
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NEREL_DIR = REPO_ROOT.parent / "shared" / "data" / "nerel"
+
+# (tokens joined by spaces, entity token spans, relation types present)
+TINY_DOCS = [
+    (
+        "Барак Обама приехал в Москву в январе .",
+        [(0, 2, "PERSON"), (4, 5, "CITY"), (5, 7, "DATE")],
+        {"WORKS_AS": 0.0, "LOCATED_IN": 1.0, "POINT_IN_TIME": 1.0},
+    ),
+    (
+        "Министр Сергей Лавров посетил Китай .",
+        [(0, 1, "PROFESSION"), (1, 3, "PERSON"), (4, 5, "COUNTRY")],
+        {"WORKS_AS": 1.0, "LOCATED_IN": 0.0, "POINT_IN_TIME": 0.0},
+    ),
+    (
+        "Компания Газпром заработала 8 млн долларов в 2017 году .",
+        [(1, 2, "ORGANIZATION"), (3, 6, "MONEY"), (6, 9, "DATE")],
+        {"WORKS_AS": 0.0, "LOCATED_IN": 0.0, "POINT_IN_TIME": 1.0},
+    ),
+]
+
+
+def make_examples(nlp) -> List[Example]:
+    """Gold examples for TINY_DOCS, tokenized by ``nlp``'s tokenizer."""
+    examples = []
+    for text, ents, cats in TINY_DOCS:
+        predicted = nlp.make_doc(text)
+        reference = nlp.make_doc(text)
+        reference.ents = [Span(reference, s, e, label=label) for s, e, label in ents]
+        reference.spans["nerel"] = list(reference.ents)
+        reference.cats = dict(cats)
+        examples.append(Example(predicted, reference))
+    return examples
+
+
+@pytest.fixture
+def blank_ru():
+    return spacy.blank("ru")
+
+
+@pytest.fixture
+def tiny_examples(blank_ru):
+    return make_examples(blank_ru)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT with a WordPiece tokenizer trained on the fixture texts."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    )
+    corpus = [text for text, _, _ in TINY_DOCS] * 5 + ["Нью-Йорк Вашингтон Путин Россия 2020"]
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    fast = BertTokenizerFast(tokenizer_object=tokenizer, do_lower_case=False)
+    fast.save_pretrained(str(path))
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(str(path))
+    return path

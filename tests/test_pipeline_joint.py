@@ -1,0 +1,201 @@
+"""The nerel_joint component: training, prediction, serialization, and its options."""
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Span
+from spacy.training import Example
+from spacy.util import load_config, load_model_from_config
+from thinc.api import Adam
+
+from nerel_spacy.models.joint import get_log_variances
+from nerel_spacy.pipeline.joint import NerelJoint
+
+from conftest import REPO_ROOT, TINY_DOCS, make_examples
+
+
+def gold_ents(example: Example):
+    return [(e.start, e.end, e.label_) for e in example.reference.ents]
+
+
+def train(nlp, examples, n_steps):
+    optimizer = nlp.initialize(lambda: examples)
+    history = []
+    for _ in range(n_steps):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
+        optimizer.step_schedules()  # as spaCy's training loop does (warm-up starts at 0)
+        history.append(losses)
+    return history
+
+
+def cnn_nlp(**cfg):
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("nerel_joint", config=cfg)
+    return nlp
+
+
+def trf_nlp(bert_dir, inline=False):
+    config = load_config(
+        REPO_ROOT / "configs" / "joint_trf.cfg",
+        overrides={
+            "paths.encoder": str(bert_dir),
+            "components.transformer.model.get_spans.window": 8,
+            "components.transformer.model.get_spans.stride": 6,
+        },
+        interpolate=True,
+    )
+    if inline:
+        config["nlp"]["pipeline"] = ["nerel_joint"]
+        del config["components"]["transformer"]
+        config["components"]["nerel_joint"]["model"]["tok2vec"] = {
+            "@architectures": "nerel.Tok2VecTransformer.v1",
+            "name": str(bert_dir),
+            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
+            "pooling": {"@layers": "reduce_mean.v1"},
+            "tokenizer_config": {"use_fast": True},
+        }
+    return load_model_from_config(config, auto_fill=True, validate=True)
+
+
+def test_cnn_overfits_three_docs():
+    nlp = cnn_nlp()
+    examples = make_examples(nlp)
+    history = train(nlp, examples, 60)
+    assert history[-1]["nerel_joint_ner"] < history[0]["nerel_joint_ner"] / 10
+    assert history[-1]["nerel_joint_cats"] < history[0]["nerel_joint_cats"] / 10
+    for example, (text, _, cats) in zip(examples, TINY_DOCS):
+        doc = nlp(text)
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == gold_ents(example)
+        assert {k: round(v) for k, v in doc.cats.items()} == cats
+        assert [(s.start, s.end, s.label_) for s in doc.spans["nerel"]] == gold_ents(example)
+    scores = nlp.evaluate(examples)
+    assert scores["ents_f"] == 1.0 and scores["seqeval_f"] == 1.0 and scores["cats_micro_f"] == 1.0
+
+
+def test_listener_transformer_learns_and_round_trips(tiny_bert_dir, tmp_path):
+    nlp = trf_nlp(tiny_bert_dir)
+    assert nlp.pipe_names == ["transformer", "nerel_joint"]
+    examples = make_examples(nlp)
+    history = train(nlp, examples, 25)
+    assert history[-1]["nerel_joint"] < history[0]["nerel_joint"]
+    assert history[-1]["nerel_joint_ner"] < history[0]["nerel_joint_ner"]
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    for text, _, _ in TINY_DOCS:
+        a, b = nlp(text), loaded(text)
+        assert [(e.start, e.end, e.label_) for e in a.ents] == [(e.start, e.end, e.label_) for e in b.ents]
+        assert a.cats == pytest.approx(b.cats)
+    assert loaded.get_pipe("nerel_joint").cfg["sigmas"] == pytest.approx(
+        nlp.get_pipe("nerel_joint").cfg["sigmas"]
+    )
+
+
+def test_inline_transformer_learns(tiny_bert_dir):
+    nlp = trf_nlp(tiny_bert_dir, inline=True)
+    assert nlp.pipe_names == ["nerel_joint"]
+    examples = make_examples(nlp)
+    history = train(nlp, examples, 15)
+    assert history[-1]["nerel_joint_ner"] < history[0]["nerel_joint_ner"]
+
+
+def test_frozen_word_embeddings_do_not_move(tiny_bert_dir):
+    nlp = trf_nlp(tiny_bert_dir)
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.001)
+    hf_model = nlp.get_pipe("transformer").model.transformer
+    before_embeddings = hf_model.get_input_embeddings().weight.detach().clone()
+    before_layer = hf_model.encoder.layer[0].output.dense.weight.detach().clone()
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    assert hf_model.get_input_embeddings().weight.detach().equal(before_embeddings)
+    assert not hf_model.encoder.layer[0].output.dense.weight.detach().equal(before_layer)
+
+
+def test_uncertainty_weights_are_learned_and_fixed_weights_are_not():
+    learned = cnn_nlp(loss_weighting="uncertainty")
+    train(learned, make_examples(learned), 20)
+    assert not numpy.allclose(get_log_variances(learned.get_pipe("nerel_joint").model), 0.0)
+    sigmas = learned.get_pipe("nerel_joint").cfg["sigmas"]
+    assert set(sigmas) == {"ner", "cats"} and all(s > 0 for s in sigmas.values())
+
+    fixed = cnn_nlp(loss_weighting="fixed", fixed_weights={"ner": 1.0, "cats": 0.5})
+    history = train(fixed, make_examples(fixed), 5)
+    assert numpy.allclose(get_log_variances(fixed.get_pipe("nerel_joint").model), 0.0)
+    first = history[0]
+    assert first["nerel_joint"] == pytest.approx(
+        first["nerel_joint_ner"] + 0.5 * first["nerel_joint_cats"], rel=1e-5
+    )
+
+
+def test_unknown_loss_weighting_is_a_clear_error():
+    with pytest.raises(ValueError, match="loss_weighting"):
+        cnn_nlp(loss_weighting="magic")
+
+
+def test_earlier_entities_are_respected_unless_overwrite(tmp_path):
+    nlp = cnn_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, 40)
+    text = TINY_DOCS[0][0]  # "Барак Обама ..." -> PERSON on tokens 0-2
+    ruler_nlp = spacy.blank("ru")
+    ruler = ruler_nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "VIP", "pattern": "Обама"}])
+    ruler_nlp.add_pipe("nerel_joint", source=nlp)
+    doc = ruler_nlp(text)
+    labels = [(e.text, e.label_) for e in doc.ents]
+    assert ("Обама", "VIP") in labels
+    assert ("Москву", "CITY") in labels
+    assert not any(label == "PERSON" for _, label in labels)  # it overlapped the ruler's VIP
+
+    ruler_nlp.get_pipe("nerel_joint").cfg["overwrite_ents"] = True
+    doc = ruler_nlp(text)
+    assert ("Барак Обама", "PERSON") in [(e.text, e.label_) for e in doc.ents]
+
+
+def test_per_label_thresholds_are_saved_and_used(tmp_path):
+    nlp = cnn_nlp(threshold=0.5)
+    train(nlp, make_examples(nlp), 30)
+    pipe: NerelJoint = nlp.get_pipe("nerel_joint")
+    pipe.set_thresholds({"WORKS_AS": 0.99})
+    assert pipe.cats_thresholds["WORKS_AS"] == 0.99
+    assert pipe.cats_thresholds["LOCATED_IN"] == 0.5
+    with pytest.raises(ValueError, match="unknown relation types"):
+        pipe.set_thresholds({"NOT_A_RELATION": 0.2})
+    nlp.to_disk(tmp_path / "m")
+    assert spacy.load(tmp_path / "m").get_pipe("nerel_joint").cats_thresholds["WORKS_AS"] == 0.99
+
+
+def test_empty_and_whitespace_docs():
+    nlp = cnn_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, 3)
+    for text in ["", "   ", "\n"]:
+        doc = nlp(text)
+        assert set(doc.cats) == {"WORKS_AS", "LOCATED_IN", "POINT_IN_TIME"}
+    assert nlp("").cats == {"WORKS_AS": 0.0, "LOCATED_IN": 0.0, "POINT_IN_TIME": 0.0}
+    docs = list(nlp.pipe(["", TINY_DOCS[0][0], ""]))
+    assert len(docs[1].ents) > 0 and len(docs[0].ents) == 0
+    empty = Example(nlp.make_doc(""), nlp.make_doc(""))
+    losses = nlp.update([empty, examples[0]], sgd=nlp.create_optimizer())
+    assert losses["nerel_joint"] > 0
+
+
+def test_initialize_without_annotations_is_a_clear_error():
+    nlp = cnn_nlp()
+    bare = [Example(nlp.make_doc("Текст"), nlp.make_doc("Текст"))]
+    with pytest.raises(ValueError, match="no entities and no cats"):
+        nlp.initialize(lambda: bare)
+
+
+def test_labels_from_initialize_config():
+    nlp = cnn_nlp()
+    examples = make_examples(nlp)
+    nlp.get_pipe("nerel_joint").initialize(
+        lambda: examples, nlp=nlp,
+        labels={"entity_labels": ["PERSON", "CITY"], "cats_labels": ["SPOUSE"]},
+    )
+    pipe = nlp.get_pipe("nerel_joint")
+    assert pipe.entity_labels == ("CITY", "PERSON")
+    assert pipe.cats_labels == ("SPOUSE",)
+    assert pipe.label_data == {"entity_labels": ["CITY", "PERSON"], "cats_labels": ["SPOUSE"]}
