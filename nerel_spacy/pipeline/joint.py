@@ -32,6 +32,7 @@ from ..models.loss import (
 )
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
+from .. import training_logger  # noqa: F401  (registers nerel.ConsoleLogger.v1)
 from ..spans import select_flat_entities
 
 DEFAULT_MODEL_CONFIG = """
@@ -97,10 +98,10 @@ TaskLosses = Dict[str, float]
         "cats_macro_f": 0.0,
         "ents_per_type": None,
         "cats_f_per_type": None,
-        "nerel_loss_ner": 0.0,
-        "nerel_loss_cats": 0.0,
-        "nerel_sigma_ner": 0.0,
-        "nerel_sigma_cats": 0.0,
+        "loss_ner": 0.0,
+        "loss_cats": 0.0,
+        "sigma_ner": 0.0,
+        "sigma_cats": 0.0,
     },
 )
 def make_nerel_joint(
@@ -450,9 +451,9 @@ class NerelJoint(TrainablePipe):
         )
         self._store_sigmas()
         sigmas = self.cfg.get("sigmas") or {}
-        scores["nerel_sigma_ner"] = float(sigmas.get("ner", 1.0))
-        scores["nerel_sigma_cats"] = float(sigmas.get("cats", 1.0))
+        scores["sigma_ner"] = float(sigmas.get("ner", 1.0))
+        scores["sigma_cats"] = float(sigmas.get("cats", 1.0))
         for task, values in self._recent_losses.items():
-            scores[f"nerel_loss_{task}"] = float(numpy.mean(values)) if values else 0.0
+            scores[f"loss_{task}"] = float(numpy.mean(values)) if values else 0.0
             values.clear()
         return scores

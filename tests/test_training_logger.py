@@ -1,0 +1,31 @@
+"""The console logger shows σ and raw losses as numbers, not ×100 percentages."""
+import io
+
+import spacy
+
+from nerel_spacy.training_logger import console_logger, rescale_raw_scores
+
+
+def test_rescale_leaves_other_scores_alone():
+    info = {"other_scores": {"sigma_ner": 1.5, "ents_f": 0.8, "cats_f_per_type": {}}, "step": 3}
+    rescaled = rescale_raw_scores(info, ["sigma_ner"])
+    assert rescaled["other_scores"]["sigma_ner"] == 0.015
+    assert rescaled["other_scores"]["ents_f"] == 0.8
+    assert info["other_scores"]["sigma_ner"] == 1.5  # the original is untouched
+
+
+def test_console_logger_prints_sigma_unscaled():
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("nerel_joint")
+    nlp.config["training"]["score_weights"] = {"ents_f": 1.0, "sigma_ner": 0.0}
+    nlp.config["training"]["max_steps"] = 10
+    nlp.config["training"]["eval_frequency"] = 5
+    stdout = io.StringIO()
+    log_step, finalize = console_logger(progress_bar=None)(nlp, stdout, io.StringIO())
+    log_step(
+        {"epoch": 0, "step": 5, "losses": {"nerel_joint": 1.0}, "score": 0.5,
+         "other_scores": {"ents_f": 0.5, "sigma_ner": 1.25}}
+    )
+    finalize()
+    row = stdout.getvalue().strip().splitlines()[-1].split()
+    assert "1.25" in row and "50.00" in row
