@@ -219,10 +219,14 @@ class _Collector:
         self.strict = strict
         self.warnings: List[BratWarning] = []
 
-    def warn(self, kind: str, line: Optional[int], message: str, hint: str = "") -> None:
+    def warn(
+        self, kind: str, line: Optional[int], message: str, hint: str = "",
+        path: Optional[PathLike] = None,
+    ) -> None:
+        path = str(path) if path is not None else self.path
         if self.strict:
-            raise BratFormatError(self.path, line, message, hint)
-        self.warnings.append(BratWarning(kind, self.path, line, message, hint))
+            raise BratFormatError(path, line, message, hint)
+        self.warnings.append(BratWarning(kind, path, line, message, hint))
 
 
 def parse_ann(
@@ -477,9 +481,10 @@ def annotations_to_doc(
         collector.warn(
             "bom_in_text",
             None,
-            f"{txt_path} starts with a UTF-8 BOM; offsets read as "
-            + ("counting it (brat's reading)" if shift else "not counting it"),
+            "the text starts with a UTF-8 BOM; the .ann offsets were read as "
+            + ("counting it, as brat does" if shift else "not counting it"),
             "save the .txt as UTF-8 without BOM",
+            path=txt_path,
         )
     doc = nlp.make_doc(text)
     report.tokens = len(doc)
