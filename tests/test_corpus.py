@@ -1,0 +1,155 @@
+"""Split discovery, conversion to .spacy, and corpus statistics."""
+import json
+import shutil
+
+import pytest
+from spacy.tokens import Span
+
+from nerel_spacy.brat import BratFormatError, get_fragments
+from nerel_spacy.corpus import (
+    convert_corpus,
+    corpus_stats,
+    discover_splits,
+    nesting_depths,
+    read_corpus,
+)
+from nerel_spacy.schema import SPANS_KEY
+from nerel_spacy.tokenizer import make_blank_nlp
+
+from brat_fixtures import DEV, MISSING_ANN, NEREL_ROOT, PROBLEMS, TRAIN
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    reports = convert_corpus(NEREL_ROOT, out)
+    return out, reports
+
+
+def test_discover_nerel_layout():
+    assert discover_splits(NEREL_ROOT) == {"train": TRAIN, "dev": DEV}
+
+
+def test_discover_flat_folder_and_name():
+    assert discover_splits(PROBLEMS) == {"problems": PROBLEMS}
+    assert discover_splits(PROBLEMS, name="test") == {"test": PROBLEMS}
+
+
+def test_discover_errors(tmp_path):
+    with pytest.raises(BratFormatError, match="input folder not found"):
+        discover_splits(tmp_path / "missing")
+    with pytest.raises(BratFormatError, match="no train/, dev/ or test/ subfolder"):
+        discover_splits(tmp_path)
+    with pytest.raises(BratFormatError, match="--name"):
+        discover_splits(NEREL_ROOT, name="train")
+
+
+def test_convert_writes_one_docbin_per_split(converted):
+    out, reports = converted
+    assert sorted(p.name for p in out.iterdir()) == ["dev.spacy", "train.spacy"]
+    assert list(reports) == ["train", "dev"]
+    assert reports["train"].documents == 2 and reports["dev"].documents == 1
+    for report in reports.values():
+        assert report.unaccounted_entities == 0
+
+
+def test_docbin_keeps_the_contract(converted):
+    out, _ = converted
+    docs = {doc.user_data["nerel_doc_id"]: doc for doc in read_corpus(out / "train.spacy")}
+    assert sorted(docs) == ["ministry", "obama"]
+    obama = docs["obama"]
+    spans = {(s.text, s.label_): s.kb_id_ for s in obama.spans[SPANS_KEY]}
+    assert spans[("Барак Обама", "PERSON")] == "Q76"
+    assert len(spans) == 12
+    assert [e.text for e in obama.ents][:2] == ["Президент США", "Барак Обама"]
+    assert len(obama.cats) == 49 and obama.cats["WORKS_AS"] == 1.0
+    assert len(obama._.relations) == 3
+    hull = [s.text for s in obama.spans[SPANS_KEY]].index("мэр и вице-мэр Москвы")
+    assert get_fragments(obama) == {hull: [(72, 75), (87, 93)]}
+    ministry = docs["ministry"]
+    assert get_fragments(ministry) == {0: [(0, 21), (45, 51)]}
+
+
+def test_missing_ann_fails_before_writing(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    shutil.copy(MISSING_ANN / "lonely.txt", root / "dev" / "lonely.txt")
+    with pytest.raises(BratFormatError, match="lonely.txt: no annotation file"):
+        convert_corpus(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # train was not written either
+
+
+def test_convert_flat_folder_with_name(tmp_path):
+    reports = convert_corpus(DEV, tmp_path, name="test")
+    assert list(reports) == ["test"] and (tmp_path / "test.spacy").exists()
+
+
+def test_convert_strict(tmp_path):
+    # Documents are read by name: bom_counted.txt comes first, and a BOM is a warning too.
+    with pytest.raises(BratFormatError, match=r"bom_counted\.txt: the text starts with a UTF-8 BOM"):
+        convert_corpus(PROBLEMS, tmp_path, strict=True)
+    reports = convert_corpus(NEREL_ROOT, tmp_path, strict=True)
+    assert all(not report.warnings for report in reports.values())
+
+
+def test_annotation_conf_sets_cats(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    (root / "annotation.conf").write_text(
+        "[entities]\nPERSON\nPROFESSION\n\n[relations]\n"
+        "WORKS_AS\tArg1:PERSON, Arg2:PROFESSION\nSPOUSE\tArg1:PERSON, Arg2:PERSON\n",
+        encoding="utf-8",
+    )
+    reports = convert_corpus(root, tmp_path / "out")
+    doc = read_corpus(tmp_path / "out" / "dev.spacy")[0]
+    assert doc.cats == {"WORKS_AS": 1.0, "SPOUSE": 0.0}
+    # CITY, COUNTRY and the WORKPLACE relation are now outside the schema: kept, warned.
+    assert reports["dev"].warning_counts() == {
+        "unknown_entity_label": 2, "unknown_relation_label": 1,
+    }
+
+
+def test_read_corpus_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nerel-batch convert"):
+        read_corpus(tmp_path / "nope.spacy")
+
+
+def test_nesting_depths():
+    nlp = make_blank_nlp()
+    doc = nlp.make_doc("Министр иностранных дел России Сергей Лавров")
+    doc.spans[SPANS_KEY] = [
+        Span(doc, 0, 4, "PROFESSION"),
+        Span(doc, 1, 4, "ORGANIZATION"),
+        Span(doc, 3, 4, "COUNTRY"),
+        Span(doc, 3, 4, "NATIONALITY"),  # same bounds: same depth
+        Span(doc, 4, 6, "PERSON"),
+    ]
+    assert nesting_depths(doc) == [0, 1, 2, 2, 0]
+
+
+def test_corpus_stats(converted):
+    out, reports = converted
+    stats = corpus_stats(read_corpus(out / "train.spacy"))
+    assert stats.documents == 2
+    assert stats.tokens == reports["train"].tokens == sum(stats.doc_lengths)
+    assert stats.entities_nested == reports["train"].entities_kept == 16
+    assert stats.entities_flat == reports["train"].entities_flat
+    assert stats.entity_types_nested["PROFESSION"] == 3
+    assert stats.discontinuous == 2
+    assert stats.linked == 4
+    assert len(stats.relation_docs) == 49
+    assert stats.relation_docs["PARTICIPANT_IN"] == 1 and stats.relation_docs["SPOUSE"] == 0
+    assert stats.relation_triples["PARTICIPANT_IN"] == 2
+    assert stats.nesting_depth[0] > stats.nesting_depth[1] > 0
+    assert sum(stats.nesting_depth.values()) == stats.entities_nested
+    assert sum(stats.length_histogram().values()) == 2
+    assert stats.length_summary()["min"] == min(stats.doc_lengths)
+    json.dumps(stats.to_dict())
+
+
+def test_length_histogram_edges():
+    from nerel_spacy.corpus import CorpusStats
+
+    stats = CorpusStats(doc_lengths=[5, 10, 19, 20, 99])
+    assert stats.length_histogram(bins=(10, 20)) == {"<10": 1, "10-19": 2, ">=20": 2}
+    assert CorpusStats().length_summary()["max"] == 0
