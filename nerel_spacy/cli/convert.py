@@ -84,12 +84,13 @@ def _relative(path: str, root: Path) -> str:
 def convert(
     nerel_dir: Path = typer.Argument(
         ...,
+        metavar="NEREL_DIR",
         help="NEREL root with train/, dev/ and/or test/ subfolders of brat .txt + .ann "
         "files, or one flat folder of documents. annotation.conf is read when present.",
         show_default=False,
     ),
     out_dir: Path = typer.Argument(
-        ..., help="Folder for the output: one {split}.spacy DocBin per split.",
+        ..., metavar="OUT_DIR", help="Folder for the output: one {split}.spacy DocBin per split.",
         show_default=False,
     ),
     strict: bool = typer.Option(
@@ -98,7 +99,7 @@ def convert(
         "unknown id or label) instead of counting it as a warning.",
     ),
     name: Optional[str] = typer.Option(
-        None, "--name",
+        None, "--name", metavar="NAME",
         help="Split name for a flat folder of documents (default: the folder's name).",
     ),
 ) -> None:

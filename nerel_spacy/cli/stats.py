@@ -106,10 +106,10 @@ def write_plots(stats: CorpusStats, plots_dir: Path, name: str) -> List[Path]:
 @app.command("stats")
 def stats(
     corpus: Path = typer.Argument(
-        ..., help="A .spacy corpus written by `nerel-batch convert`.", show_default=False
+        ..., metavar="CORPUS", help="A .spacy corpus written by `nerel-batch convert`.", show_default=False
     ),
     plots: Optional[Path] = typer.Option(
-        None, "--plots",
+        None, "--plots", metavar="DIR",
         help="Also write PNG bar charts into this folder (needs matplotlib: "
         "pip install 'nerel-spacy[plots]').",
     ),

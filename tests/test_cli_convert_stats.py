@@ -1,0 +1,120 @@
+"""``nerel-batch convert`` and ``nerel-batch stats`` through Typer's test runner."""
+import shutil
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+
+from brat_fixtures import DEV, MISSING_ANN, NEREL_ROOT, PROBLEMS
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+def run(runner, *args):
+    return runner.invoke(app, [str(arg) for arg in args], env={"COLUMNS": "200"})
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory, runner):
+    out = tmp_path_factory.mktemp("corpus")
+    result = run(runner, "convert", NEREL_ROOT, out)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_convert_writes_splits_and_summary(corpus_dir):
+    out, output = corpus_dir
+    assert (out / "train.spacy").exists() and (out / "dev.spacy").exists()
+    for row in ("documents", "tokens", "entities (T lines)", "nested", "flat (doc.ents)",
+                "discontinuous", "misaligned (expanded)", "dropped", "relations (R lines)"):
+        assert row in output
+    assert "duplicate" in output  # a drop reason is shown with its count
+    assert "No warnings." in output
+    assert "Wrote" in output
+
+
+def test_convert_flat_folder_warnings_summary(runner, tmp_path):
+    result = run(runner, "convert", PROBLEMS, tmp_path, "--name", "test")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "test.spacy").exists()
+    assert "Warnings" in result.output
+    # Each kind once with its count and first example (file:line).
+    assert "bom_in_text" in result.output and "malformed.ann:2" in result.output
+    assert "offset_out_of_range" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["/nonexistent/nerel"], "input folder not found"),
+        ([str(MISSING_ANN)], "lonely.txt: no annotation file lonely.ann"),
+        ([str(PROBLEMS), "--strict"], "Strict mode:"),
+    ],
+)
+def test_convert_fatal_errors_exit_non_zero(runner, tmp_path, args, message):
+    result = run(runner, "convert", args[0], tmp_path / "out", *args[1:])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_convert_help(runner):
+    result = run(runner, "convert", "--help")
+    assert result.exit_code == 0
+    for text in ("NEREL_DIR", "OUT_DIR", "--strict", "--name", "doc.spans"):
+        assert text in result.output
+
+
+def test_stats_tables(runner, corpus_dir):
+    out, _ = corpus_dir
+    result = run(runner, "stats", out / "train.spacy")
+    assert result.exit_code == 0, result.output
+    for title in ("Corpus", "Entity types", "Relation types", "Nesting depth", "Document length"):
+        assert title in result.output
+    assert "PROFESSION" in result.output and "PARTICIPANT_IN" in result.output
+
+
+def test_stats_plots(runner, corpus_dir, tmp_path):
+    out, _ = corpus_dir
+    result = run(runner, "stats", out / "dev.spacy", "--plots", tmp_path / "plots")
+    assert result.exit_code == 0, result.output
+    pngs = sorted(p.name for p in (tmp_path / "plots").glob("*.png"))
+    assert pngs == [
+        "dev_doc_length.png", "dev_entity_types.png", "dev_entity_types_flat.png",
+        "dev_nesting_depth.png", "dev_relation_docs.png",
+    ]
+    assert all((tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in pngs)
+
+
+def test_stats_plots_without_matplotlib(runner, corpus_dir, tmp_path, monkeypatch):
+    out, _ = corpus_dir
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError
+    result = run(runner, "stats", out / "dev.spacy", "--plots", tmp_path / "plots")
+    assert result.exit_code == 1
+    assert "matplotlib" in result.output and "plots" in result.output
+    assert not (tmp_path / "plots").exists()
+
+
+def test_stats_missing_corpus(runner, tmp_path):
+    result = run(runner, "stats", tmp_path / "nope.spacy")
+    assert result.exit_code == 1
+    assert "nerel-batch convert" in result.output
+
+
+def test_console_script_runs(tmp_path):
+    """The installed entry point, as a user runs it (one subprocess, kept small)."""
+    import subprocess
+
+    exe = shutil.which("nerel-batch")
+    if exe is None:
+        pytest.skip("nerel-batch is not on PATH (package not installed)")
+    proc = subprocess.run([exe, "convert", str(DEV), str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "dev.spacy").exists()
