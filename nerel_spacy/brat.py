@@ -134,13 +134,23 @@ class BratAnnotations:
     entities: List[BratEntity] = field(default_factory=list)
     relations: List[BratRelation] = field(default_factory=list)
     links: List[BratLink] = field(default_factory=list)
-    entity_lines: int = 0
-    relation_lines: int = 0
-    link_lines: int = 0
-    # T/R/N lines that could not be parsed, by kind ("T", "R", "N").
+    # T/R/N lines seen, and those that could not be parsed, by kind ("T", "R", "N").
+    lines: Counter = field(default_factory=Counter)
     malformed: Counter = field(default_factory=Counter)
     # Known brat line kinds this project does not use (A, M, E, #, *), by kind.
     ignored: Counter = field(default_factory=Counter)
+
+    @property
+    def entity_lines(self) -> int:
+        return self.lines["T"]
+
+    @property
+    def relation_lines(self) -> int:
+        return self.lines["R"]
+
+    @property
+    def link_lines(self) -> int:
+        return self.lines["N"]
 
 
 @dataclass
@@ -255,29 +265,26 @@ def parse_ann(
             )
             continue
         kind = ann_id[0]
-        if kind == "T":
-            ann.entity_lines += 1
-            entity = _parse_entity(ann_id, line, lineno, collector)
-            if entity is None:
-                ann.malformed["T"] += 1
-            else:
-                ann.entities.append(entity)
-        elif kind == "R":
-            ann.relation_lines += 1
-            relation = _parse_relation(ann_id, line, lineno, collector)
-            if relation is None:
-                ann.malformed["R"] += 1
-            else:
-                ann.relations.append(relation)
-        elif kind == "N":
-            ann.link_lines += 1
-            link = _parse_link(ann_id, line, lineno, collector)
-            if link is None:
-                ann.malformed["N"] += 1
-            else:
-                ann.links.append(link)
-        else:
+        if kind not in _LINE_FORMATS:
             ann.ignored[kind] += 1
+            continue
+        name, body_re, expected, build = _LINE_FORMATS[kind]
+        ann.lines[kind] += 1
+        parts = line.split("\t")
+        match = body_re.match(parts[1].strip()) if len(parts) >= 2 else None
+        if match is None:
+            collector.warn(
+                f"malformed_{name}",
+                lineno,
+                f"{name} line {ann_id} cannot be parsed: {_shorten(line)!r}",
+                f"expected '{expected}'",
+            )
+            ann.malformed[kind] += 1
+            continue
+        extra = "\t".join(parts[2:])
+        {"T": ann.entities, "R": ann.relations, "N": ann.links}[kind].append(
+            build(ann_id, match, extra, lineno)
+        )
     return ann, collector.warnings
 
 
@@ -285,60 +292,32 @@ def _shorten(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _parse_entity(
-    ann_id: str, line: str, lineno: int, collector: _Collector
-) -> Optional[BratEntity]:
-    parts = line.split("\t")
-    match = _T_BODY_RE.match(parts[1].strip()) if len(parts) >= 2 else None
-    if match is None:
-        collector.warn(
-            "malformed_entity",
-            lineno,
-            f"entity line {ann_id} cannot be parsed: {_shorten(line)!r}",
-            "expected 'T1<TAB>TYPE start end[;start end]<TAB>text'",
-        )
-        return None
+def _entity(ann_id: str, match: re.Match, mention: str, lineno: int) -> BratEntity:
     label, offsets = match.groups()
     fragments = tuple(
         (int(start), int(end)) for start, end in (f.split(" ") for f in offsets.split(";"))
     )
-    mention = "\t".join(parts[2:]) if len(parts) > 2 else ""
     return BratEntity(ann_id, label, fragments, mention, lineno)
 
 
-def _parse_relation(
-    ann_id: str, line: str, lineno: int, collector: _Collector
-) -> Optional[BratRelation]:
-    parts = line.split("\t")
-    match = _R_BODY_RE.match(parts[1].strip()) if len(parts) >= 2 else None
-    if match is None:
-        collector.warn(
-            "malformed_relation",
-            lineno,
-            f"relation line {ann_id} cannot be parsed: {_shorten(line)!r}",
-            "expected 'R1<TAB>TYPE Arg1:T1 Arg2:T2'",
-        )
-        return None
+def _relation(ann_id: str, match: re.Match, _: str, lineno: int) -> BratRelation:
     label, role1, head, role2, tail = match.groups()
     if role1 == "Arg2" and role2 == "Arg1":
         head, tail = tail, head
     return BratRelation(ann_id, label, head, tail, lineno)
 
 
-def _parse_link(ann_id: str, line: str, lineno: int, collector: _Collector) -> Optional[BratLink]:
-    parts = line.split("\t")
-    match = _N_BODY_RE.match(parts[1].strip()) if len(parts) >= 2 else None
-    if match is None:
-        collector.warn(
-            "malformed_link",
-            lineno,
-            f"normalization line {ann_id} cannot be parsed: {_shorten(line)!r}",
-            "expected 'N1<TAB>Reference T1 Wikidata:Q123<TAB>name'",
-        )
-        return None
+def _link(ann_id: str, match: re.Match, text: str, lineno: int) -> BratLink:
     kind, target, db, db_id = match.groups()
-    text = parts[2] if len(parts) > 2 else ""
     return BratLink(ann_id, kind, target, db, db_id, text, lineno)
+
+
+# Line kind -> (name in warnings, regex of the second field, expected form, builder).
+_LINE_FORMATS = {
+    "T": ("entity", _T_BODY_RE, "T1<TAB>TYPE start end[;start end]<TAB>text", _entity),
+    "R": ("relation", _R_BODY_RE, "R1<TAB>TYPE Arg1:T1 Arg2:T2", _relation),
+    "N": ("link", _N_BODY_RE, "N1<TAB>Reference T1 Wikidata:Q123<TAB>name", _link),
+}
 
 
 def read_text(path: PathLike) -> str:

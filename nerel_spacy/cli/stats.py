@@ -10,6 +10,15 @@ from ..corpus import CorpusStats, corpus_stats, read_corpus
 from ._app import app
 
 
+def _table(title: str, *columns: str) -> Table:
+    """A table titled on the left: a text column, then right-aligned number columns."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(columns[0])
+    for column in columns[1:]:
+        table.add_column(column, justify="right")
+    return table
+
+
 def overview_table(stats: CorpusStats) -> Table:
     """Documents, tokens, entity and relation totals, and document length."""
     length = stats.length_summary()
@@ -30,11 +39,7 @@ def overview_table(stats: CorpusStats) -> Table:
 
 def entity_table(stats: CorpusStats) -> Table:
     """Entity types: counts in doc.spans (nested) and doc.ents (flat) and the share lost."""
-    table = Table(title="Entity types", title_justify="left")
-    table.add_column("type")
-    table.add_column("spans (nested)", justify="right")
-    table.add_column("ents (flat)", justify="right")
-    table.add_column("not in flat", justify="right")
+    table = _table("Entity types", "type", "spans (nested)", "ents (flat)", "not in flat")
     for label, nested in stats.entity_types_nested.most_common():
         flat = stats.entity_types_flat.get(label, 0)
         table.add_row(label, f"{nested:,}", f"{flat:,}", f"{1 - flat / nested:.0%}")
@@ -43,11 +48,7 @@ def entity_table(stats: CorpusStats) -> Table:
 
 def relation_table(stats: CorpusStats) -> Table:
     """Relation types: documents with at least one (doc.cats) and triples."""
-    table = Table(title="Relation types", title_justify="left")
-    table.add_column("type")
-    table.add_column("documents", justify="right")
-    table.add_column("% docs", justify="right")
-    table.add_column("triples", justify="right")
+    table = _table("Relation types", "type", "documents", "% docs", "triples")
     for label, docs in stats.relation_docs.most_common():
         share = docs / stats.documents if stats.documents else 0.0
         table.add_row(label, f"{docs:,}", f"{share:.1%}", f"{stats.relation_triples[label]:,}")
@@ -56,11 +57,7 @@ def relation_table(stats: CorpusStats) -> Table:
 
 def counts_table(title: str, key_name: str, counts: Mapping, total: Optional[int] = None) -> Table:
     """A two-column table (key, count) with an optional share column."""
-    table = Table(title=title, title_justify="left")
-    table.add_column(key_name)
-    table.add_column("count", justify="right")
-    if total:
-        table.add_column("share", justify="right")
+    table = _table(title, key_name, "count", *(["share"] if total else []))
     for key, count in counts.items():
         row = [str(key), f"{count:,}"]
         if total:
