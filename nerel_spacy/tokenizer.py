@@ -22,7 +22,7 @@ import re
 from typing import Callable, Dict, List
 
 import spacy
-from spacy.lang.char_classes import ALPHA, ALPHA_LOWER, ALPHA_UPPER
+from spacy.lang.char_classes import ALPHA, ALPHA_UPPER
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
