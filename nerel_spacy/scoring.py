@@ -123,3 +123,60 @@ def score_joint(
 @registry.scorers("nerel.joint_scorer.v1")
 def make_joint_scorer():
     return score_joint
+
+
+# NEREL types that natasha's PER/LOC/ORG tagger covers, for a like-for-like comparison.
+NATASHA_MAPPING: Dict[str, str] = {
+    "PERSON": "PER",
+    "ORGANIZATION": "ORG",
+    "CITY": "LOC",
+    "COUNTRY": "LOC",
+    "STATE_OR_PROVINCE": "LOC",
+    "LOCATION": "LOC",
+    "DISTRICT": "LOC",
+}
+
+CharSpan = "tuple[int, int, str]"
+
+
+def map_char_spans(spans: Iterable, mapping: Mapping[str, str]) -> set:
+    """``(start_char, end_char, mapped_label)`` for each span whose label is in ``mapping``."""
+    return {
+        (span.start_char, span.end_char, mapping[span.label_])
+        for span in spans
+        if span.label_ in mapping
+    }
+
+
+def score_char_spans(gold: Sequence[set], predicted: Sequence[set]) -> Dict[str, object]:
+    """Micro P/R/F and per-label P/R/F of exact ``(start, end, label)`` matches, doc by doc."""
+    labels = sorted({s[2] for doc in list(gold) + list(predicted) for s in doc})
+    tp = {label: 0 for label in labels}
+    fp = dict(tp)
+    fn = dict(tp)
+    for gold_spans, predicted_spans in zip(gold, predicted):
+        for span in predicted_spans:
+            (tp if span in gold_spans else fp)[span[2]] += 1
+        for span in gold_spans - predicted_spans:
+            fn[span[2]] += 1
+    micro = _prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return {
+        "p": micro["p"],
+        "r": micro["r"],
+        "f": micro["f"],
+        "per_type": {label: _prf(tp[label], fp[label], fn[label]) for label in labels},
+    }
+
+
+def score_natasha_mapping(
+    examples: Iterable[Example], spans_key: str = "nerel", mapping: Mapping[str, str] = NATASHA_MAPPING
+) -> Dict[str, object]:
+    """PER/LOC/ORG scores: predicted ``doc.ents`` mapped by ``mapping``, against ALL gold spans
+    of the mapped types (nested ones included) at exact character offsets."""
+    gold, predicted = [], []
+    for eg in examples:
+        reference = eg.reference
+        gold_spans = reference.spans[spans_key] if spans_key in reference.spans else reference.ents
+        gold.append(map_char_spans(gold_spans, mapping))
+        predicted.append(map_char_spans(eg.predicted.ents, mapping))
+    return score_char_spans(gold, predicted)
