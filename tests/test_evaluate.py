@@ -55,3 +55,16 @@ def test_evaluate_cli(trained_model, tmp_path):
     assert (tmp_path / "dev.json").exists()
     missing = CliRunner().invoke(app, ["evaluate", str(model), str(tmp_path / "nope")])
     assert missing.exit_code == 2
+
+
+def test_tune_thresholds_cli_saves_thresholds(trained_model, tmp_path):
+    model, corpus = trained_model
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(
+        app, ["tune-thresholds", str(model), str(corpus / "dev.spacy"), "-o", str(out), "--min-positives", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    pipe = spacy.load(out).get_pipe("nerel_joint")
+    assert set(pipe.cfg["thresholds"]) == set(pipe.cats_labels)
+    bad = CliRunner().invoke(app, ["tune-thresholds", str(model), str(tmp_path / "none.spacy")])
+    assert bad.exit_code == 2

@@ -1,0 +1,60 @@
+"""``nerel-batch tune-thresholds``: per-label relation-type thresholds from held-out data."""
+from pathlib import Path
+from typing import Optional
+
+import numpy
+import spacy
+import typer
+from rich.console import Console
+from spacy.training import Example
+
+from ..corpus import read_corpus
+from ..scoring import cats_arrays, multilabel_prf
+from ..thresholds import tune_thresholds
+from ._app import app
+
+
+@app.command("tune-thresholds")
+def tune_thresholds_command(
+    model: Path = typer.Argument(..., help="Pipeline folder with a nerel_joint component."),
+    data: Path = typer.Argument(..., help="Held-out .spacy corpus to tune on (e.g. corpus/dev.spacy)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the tuned pipeline here (default: update MODEL in place)."
+    ),
+    min_positives: int = typer.Option(
+        5, help="Labels with fewer positive documents keep the single global threshold."
+    ),
+    component: str = typer.Option("nerel_joint", help="Name of the joint component."),
+) -> None:
+    """Tune one global threshold, then per-label thresholds for frequent labels, and save
+    them in the pipeline (its nerel_joint cfg). Scores on the same data are optimistic:
+    report them as tuned-on-that-data.
+
+    Example: [bold]nerel-batch tune-thresholds training/joint_trf/model-best corpus/dev.spacy[/bold]
+    """
+    console = Console(stderr=True)
+    if not data.exists():
+        console.print(f"[red]error:[/red] {data}: no such corpus file. Run `nerel-batch convert` first.")
+        raise typer.Exit(2)
+    nlp = spacy.load(model)
+    if component not in nlp.pipe_names or not hasattr(nlp.get_pipe(component), "set_thresholds"):
+        console.print(f"[red]error:[/red] {model} has no '{component}' nerel_joint component.")
+        raise typer.Exit(2)
+    pipe = nlp.get_pipe(component)
+    gold_docs = read_corpus(data, nlp.vocab)
+    predicted = nlp.pipe((doc.text for doc in gold_docs), batch_size=16)
+    examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
+    labels = list(pipe.cats_labels)
+    gold, scores = cats_arrays(examples, labels)
+    before = multilabel_prf(gold, scores, numpy.array([pipe.cats_thresholds[l] for l in labels]), labels)
+    thresholds = tune_thresholds(gold, scores, labels, min_positives=min_positives)
+    after = multilabel_prf(gold, scores, numpy.array([thresholds[l] for l in labels]), labels)
+    pipe.set_thresholds(thresholds)
+    destination = output or model
+    nlp.to_disk(destination)
+    for name, result in (("before", before), ("after (tuned on this data)", after)):
+        console.print(
+            f"{name}: micro P {result['cats_micro_p']:.3f} R {result['cats_micro_r']:.3f} "
+            f"F {result['cats_micro_f']:.3f}, macro F {result['cats_macro_f']:.3f}"
+        )
+    console.print(f"Thresholds for {len(labels)} relation types saved to {destination}")
