@@ -1,0 +1,238 @@
+"""``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL."""
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+from typing_extensions import Annotated
+
+from .. import annotate as lib
+from ._app import app
+
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  nerel-batch annotate ./docs -m training/model-best -o out.jsonl
+
+  nerel-batch annotate ./docs --glob '*.md' -m ru_nerel_joint -o out.jsonl --resume
+
+  cat texts.jsonl | nerel-batch annotate - -m ./model -o - --threshold 0.3 > out.jsonl
+
+  nerel-batch annotate a.txt b.txt ./more -m ./model -o out.jsonl --encoding cp1251 --n-process 4
+
+Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors JSONL), 2 usage
+error, 130 interrupted (rerun with --resume).
+"""
+
+
+class LongTexts(str, Enum):
+    split = "split"
+    skip = "skip"
+
+
+class _SpeedColumn(ProgressColumn):
+    """Docs per second of the task, as rich measures it."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- docs/s" if speed is None else f"{speed:.1f} docs/s", style="progress.data.speed")
+
+
+@app.command("annotate", epilog=EXAMPLES)
+def annotate_command(
+    inputs: Annotated[List[str], typer.Argument(
+        metavar="INPUT", show_default=False,
+        help="Folders (searched recursively with --glob), text files, or '-' for stdin: one "
+        'text per line, either plain or JSONL {"id": ..., "text": ...}, detected per line.',
+    )],
+    model: Annotated[str, typer.Option(
+        "--model", "-m", show_default=False,
+        help="Pipeline folder (holding config.cfg) or installed package name, as spacy.load takes.",
+    )],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", show_default=False,
+        help="Output JSONL file, one record per input; '-' writes to stdout (progress and summary "
+        "stay on stderr).",
+    )],
+    glob: Annotated[str, typer.Option(
+        help="Which files in a folder to read, matched against paths relative to it from the "
+        "right, so '*.txt' matches at any depth and 'news/*.txt' only inside news folders.",
+    )] = lib.DEFAULT_GLOB,
+    batch_size: Annotated[int, typer.Option(
+        min=1, help="Texts per nlp.pipe batch; output is synced to disk after each batch.",
+    )] = 32,
+    n_process: Annotated[int, typer.Option(min=1, help="Worker processes for nlp.pipe.")] = 1,
+    threads: Annotated[Optional[int], typer.Option(
+        min=1, show_default=False,
+        help="torch.set_num_threads per process (when torch is installed); default: leave as is.",
+    )] = None,
+    threshold: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0, show_default=False,
+        help="Report cats scoring at least this, overriding the pipeline's own thresholds "
+        "(a component's cats_thresholds, else its cfg threshold, else 0.5).",
+    )] = None,
+    all_cats: Annotated[bool, typer.Option(
+        "--all-cats", help="Report every cats score, whatever the threshold.",
+    )] = False,
+    max_chars: Annotated[int, typer.Option(
+        min=1, help="Texts longer than this are split or skipped (see --long-texts).",
+    )] = lib.DEFAULT_MAX_CHARS,
+    long_texts: Annotated[LongTexts, typer.Option(
+        help="split: cut a long text at paragraph or sentence ends into parts annotated one by one "
+        "and merged into one record with offsets into the whole text; skip: record it as failed.",
+    )] = LongTexts.split,
+    encoding: Annotated[Optional[str], typer.Option(
+        show_default=False,
+        help="Fallback encoding for inputs that are not UTF-8, e.g. cp1251; such records get an "
+        '"encoding" field.',
+    )] = None,
+    errors: Annotated[Optional[Path], typer.Option(
+        show_default=False, dir_okay=False,
+        help="JSONL of inputs that failed, with the reason; default OUT.errors.jsonl beside a file "
+        "output, none for stdout. Rewritten each run (failed inputs are retried on --resume).",
+    )] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Skip inputs whose id is already in OUT and append the rest (after an "
+        "interruption or crash).",
+    )] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Start OUT afresh when it exists and is not empty.",
+    )] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar and no summary (errors still go to stderr).",
+    )] = False,
+    code: Annotated[Optional[Path], typer.Option(
+        show_default=False, exists=True, dir_okay=False,
+        help="Python file to import first, registering a pipeline's custom components.",
+    )] = None,
+) -> None:
+    """Annotate texts with any spaCy pipeline: entities, nested spans and relation-type scores as JSONL.
+
+    Inputs are read lazily and streamed through nlp.pipe, so memory stays flat however many
+    files there are. Bad inputs (missing, broken symlinks, unreadable, binary, not UTF-8,
+    empty, too long) are recorded in the errors JSONL and counted; the run goes on. Every
+    batch is synced to disk, so an interrupted run is continued with --resume.
+    """
+    console = Console(stderr=True)
+    to_stdout = output == lib.STDIN
+    if inputs.count(lib.STDIN) > 1:
+        raise typer.BadParameter("'-' (stdin) can be given once", param_hint="INPUT")
+    if resume and to_stdout:
+        raise typer.BadParameter("--resume needs an output file, not '-'", param_hint="'--resume'")
+    try:
+        options = lib.AnnotateOptions(
+            glob=glob, batch_size=batch_size, n_process=n_process, threshold=threshold,
+            all_cats=all_cats, max_chars=max_chars, long_texts=long_texts.value, encoding=encoding,
+        )
+    except LookupError:
+        raise typer.BadParameter(f"unknown encoding {encoding!r}; try cp1251 or koi8_r",
+                                 param_hint="'--encoding'") from None
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    if threads is not None:
+        _set_torch_threads(threads, console)
+    try:
+        nlp = lib.load_pipeline(model, code)
+    except lib.ModelError as err:
+        raise typer.BadParameter(str(err), param_hint="'--model'") from None
+    out_path = None if to_stdout else Path(output)
+    try:
+        done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
+    except lib.OutputError as err:
+        raise typer.BadParameter(str(err), param_hint="'--output'") from None
+    errors_path = errors if errors is not None or out_path is None else lib.errors_path_for(out_path)
+
+    show_progress = not quiet and console.is_terminal
+    total = lib.count_sources(inputs, glob) if show_progress else None
+    stats = lib.RunStats()
+    writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
+    error_writer = lib.JsonlWriter(errors_path, append=False) if errors_path else None
+    progress = Progress(
+        SpinnerColumn(), BarColumn(), MofNCompleteColumn(), _SpeedColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show_progress,
+    )
+    task = progress.add_task("annotate", total=total)
+    sources = lib.iter_sources(inputs, glob, stdin=sys.stdin.buffer, encoding=encoding)
+    events = lib.annotate_sources(nlp, sources, options, done_ids=done)
+    try:
+        with progress:
+            lib.write_events(events, writer, error_writer, stats=stats, sync_every=batch_size,
+                             on_event=lambda event: progress.advance(task))
+    except KeyboardInterrupt:
+        _finish(console, stats, writer, error_writer, quiet)
+        if out_path is None:
+            console.print("[yellow]Interrupted.[/] Output went to stdout, so it can't be resumed.")
+        else:
+            console.print(
+                f"[yellow]Interrupted.[/] {out_path} holds {stats.annotated + len(done)} complete "
+                "records. Run the same command with --resume (without --overwrite) to continue."
+            )
+        raise typer.Exit(130)
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        console.print("Output pipe closed; stopped.")
+        raise typer.Exit(1)
+    _finish(console, stats, writer, error_writer, quiet)
+    raise typer.Exit(1 if stats.n_failed else 0)
+
+
+def _set_torch_threads(threads: int, console: Console) -> None:
+    try:
+        import torch
+    except ImportError:
+        console.print("[yellow]--threads ignored: torch is not installed.[/]")
+        return
+    torch.set_num_threads(threads)
+
+
+def _finish(
+    console: Console,
+    stats: lib.RunStats,
+    writer: lib.JsonlWriter,
+    error_writer: Optional[lib.JsonlWriter],
+    quiet: bool,
+) -> None:
+    writer.close()
+    if error_writer is not None:
+        error_writer.close()
+    if not quiet:
+        console.print(summary_table(stats, writer.path, error_writer.path if error_writer else None))
+
+
+def summary_table(stats: lib.RunStats, output: Optional[Path], errors: Optional[Path]) -> Table:
+    """The end-of-run summary: what was annotated, skipped and failed, and how fast."""
+    table = Table(title="nerel-batch annotate", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("docs annotated", f"{stats.annotated:,}")
+    if stats.resumed:
+        table.add_row("skipped (already in output, --resume)", f"{stats.resumed:,}")
+    for reason, count in sorted(stats.failed.items()):
+        table.add_row(f"[red]failed: {reason}[/]", f"{count:,}")
+    if stats.split:
+        table.add_row("long texts split into parts", f"{stats.split:,}")
+    if stats.fallback_decoded:
+        table.add_row("decoded with --encoding fallback", f"{stats.fallback_decoded:,}")
+    table.add_row("characters", f"{stats.chars:,}")
+    table.add_row("wall time", f"{stats.seconds:.1f} s")
+    table.add_row("docs/s", f"{stats.docs_per_second:.1f}")
+    table.add_row("output", "stdout" if output is None else str(output))
+    if stats.n_failed:
+        table.add_row("failures listed in", "(not written; use --errors)" if errors is None else str(errors))
+    return table
