@@ -1,0 +1,84 @@
+"""A tiny stand-in for the trained pipeline, for testing ``nerel-batch annotate``.
+
+``build_pipeline`` saves blank ``ru`` + ``entity_ruler`` (doc.ents) + ``span_ruler``
+(doc.spans["nerel"], nested) + ``annotate_test_cats`` (doc.cats and kb ids). Pass this
+file to ``--code`` so a separate process can load the saved pipeline.
+"""
+import os
+import signal
+from pathlib import Path
+from typing import Dict, Optional
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+# label -> (keyword, score when the text holds the keyword, score otherwise)
+CATS_RULES = {
+    "WORKS_AS": ("работает", 0.9, 0.1),
+    "LOCATED_IN": ("Москв", 0.7, 0.2),
+    "POINT_IN_TIME": ("", 0.45, 0.45),
+}
+CATS_THRESHOLDS = {"WORKS_AS": 0.5, "LOCATED_IN": 0.8, "POINT_IN_TIME": 0.4}
+KB_IDS = {"Москва": "Q649", "Москве": "Q649"}
+
+ENT_PATTERNS = [
+    {"label": "CITY", "pattern": "Москва"},
+    {"label": "CITY", "pattern": "Москве"},
+    {"label": "PERSON", "pattern": [{"TEXT": "Иван"}, {"TEXT": "Петров"}]},
+    {"label": "ORGANIZATION", "pattern": [{"TEXT": "Банк"}, {"TEXT": "России"}]},
+]
+# Nested: ORGANIZATION "Банк России" holds COUNTRY "России".
+SPAN_PATTERNS = ENT_PATTERNS + [{"label": "COUNTRY", "pattern": "России"}]
+
+
+class KeywordCats:
+    """Keyword scores for three relation types, per-label thresholds, kb ids on spans."""
+
+    def __init__(self, cats_thresholds: Dict[str, float], interrupt_marker: str):
+        self.cats_thresholds = dict(cats_thresholds)
+        self.interrupt_marker = interrupt_marker
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.interrupt_marker and self.interrupt_marker in doc.text:
+            # A real Ctrl-C, delivered to this process while it annotates.
+            os.kill(os.getpid(), signal.SIGINT)
+        doc.cats = {
+            label: high if keyword in doc.text else low
+            for label, (keyword, high, low) in CATS_RULES.items()
+        }
+        if "nerel" in doc.spans:
+            doc.spans["nerel"] = [
+                Span(doc, span.start, span.end, label=span.label_, kb_id=KB_IDS.get(span.text, ""))
+                for span in doc.spans["nerel"]
+            ]
+        return doc
+
+
+@Language.factory(
+    "annotate_test_cats",
+    assigns=["doc.cats"],
+    default_config={"cats_thresholds": CATS_THRESHOLDS, "interrupt_marker": ""},
+)
+def make_test_cats(
+    nlp: Language, name: str, cats_thresholds: Dict[str, float], interrupt_marker: str
+) -> KeywordCats:
+    return KeywordCats(cats_thresholds, interrupt_marker)
+
+
+def build_pipeline(
+    path: Path, *, cats: bool = True, spans: bool = True, interrupt_marker: Optional[str] = None
+) -> Path:
+    """Save the test pipeline to ``path`` and return it."""
+    nlp = spacy.blank("ru")
+    nlp.meta["name"] = "annotate_test"
+    nlp.meta["version"] = "0.0.1"
+    nlp.add_pipe("entity_ruler").add_patterns(ENT_PATTERNS)
+    if spans:
+        ruler = nlp.add_pipe("span_ruler", config={"spans_key": "nerel"})
+        ruler.add_patterns(SPAN_PATTERNS)
+    if cats:
+        config = {"interrupt_marker": interrupt_marker} if interrupt_marker else {}
+        nlp.add_pipe("annotate_test_cats", config=config)
+    nlp.to_disk(path)
+    return path

@@ -1,0 +1,455 @@
+"""``nerel-batch annotate``: input discovery, bad inputs, resume, stdin/stdout, long texts.
+
+Runs a tiny rule-based pipeline (``annotate_helpers``) saved to a temporary folder, so the
+tests are offline and fast; every output line is checked against the JSONL schema.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import annotate_helpers
+from nerel_spacy import annotate as lib
+from nerel_spacy.cli import app
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HELPERS = Path(annotate_helpers.__file__).resolve()
+
+TEXT_A = "Иван Петров работает в Москве.\n"
+TEXT_B = "Банк России находится в Москве. Москва большая."
+TEXT_C = "Здесь нет сущностей."
+
+
+# ---------------------------------------------------------------------------
+# The JSONL schema
+
+
+SPAN_KEYS = {"start", "end", "label", "text"}
+RECORD_KEYS = {"id", "n_chars", "ents", "cats", "model"}
+OPTIONAL_KEYS = {"spans", "parts", "encoding"}
+
+
+def check_span(span: Dict[str, Any], n_chars: int) -> None:
+    assert SPAN_KEYS <= set(span) <= SPAN_KEYS | {"kb_id"}, span
+    assert isinstance(span["start"], int) and isinstance(span["end"], int)
+    assert 0 <= span["start"] < span["end"] <= n_chars
+    assert isinstance(span["label"], str) and span["label"]
+    assert isinstance(span["text"], str) and len(span["text"]) == span["end"] - span["start"]
+    if "kb_id" in span:
+        assert isinstance(span["kb_id"], str) and span["kb_id"]
+
+
+def check_record(record: Dict[str, Any]) -> None:
+    """One output line against the documented schema."""
+    assert RECORD_KEYS <= set(record) <= RECORD_KEYS | OPTIONAL_KEYS, sorted(record)
+    assert isinstance(record["id"], str) and record["id"]
+    assert isinstance(record["n_chars"], int) and record["n_chars"] > 0
+    assert isinstance(record["ents"], list)
+    for ent in record["ents"]:
+        check_span(ent, record["n_chars"])
+    ends = [(ent["start"], ent["end"]) for ent in record["ents"]]
+    assert all(a[1] <= b[0] for a, b in zip(ends, ends[1:])), "ents must be flat and in order"
+    if "spans" in record:
+        assert isinstance(record["spans"], list)
+        for span in record["spans"]:
+            check_span(span, record["n_chars"])
+    assert isinstance(record["cats"], dict)
+    for label, score in record["cats"].items():
+        assert isinstance(label, str) and isinstance(score, float) and 0.0 <= score <= 1.0
+    assert set(record["model"]) == {"name", "version"}
+    assert all(isinstance(value, str) for value in record["model"].values())
+    if "parts" in record:
+        parts = record["parts"]
+        assert len(parts) >= 2 and parts[0]["start"] == 0 and parts[-1]["end"] == record["n_chars"]
+        assert all(set(part) == {"start", "end"} for part in parts)
+        assert all(a["end"] == b["start"] for a, b in zip(parts, parts[1:]))
+    if "encoding" in record:
+        assert isinstance(record["encoding"], str)
+
+
+def parse_jsonl(text: str) -> List[Dict[str, Any]]:
+    assert text == "" or text.endswith("\n"), "output must end on a line boundary"
+    records = [json.loads(line) for line in text.splitlines()]
+    for record in records:
+        check_record(record)
+    return records
+
+
+def read_output(path: Path) -> List[Dict[str, Any]]:
+    return parse_jsonl(path.read_text(encoding="utf-8"))
+
+
+def read_errors(path: Path) -> Dict[str, str]:
+    """id -> reason of an errors JSONL."""
+    errors = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        assert {"id", "reason", "message"} <= set(record)
+        errors[record["id"]] = record["reason"]
+    return errors
+
+
+# ---------------------------------------------------------------------------
+# Fixtures and runners
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return annotate_helpers.build_pipeline(tmp_path_factory.mktemp("pipelines") / "tiny")
+
+
+@pytest.fixture
+def docs(tmp_path) -> Path:
+    """a.txt, sub/b.txt, sub/deeper/c.txt, plus notes.md and sub/x.md that *.txt leaves out."""
+    root = tmp_path / "docs"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "a.txt").write_text(TEXT_A, encoding="utf-8")
+    (root / "sub" / "b.txt").write_text(TEXT_B, encoding="utf-8")
+    (root / "sub" / "deeper" / "c.txt").write_text(TEXT_C, encoding="utf-8")
+    (root / "notes.md").write_text("Москва", encoding="utf-8")
+    (root / "sub" / "x.md").write_text("Банк России", encoding="utf-8")
+    return root
+
+
+def run_cli(*args: Any, input: Any = None):
+    result = CliRunner().invoke(app, ["annotate", *map(str, args)], input=input, catch_exceptions=False)
+    return result
+
+
+def run_process(*args: Any, input: bytes = b"") -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "nerel_spacy", "annotate", *map(str, args), "--code", str(HELPERS)]
+    return subprocess.run(command, input=input, capture_output=True, cwd=REPO_ROOT, timeout=120)
+
+
+# ---------------------------------------------------------------------------
+# Input discovery and the records
+
+
+def test_folder_recursion_glob_and_schema(model_dir, docs, tmp_path, monkeypatch):
+    # Force a terminal so the progress bar and its cheap pre-count run too.
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    out = tmp_path / "out.jsonl"
+    result = run_cli(docs, "-m", model_dir, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    records = {record["id"]: record for record in read_output(out)}
+    assert list(records) == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    a = records["a.txt"]
+    assert a["n_chars"] == len(TEXT_A)
+    assert a["ents"] == [
+        {"start": 0, "end": 11, "label": "PERSON", "text": "Иван Петров"},
+        {"start": 23, "end": 29, "label": "CITY", "text": "Москве"},
+    ]
+    assert {"start": 23, "end": 29, "label": "CITY", "text": "Москве", "kb_id": "Q649"} in a["spans"]
+    # The component's cats_thresholds: WORKS_AS 0.9 >= 0.5, LOCATED_IN 0.7 < 0.8, POINT_IN_TIME 0.45 >= 0.4.
+    assert a["cats"] == {"WORKS_AS": 0.9, "POINT_IN_TIME": 0.45}
+    assert a["model"] == {"name": "ru_annotate_test", "version": "0.0.1"}
+    b = records["sub/b.txt"]
+    assert [e["label"] for e in b["ents"]] == ["ORGANIZATION", "CITY", "CITY"]
+    nested = {(s["label"], s["text"]) for s in b["spans"]}
+    assert {("ORGANIZATION", "Банк России"), ("COUNTRY", "России")} <= nested
+    assert records["sub/deeper/c.txt"]["ents"] == []
+    assert "docs annotated" in result.stderr and result.stdout == ""
+
+    md_out = tmp_path / "md.jsonl"
+    assert run_cli(docs, "--glob", "**/*.md", "-m", model_dir, "-o", md_out).exit_code == 0
+    assert [r["id"] for r in read_output(md_out)] == ["notes.md", "sub/x.md"]
+    deep_out = tmp_path / "deep.jsonl"
+    assert run_cli(docs, "--glob", "deeper/*.txt", "-m", model_dir, "-o", deep_out).exit_code == 0
+    assert [r["id"] for r in read_output(deep_out)] == ["sub/deeper/c.txt"]
+
+
+def test_single_files_are_named_by_file_name(model_dir, docs, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run_cli(docs / "sub" / "b.txt", docs / "notes.md", "-m", model_dir, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in read_output(out)] == ["b.txt", "notes.md"]
+
+
+def test_thresholds_override_and_all_cats(model_dir, docs, tmp_path):
+    out = tmp_path / "t.jsonl"
+    assert run_cli(docs / "a.txt", "-m", model_dir, "-o", out, "--threshold", "0.5").exit_code == 0
+    assert read_output(out)[0]["cats"] == {"WORKS_AS": 0.9, "LOCATED_IN": 0.7}
+    assert run_cli(docs / "a.txt", "-m", model_dir, "-o", out, "--overwrite", "--all-cats").exit_code == 0
+    assert read_output(out)[0]["cats"] == {"WORKS_AS": 0.9, "LOCATED_IN": 0.7, "POINT_IN_TIME": 0.45}
+
+
+def test_resolve_thresholds_order():
+    nlp = spacy.blank("ru")
+    assert lib.resolve_thresholds(nlp) == lib.Thresholds(0.5, {})
+    textcat = nlp.add_pipe("textcat_multilabel", config={"threshold": 0.3})
+    textcat.add_label("WORKS_AS")
+    assert lib.resolve_thresholds(nlp).default == 0.3
+    nlp.add_pipe("annotate_test_cats")
+    thresholds = lib.resolve_thresholds(nlp)
+    assert thresholds("LOCATED_IN") == 0.8 and thresholds("OTHER") == 0.3
+    assert lib.resolve_thresholds(nlp, 0.9)("LOCATED_IN") == 0.9
+
+
+def test_any_pipeline_without_cats_or_spans(docs, tmp_path):
+    model = annotate_helpers.build_pipeline(tmp_path / "plain", cats=False, spans=False)
+    out = tmp_path / "out.jsonl"
+    assert run_cli(docs / "a.txt", "-m", model, "-o", out).exit_code == 0
+    (record,) = read_output(out)
+    assert "spans" not in record and record["cats"] == {} and len(record["ents"]) == 2
+
+
+def test_several_processes_keep_ids_and_order(model_dir, tmp_path):
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(12):
+        (root / f"{i:02d}.txt").write_text(f"Документ {i}: Москва." if i % 2 else TEXT_C, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli(root, "-m", model_dir, "-o", out, "--n-process", "2", "--batch-size", "3")
+    assert result.exit_code == 0, result.stderr
+    records = read_output(out)
+    assert [r["id"] for r in records] == [f"{i:02d}.txt" for i in range(12)]
+    assert [len(r["ents"]) for r in records] == [i % 2 for i in range(12)]
+
+
+# ---------------------------------------------------------------------------
+# Bad inputs
+
+
+def test_bad_inputs_are_recorded_and_the_run_goes_on(model_dir, docs, tmp_path, monkeypatch):
+    bad = docs / "bad"
+    bad.mkdir()
+    (bad / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary")
+    (bad / "cp1251.txt").write_bytes("Москва".encode("cp1251"))
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "blank.txt").write_text(" \n\t\n", encoding="utf-8")
+    (bad / "long.txt").write_text("Москва. " * 100, encoding="utf-8")
+    (bad / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    (bad / "loop.txt").symlink_to(bad / "loop.txt")
+    os.mkfifo(bad / "fifo.txt")  # would block a naive reader
+    locked = bad / "locked.txt"
+    locked.write_text("Москва", encoding="utf-8")
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: make open() fail as EACCES would
+        real_open = open
+
+        def denying_open(file, *args, **kwargs):
+            if Path(file) == locked:
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(lib, "open", denying_open, raising=False)
+    out = tmp_path / "out.jsonl"
+    missing = tmp_path / "missing.txt"
+    result = run_cli(docs, missing, "-m", model_dir, "-o", out, "--max-chars", "500", "--long-texts", "skip")
+    assert result.exit_code == 1, result.stderr
+    assert [r["id"] for r in read_output(out)] == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    errors = read_errors(tmp_path / "out.errors.jsonl")
+    assert errors == {
+        "bad/binary.txt": "binary",
+        "bad/blank.txt": "empty",
+        "bad/broken.txt": "broken-symlink",
+        "bad/cp1251.txt": "not-utf8",
+        "bad/empty.txt": "empty",
+        "bad/fifo.txt": "unreadable",
+        "bad/locked.txt": "unreadable",
+        "bad/long.txt": "too-long",
+        "bad/loop.txt": "broken-symlink",
+        str(missing): "missing",
+    }
+    stderr = " ".join(result.stderr.split())
+    for reason, count in [("empty", 2), ("broken-symlink", 2), ("unreadable", 2), ("missing", 1)]:
+        assert f"failed: {reason} │ {count}" in stderr
+    assert "try --encoding cp1251" in (tmp_path / "out.errors.jsonl").read_text(encoding="utf-8")
+
+
+def test_encoding_fallback(model_dir, tmp_path):
+    (tmp_path / "win.txt").write_bytes("Иван Петров из Москвы, Москва.".encode("cp1251"))
+    (tmp_path / "bom.txt").write_bytes("\ufeffМосква".encode("utf-8"))
+    out = tmp_path / "out.jsonl"
+    result = run_cli(tmp_path / "win.txt", tmp_path / "bom.txt", "-m", model_dir, "-o", out,
+                     "--encoding", "cp1251")
+    assert result.exit_code == 0, result.stderr
+    win, bom = read_output(out)
+    assert win["encoding"] == "cp1251" and [e["text"] for e in win["ents"]] == ["Иван Петров", "Москва"]
+    assert "encoding" not in bom and bom["ents"][0]["start"] == 0  # the BOM is not a character
+    assert "decoded with --encoding fallback" in result.stderr
+
+    out2 = tmp_path / "ascii.jsonl"
+    result = run_cli(tmp_path / "win.txt", "-m", model_dir, "-o", out2, "--encoding", "ascii")
+    assert result.exit_code == 1
+    message = json.loads((tmp_path / "ascii.errors.jsonl").read_text(encoding="utf-8"))["message"]
+    assert "neither UTF-8" in message and "ascii" in message
+
+
+def test_duplicate_ids_from_two_folders(model_dir, tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "same.txt").write_text("Москва", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli(tmp_path / "one", tmp_path / "two", "-m", model_dir, "-o", out)
+    assert result.exit_code == 1
+    assert [r["id"] for r in read_output(out)] == ["same.txt"]
+    assert read_errors(tmp_path / "out.errors.jsonl") == {"same.txt": "duplicate-id"}
+
+
+# ---------------------------------------------------------------------------
+# Exit status and output safety
+
+
+def test_usage_errors_exit_2(model_dir, docs, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = run_cli(docs, "-m", tmp_path / "no-such-model", "-o", out)
+    assert result.exit_code == 2 and "can't load pipeline" in result.stderr
+    assert not out.exists(), "a failed model load must not touch the output"
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--batch-size", "0").exit_code == 2
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--long-texts", "drop").exit_code == 2
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--encoding", "no-such-codec").exit_code == 2
+    assert run_cli(docs, "-m", model_dir).exit_code == 2  # -o is required
+    assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
+    assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
+
+
+def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):
+    out = tmp_path / "out.jsonl"
+    assert run_cli(docs, "-m", model_dir, "-o", out).exit_code == 0
+    before = out.read_bytes()
+    result = run_cli(docs, "-m", model_dir, "-o", out)
+    assert result.exit_code == 2 and "--resume" in result.stderr and "--overwrite" in result.stderr
+    assert out.read_bytes() == before
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--resume", "--overwrite").exit_code == 2
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--overwrite").exit_code == 0
+    assert len(read_output(out)) == 3
+    result = run_cli(docs, "-m", model_dir, "-o", out, "--resume")
+    assert result.exit_code == 0 and len(read_output(out)) == 3
+    assert "skipped (already in output" in result.stderr
+
+
+def test_resume_after_a_crash_mid_line(model_dir, tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(7):
+        (root / f"{i}.txt").write_text(f"Иван Петров {i} работает в Москве.", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert run_cli(root, "-m", model_dir, "-o", out).exit_code == 0
+    lines = out.read_bytes().splitlines(keepends=True)
+    # A crash after three whole records, half way through writing the fourth.
+    out.write_bytes(b"".join(lines[:3]) + lines[3][: len(lines[3]) // 2])
+    result = run_cli(root, "-m", model_dir, "-o", out, "--resume", "--batch-size", "2")
+    assert result.exit_code == 0, result.stderr
+    ids = [r["id"] for r in read_output(out)]
+    assert sorted(ids) == [f"{i}.txt" for i in range(7)]
+    assert ids[:3] == ["0.txt", "1.txt", "2.txt"]
+
+
+def test_read_done_ids_rejects_a_corrupt_middle_line(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n', encoding="utf-8")
+    with pytest.raises(lib.OutputError, match="line 2"):
+        lib.read_done_ids(out)
+
+
+def test_ctrl_c_waits_for_the_line_being_written():
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with lib._sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            written.append("the rest of the line")
+    assert written == ["the rest of the line"]
+
+
+def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(8):
+        marker = " СТОП" if i == 5 else ""
+        (root / f"{i}.txt").write_text(f"Москва {i}.{marker}", encoding="utf-8")
+    stopping = annotate_helpers.build_pipeline(tmp_path / "stopping", interrupt_marker="СТОП")
+    out = tmp_path / "out.jsonl"
+    interrupted = run_process(root, "-m", stopping, "-o", out, "--batch-size", "2")
+    assert interrupted.returncode == 130, interrupted.stderr.decode()
+    assert "--resume" in interrupted.stderr.decode()
+    done = read_output(out)
+    assert [r["id"] for r in done] == [f"{i}.txt" for i in range(len(done))] and len(done) < 8
+    resumed = run_cli(root, "-m", model_dir, "-o", out, "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert sorted(r["id"] for r in read_output(out)) == [f"{i}.txt" for i in range(8)]
+
+
+# ---------------------------------------------------------------------------
+# stdin and stdout
+
+
+def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
+    lines = [
+        "Иван Петров работает в Москве.",
+        json.dumps({"id": "doc-7", "text": "Банк России"}, ensure_ascii=False),
+        "",
+        json.dumps({"text": "Москва"}, ensure_ascii=False),
+        '{"title": "no text field"}',
+        "{not json, so plain text: Москва}",
+    ]
+    result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n")
+    assert result.returncode == 1, result.stderr.decode()
+    records = parse_jsonl(result.stdout.decode("utf-8"))
+    assert [r["id"] for r in records] == ["stdin:1", "doc-7", "stdin:4", "stdin:6"]
+    assert records[0]["ents"][1]["text"] == "Москве" and records[1]["ents"][0]["text"] == "Банк России"
+    assert records[3]["ents"][0]["text"] == "Москва"
+    stderr = result.stderr.decode("utf-8")
+    assert "failed: bad-jsonl" in stderr and "docs annotated" in stderr
+
+
+def test_stdin_in_process_with_errors_file(model_dir, tmp_path):
+    errors = tmp_path / "errors.jsonl"
+    result = run_cli("-", "-m", model_dir, "-o", "-", "--errors", errors, "--quiet",
+                     input="Москва\n\n   \n{\"id\": 1, \"text\": \"\"}\n")
+    assert result.exit_code == 1 and result.stderr == ""
+    assert [r["id"] for r in parse_jsonl(result.stdout)] == ["stdin:1"]
+    assert read_errors(errors) == {"1": "empty"}
+
+
+# ---------------------------------------------------------------------------
+# Long texts
+
+
+def test_long_text_is_split_and_merged_with_original_offsets(model_dir, tmp_path):
+    paragraphs = []
+    for i in range(30):
+        paragraphs.append(f"Абзац {i}. Иван Петров работает в Москве.\r\nБанк России тоже в Москве! Конец {i}.")
+    text = "\r\n\r\n".join(paragraphs)
+    path = tmp_path / "long.txt"
+    path.write_bytes(text.encode("utf-8"))
+    out = tmp_path / "out.jsonl"
+    result = run_cli(path, "-m", model_dir, "-o", out, "--max-chars", "300")
+    assert result.exit_code == 0, result.stderr
+    (record,) = read_output(out)
+    with open(path, encoding="utf-8", newline="") as file:  # offsets keep \r\n, as documented
+        original = file.read()
+    assert record["n_chars"] == len(original)
+    assert len(record["parts"]) > 1
+    assert all(part["end"] - part["start"] <= 300 for part in record["parts"])
+    for span in record["ents"] + record["spans"]:
+        assert original[span["start"] : span["end"]] == span["text"]
+    assert sum(e["label"] == "PERSON" for e in record["ents"]) == 30
+    assert sum(e["label"] == "CITY" for e in record["ents"]) == 60
+    assert record["cats"] == {"WORKS_AS": 0.9, "POINT_IN_TIME": 0.45}
+    assert "long texts split" in result.stderr
+
+
+def test_split_text_prefers_paragraphs_then_sentences():
+    text = "Первое предложение. Второе.\n\nНовый абзац здесь и дальше"
+    assert lib.split_text(text, 40) == [(0, 29), (29, len(text))]
+    assert lib.split_text("Раз. Два. Три четыре пять", 12) == [(0, 10), (10, 21), (21, 25)]
+    assert lib.split_text("x" * 25, 10) == [(0, 10), (10, 20), (20, 25)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="аб .!\n", max_size=300), st.integers(min_value=1, max_value=50))
+def test_split_text_covers_the_text_in_bounded_parts(text, max_chars):
+    ranges = lib.split_text(text, max_chars)
+    assert "".join(text[start:end] for start, end in ranges) == text
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(text)
+    assert all(0 < end - start <= max_chars for start, end in ranges) or text == ""
