@@ -632,8 +632,9 @@ class JsonlWriter:
             raise ValueError("give JsonlWriter a path or a stream")
         self.path = path
         self._owned = stream is None
-        if stream is None:
-            stream = open(path, "ab" if append else "wb")  # type: ignore[arg-type]
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stream = open(path, "ab" if append else "wb")
         self._file: IO[bytes] = stream
         self.lines = 0
         try:
@@ -731,15 +732,14 @@ def prepare_output(path: Path, *, resume: bool = False, overwrite: bool = False)
         raise OutputError("--resume and --overwrite contradict each other; choose one")
     if path.is_dir():
         raise OutputError(f"{path} is a folder; give a file name such as {path / 'out.jsonl'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     if resume:
         return read_done_ids(path) if path.exists() else set()
-    if path.exists() and path.stat().st_size > 0:
-        if not overwrite:
-            raise OutputError(
-                f"{path} already exists and is not empty; add --resume to continue it, "
-                "or --overwrite to start again"
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > 0 and not overwrite:
+        raise OutputError(
+            f"{path} already exists and is not empty; add --resume to continue it, "
+            "or --overwrite to start again"
+        )
     with open(path, "wb"):
         pass
     return set()

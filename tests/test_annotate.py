@@ -311,6 +311,8 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     assert run_cli(docs, "-m", model_dir).exit_code == 2  # -o is required
     assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
     assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
+    assert not out.exists()
 
 
 def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):

@@ -151,11 +151,13 @@ def annotate_command(
     except lib.ModelError as err:
         raise typer.BadParameter(str(err), param_hint="'--model'") from None
     out_path = None if to_stdout else Path(output)
+    errors_path = errors if errors is not None or out_path is None else lib.errors_path_for(out_path)
+    if errors_path is not None and out_path is not None and errors_path.resolve() == out_path.resolve():
+        raise typer.BadParameter("the errors file can't be the output file", param_hint="'--errors'")
     try:
         done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
     except lib.OutputError as err:
         raise typer.BadParameter(str(err), param_hint="'--output'") from None
-    errors_path = errors if errors is not None or out_path is None else lib.errors_path_for(out_path)
 
     show_progress = not quiet and console.is_terminal
     total = lib.count_sources(inputs, glob) if show_progress else None
@@ -167,7 +169,8 @@ def annotate_command(
         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show_progress,
     )
     task = progress.add_task("annotate", total=total)
-    sources = lib.iter_sources(inputs, glob, stdin=sys.stdin.buffer, encoding=encoding)
+    stdin = sys.stdin.buffer if lib.STDIN in inputs else None
+    sources = lib.iter_sources(inputs, glob, stdin=stdin, encoding=encoding)
     events = lib.annotate_sources(nlp, sources, options, done_ids=done)
     try:
         with progress:
