@@ -15,13 +15,15 @@ are not duplicated.
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Union
 
 import numpy
 import spacy
 from spacy.language import Language
 from spacy.strings import StringStore
+from spacy.util import registry
 from spacy.vectors import Vectors
+from thinc.api import Model
 
 if TYPE_CHECKING:  # navec is an optional dependency (the "vectors" extra)
     from navec import Navec
@@ -189,3 +191,30 @@ def prepare_vectors(
         bytes_on_disk=directory_size(output_dir),
         seconds=time.perf_counter() - started,
     )
+
+
+@registry.callbacks("nerel.require_vectors.v1")
+def create_require_vectors() -> Callable[[Language], Language]:
+    """An ``[initialize] before_init`` check: static-vector layers need ``[initialize] vectors``.
+
+    Without it spaCy fails deep in thinc with an IndexError; this names the fix instead.
+    """
+
+    def require_vectors(nlp: Language) -> Language:
+        if nlp.config.interpolate()["initialize"].get("vectors") is not None:
+            return nlp
+        needy = [name for name, pipe in nlp.pipeline if _embeds_static_vectors(pipe)]
+        if needy:
+            raise ValueError(
+                f"[initialize] vectors is null, but {', '.join(needy)} embeds static vectors "
+                f"(include_static_vectors = true, as in configs/joint_cnn.cfg). Make them with "
+                f"'nerel-batch prepare-vectors assets/navec_vectors' or pass --paths.vectors DIR."
+            )
+        return nlp
+
+    return require_vectors
+
+
+def _embeds_static_vectors(pipe: Callable) -> bool:
+    model = getattr(pipe, "model", None)
+    return isinstance(model, Model) and any(node.name == "static_vectors" for node in model.walk())
