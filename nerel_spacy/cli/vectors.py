@@ -14,7 +14,7 @@ def report_table(report: VectorsReport) -> Table:
     """Source, output, table shape, size on disk and time of one conversion."""
     table = Table(title="navec → spaCy vectors", title_justify="left", show_header=False)
     table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", overflow="fold")
     table.add_row("source", str(report.source))
     table.add_row("output", str(report.output_dir))
     table.add_row("words (rows)", f"{report.words:,}")
