@@ -455,3 +455,38 @@ def test_split_text_covers_the_text_in_bounded_parts(text, max_chars):
     assert "".join(text[start:end] for start, end in ranges) == text
     assert ranges[0][0] == 0 and ranges[-1][1] == len(text)
     assert all(0 < end - start <= max_chars for start, end in ranges) or text == ""
+
+
+# ---------------------------------------------------------------------------
+# The project's own component
+
+
+@pytest.mark.slow
+def test_trained_joint_pipeline_through_annotate(tmp_path):
+    """A few updates of nerel_joint on the conftest docs, saved, loaded by name of folder."""
+    from conftest import TINY_DOCS, make_examples
+
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("nerel_joint")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+        optimizer.step_schedules()
+    thresholds = {"WORKS_AS": 0.999, "LOCATED_IN": 0.5, "POINT_IN_TIME": 0.5}
+    nlp.get_pipe("nerel_joint").set_thresholds({"WORKS_AS": 0.999})
+    nlp.to_disk(tmp_path / "joint")
+    texts = [text for text, _, _ in TINY_DOCS]
+    stdin = "".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts))
+    every = run_cli("-", "-m", tmp_path / "joint", "-o", "-", "--quiet", "--all-cats", input=stdin)
+    assert every.exit_code == 0, every.stderr
+    scored = parse_jsonl(every.stdout)
+    assert [r["id"] for r in scored] == ["0", "1", "2"] and all(len(r["cats"]) == 3 for r in scored)
+    assert [[e["text"] for e in r["ents"]] for r in scored][0] == ["Барак Обама", "Москву", "в январе"]
+    result = run_cli("-", "-m", tmp_path / "joint", "-o", "-", "--quiet", input=stdin)
+    for full, record in zip(scored, parse_jsonl(result.stdout)):
+        assert "spans" in record
+        for label, score in full["cats"].items():  # the component's own per-label thresholds
+            if abs(score - thresholds[label]) > 1e-5:
+                assert (label in record["cats"]) == (score > thresholds[label]), (label, score)
