@@ -1,0 +1,96 @@
+"""Train one configuration, evaluate its model-best on dev, and record the run as JSON.
+
+Every reported run goes through this script, so benchmarks/results/runs/NAME.json holds
+the config, the overrides (the "config diff"), wall time, the training curve and the
+dev scores of the model that was kept.
+
+    python benchmarks/train_run.py NAME configs/joint_cnn.cfg -- --training.max_steps 1500
+    python benchmarks/train_run.py NAME configs/joint_trf.cfg --record-only training/trf \
+        --log training/trf.log --wall-seconds 6000 -- --paths.encoder assets/e5-small
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nerel_spacy.evaluate import describe_run, evaluate_model  # noqa: E402
+
+ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(.*)$")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def parse_training_table(log_text: str) -> list:
+    """The console table of a spaCy training log as a list of {column: value} rows."""
+    header, rows = None, []
+    for raw in log_text.splitlines():
+        line = ANSI.sub("", raw).replace("\r", "")
+        if line.lstrip().startswith("E ") and "#" in line:
+            header = re.split(r"\s{2,}", line.strip())
+            continue
+        match = ROW.match(line)
+        if header and match and len(line.split()) == len(header):
+            rows.append(dict(zip(header, [float(v) for v in line.split()])))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", help="Run name: benchmarks/results/runs/NAME.json")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--output", type=Path, help="Training output folder (default training/runs/NAME)")
+    parser.add_argument("--record-only", type=Path, help="Record an existing training output folder")
+    parser.add_argument("--log", type=Path, help="Its training log (with --record-only)")
+    parser.add_argument("--wall-seconds", type=float, help="Its wall time (with --record-only)")
+    parser.add_argument("--dev", type=Path, default=REPO / "corpus" / "dev.spacy")
+    parser.add_argument("--note", default="")
+    args, overrides = parser.parse_known_args()
+    overrides = [o for o in overrides if o != "--"]
+
+    if args.record_only:
+        output = args.record_only
+        log_text = args.log.read_text(encoding="utf-8", errors="replace") if args.log else ""
+        wall = args.wall_seconds
+    else:
+        output = args.output or REPO / "training" / "runs" / args.name
+        log_path = output.with_suffix(".log")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "spacy", "train", str(args.config), "--output", str(output), *overrides]
+        start = time.time()
+        with log_path.open("w", encoding="utf-8") as log:
+            subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        wall = time.time() - start
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+
+    curve = parse_training_table(log_text)
+    results = evaluate_model(output / "model-best", args.dev)
+    dev = results[next(iter(results))]
+    record = {
+        "name": args.name,
+        "config": str(args.config),
+        "overrides": overrides,
+        "note": args.note,
+        "wall_seconds": wall,
+        "steps": int(curve[-1]["#"]) if curve else None,
+        "curve": curve,
+        "dev": dev,
+        "meta": describe_run_meta(dev),
+    }
+    out = REPO / "benchmarks" / "results" / "runs" / f"{args.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"{args.name}: seqeval F {dev['seqeval_f']:.3f}, cats micro F {dev['cats_micro_f']:.3f} "
+          f"(P {dev['cats_micro_p']:.3f}), {wall or 0:.0f} s -> {out}")
+
+
+def describe_run_meta(dev: dict) -> dict:
+    return dev.get("meta", {})
+
+
+if __name__ == "__main__":
+    main()
