@@ -1,0 +1,72 @@
+"""The spaCy project itself, end to end on the brat fixtures: convert → train → evaluate.
+
+Runs `weasel run` (what `spacy project run` calls) in a copy of the project, with both
+configs: the transformer one on the tiny random BERT, the CNN one on tiny fake navec
+vectors. A handful of steps each: this checks the wiring, not the scores.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+from vectors_helpers import write_fake_navec
+
+FIXTURE_NEREL = REPO_ROOT / "tests" / "fixtures" / "brat" / "nerel"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO_ROOT / "project.yml", path / "project.yml")
+    shutil.copytree(REPO_ROOT / "configs", path / "configs")
+    return path
+
+
+def weasel_run(project: Path, command: str, *variables: str) -> subprocess.CompletedProcess:
+    args = [sys.executable, "-m", "weasel", "run", command, str(project)]
+    args += [f"--vars.{v}" for v in variables]
+    result = subprocess.run(args, capture_output=True, text=True, cwd=project, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_convert_then_rerun_skips(project_dir):
+    weasel_run(project_dir, "convert", f"nerel_dir={FIXTURE_NEREL}")
+    assert (project_dir / "corpus" / "train.spacy").exists()
+    assert (project_dir / "corpus" / "dev.spacy").exists()
+    again = weasel_run(project_dir, "convert", f"nerel_dir={FIXTURE_NEREL}")
+    assert "Skipping" in again.stdout
+
+
+def test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir):
+    if not (project_dir / "corpus" / "train.spacy").exists():
+        weasel_run(project_dir, "convert", f"nerel_dir={FIXTURE_NEREL}")
+    variables = ("config=joint_trf", f"encoder={tiny_bert_dir}", "max_steps=4", "eval_frequency=2")
+    weasel_run(project_dir, "train", *variables)
+    assert (project_dir / "training" / "joint_trf" / "model-best" / "config.cfg").exists()
+    weasel_run(project_dir, "evaluate", *variables)
+    metrics = json.loads((project_dir / "metrics" / "joint_trf" / "dev.json").read_text())
+    for key in ("seqeval_f", "ents_f", "cats_micro_f", "cats_micro_p", "natasha_mapping"):
+        assert key in metrics
+
+
+def test_cnn_config_trains(project_dir, tmp_path):
+    if not (project_dir / "corpus" / "train.spacy").exists():
+        weasel_run(project_dir, "convert", f"nerel_dir={FIXTURE_NEREL}")
+    navec = write_fake_navec(tmp_path / "navec.tar", {"обама": 5, "москва": 4, "россия": 3}, dim=300, qdim=100)
+    vectors = tmp_path / "vectors"
+    result = subprocess.run(
+        [sys.executable, "-m", "nerel_spacy", "prepare-vectors", str(vectors), "--navec", str(navec)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    weasel_run(
+        project_dir, "train", "config=joint_cnn", f"vectors_dir={vectors}", "max_steps=4", "eval_frequency=2"
+    )
+    assert (project_dir / "training" / "joint_cnn" / "model-best" / "config.cfg").exists()
