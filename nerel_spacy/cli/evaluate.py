@@ -21,8 +21,10 @@ def evaluate(
     ),
     batch_size: int = typer.Option(16, help="Documents per nlp.pipe batch."),
 ) -> None:
-    """Score MODEL on every split in CORPUS: entities (spaCy exact spans and seqeval),
-    relation types (micro/macro, per label), PER/LOC/ORG as natasha sees them, and speed.
+    """Score a pipeline on every split of a corpus and write the metrics as JSON.
+
+    Entities (spaCy exact spans and seqeval), relation types (micro/macro, per label),
+    PER/LOC/ORG as natasha sees them, and speed.
 
     Example: [bold]nerel-batch evaluate training/trf/model-best corpus -o metrics/trf[/bold]
     """

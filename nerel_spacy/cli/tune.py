@@ -26,9 +26,12 @@ def tune_thresholds_command(
     ),
     component: str = typer.Option("nerel_joint", help="Name of the joint component."),
 ) -> None:
-    """Tune one global threshold, then per-label thresholds for frequent labels, and save
-    them in the pipeline (its nerel_joint cfg). Scores on the same data are optimistic:
-    report them as tuned-on-that-data.
+    """Tune relation-type thresholds on held-out data and save them in the pipeline.
+
+    One global threshold first, then a threshold per label that has at least
+    --min-positives positive documents (rarer labels keep the global one). They are
+    stored in the nerel_joint cfg. Scores on the tuning data are optimistic: report them
+    as tuned on that data.
 
     Example: [bold]nerel-batch tune-thresholds training/joint_trf/model-best corpus/dev.spacy[/bold]
     """
