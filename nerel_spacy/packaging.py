@@ -90,8 +90,9 @@ def build_package(
     Works for any saved pipeline (fp32 or int8). An earlier build of the same name and
     version under ``output_dir`` is replaced, so the project command can be rerun.
     """
-    model_dir = Path(model_dir)
-    output_dir = Path(output_dir)
+    # Absolute: pip builds the wheel from inside the package folder.
+    model_dir = Path(model_dir).absolute()
+    output_dir = Path(output_dir).absolute()
     meta = read_pipeline_meta(model_dir)
     name = check_name(name, meta["lang"])
     version = check_version(version)

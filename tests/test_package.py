@@ -4,6 +4,8 @@ A CNN ``nerel_joint`` is trained for 30 steps on the three conftest docs, packag
 installed offline into a throwaway venv. Separate processes of that venv then load it by
 name and use it inside other pipelines, as a user would.
 """
+import os
+import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -29,8 +31,17 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tiny_model, tmp_path_factory) -> packaging.PackageResult:
-    output = tmp_path_factory.mktemp("packages")
-    return build_package(tiny_model, output, name="nerel_joint", version="0.1.0")
+    """Built with relative paths, as the project command runs it."""
+    workdir = tmp_path_factory.mktemp("project")
+    shutil.copytree(tiny_model, workdir / "model")
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        result = build_package(Path("model"), Path("packages"), name="nerel_joint", version="0.1.0")
+    finally:
+        os.chdir(cwd)
+    assert result.wheel.is_absolute() and result.wheel.parent == workdir / "packages" / f"{PACKAGE}-0.1.0" / "dist"
+    return result
 
 
 @pytest.fixture(scope="module")
