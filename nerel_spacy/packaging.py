@@ -34,6 +34,8 @@ from spacy.cli.package import package as spacy_package
 DEFAULT_NAME = "nerel_joint"
 DEFAULT_VERSION = "0.1.0"
 DEFAULT_AUTHOR = "nerel-spacy contributors"
+# The first setuptools that builds wheels without the separate 'wheel' package.
+MIN_SETUPTOOLS = "70.1"
 # The package code is spaCy's template and the weights are ours: MIT, like nerel-spacy.
 # NEREL's repository states no licence of its own; its texts come from Russian Wikinews
 # (CC BY 2.5). The package notes say so, so that a publisher can decide.
@@ -97,6 +99,8 @@ def build_package(
     name = check_name(name, meta["lang"])
     version = check_version(version)
     meta.update(name=name, version=version)
+    if wheel:
+        require_wheel_backend()
     meta = with_package_info(
         meta, model_dir, description=description, author=author, email=email, url=url,
         license=license,
@@ -262,8 +266,38 @@ def _remove_previous_build(package_dir: Path) -> None:
     shutil.rmtree(package_dir)
 
 
+def wheel_backend_problem() -> Optional[str]:
+    """Why this environment's setuptools can't build a wheel without the network, or None.
+
+    setuptools has built wheels itself since 70.1; older ones need the ``wheel`` package.
+    (A Python 3.11 venv starts with setuptools 65.5 and no ``wheel``; 3.12 has neither.)
+    """
+    try:
+        setuptools_version = metadata.version("setuptools")
+    except metadata.PackageNotFoundError:
+        return "setuptools is not installed"
+    if Version(setuptools_version) >= Version(MIN_SETUPTOOLS):
+        return None
+    try:
+        metadata.version("wheel")
+        return None
+    except metadata.PackageNotFoundError:
+        return f"setuptools {setuptools_version} needs the 'wheel' package, which is not installed"
+
+
+def require_wheel_backend() -> None:
+    """Fail before any copying when the wheel can't be built here."""
+    problem = wheel_backend_problem()
+    if problem:
+        raise PackagingError(
+            f"can't build a wheel in this environment: {problem}. Fix: pip install "
+            f"'setuptools>={MIN_SETUPTOOLS}' (or pass --no-wheel for the package folder only)."
+        )
+
+
 def build_wheel(package_dir: Path) -> Path:
     """Build the wheel of a package folder into ``package_dir/dist``, offline."""
+    require_wheel_backend()
     dist = package_dir / "dist"
     command = [
         sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation",
@@ -274,8 +308,7 @@ def build_wheel(package_dir: Path) -> Path:
         output = (result.stdout + result.stderr).strip()[-3000:]
         raise PackagingError(
             f"building the wheel in {package_dir} failed (pip wheel exit status "
-            f"{result.returncode}). It needs pip and setuptools>=70.1 (or setuptools with "
-            f"'wheel') in this environment: pip install 'setuptools>=70.1'.\n{output}"
+            f"{result.returncode}):\n{output}"
         )
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:

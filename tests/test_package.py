@@ -193,6 +193,25 @@ def test_missing_pipeline_is_a_clear_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_old_setuptools_without_wheel_is_a_clear_error(tmp_path, monkeypatch):
+    spacy.blank("ru").to_disk(tmp_path / "model")
+    installed = {"setuptools": "65.5.0"}  # what a Python 3.11 venv starts with
+
+    def version(name):
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(packaging.metadata, "version", version)
+    with pytest.raises(PackagingError, match=r"setuptools 65.5.0 needs the 'wheel' package.*setuptools>=70.1"):
+        build_package(tmp_path / "model", tmp_path / "packages")
+    assert not (tmp_path / "packages").exists()  # it failed before copying anything
+    installed["wheel"] = "0.45.1"
+    assert packaging.wheel_backend_problem() is None
+    del installed["setuptools"]
+    assert packaging.wheel_backend_problem() == "setuptools is not installed"
+
+
 def test_names_and_versions():
     assert check_name("nerel_joint", "ru") == "nerel_joint"
     assert check_name("ru_nerel_joint", "ru") == "nerel_joint"  # spaCy adds the prefix itself
