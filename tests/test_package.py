@@ -2,10 +2,13 @@
 
 A CNN ``nerel_joint`` is trained for 30 steps on the three conftest docs, packaged and
 installed offline into a throwaway venv. Separate processes of that venv then load it by
-name and use it inside other pipelines, as a user would.
+name, use it inside other pipelines and run ``nerel-batch annotate -m ru_nerel_joint``, as
+a user would.
 """
+import json
 import os
 import shutil
+import subprocess
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +22,7 @@ from nerel_spacy import packaging
 from nerel_spacy.packaging import PackagingError, build_package, check_name, check_version
 
 from conftest import TINY_DOCS
-from package_helpers import make_venv, pip_install, run_json, train_tiny_pipeline
+from package_helpers import clean_env, make_venv, pip_install, run_json, train_tiny_pipeline
 
 PACKAGE = "ru_nerel_joint"
 
@@ -237,3 +240,19 @@ def test_rebuild_replaces_an_earlier_build_but_nothing_else(tiny_model, tmp_path
     with pytest.raises(PackagingError, match="is not a package built by spacy package"):
         build_package(tiny_model, tmp_path, version="0.2.0", wheel=False)
     assert (other / "notes.txt").exists()
+
+
+@pytest.mark.slow
+def test_annotate_takes_the_package_name(venv_python, tmp_path):
+    text = TINY_DOCS[1][0]
+    result = subprocess.run(
+        [str(venv_python), "-m", "nerel_spacy", "annotate", "-", "-m", PACKAGE, "-o", "-", "-q"],
+        input=text + "\n", capture_output=True, text=True, cwd=tmp_path, env=clean_env(), timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["model"] == {"name": PACKAGE, "version": "0.1.0"}
+    assert [(e["text"], e["label"]) for e in record["ents"]] == [
+        ("Министр", "PROFESSION"), ("Сергей Лавров", "PERSON"), ("Китай", "COUNTRY")
+    ]
+    assert set(record["cats"]) == {"WORKS_AS"}
