@@ -12,8 +12,8 @@ case its distribution can't be found from its module name.
 The wheel itself is built with ``pip wheel --no-build-isolation``. spaCy's own build step
 needs the ``build`` package, which is not installed by default. It then builds in an
 isolated environment that fetches setuptools from the package index. Offline that fails,
-and spaCy falls back to the deprecated ``setup.py bdist_wheel``. pip and setuptools are
-already installed, and they need no network.
+and spaCy falls back to the deprecated ``setup.py bdist_wheel``. pip needs no network
+here, only setuptools>=70.1 (which builds wheels itself) in this environment.
 """
 import re
 import shutil
@@ -108,7 +108,7 @@ def build_package(
     package_name = f"{meta['lang']}_{name}"
     package_dir = output_dir / f"{package_name}-{version}"
     output_dir.mkdir(parents=True, exist_ok=True)
-    _remove_previous_build(package_dir)
+    _remove_previous_build(package_dir, package_name)
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "meta.json"
         srsly.write_json(meta_path, meta)
@@ -130,9 +130,10 @@ def build_package(
                 f"spacy package failed for {model_dir} (exit status {err.code}). Run "
                 f"'python -m spacy package {model_dir} {output_dir}' to see its message."
             ) from None
-        except Exception as err:  # loading the pipeline to read its meta
+        except Exception as err:  # mostly: loading the pipeline to read its meta
             raise PackagingError(
-                f"can't load the pipeline in {model_dir} to package it: {err}"
+                f"spacy package could not package {model_dir}: {err}. The pipeline must load "
+                "here: its components' packages installed, its files complete."
             ) from err
     final_meta = srsly.read_json(package_dir / "meta.json")
     wheel_path = build_wheel(package_dir) if wheel else None
@@ -254,11 +255,12 @@ def _as_source(source: Any) -> Dict[str, str]:
     return {"name": str(source)}
 
 
-def _remove_previous_build(package_dir: Path) -> None:
+def _remove_previous_build(package_dir: Path, package_name: str) -> None:
     """Remove an earlier build (its build/ and dist/ would leak stale files into the wheel)."""
     if not package_dir.exists():
         return
-    if not (package_dir / "setup.py").is_file() or not (package_dir / "meta.json").is_file():
+    # spaCy's layout: ru_nerel_joint-0.1.0/{setup.py, ru_nerel_joint/}; a failed build may lack setup.py.
+    if not (package_dir / "setup.py").is_file() and not (package_dir / package_name).is_dir():
         raise PackagingError(
             f"{package_dir} exists and is not a package built by spacy package; "
             "move it away or choose another output folder."
