@@ -156,11 +156,6 @@ print(json.dumps({{
     assert [tuple(e) for e in out["overwritten"]] == alone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nerel_joint keeps overwrite_ents in its saved cfg, and TrainablePipe.from_disk "
-    "restores it over the value given in the config at load time",
-)
 def test_overwrite_ents_given_at_load_time(tmp_path):
     path = train_tiny_pipeline(tmp_path / "model", n_steps=1)
     nlp = spacy.load(path, config={"components": {"nerel_joint": {"overwrite_ents": True}}})

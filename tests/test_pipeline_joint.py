@@ -199,3 +199,18 @@ def test_labels_from_initialize_config():
     assert pipe.entity_labels == ("CITY", "PERSON")
     assert pipe.cats_labels == ("SPOUSE",)
     assert pipe.label_data == {"entity_labels": ["CITY", "PERSON"], "cats_labels": ["SPOUSE"]}
+
+
+def test_settings_given_at_load_time_override_the_saved_ones(tmp_path):
+    nlp = cnn_nlp(threshold=0.5)
+    train(nlp, make_examples(nlp), 5)
+    nlp.get_pipe("nerel_joint").set_thresholds({"WORKS_AS": 0.9})
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(
+        tmp_path / "m", config={"components": {"nerel_joint": {"threshold": 0.3, "overwrite_ents": True}}}
+    )
+    pipe = loaded.get_pipe("nerel_joint")
+    assert pipe.cfg["overwrite_ents"] is True and pipe.cfg["threshold"] == 0.3
+    # learned state is still the saved one
+    assert pipe.cats_thresholds == {"WORKS_AS": 0.9, "LOCATED_IN": 0.3, "POINT_IN_TIME": 0.3}
+    assert pipe.entity_labels == nlp.get_pipe("nerel_joint").entity_labels

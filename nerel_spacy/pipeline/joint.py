@@ -56,6 +56,10 @@ subword_features = true
 """
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
+# cfg keys that are settings from the config, not state learned in training.
+SETTINGS = (
+    "threshold", "loss_weighting", "fixed_weights", "head_learn_rate_scale", "overwrite_ents", "spans_key",
+)
 TaskLosses = Dict[str, float]
 
 
@@ -180,6 +184,10 @@ class NerelJoint(TrainablePipe):
             "spans_key": spans_key,
             "sigmas": {},
         }
+        # Settings come from the config; learned state (labels, tuned thresholds, sigmas)
+        # from training. A saved cfg holds both, so re-apply the settings after loading:
+        # spacy.load(..., config={"components": {"nerel_joint": {...}}}) must win.
+        self._settings = {key: self.cfg[key] for key in SETTINGS}
         self._recent_losses: Dict[str, List[float]] = {"ner": [], "cats": []}
         self._constraints: Optional[Tuple[numpy.ndarray, numpy.ndarray]] = None
 
@@ -436,6 +444,18 @@ class NerelJoint(TrainablePipe):
         self._store_sigmas()
 
     # ---- scoring and serialization -----------------------------------------------
+
+    def from_disk(self, path, *, exclude=tuple()) -> "NerelJoint":
+        super().from_disk(path, exclude=exclude)
+        self.cfg.update(self._settings)
+        self._constraints = None
+        return self
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()) -> "NerelJoint":
+        super().from_bytes(bytes_data, exclude=exclude)
+        self.cfg.update(self._settings)
+        self._constraints = None
+        return self
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         """Entity, seqeval and relation-type scores, plus the current σ and recent raw losses."""
