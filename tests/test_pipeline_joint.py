@@ -214,3 +214,12 @@ def test_settings_given_at_load_time_override_the_saved_ones(tmp_path):
     # learned state is still the saved one
     assert pipe.cats_thresholds == {"WORKS_AS": 0.9, "LOCATED_IN": 0.3, "POINT_IN_TIME": 0.3}
     assert pipe.entity_labels == nlp.get_pipe("nerel_joint").entity_labels
+
+
+def test_listener_without_its_transformer_is_a_clear_error(tiny_bert_dir):
+    nlp = trf_nlp(tiny_bert_dir)
+    train(nlp, make_examples(nlp), 2)
+    bare = spacy.blank("ru")
+    bare.add_pipe("nerel_joint", source=nlp)
+    with pytest.raises(ValueError, match="source the 'transformer' component"):
+        bare("Барак Обама приехал в Москву .")

@@ -244,6 +244,7 @@ class NerelJoint(TrainablePipe):
         non_empty = [i for i, doc in enumerate(docs) if len(doc)]
         if not non_empty:
             return tag_paths, cat_probs
+        self._require_upstream_transformer(docs[non_empty[0]])
         tag_logits, cat_logits = self.model.predict([docs[i] for i in non_empty])
         allowed, allowed_start = self._transition_constraints()
         for i, logits in zip(non_empty, tag_logits):
@@ -275,6 +276,16 @@ class NerelJoint(TrainablePipe):
                 doc.spans[spans_key] = list(doc.ents)
             for j, label in enumerate(self.cats_labels):
                 doc.cats[label] = float(cat_probs[i, j])
+
+    def _require_upstream_transformer(self, doc: Doc) -> None:
+        """A listener with no transformer before it would silently read zeros: refuse instead."""
+        listens = any(node.name == "transformer-listener" for node in self.model.walk())
+        if listens and Doc.has_extension("trf_data") and doc._.trf_data is None:
+            raise ValueError(
+                f"{self.name} listens to a 'transformer' component, but none ran before it. "
+                "When sourcing it into another pipeline, source the 'transformer' component "
+                "too (see README: Use it from Python)."
+            )
 
     def _transition_constraints(self) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if self._constraints is None or self._constraints[0].shape[0] != len(self.tag_labels):
