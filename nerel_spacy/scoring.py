@@ -117,6 +117,7 @@ def score_joint(
         label_thresholds = numpy.asarray([thresholds.get(lab, threshold) for lab in labels])
         scores.update(multilabel_prf(gold, predicted, label_thresholds, labels))
         scores["cats_score"] = scores["cats_micro_f"]
+        scores["cats_score_desc"] = "micro F"  # what `spacy evaluate` prints next to TEXTCAT
     return scores
 
 
