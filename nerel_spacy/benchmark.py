@@ -1,0 +1,325 @@
+"""Speed, memory, size and F1 of pipelines side by side (float32 against int8).
+
+Each model is measured in a fresh Python process (``python -m nerel_spacy.benchmark``),
+one after another, so peak RSS belongs to that model alone and the models do not
+compete for the cores. A worker loads the pipeline, annotates the first ``n_docs``
+documents one at a time (ms/doc percentiles) and then in batches (docs/s, tokens/s),
+and scores the pipeline with ``nlp.evaluate`` on ``f1_docs`` documents (NER seqeval F1,
+exact-span F1, relation-type micro F1). ``rounds > 1`` alternates the models and keeps
+each model's fastest round, which tames a noisy shared machine.
+"""
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+PathLike = Union[str, Path]
+DEFAULT_DATA = Path("corpus/dev.spacy")
+SCHEMA_VERSION = 1
+SPEED_KEYS = ("docs_per_second", "tokens_per_second", "ms_per_doc_p50", "ms_per_doc_p95")
+
+
+class BenchmarkError(RuntimeError):
+    """A worker failed: carries the model and the tail of its error output."""
+
+
+def resolve_data(data: PathLike) -> Path:
+    """A ``.spacy`` file, or a folder's ``dev.spacy`` (else its only ``.spacy`` file)."""
+    data = Path(data)
+    if data.is_file():
+        return data
+    if data.is_dir():
+        if (data / "dev.spacy").is_file():
+            return data / "dev.spacy"
+        files = sorted(data.glob("*.spacy"))
+        if len(files) == 1:
+            return files[0]
+        raise FileNotFoundError(
+            f"{data}: no dev.spacy and {len(files)} .spacy files; pass the file to benchmark."
+        )
+    raise FileNotFoundError(f"{data}: no such corpus file or folder. Run `nerel-batch convert` first.")
+
+
+def model_size_bytes(model: str) -> Optional[int]:
+    """Bytes on disk of a pipeline folder, or of an installed pipeline package."""
+    path = Path(model)
+    if not path.exists():
+        try:
+            from spacy.util import get_package_path
+
+            path = get_package_path(model)
+        except Exception:
+            return None
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def describe_machine(threads: int) -> Dict[str, Any]:
+    """CPU, cores, library versions, thread setting, load and date: where the numbers came from."""
+    import spacy
+    import torch
+
+    info: Dict[str, Any] = {
+        "cpu": _cpu_field("model name") or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+                      if f in (_cpu_field("flags") or "").split()],
+        "threads": threads,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "spacy": spacy.__version__,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for package in ("spacy-transformers", "transformers", "nerel-spacy"):
+        try:
+            info[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[package] = None
+    return info
+
+
+def _cpu_field(name: str) -> Optional[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def benchmark_models(
+    models: Mapping[str, str],
+    data: PathLike = DEFAULT_DATA,
+    *,
+    n_docs: int = 30,
+    f1_docs: int = 0,
+    threads: int = 2,
+    batch_size: int = 16,
+    rounds: int = 1,
+    baseline: Optional[str] = None,
+    notes: Sequence[str] = (),
+    output: Optional[PathLike] = None,
+    timeout: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Measure each ``{label: model}`` in its own process and compare them with ``baseline``.
+
+    n_docs: documents timed (0: all). f1_docs: documents scored (0: all).
+    baseline: the label the others are compared with (default: the first).
+    Returns (and writes to ``output``, if given) the results as plain JSON data.
+    """
+    if not models:
+        raise ValueError("benchmark_models: give at least one model to measure.")
+    data = resolve_data(data)
+    baseline = baseline or next(iter(models))
+    if baseline not in models:
+        raise ValueError(f"baseline {baseline!r} is not one of the models {list(models)}.")
+    machine_start = describe_machine(threads)
+    runs: Dict[str, List[Dict[str, Any]]] = {label: [] for label in models}
+    for round_index in range(max(1, rounds)):
+        for label, model in models.items():
+            runs[label].append(
+                run_worker(model, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads,
+                           batch_size=batch_size, score=round_index == 0, timeout=timeout)
+            )
+    results: Dict[str, Any] = {}
+    for label, model in models.items():
+        best = max(runs[label], key=lambda run: run["docs_per_second"])
+        entry = {key: best[key] for key in SPEED_KEYS + ("n_docs", "n_tokens", "ms_per_doc")}
+        entry.update(
+            model=str(model),
+            size_mb=_mb(model_size_bytes(model)),
+            load_seconds=min(run["load_seconds"] for run in runs[label]),
+            rss_after_load_mb=min(run["rss_after_load_mb"] for run in runs[label]),
+            peak_rss_mb=min(run["peak_rss_mb"] for run in runs[label]),
+            docs_per_second_rounds=[run["docs_per_second"] for run in runs[label]],
+            scores=runs[label][0]["scores"],
+            pipeline=runs[label][0]["pipeline"],
+            quantization=runs[label][0]["quantization"],
+        )
+        results[label] = entry
+    comparison = {
+        label: compare(results[baseline], results[label])
+        for label in models if label != baseline
+    }
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "data": str(data),
+        "settings": {"n_docs": n_docs, "f1_docs": f1_docs, "threads": threads,
+                     "batch_size": batch_size, "rounds": max(1, rounds)},
+        "machine": machine_start,
+        "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "baseline": baseline,
+        "models": results,
+        "comparison": comparison,
+        "notes": list(notes),
+    }
+    if output is not None:
+        output = Path(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def compare(baseline: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Optional[float]]:
+    """Speed-up, memory and size ratios, and F1 differences (other − baseline)."""
+    def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return a / b if a and b else None
+
+    def delta(key: str) -> Optional[float]:
+        a, b = baseline["scores"].get(key), other["scores"].get(key)
+        return None if a is None or b is None else b - a
+
+    return {
+        "speedup_docs_per_second": ratio(other["docs_per_second"], baseline["docs_per_second"]),
+        "speedup_ms_per_doc_p50": ratio(baseline["ms_per_doc_p50"], other["ms_per_doc_p50"]),
+        "rss_ratio": ratio(other["peak_rss_mb"], baseline["peak_rss_mb"]),
+        "size_ratio": ratio(other["size_mb"], baseline["size_mb"]),
+        "delta_seqeval_f": delta("seqeval_f"),
+        "delta_ents_f": delta("ents_f"),
+        "delta_cats_micro_f": delta("cats_micro_f"),
+    }
+
+
+def run_worker(
+    model: str,
+    data: Path,
+    *,
+    n_docs: int,
+    f1_docs: int,
+    threads: int,
+    batch_size: int,
+    score: bool = True,
+    timeout: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Measure one model in a fresh interpreter; returns the worker's JSON."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    command = [
+        sys.executable, "-m", "nerel_spacy.benchmark", str(model), str(data),
+        "--n-docs", str(n_docs), "--f1-docs", str(f1_docs), "--threads", str(threads),
+        "--batch-size", str(batch_size),
+    ]
+    if not score:
+        command.append("--no-score")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+        raise BenchmarkError(f"benchmarking {model} failed (exit {done.returncode}):\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- the worker (one model, one process) -----------------------------------------------
+
+
+def measure_model(
+    model: str, data: PathLike, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 2,
+    batch_size: int = 16, score: bool = True,
+) -> Dict[str, Any]:
+    """Load ``model`` and time it on ``data`` in this process (the worker's job)."""
+    import spacy
+    import torch
+    from spacy.training import Example
+
+    from .corpus import read_corpus
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    nlp = spacy.load(model)
+    load_seconds = time.perf_counter() - start
+    rss_after_load = _current_rss_mb()
+    gold = read_corpus(data, nlp.vocab)
+    if not gold:
+        raise ValueError(f"{data}: no documents to benchmark on.")
+    timed = gold[: n_docs or len(gold)]
+    texts = [doc.text for doc in timed]
+    nlp(texts[0])  # warm-up: first-call allocations and lazy inits are not the model's speed
+    latencies = []
+    for text in texts:
+        t0 = time.perf_counter()
+        nlp(text)
+        latencies.append(1000 * (time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    predicted = list(nlp.pipe(texts, batch_size=batch_size))
+    seconds = time.perf_counter() - t0
+    n_tokens = sum(len(doc) for doc in predicted)
+    scores: Dict[str, Optional[float]] = {}
+    if score:
+        scored = gold[: f1_docs or len(gold)]
+        examples = [Example(nlp.make_doc(doc.text), doc) for doc in scored]
+        all_scores = nlp.evaluate(examples, batch_size=batch_size)
+        scores = {key: _float_or_none(all_scores.get(key))
+                  for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "cats_micro_f", "cats_macro_f")}
+        scores["n_docs"] = len(scored)
+    return {
+        "model": str(model),
+        "pipeline": nlp.pipe_names,
+        "quantization": nlp.meta.get("quantization"),
+        "load_seconds": load_seconds,
+        "rss_after_load_mb": rss_after_load,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "n_docs": len(timed),
+        "n_tokens": n_tokens,
+        "docs_per_second": len(timed) / seconds,
+        "tokens_per_second": n_tokens / seconds,
+        "ms_per_doc": statistics.fmean(latencies),
+        "ms_per_doc_p50": _percentile(latencies, 50),
+        "ms_per_doc_p95": _percentile(latencies, 95),
+        "scores": scores,
+    }
+
+
+def _percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _current_rss_mb() -> Optional[float]:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _float_or_none(value: Any) -> Optional[float]:
+    return None if value is None else float(value)
+
+
+def _mb(n_bytes: Optional[int]) -> Optional[float]:
+    return None if n_bytes is None else n_bytes / 2**20
+
+
+def _worker_main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="Measure one pipeline (a benchmark worker).")
+    parser.add_argument("model")
+    parser.add_argument("data")
+    parser.add_argument("--n-docs", type=int, default=30)
+    parser.add_argument("--f1-docs", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--no-score", action="store_true")
+    args = parser.parse_args(argv)
+    result = measure_model(
+        args.model, args.data, n_docs=args.n_docs, f1_docs=args.f1_docs, threads=args.threads,
+        batch_size=args.batch_size, score=not args.no_score,
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _worker_main()

@@ -1,0 +1,127 @@
+"""``nerel-batch benchmark``: float32 against int8 — speed, memory, size and F1 — as a table and JSON."""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typing_extensions import Annotated
+
+from ..benchmark import DEFAULT_DATA, BenchmarkError, benchmark_models
+from ._app import app
+
+DEFAULT_OUTPUT = Path("benchmarks/results/quantization.json")
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  nerel-batch benchmark --fp32 training/trf/model-best --int8 training/trf/model-int8
+
+  nerel-batch benchmark --fp32 training/trf/model-best --int8 training/trf/model-int8 corpus \\
+      --n-docs 50 --rounds 3 --output metrics/trf/quantization.json
+
+Each model runs in its own fresh process, one after the other. On a shared machine
+use --rounds 3: the models alternate and each keeps its fastest round.
+"""
+
+
+def results_table(report: Dict[str, Any]) -> Table:
+    """| model | docs/s | tokens/s | ms/doc p50 | p95 | RSS MB | size MB | NER F1 | cats F1 |"""
+    machine = report["machine"]
+    table = Table(
+        title=f"{report['data']} · {report['settings']['n_docs'] or 'all'} docs timed · "
+        f"{machine['threads']} threads · {machine['cpu']}",
+        title_justify="left",
+    )
+    table.add_column("model")
+    for column in ("docs/s", "tokens/s", "ms/doc p50", "p95", "peak RSS MB", "size MB",
+                   "NER F1", "cats F1"):
+        table.add_column(column, justify="right")
+    for label, result in report["models"].items():
+        scores = result["scores"]
+        table.add_row(
+            label,
+            f"{result['docs_per_second']:.2f}",
+            f"{result['tokens_per_second']:.0f}",
+            f"{result['ms_per_doc_p50']:.0f}",
+            f"{result['ms_per_doc_p95']:.0f}",
+            f"{result['peak_rss_mb']:.0f}",
+            _number(result["size_mb"], "{:.0f}"),
+            _number(scores.get("seqeval_f"), "{:.4f}"),
+            _number(scores.get("cats_micro_f"), "{:.4f}"),
+        )
+    lines = []
+    for label, comparison in report["comparison"].items():
+        lines.append(
+            f"{label} vs {report['baseline']}: "
+            f"speed-up {_number(comparison['speedup_docs_per_second'], '{:.2f}x')} docs/s, "
+            f"{_number(comparison['speedup_ms_per_doc_p50'], '{:.2f}x')} ms/doc p50; "
+            f"size {_number(comparison['size_ratio'], '{:.0%}')}, "
+            f"peak RSS {_number(comparison['rss_ratio'], '{:.0%}')}; "
+            f"ΔNER F1 {_number(comparison['delta_seqeval_f'], '{:+.4f}')}, "
+            f"Δcats F1 {_number(comparison['delta_cats_micro_f'], '{:+.4f}')}"
+        )
+    load = machine.get("load_average")
+    if load:
+        lines.append(f"load average at start {load[0]:.1f} on {machine['cores']} cores")
+    table.caption = "\n".join(lines)
+    table.caption_justify = "left"
+    return table
+
+
+def _number(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
+@app.command("benchmark", epilog=EXAMPLES)
+def benchmark_command(
+    data: Annotated[Path, typer.Argument(
+        metavar="DATA",
+        help="A .spacy corpus file, or a folder whose dev.spacy is used.",
+    )] = DEFAULT_DATA,
+    fp32: Annotated[Optional[str], typer.Option(
+        "--fp32", metavar="MODEL", show_default=False,
+        help="The float32 pipeline (folder or package): the baseline.",
+    )] = None,
+    int8: Annotated[Optional[str], typer.Option(
+        "--int8", metavar="MODEL", show_default=False,
+        help="The int8 pipeline from `nerel-batch quantize`.",
+    )] = None,
+    n_docs: Annotated[int, typer.Option(
+        "--n-docs", min=0, help="Documents timed, from the start of DATA (0: all).",
+    )] = 30,
+    f1_docs: Annotated[int, typer.Option(
+        "--f1-docs", min=0, help="Documents scored for NER and cats F1 (0: all of DATA).",
+    )] = 0,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=1, help="torch (and OpenMP/MKL) threads in each model's process.",
+    )] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Docs per nlp.pipe batch.")] = 16,
+    rounds: Annotated[int, typer.Option(
+        "--rounds", min=1, help="Alternate the models this many times; each keeps its fastest round.",
+    )] = 1,
+    notes: Annotated[Optional[List[str]], typer.Option(
+        "--note", help="A note stored in the JSON (repeatable), e.g. which checkpoint this is.",
+    )] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where the JSON results go.",
+    )] = DEFAULT_OUTPUT,
+) -> None:
+    """Compare a float32 pipeline and its int8 copy: docs/s, tokens/s, ms/doc p50/p95,
+    peak RSS, size on disk, NER seqeval F1 and relation-type micro F1.
+    """
+    errors = Console(stderr=True)
+    models = {label: model for label, model in (("fp32", fp32), ("int8", int8)) if model}
+    if not models:
+        errors.print("[red]error:[/red] give --fp32 MODEL and/or --int8 MODEL to benchmark.", soft_wrap=True)
+        raise typer.Exit(2)
+    errors.print(f"Benchmarking {', '.join(models)} on {data}, one process per model …")
+    try:
+        report = benchmark_models(
+            models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
+            rounds=rounds, notes=notes or [], output=output,
+        )
+    except (OSError, ValueError, BenchmarkError) as err:
+        errors.print(f"[red]error:[/red] {err}", soft_wrap=True)
+        raise typer.Exit(2)
+    Console().print(results_table(report))
+    errors.print(f"Results written to {output}")
