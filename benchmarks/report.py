@@ -1,0 +1,115 @@
+"""Render the README's Results tables from the JSON in benchmarks/results/.
+
+The README is not edited by hand for numbers: this prints markdown (or rewrites the
+README between its RESULTS markers with --write), so the tables always match the JSON.
+
+    python benchmarks/report.py --main trf_e5_small --write
+"""
+import argparse
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
+
+
+def load(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def pct(value) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}"
+
+
+def runs_table(runs: dict) -> str:
+    lines = [
+        "| run | config diff | steps | wall (min) | NER seqeval F1 | cats micro P | R | F | cats macro F | σ_ner / σ_cats |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, run in runs.items():
+        dev = run["dev"]
+        sigma = "–"
+        curve = run.get("curve") or []
+        if curve and "SIGMA_NER" in curve[-1]:
+            sigma = f"{curve[-1]['SIGMA_NER']:.2f} / {curve[-1]['SIGMA_CATS']:.2f}"
+        diff = " ".join(o for o in run["overrides"] if not o.startswith("--training.eval")) or "–"
+        lines.append(
+            f"| `{name}` | `{diff}` | {run['steps']} | {(run['wall_seconds'] or 0) / 60:.0f} | "
+            f"{pct(dev['seqeval_f'])} | {pct(dev['cats_micro_p'])} | {pct(dev['cats_micro_r'])} | "
+            f"{pct(dev['cats_micro_f'])} | {pct(dev['cats_macro_f'])} | {sigma} |"
+        )
+    return "\n".join(lines)
+
+
+def per_type_table(dev: dict) -> str:
+    rows = sorted(dev["ents_per_type"].items(), key=lambda kv: -kv[1]["f"])
+    lines = ["| type | P | R | F |", "|---|---|---|---|"]
+    lines += [f"| {t} | {pct(s['p'])} | {pct(s['r'])} | {pct(s['f'])} |" for t, s in rows]
+    return "\n".join(lines)
+
+
+def cats_extremes_table(dev: dict, support: dict, n: int = 6) -> str:
+    ordered = sorted(support.items(), key=lambda kv: -kv[1])
+    chosen = ordered[:n] + [kv for kv in ordered[-n:] if kv not in ordered[:n]]
+    lines = ["| relation type | dev docs with it | P | R | F |", "|---|---|---|---|---|"]
+    for label, count in chosen:
+        s = dev["cats_f_per_type"].get(label, {"p": 0, "r": 0, "f": 0})
+        lines.append(f"| {label} | {count} | {pct(s['p'])} | {pct(s['r'])} | {pct(s['f'])} |")
+    return "\n".join(lines)
+
+
+def dev_support() -> dict:
+    import spacy
+
+    from nerel_spacy.corpus import read_corpus
+
+    docs = read_corpus(REPO / "corpus" / "dev.spacy", spacy.blank("ru").vocab)
+    counts = {}
+    for doc in docs:
+        for label, value in doc.cats.items():
+            counts[label] = counts.get(label, 0) + int(value)
+    return counts
+
+
+def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--main", required=True, help="The run whose per-type tables are shown")
+    parser.add_argument("--write", action="store_true", help="Rewrite README.md between the RESULTS markers")
+    args = parser.parse_args()
+    runs = {p.stem: load(p) for p in sorted((RESULTS / "runs").glob("*.json"))}
+    main_dev = runs[args.main]["dev"]
+    natasha = load(RESULTS / "natasha_baseline.json")
+    quant = load(RESULTS / "quantization.json")
+    sections = ["### Every recorded run (dev)", runs_table(runs)]
+    sections += ["### Entity types (dev, `" + args.main + "`)", per_type_table(main_dev)]
+    sections += [
+        "### Relation types: the most common and the rarest (dev, `" + args.main + "`)",
+        cats_extremes_table(main_dev, dev_support()),
+    ]
+    if natasha:
+        ours = main_dev["natasha_mapping"]
+        sections += [
+            "### PER/LOC/ORG against natasha (dev, exact character spans, all gold spans of the mapped types)",
+            "| system | P | R | F | docs/s |\n|---|---|---|---|---|\n"
+            f"| natasha NewsNERTagger | {pct(natasha['scores']['p'])} | {pct(natasha['scores']['r'])} | "
+            f"{pct(natasha['scores']['f'])} | {natasha['docs_per_second']:.1f} |\n"
+            f"| `{args.main}` | {pct(ours['p'])} | {pct(ours['r'])} | {pct(ours['f'])} | "
+            f"{main_dev['speed']['docs_per_second']:.1f} |",
+        ]
+    text = "\n\n".join(sections) + "\n"
+    if quant:
+        text += "\n(quantization: see benchmarks/results/quantization.json)\n"
+    if args.write:
+        readme = (REPO / "README.md").read_text(encoding="utf-8")
+        head, rest = readme.split(START, 1)
+        _, tail = rest.split(END, 1)
+        (REPO / "README.md").write_text(head + START + "\n" + text + END + tail, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
