@@ -21,6 +21,7 @@ from nerel_spacy.quantize import (
     Int8Embedding,
     Int8HFShim,
     NothingToQuantizeError,
+    PackedBf16Linear,
     dequantize_rows,
     find_transformer_shims,
     quantize_pipeline,
@@ -166,8 +167,18 @@ def test_int8_pipeline_loads_in_a_fresh_process(int8_dir, tmp_path):
 def test_compute_can_be_changed_at_load_without_quantizing_again(int8_dir):
     nlp = spacy.load(int8_dir, config={"components": {"transformer": {"model": {"compute": "bf16"}}}})
     hf = nlp.get_pipe("transformer").model.transformer
-    assert hf.encoder.layer[0].attention.self.query.weight.dtype == torch.bfloat16
-    assert all(isinstance(v, float) for v in nlp(TEXTS[0]).cats.values())
+    query = hf.encoder.layer[0].attention.self.query
+    if PackedBf16Linear.available():
+        assert isinstance(query, PackedBf16Linear) and not query.gelu
+        assert hf.encoder.layer[0].intermediate.dense.gelu  # fused: the GELU module is gone
+        assert isinstance(hf.encoder.layer[0].intermediate.intermediate_act_fn, torch.nn.Identity)
+    else:
+        assert query.weight.dtype == torch.bfloat16
+    assert hf.encoder.layer[0].output.LayerNorm.weight.dtype == torch.bfloat16
+    int8_cats = predictions(spacy.load(int8_dir))[1]
+    for a, b in zip(int8_cats, predictions(nlp)[1]):
+        assert all(isinstance(v, float) for v in b.values())
+        assert b == pytest.approx(a, abs=0.05)
 
 
 def test_int8_pipeline_refuses_training_and_second_quantization(int8_dir):
