@@ -207,4 +207,10 @@ def test_quantize_cli_writes_a_loadable_pipeline_and_a_summary(fp32_dir, tmp_pat
     assert "Linear layers int8" in result.stdout and "size on disk" in result.stdout
     assert spacy.load(out).get_pipe_config("transformer")["model"]["compute"] == "int8"
     again = CliRunner().invoke(app, ["quantize", str(fp32_dir), str(out)])
-    assert again.exit_code == 2 and "--overwrite" in again.stderr
+    assert again.exit_code == 0, again.stderr  # a rerun replaces its own earlier output
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    refused = CliRunner().invoke(app, ["quantize", str(fp32_dir), str(other)])
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr
+    assert (other / "notes.txt").exists()

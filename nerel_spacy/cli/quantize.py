@@ -4,6 +4,7 @@ import time
 from enum import Enum
 from pathlib import Path
 
+import srsly
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +29,8 @@ EXAMPLES = """\
 
   python -c "import spacy; print(spacy.load('training/trf/model-int8')('Путин посетил Казань.').ents)"
 
-Exit status: 0 written, 2 usage error (nothing to quantize, already int8, OUT_DIR exists).
+Exit status: 0 written, 2 usage error (nothing to quantize, already int8, OUT_DIR holds
+something else).
 """
 
 
@@ -67,6 +69,14 @@ def report_table(report: QuantizationReport, size_before: float, size_after: flo
     return table
 
 
+def _is_int8_pipeline(path: Path) -> bool:
+    """Whether ``path`` holds an earlier output of this command (safe to replace on a rerun)."""
+    try:
+        return "quantization" in srsly.read_json(path / "meta.json")
+    except (OSError, ValueError):
+        return False
+
+
 @app.command("quantize", epilog=EXAMPLES)
 def quantize_command(
     model_dir: Annotated[str, typer.Argument(
@@ -91,7 +101,8 @@ def quantize_command(
         "down-projections (7-bit activations lose F1 there); '': none.",
     )] = DEFAULT_FLOAT_LAYERS,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace OUT_DIR if it exists.",
+        "--overwrite", help="Replace OUT_DIR even if it is not an earlier int8 pipeline "
+        "(an earlier int8 pipeline is replaced anyway, so project reruns work).",
     )] = False,
 ) -> None:
     """Make an int8 copy of a transformer pipeline for CPU inference.
@@ -102,8 +113,14 @@ def quantize_command(
     The copy loads with plain spacy.load, without pickle and without quantizing again.
     """
     errors = Console(stderr=True)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        errors.print(f"[red]error:[/red] {out_dir} exists and is not empty; pass --overwrite to replace it.", soft_wrap=True)
+    if Path(model_dir).exists() and Path(model_dir).resolve() == out_dir.resolve():
+        errors.print("[red]error:[/red] OUT_DIR is MODEL_DIR; write the int8 copy elsewhere.", soft_wrap=True)
+        raise typer.Exit(2)
+    if out_dir.exists() and any(out_dir.iterdir()) and not (overwrite or _is_int8_pipeline(out_dir)):
+        errors.print(
+            f"[red]error:[/red] {out_dir} exists and is not an int8 pipeline; pass --overwrite "
+            "to replace it.", soft_wrap=True,
+        )
         raise typer.Exit(2)
     import spacy
 
