@@ -109,6 +109,7 @@ def benchmark_models(
     threads: int = 2,
     batch_size: int = 16,
     rounds: int = 1,
+    score: bool = True,
     baseline: Optional[str] = None,
     notes: Sequence[str] = (),
     output: Optional[PathLike] = None,
@@ -116,7 +117,8 @@ def benchmark_models(
 ) -> Dict[str, Any]:
     """Measure each ``{label: model}`` in its own process and compare them with ``baseline``.
 
-    n_docs: documents timed (0: all). f1_docs: documents scored (0: all).
+    n_docs: documents timed (0: all). f1_docs: documents scored (0: all); score=False
+    skips scoring (speed only, e.g. to compare thread counts).
     baseline: the label the others are compared with (default: the first).
     Returns (and writes to ``output``, if given) the results as plain JSON data.
     """
@@ -132,7 +134,7 @@ def benchmark_models(
         for label, model in models.items():
             runs[label].append(
                 run_worker(model, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads,
-                           batch_size=batch_size, score=round_index == 0, timeout=timeout)
+                           batch_size=batch_size, score=score and round_index == 0, timeout=timeout)
             )
     results: Dict[str, Any] = {}
     for label, model in models.items():
@@ -157,7 +159,7 @@ def benchmark_models(
     report = {
         "schema_version": SCHEMA_VERSION,
         "data": str(data),
-        "settings": {"n_docs": n_docs, "f1_docs": f1_docs, "threads": threads,
+        "settings": {"n_docs": n_docs, "f1_docs": f1_docs if score else None, "threads": threads,
                      "batch_size": batch_size, "rounds": max(1, rounds)},
         "machine": machine_start,
         "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

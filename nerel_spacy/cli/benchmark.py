@@ -92,6 +92,9 @@ def benchmark_command(
     f1_docs: Annotated[int, typer.Option(
         "--f1-docs", min=0, help="Documents scored for NER and cats F1 (0: all of DATA).",
     )] = 0,
+    score: Annotated[bool, typer.Option(
+        "--f1/--no-f1", help="Score F1 (--no-f1: speed, memory and size only).",
+    )] = True,
     threads: Annotated[int, typer.Option(
         "--threads", min=1, help="torch (and OpenMP/MKL) threads in each model's process.",
     )] = 2,
@@ -118,7 +121,7 @@ def benchmark_command(
     try:
         report = benchmark_models(
             models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
-            rounds=rounds, notes=notes or [], output=output,
+            rounds=rounds, score=score, notes=notes or [], output=output,
         )
     except (OSError, ValueError, BenchmarkError) as err:
         errors.print(f"[red]error:[/red] {err}", soft_wrap=True)
