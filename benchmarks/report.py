@@ -33,7 +33,8 @@ def runs_table(runs: dict) -> str:
         curve = run.get("curve") or []
         if curve and "SIGMA_NER" in curve[-1]:
             sigma = f"{curve[-1]['SIGMA_NER']:.2f} / {curve[-1]['SIGMA_CATS']:.2f}"
-        diff = " ".join(o for o in run["overrides"] if not o.startswith("--training.eval")) or "–"
+        pairs = zip(run["overrides"][::2], run["overrides"][1::2])
+        diff = " ".join(f"{k} {v}" for k, v in pairs if k != "--training.eval_frequency") or "–"
         lines.append(
             f"| `{name}` | `{diff}` | {run['steps']} | {(run['wall_seconds'] or 0) / 60:.0f} | "
             f"{pct(dev['seqeval_f'])} | {pct(dev['cats_micro_p'])} | {pct(dev['cats_micro_r'])} | "
@@ -98,11 +99,27 @@ def main() -> None:
             f"| natasha NewsNERTagger | {pct(natasha['scores']['p'])} | {pct(natasha['scores']['r'])} | "
             f"{pct(natasha['scores']['f'])} | {natasha['docs_per_second']:.1f} |\n"
             f"| `{args.main}` | {pct(ours['p'])} | {pct(ours['r'])} | {pct(ours['f'])} | "
-            f"{main_dev['speed']['docs_per_second']:.1f} |",
+            f"{main_dev['speed']['docs_per_second']:.1f} (fp32, measured while training ran) |",
         ]
+        int8 = load(RESULTS / f"{args.main}_int8_dev.json")
+        if int8:
+            m = int8["natasha_mapping"]
+            sections[-1] += (
+                f"\n| `{args.main}` int8 | {pct(m['p'])} | {pct(m['r'])} | {pct(m['f'])} | "
+                f"{int8['speed']['docs_per_second']:.1f} |"
+            )
     text = "\n\n".join(sections) + "\n"
     if quant:
-        text += "\n(quantization: see benchmarks/results/quantization.json)\n"
+        rows = ["| model | docs/s | ms/doc p50 | p95 | peak RSS MB | size MB | NER seqeval F1 | cats micro F1 |",
+                "|---|---|---|---|---|---|---|---|"]
+        for name, m in quant["models"].items():
+            rows.append(
+                f"| {name} | {m['docs_per_second']:.1f} | {m['ms_per_doc_p50']:.0f} | {m['ms_per_doc_p95']:.0f} | "
+                f"{m['peak_rss_mb']:.0f} | {m['size_mb']:.0f} | {m['scores']['seqeval_f']:.4f} | "
+                f"{m['scores']['cats_micro_f']:.4f} |"
+            )
+        text += ("\n### fp32 against int8 (dev, all 94 docs, " + str(quant["settings"]["threads"])
+                 + " threads, " + quant["machine"]["date"][:10] + ")\n\n" + "\n".join(rows) + "\n")
     if args.write:
         readme = (REPO / "README.md").read_text(encoding="utf-8")
         head, rest = readme.split(START, 1)
