@@ -47,13 +47,13 @@ from spacy.util import load_model_from_config, registry
 from spacy_transformers.data_classes import HFObjects
 from spacy_transformers.layers import TransformerModel
 from spacy_transformers.layers.hf_shim import HFShim
-from spacy_transformers.layers.split_trf import split_trf_batch
 from spacy_transformers.layers.transformer_model import set_pytorch_transformer
-from spacy_transformers.layers.trfs2arrays import trfs2arrays
-from thinc.api import Model, chain
+from thinc.api import Model
 from thinc.types import ArgsKwargs, Floats2d, Ragged
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.activations import GELUActivation
+
+from .models.encoders import transformer_to_token_vectors
 
 INT8_FORMAT = "nerel.int8.v1"
 COMPUTE_CHOICES = ("auto", "int8", "bf16")
@@ -611,7 +611,7 @@ def build_int8_tok2vec_transformer(
     transformer = build_int8_transformer_model(
         name, get_spans, tokenizer_config, transformer_config, compute, float_layers
     )
-    return chain(chain(transformer, split_trf_batch()), trfs2arrays(pooling, grad_factor))
+    return transformer_to_token_vectors(transformer, pooling, grad_factor)
 
 
 # ---- pipelines ----------------------------------------------------------------------

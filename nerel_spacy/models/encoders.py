@@ -71,5 +71,14 @@ def build_tok2vec_transformer(
     transformer = build_transformer_model(
         name, get_spans, tokenizer_config, transformer_config, freeze_embeddings
     )
-    # A chain of a chain, like Tok2VecTransformer.v3, to match the listener's structure.
+    return transformer_to_token_vectors(transformer, pooling, grad_factor)
+
+
+def transformer_to_token_vectors(
+    transformer: Model, pooling: Model[Ragged, Floats2d], grad_factor: float = 1.0
+) -> Model[List[Doc], List[Floats2d]]:
+    """Wrap a transformer so it yields one vector per spaCy token, as a tok2vec layer does.
+
+    A chain of a chain, like ``Tok2VecTransformer.v3``, to match the listener's structure.
+    """
     return chain(chain(transformer, split_trf_batch()), trfs2arrays(pooling, grad_factor))
