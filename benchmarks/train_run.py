@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nerel_spacy.evaluate import describe_run, evaluate_model  # noqa: E402
+from nerel_spacy.evaluate import evaluate_model  # noqa: E402
 
 ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -79,17 +79,13 @@ def main() -> None:
         "steps": int(curve[-1]["#"]) if curve else None,
         "curve": curve,
         "dev": dev,
-        "meta": describe_run_meta(dev),
+        "meta": dev.get("meta", {}),
     }
     out = REPO / "benchmarks" / "results" / "runs" / f"{args.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"{args.name}: seqeval F {dev['seqeval_f']:.3f}, cats micro F {dev['cats_micro_f']:.3f} "
           f"(P {dev['cats_micro_p']:.3f}), {wall or 0:.0f} s -> {out}")
-
-
-def describe_run_meta(dev: dict) -> dict:
-    return dev.get("meta", {})
 
 
 if __name__ == "__main__":

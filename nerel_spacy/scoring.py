@@ -137,9 +137,6 @@ NATASHA_MAPPING: Dict[str, str] = {
     "DISTRICT": "LOC",
 }
 
-CharSpan = "tuple[int, int, str]"
-
-
 def map_char_spans(spans: Iterable, mapping: Mapping[str, str]) -> set:
     """``(start_char, end_char, mapped_label)`` for each span whose label is in ``mapping``."""
     return {

@@ -2,7 +2,6 @@
 import numpy
 import pytest
 import spacy
-from spacy.tokens import Span
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam

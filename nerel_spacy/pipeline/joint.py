@@ -14,11 +14,10 @@ from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples
-from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 
-from ..bio import OUTSIDE, biluo_to_bio, bio_to_spans, constrained_viterbi, make_bio_labels
+from ..bio import biluo_to_bio, bio_to_spans, constrained_viterbi, make_bio_labels
 from ..bio import transition_constraints
 from ..models import joint as joint_model
 from ..models import encoders, pooling  # noqa: F401  (register their architectures)
@@ -33,27 +32,6 @@ from ..models.loss import (
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
 from .. import training_logger  # noqa: F401  (registers nerel.ConsoleLogger.v1)
-from ..spans import select_flat_entities
-
-DEFAULT_MODEL_CONFIG = """
-[model]
-@architectures = "nerel.JointTagCat.v1"
-hidden_width = 0
-dropout = 0.1
-
-[model.tok2vec]
-@architectures = "spacy.HashEmbedCNN.v2"
-pretrained_vectors = null
-width = 96
-depth = 4
-embed_size = 2000
-window_size = 1
-maxout_pieces = 3
-subword_features = true
-
-[model.doc_pooling]
-@architectures = "nerel.MeanMaxPooling.v1"
-"""
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
 # cfg keys that are settings from the config, not state learned in training.
@@ -65,7 +43,7 @@ TaskLosses = Dict[str, float]
 
 @Language.factory(
     "nerel_joint",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.cats", f"doc.spans"],
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.cats", "doc.spans"],
     default_config={
         "model": {
             "@architectures": "nerel.JointTagCat.v1",
