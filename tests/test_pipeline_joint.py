@@ -111,6 +111,22 @@ def test_frozen_word_embeddings_do_not_move(tiny_bert_dir):
     assert not hf_model.encoder.layer[0].output.dense.weight.detach().equal(before_layer)
 
 
+def test_word_embeddings_stay_frozen_after_loading(tiny_bert_dir, tmp_path):
+    """Loading rebuilds the Hugging Face model; training a loaded pipeline must not unfreeze
+    it (the optimizer skips a weight only when it gets no gradient at all)."""
+    nlp = trf_nlp(tiny_bert_dir)
+    train(nlp, make_examples(nlp), 3)
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    optimizer = loaded.resume_training()
+    for _ in range(2):
+        loaded.update(make_examples(loaded), sgd=optimizer, drop=0.0)
+    hf_model = loaded.get_pipe("transformer").model.transformer
+    embeddings = hf_model.get_input_embeddings().weight
+    assert not embeddings.requires_grad and embeddings.grad is None
+    assert hf_model.encoder.layer[0].output.dense.weight.grad is not None
+
+
 def test_uncertainty_weights_are_learned_and_fixed_weights_are_not():
     learned = cnn_nlp(loss_weighting="uncertainty")
     train(learned, make_examples(learned), 20)

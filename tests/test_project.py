@@ -70,3 +70,36 @@ def test_cnn_config_trains(project_dir, tmp_path):
         project_dir, "train", "config=joint_cnn", f"vectors_dir={vectors}", "max_steps=4", "eval_frequency=2"
     )
     assert (project_dir / "training" / "joint_cnn" / "model-best" / "config.cfg").exists()
+
+
+def test_train_more_continues_from_the_checkpoint(project_dir, tiny_bert_dir):
+    """train-more sources both components: with a zero learning rate nothing may change."""
+    if not (project_dir / "training" / "joint_trf" / "model-best").exists():
+        test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir)
+    variables = ("run=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0")
+    weasel_run(project_dir, "train-more", *variables)
+    import spacy
+
+    source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
+    continued = spacy.load(project_dir / "training" / "joint_trf_more" / "model-best")
+    assert continued.pipe_names == source.pipe_names
+    assert continued.get_pipe("nerel_joint").labels == source.get_pipe("nerel_joint").labels
+    for name in source.pipe_names:
+        before_params = _weights(source.get_pipe(name).model)
+        after_params = _weights(continued.get_pipe(name).model)
+        assert len(before_params) == len(after_params) > 0
+        for a, b in zip(before_params, after_params):
+            assert a.shape == b.shape
+            assert abs(a - b).max() < 1e-6
+    weasel_run(project_dir, "evaluate", "run=joint_trf_more")
+    assert (project_dir / "metrics" / "joint_trf_more" / "dev.json").exists()
+
+
+def _weights(model) -> list:
+    """Every weight of a thinc model as numpy: its own params and its PyTorch shims'."""
+    weights = []
+    for node in model.walk():
+        weights += [node.get_param(name) for name in node.param_names if node.has_param(name)]
+        for shim in node.shims:
+            weights += [tensor.detach().numpy() for tensor in shim._model.state_dict().values()]
+    return weights

@@ -27,13 +27,21 @@ def freeze_word_embeddings(hf_transformer) -> int:
 
 
 def _with_frozen_embeddings(model: TransformerModel) -> TransformerModel:
-    set_transformer = model.attrs["set_transformer"]
+    """Freeze on every training pass, not once at initialisation.
 
-    def set_and_freeze(model: TransformerModel, hf_model) -> None:
-        set_transformer(model, hf_model)
-        freeze_word_embeddings(hf_model.transformer)
+    Loading a pipeline (``spacy.load``, or sourcing it to train on) rebuilds the Hugging
+    Face model from its config, with every weight trainable again; a flag set at
+    ``initialize`` would be lost, and continued training would silently update the
+    embedding matrix at several times the cost of a step.
+    """
+    forward = model._func
 
-    model.attrs["set_transformer"] = set_and_freeze
+    def forward_with_frozen_embeddings(model: TransformerModel, docs, is_train: bool):
+        if is_train and model.attrs["has_transformer"]:
+            freeze_word_embeddings(model.transformer)
+        return forward(model, docs, is_train)
+
+    model._func = forward_with_frozen_embeddings
     return model
 
 
