@@ -99,7 +99,7 @@ def main() -> None:
             f"| natasha NewsNERTagger | {pct(natasha['scores']['p'])} | {pct(natasha['scores']['r'])} | "
             f"{pct(natasha['scores']['f'])} | {natasha['docs_per_second']:.1f} |\n"
             f"| `{args.main}` | {pct(ours['p'])} | {pct(ours['r'])} | {pct(ours['f'])} | "
-            f"{main_dev['speed']['docs_per_second']:.1f} (fp32, measured while training ran) |",
+            f"{main_dev['speed']['docs_per_second']:.1f} (fp32) |",
         ]
         int8 = load(RESULTS / f"{args.main}_int8_dev.json")
         if int8:
