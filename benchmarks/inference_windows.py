@@ -1,0 +1,45 @@
+"""Dev scores of one trained transformer pipeline read with other windows (inference only).
+
+Training used 128-token windows with stride 96; this checks whether reading with more
+overlap or wider windows helps at prediction time, without retraining.
+
+    python benchmarks/inference_windows.py training/joint_trf_more/model-best corpus/dev.spacy
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import spacy
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nerel_spacy.benchmark import describe_machine
+from nerel_spacy.evaluate import evaluate_model
+
+WINDOWS = [(128, 96), (128, 64), (256, 192), (256, 128)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "inference_windows.json")
+    args = parser.parse_args()
+    rows = []
+    for window, stride in WINDOWS:
+        get_spans = {"window": window, "stride": stride}
+        nlp = spacy.load(args.model, config={"components": {"transformer": {"model": {"get_spans": get_spans}}}})
+        dev = next(iter(evaluate_model(nlp, args.corpus).values()))
+        row = {"window": window, "stride": stride, "seqeval_f": dev["seqeval_f"],
+               "cats_micro_f": float(dev["cats_micro_f"]), "cats_micro_p": float(dev["cats_micro_p"]),
+               "docs_per_second": dev["speed"]["docs_per_second"]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(threads=2), "rows": rows}
+    args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
