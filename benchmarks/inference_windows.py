@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import spacy
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,7 +38,7 @@ def main() -> None:
                "docs_per_second": dev["speed"]["docs_per_second"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(threads=2), "rows": rows}
+    record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(threads=torch.get_num_threads()), "rows": rows}
     args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import spacy
 
 from conftest import REPO_ROOT
 from vectors_helpers import write_fake_navec
@@ -44,11 +45,17 @@ def test_convert_then_rerun_skips(project_dir):
     assert "Skipping" in again.stdout
 
 
-def test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir):
+def train_transformer(project_dir: Path, tiny_bert_dir: Path) -> tuple:
+    """Convert the fixtures (once) and train joint_trf on the tiny BERT; returns the vars."""
     if not (project_dir / "corpus" / "train.spacy").exists():
         weasel_run(project_dir, "convert", f"nerel_dir={FIXTURE_NEREL}")
     variables = ("config=joint_trf", f"encoder={tiny_bert_dir}", "max_steps=4", "eval_frequency=2")
     weasel_run(project_dir, "train", *variables)
+    return variables
+
+
+def test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir):
+    variables = train_transformer(project_dir, tiny_bert_dir)
     assert (project_dir / "training" / "joint_trf" / "model-best" / "config.cfg").exists()
     weasel_run(project_dir, "evaluate", *variables)
     metrics = json.loads((project_dir / "metrics" / "joint_trf" / "dev.json").read_text())
@@ -75,11 +82,9 @@ def test_cnn_config_trains(project_dir, tmp_path):
 def test_train_more_continues_from_the_checkpoint(project_dir, tiny_bert_dir):
     """train-more sources both components: with a zero learning rate nothing may change."""
     if not (project_dir / "training" / "joint_trf" / "model-best").exists():
-        test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir)
+        train_transformer(project_dir, tiny_bert_dir)
     variables = ("run=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0")
     weasel_run(project_dir, "train-more", *variables)
-    import spacy
-
     source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
     continued = spacy.load(project_dir / "training" / "joint_trf_more" / "model-best")
     assert continued.pipe_names == source.pipe_names
