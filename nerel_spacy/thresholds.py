@@ -55,3 +55,32 @@ def tune_thresholds(
         else:
             thresholds[label] = global_threshold
     return thresholds
+
+
+def cross_fitted_predictions(
+    gold: numpy.ndarray,
+    scores: numpy.ndarray,
+    labels: Sequence[str],
+    n_folds: int = 5,
+    seed: int = 0,
+    min_positives: int = 5,
+    grid: Sequence[float] = DEFAULT_GRID,
+) -> numpy.ndarray:
+    """0/1 predictions where each document is thresholded by values tuned on the other folds.
+
+    Scoring these against ``gold`` estimates what tuned thresholds give on unseen data:
+    tuning and scoring on the same documents overstates it.
+    """
+    gold = numpy.asarray(gold, dtype=bool)
+    scores = numpy.asarray(scores, dtype="float64")
+    n_docs = gold.shape[0]
+    if not 2 <= n_folds <= n_docs:
+        raise ValueError(f"n_folds must be between 2 and the number of documents ({n_docs}), got {n_folds}")
+    order = numpy.random.default_rng(seed).permutation(n_docs)
+    predicted = numpy.zeros_like(gold)
+    for held_out in numpy.array_split(order, n_folds):
+        tuning = numpy.setdiff1d(order, held_out)
+        thresholds = tune_thresholds(gold[tuning], scores[tuning], labels, min_positives, grid)
+        row = numpy.array([thresholds[label] for label in labels])
+        predicted[held_out] = scores[held_out] >= row[None, :]
+    return predicted

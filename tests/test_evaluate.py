@@ -61,10 +61,17 @@ def test_tune_thresholds_cli_saves_thresholds(trained_model, tmp_path):
     model, corpus = trained_model
     out = tmp_path / "tuned"
     result = CliRunner().invoke(
-        app, ["tune-thresholds", str(model), str(corpus / "dev.spacy"), "-o", str(out), "--min-positives", "1"]
+        app,
+        ["tune-thresholds", str(model), str(corpus / "dev.spacy"), "-o", str(out), "--min-positives", "1", "--folds", "2"],
     )
     assert result.exit_code == 0, result.output
+    assert "2-fold cross-fitted" in result.output
     pipe = spacy.load(out).get_pipe("nerel_joint")
     assert set(pipe.cfg["thresholds"]) == set(pipe.cats_labels)
     bad = CliRunner().invoke(app, ["tune-thresholds", str(model), str(tmp_path / "none.spacy")])
     assert bad.exit_code == 2
+    too_many_folds = CliRunner().invoke(
+        app, ["tune-thresholds", str(model), str(corpus / "dev.spacy"), "-o", str(out), "--folds", "100000"]
+    )
+    assert too_many_folds.exit_code == 2
+    assert "--folds" in too_many_folds.output

@@ -1,0 +1,92 @@
+"""Relation-type thresholds: the pipeline's own, tuned on dev, and cross-fitted on dev.
+
+The dev scores of thresholds tuned on dev are optimistic, so beside them this reports
+the cross-fitted estimate: dev split into folds, each fold thresholded by values tuned
+on the others (averaged over several random splits). Only that estimate, or the
+untuned 0.5, is a fair dev figure.
+
+    python benchmarks/thresholds.py training/joint_trf_more/model-int8 corpus/dev.spacy
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy
+import spacy
+import torch
+from spacy.training import Example
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nerel_spacy.benchmark import describe_machine  # noqa: E402
+from nerel_spacy.corpus import read_corpus  # noqa: E402
+from nerel_spacy.scoring import cats_arrays, multilabel_prf  # noqa: E402
+from nerel_spacy.thresholds import cross_fitted_predictions, tune_thresholds  # noqa: E402
+
+SUMMARY_KEYS = ("cats_micro_p", "cats_micro_r", "cats_micro_f", "cats_macro_p", "cats_macro_r", "cats_macro_f")
+
+
+def summary(result: dict) -> dict:
+    return {key: round(float(result[key]), 4) for key in SUMMARY_KEYS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10, help="Random fold splits to average over.")
+    parser.add_argument(
+        "--min-positives", type=int, nargs="+", default=[5, 20, 50, 1_000_000],
+        help="Settings of tune-thresholds --min-positives to compare (a huge value: one global threshold).",
+    )
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "thresholds.json")
+    args = parser.parse_args()
+
+    nlp = spacy.load(args.model)
+    pipe = nlp.get_pipe("nerel_joint")
+    labels = list(pipe.cats_labels)
+    gold_docs = read_corpus(args.corpus, nlp.vocab)
+    predicted_docs = nlp.pipe((doc.text for doc in gold_docs), batch_size=16)
+    gold, scores = cats_arrays([Example(p, g) for p, g in zip(predicted_docs, gold_docs)], labels)
+
+    untuned = multilabel_prf(gold, scores, numpy.full(len(labels), 0.5), labels)
+    print("untuned 0.5", json.dumps(summary(untuned)), flush=True)
+    rows = []
+    for min_positives in args.min_positives:
+        tuned = tune_thresholds(gold, scores, labels, min_positives=min_positives)
+        in_sample = multilabel_prf(gold, scores, numpy.array([tuned[label] for label in labels]), labels)
+        repeats = []
+        for seed in range(args.repeats):
+            predicted = cross_fitted_predictions(
+                gold, scores, labels, n_folds=args.folds, seed=seed, min_positives=min_positives
+            )
+            repeats.append(summary(multilabel_prf(gold, predicted.astype(float), numpy.full(len(labels), 0.5), labels)))
+        row = {
+            "min_positives": min_positives,
+            "labels_with_own_threshold": int((gold.sum(axis=0) >= min_positives).sum()),
+            "tuned_on_dev_in_sample": summary(in_sample),
+            "cross_fitted_mean": {k: round(float(numpy.mean([r[k] for r in repeats])), 4) for k in SUMMARY_KEYS},
+            "cross_fitted_std": {k: round(float(numpy.std([r[k] for r in repeats])), 4) for k in SUMMARY_KEYS},
+            "thresholds_tuned_on_all_dev": {label: tuned[label] for label in labels},
+        }
+        rows.append(row)
+        print(f"min_positives={min_positives} cross-fitted", json.dumps(row["cross_fitted_mean"]), flush=True)
+
+    record = {
+        "model": str(args.model),
+        "corpus": str(args.corpus),
+        "n_docs": len(gold_docs),
+        "folds": args.folds,
+        "repeats": args.repeats,
+        "untuned_0.5": summary(untuned),
+        "rows": rows,
+        "machine": describe_machine(threads=torch.get_num_threads()),
+    }
+    args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
