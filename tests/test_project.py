@@ -83,10 +83,13 @@ def test_train_more_continues_from_the_checkpoint(project_dir, tiny_bert_dir):
     """train-more sources both components: with a zero learning rate nothing may change."""
     if not (project_dir / "training" / "joint_trf" / "model-best").exists():
         train_transformer(project_dir, tiny_bert_dir)
-    variables = ("run=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0")
+    variables = ("run=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0",
+                 "more_window=10", "more_stride=7")
     weasel_run(project_dir, "train-more", *variables)
     source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
     continued = spacy.load(project_dir / "training" / "joint_trf_more" / "model-best")
+    get_spans = continued.config["components"]["transformer"]["model"]["get_spans"]
+    assert (get_spans["window"], get_spans["stride"]) == (10, 7)
     assert continued.pipe_names == source.pipe_names
     assert continued.get_pipe("nerel_joint").labels == source.get_pipe("nerel_joint").labels
     for name in source.pipe_names:
