@@ -1,9 +1,10 @@
 """Dev scores of one trained transformer pipeline read with other windows (inference only).
 
-Training used 128-token windows with stride 96; this checks whether reading with more
-overlap or wider windows helps at prediction time, without retraining.
+Checks whether reading with more overlap, or with wider or narrower windows than a
+pipeline was trained on, helps at prediction time, without retraining.
 
-    python benchmarks/inference_windows.py training/joint_trf_more/model-best corpus/dev.spacy
+    python benchmarks/inference_windows.py training/joint_trf_more/model-best corpus/dev.spacy \
+        --output benchmarks/results/inference_windows_trf_e5_small_more.json
 """
 import argparse
 import json
@@ -26,8 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "inference_windows.json")
+    parser.add_argument("--output", type=Path, help="Default: benchmarks/results/inference_windows_RUN.json, "
+                        "RUN being the model's training folder name")
     args = parser.parse_args()
+    output = args.output or REPO / "benchmarks" / "results" / f"inference_windows_{args.model.resolve().parent.name}.json"
     rows = []
     for window, stride in WINDOWS:
         get_spans = {"window": window, "stride": stride}
@@ -39,7 +42,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(threads=torch.get_num_threads()), "rows": rows}
-    args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,26 @@ def dev_support() -> dict:
     return counts
 
 
+def thresholds_table(record: dict) -> str:
+    """Untuned against tuned relation-type thresholds: in-sample and cross-fitted on dev."""
+    rows = [
+        "| thresholds | labels with their own | scored on | micro P | micro R | micro F | macro F |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    untuned = record["untuned_0.5"]
+    rows.append(f"| 0.5 for every label (shipped) | 0 | dev | {pct(untuned['cats_micro_p'])} | "
+                f"{pct(untuned['cats_micro_r'])} | {pct(untuned['cats_micro_f'])} | {pct(untuned['cats_macro_f'])} |")
+    for row in record["rows"]:
+        setting = ("one global threshold" if row["labels_with_own_threshold"] == 0
+                   else f"per label with ≥ {row['min_positives']} positive docs")
+        for name, key in (("dev, tuned on it (optimistic)", "tuned_on_dev_in_sample"),
+                          (f"dev, {record['folds']}-fold cross-fitted × {record['repeats']}", "cross_fitted_mean")):
+            m = row[key]
+            rows.append(f"| {setting} | {row['labels_with_own_threshold']} | {name} | {pct(m['cats_micro_p'])} | "
+                        f"{pct(m['cats_micro_r'])} | {pct(m['cats_micro_f'])} | {pct(m['cats_macro_f'])} |")
+    return ("### Relation-type thresholds (dev, `" + record["model"] + "`)\n\n" + "\n".join(rows) + "\n")
+
+
 def main() -> None:
     import sys
 
@@ -120,6 +140,21 @@ def main() -> None:
             )
         text += ("\n### fp32 against int8 (dev, all 94 docs, " + str(quant["settings"]["threads"])
                  + " threads, " + quant["machine"]["date"][:10] + ")\n\n" + "\n".join(rows) + "\n")
+    for windows_path in sorted(RESULTS.glob("inference_windows_*.json")):
+        windows = load(windows_path)
+        rows = ["| window / stride (spaCy tokens) | NER seqeval F1 | cats micro F1 | cats micro P | docs/s |",
+                "|---|---|---|---|---|"]
+        for row in windows["rows"]:
+            rows.append(
+                f"| {row['window']} / {row['stride']} | {pct(row['seqeval_f'])} | {pct(row['cats_micro_f'])} | "
+                f"{pct(row['cats_micro_p'])} | {row['docs_per_second']:.1f} |"
+            )
+        run = windows_path.stem[len("inference_windows_"):]
+        text += (f"\n### Reading `{run}` with other windows (dev, fp32, `{windows['model']}`)\n\n"
+                 + "\n".join(rows) + "\n")
+    thresholds = load(RESULTS / "thresholds.json")
+    if thresholds:
+        text += "\n" + thresholds_table(thresholds)
     if args.write:
         readme = (REPO / "README.md").read_text(encoding="utf-8")
         head, rest = readme.split(START, 1)
