@@ -354,13 +354,32 @@ def test_read_done_ids_rejects_a_corrupt_middle_line(tmp_path):
         lib.read_done_ids(out)
 
 
-def test_ctrl_c_waits_for_the_line_being_written():
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own Ctrl-C handler, even when the suite was started with SIGINT ignored
+    (a background job of a non-interactive shell is)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_waits_for_the_line_being_written(python_sigint_handler):
     written = []
     with pytest.raises(KeyboardInterrupt):
         with lib._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             written.append("the rest of the line")
     assert written == ["the rest of the line"]
+
+
+def test_ignored_ctrl_c_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with lib._sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
