@@ -127,7 +127,12 @@ def run_cli(*args: Any, input: Any = None):
 
 def run_process(*args: Any, input: bytes = b"") -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "nerel_spacy", "annotate", *map(str, args), "--code", str(HELPERS)]
-    return subprocess.run(command, input=input, capture_output=True, cwd=REPO_ROOT, timeout=120)
+    # A user's Ctrl-C reaches a process whose SIGINT is not ignored; reset it in the child,
+    # since a suite started as a background job of a non-interactive shell ignores it.
+    return subprocess.run(
+        command, input=input, capture_output=True, cwd=REPO_ROOT, timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 # ---------------------------------------------------------------------------
