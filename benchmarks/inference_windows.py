@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-import spacy
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +18,7 @@ sys.path.insert(0, str(REPO))
 
 from nerel_spacy.benchmark import describe_machine
 from nerel_spacy.evaluate import evaluate_model
+from nerel_spacy.windows import load_with_windows
 
 WINDOWS = [(128, 96), (128, 64), (256, 192), (256, 128)]
 
@@ -33,8 +33,7 @@ def main() -> None:
     output = args.output or REPO / "benchmarks" / "results" / f"inference_windows_{args.model.resolve().parent.name}.json"
     rows = []
     for window, stride in WINDOWS:
-        get_spans = {"window": window, "stride": stride}
-        nlp = spacy.load(args.model, config={"components": {"transformer": {"model": {"get_spans": get_spans}}}})
+        nlp = load_with_windows(args.model, window, stride)
         dev = next(iter(evaluate_model(nlp, args.corpus).values()))
         row = {"window": window, "stride": stride, "seqeval_f": dev["seqeval_f"],
                "cats_micro_f": float(dev["cats_micro_f"]), "cats_micro_p": float(dev["cats_micro_p"]),

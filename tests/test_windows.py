@@ -47,6 +47,10 @@ def test_cli_writes_the_copy_and_rejects_bad_input(trf_dir, tmp_path):
     ok = set_windows(trf_dir, tmp_path / "w", "16", "12")
     assert ok.exit_code == 0, ok.output
     assert spacy.load(tmp_path / "w").config["components"]["transformer"]["model"]["get_spans"]["window"] == 16
+    in_place = set_windows(tmp_path / "w", tmp_path / "w", "20", "10")
+    assert in_place.exit_code == 0, in_place.output
+    get_spans = spacy.load(tmp_path / "w").config["components"]["transformer"]["model"]["get_spans"]
+    assert (get_spans["window"], get_spans["stride"]) == (20, 10)
     bad_stride = set_windows(trf_dir, tmp_path / "x", "8", "9")
     assert bad_stride.exit_code == 2 and "larger than window" in bad_stride.output
     not_a_pipeline = set_windows(tmp_path, tmp_path / "y", "8", "6")

@@ -51,6 +51,11 @@ def tune_thresholds_command(
         raise typer.Exit(2)
     pipe = nlp.get_pipe(component)
     gold_docs = read_corpus(data, nlp.vocab)
+    if folds and not 2 <= folds <= len(gold_docs):
+        console.print(
+            f"[red]error:[/red] --folds must be 0 or between 2 and {len(gold_docs)} (the documents in {data})."
+        )
+        raise typer.Exit(2)
     predicted = nlp.pipe((doc.text for doc in gold_docs), batch_size=16)
     examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
     labels = list(pipe.cats_labels)
@@ -60,11 +65,6 @@ def tune_thresholds_command(
     after = multilabel_prf(gold, scores, numpy.array([thresholds[label] for label in labels]), labels)
     results = [("before", before), ("after (tuned on this data)", after)]
     if folds:
-        if not 2 <= folds <= len(gold_docs):
-            console.print(
-                f"[red]error:[/red] --folds must be 0 or between 2 and {len(gold_docs)} (the documents in {data})."
-            )
-            raise typer.Exit(2)
         predicted = cross_fitted_predictions(gold, scores, labels, n_folds=folds, min_positives=min_positives)
         cross_fitted = multilabel_prf(gold, predicted.astype(float), numpy.full(len(labels), 0.5), labels)
         results.append((f"expected on unseen data ({folds}-fold cross-fitted)", cross_fitted))
