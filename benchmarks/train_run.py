@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--wall-seconds", type=float, help="Its wall time (with --record-only)")
     parser.add_argument("--dev", type=Path, default=REPO / "corpus" / "dev.spacy")
     parser.add_argument("--note", default="")
+    parser.add_argument("--evaluate", choices=["model-best", "model-last"], default="model-best",
+                        help="Which saved model's dev scores to record (model-last when model-best is step 0)")
     args, overrides = parser.parse_known_args()
     overrides = [o for o in overrides if o != "--"]
 
@@ -68,13 +70,14 @@ def main() -> None:
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
 
     curve = parse_training_table(log_text)
-    results = evaluate_model(output / "model-best", args.dev)
+    results = evaluate_model(output / args.evaluate, args.dev)
     dev = results[next(iter(results))]
     record = {
         "name": args.name,
         "config": str(args.config),
         "overrides": overrides,
         "note": args.note,
+        "evaluated": args.evaluate,
         "wall_seconds": wall,
         "steps": int(curve[-1]["#"]) if curve else None,
         "curve": curve,
