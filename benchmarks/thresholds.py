@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy
 import spacy
 import torch
-from spacy.training import Example
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from nerel_spacy.benchmark import describe_machine  # noqa: E402
 from nerel_spacy.corpus import read_corpus  # noqa: E402
-from nerel_spacy.scoring import cats_arrays, multilabel_prf  # noqa: E402
-from nerel_spacy.thresholds import cross_fitted_predictions, tune_thresholds  # noqa: E402
+from nerel_spacy.scoring import multilabel_prf  # noqa: E402
+from nerel_spacy.thresholds import cats_gold_and_scores, score_cross_fitted, tune_thresholds  # noqa: E402
 
 SUMMARY_KEYS = ("cats_micro_p", "cats_micro_r", "cats_micro_f", "cats_macro_p", "cats_macro_r", "cats_macro_f")
 
@@ -49,8 +48,7 @@ def main() -> None:
     pipe = nlp.get_pipe("nerel_joint")
     labels = list(pipe.cats_labels)
     gold_docs = read_corpus(args.corpus, nlp.vocab)
-    predicted_docs = nlp.pipe((doc.text for doc in gold_docs), batch_size=16)
-    gold, scores = cats_arrays([Example(p, g) for p, g in zip(predicted_docs, gold_docs)], labels)
+    gold, scores = cats_gold_and_scores(nlp, gold_docs, labels)
 
     untuned = multilabel_prf(gold, scores, numpy.full(len(labels), 0.5), labels)
     print("untuned 0.5", json.dumps(summary(untuned)), flush=True)
@@ -58,12 +56,10 @@ def main() -> None:
     for min_positives in args.min_positives:
         tuned = tune_thresholds(gold, scores, labels, min_positives=min_positives)
         in_sample = multilabel_prf(gold, scores, numpy.array([tuned[label] for label in labels]), labels)
-        repeats = []
-        for seed in range(args.repeats):
-            predicted = cross_fitted_predictions(
-                gold, scores, labels, n_folds=args.folds, seed=seed, min_positives=min_positives
-            )
-            repeats.append(summary(multilabel_prf(gold, predicted.astype(float), numpy.full(len(labels), 0.5), labels)))
+        repeats = [
+            summary(score_cross_fitted(gold, scores, labels, args.folds, seed, min_positives))
+            for seed in range(args.repeats)
+        ]
         row = {
             "min_positives": min_positives,
             "labels_with_own_threshold": int((gold.sum(axis=0) >= min_positives).sum()),

@@ -4,9 +4,14 @@ One global threshold is tuned first; labels with enough positive documents then 
 their own. Rare labels keep the global one: with three positives, a per-label
 threshold fits noise. The search is over the observed scores, so it is exact.
 """
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from .scoring import cats_arrays, multilabel_prf
 
 DEFAULT_GRID = tuple(numpy.round(numpy.arange(0.05, 0.96, 0.05), 2))
 
@@ -84,3 +89,24 @@ def cross_fitted_predictions(
         row = numpy.array([thresholds[label] for label in labels])
         predicted[held_out] = scores[held_out] >= row[None, :]
     return predicted
+
+
+def score_cross_fitted(
+    gold: numpy.ndarray,
+    scores: numpy.ndarray,
+    labels: Sequence[str],
+    n_folds: int = 5,
+    seed: int = 0,
+    min_positives: int = 5,
+) -> Dict[str, object]:
+    """``multilabel_prf`` of :func:`cross_fitted_predictions`: the tuned scores to expect on unseen data."""
+    predicted = cross_fitted_predictions(gold, scores, labels, n_folds, seed, min_positives)
+    return multilabel_prf(gold, predicted.astype(float), numpy.full(len(labels), 0.5), labels)
+
+
+def cats_gold_and_scores(
+    nlp: Language, gold_docs: List[Doc], labels: Sequence[str], batch_size: int = 16
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Run ``nlp`` on the texts of ``gold_docs``: 0/1 gold and predicted scores, (n_docs, n_labels)."""
+    predicted = nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size)
+    return cats_arrays([Example(p, g) for p, g in zip(predicted, gold_docs)], labels)

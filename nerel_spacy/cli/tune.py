@@ -6,11 +6,10 @@ import numpy
 import spacy
 import typer
 from rich.console import Console
-from spacy.training import Example
 
 from ..corpus import read_corpus
-from ..scoring import cats_arrays, multilabel_prf
-from ..thresholds import cross_fitted_predictions, tune_thresholds
+from ..scoring import multilabel_prf
+from ..thresholds import cats_gold_and_scores, score_cross_fitted, tune_thresholds
 from ._app import app
 
 
@@ -56,17 +55,14 @@ def tune_thresholds_command(
             f"[red]error:[/red] --folds must be 0 or between 2 and {len(gold_docs)} (the documents in {data})."
         )
         raise typer.Exit(2)
-    predicted = nlp.pipe((doc.text for doc in gold_docs), batch_size=16)
-    examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
     labels = list(pipe.cats_labels)
-    gold, scores = cats_arrays(examples, labels)
+    gold, scores = cats_gold_and_scores(nlp, gold_docs, labels)
     before = multilabel_prf(gold, scores, numpy.array([pipe.cats_thresholds[label] for label in labels]), labels)
     thresholds = tune_thresholds(gold, scores, labels, min_positives=min_positives)
     after = multilabel_prf(gold, scores, numpy.array([thresholds[label] for label in labels]), labels)
     results = [("before", before), ("after (tuned on this data)", after)]
     if folds:
-        predicted = cross_fitted_predictions(gold, scores, labels, n_folds=folds, min_positives=min_positives)
-        cross_fitted = multilabel_prf(gold, predicted.astype(float), numpy.full(len(labels), 0.5), labels)
+        cross_fitted = score_cross_fitted(gold, scores, labels, n_folds=folds, min_positives=min_positives)
         results.append((f"expected on unseen data ({folds}-fold cross-fitted)", cross_fitted))
         if cross_fitted["cats_micro_f"] < before["cats_micro_f"]:
             console.print(
