@@ -12,7 +12,6 @@ import torch
 from safetensors.torch import load as load_safetensors
 from typer.testing import CliRunner
 
-import nerel_spacy.quantize as quantize_module
 from nerel_spacy.cli import app
 from nerel_spacy.quantize import (
     INT8_FORMAT,
@@ -24,6 +23,7 @@ from nerel_spacy.quantize import (
     PackedBf16Linear,
     dequantize_rows,
     find_transformer_shims,
+    hf_model,
     quantize_pipeline,
     quantize_rows,
     resolve_compute,
@@ -135,7 +135,7 @@ def test_loading_neither_unpickles_nor_requantizes(int8_dir, monkeypatch):
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(torch, "load", refuse)
-    monkeypatch.setattr(quantize_module, "quantize_rows", refuse)
+    monkeypatch.setattr(hf_model, "quantize_rows", refuse)  # the name quantize_state_dict calls
     nlp = spacy.load(int8_dir)
     assert len(nlp(TEXTS[0])) > 0
 
