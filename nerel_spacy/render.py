@@ -7,18 +7,30 @@ model or JSONL file. The pieces (``entities_html``, ``spans_html``, ``relations_
 """
 import html
 import zlib
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, Mapping, Optional
 
 from spacy import displacy
 from spacy.tokens import Doc, Span
 
-from .schema import ENTITY_TYPES, SPANS_KEY
+from .schema import SPANS_KEY
 from .spans import get_relations
 
 KB_URL_TEMPLATE = "https://www.wikidata.org/wiki/{}"
 DEFAULT_TOP_CATS = 12
-# Hue step of the golden angle: neighbouring labels get well separated colours.
-_GOLDEN_ANGLE = 137.508
+# displaCy's colours where a NEREL type matches a spaCy one (PERSON, ORG, GPE, LOC, FAC,
+# DATE, EVENT, ...), so spaCy users read them at once; types that nest or sit side by side
+# often (PERSON, PROFESSION, ORGANIZATION, COUNTRY, CITY) get clearly different hues.
+LABEL_COLORS: Dict[str, str] = {
+    "PERSON": "#aa9cfc", "PROFESSION": "#8fc1ff", "ORGANIZATION": "#7aecec",
+    "COUNTRY": "#feca74", "CITY": "#ffa8a0", "STATE_OR_PROVINCE": "#ffd8a8",
+    "DISTRICT": "#f5deb3", "LOCATION": "#ff9561", "FACILITY": "#9cc9cc",
+    "DATE": "#bfe1d9", "TIME": "#a0d6b4", "EVENT": "#ffeb80", "WORK_OF_ART": "#f0d0ff",
+    "LAW": "#ff8197", "LANGUAGE": "#ffc0cb", "PRODUCT": "#bfeeb7", "MONEY": "#e4e7d2",
+    "NUMBER": "#d9e0a8", "ORDINAL": "#eef0c8", "PERCENT": "#cdd6a0", "AGE": "#b8e0a0",
+    "NATIONALITY": "#c887fb", "RELIGION": "#e2b6ff", "IDEOLOGY": "#d5a6bd",
+    "AWARD": "#f4d03f", "CRIME": "#ff6b6b", "PENALTY": "#e8a0a0", "DISEASE": "#d9b38c",
+    "FAMILY": "#c5cae9",
+}
 
 PAGE_CSS = """
 :root { color-scheme: light; }
@@ -43,17 +55,18 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { height: 0.9rem; background: #eaeef2; border-radius: 3px; overflow: hidden; }
 .bar > span { display: block; height: 100%; background: #4f7fd1; }
 .bar.high > span { background: #2da44e; }
+/* displaCy's span labels: keep each on one line so stacked labels don't collide. */
+.spans [style*="z-index: 10"] { white-space: nowrap; }
 """
 
 
 def label_color(label: str) -> str:
     """A light background colour for ``label``: fixed for NEREL's types, stable for others."""
-    try:
-        index = ENTITY_TYPES.index(label)
-    except ValueError:
-        index = zlib.crc32(label.encode("utf-8"))
-    hue = (index * _GOLDEN_ANGLE) % 360
-    return f"hsl({hue:.0f}, 75%, 82%)"
+    color = LABEL_COLORS.get(label)
+    if color is None:
+        hue = zlib.crc32(label.encode("utf-8")) % 360
+        color = f"hsl({hue}, 75%, 82%)"
+    return color
 
 
 def _kb_url(kb_id: str) -> str:
@@ -66,7 +79,8 @@ def _span_dict(span: Span, char_offsets: bool) -> Dict[str, object]:
         data.update(start=span.start_char, end=span.end_char)
     else:
         data.update(start_token=span.start, end_token=span.end)
-    if span.kb_id_:
+    # Kb ids go in the entity view only: in the stacked span view they make labels collide.
+    if span.kb_id_ and char_offsets:
         data.update(kb_id=html.escape(span.kb_id_), kb_url=html.escape(_kb_url(span.kb_id_)))
     return data
 
@@ -94,7 +108,7 @@ def spans_html(doc: Doc, spans_key: str = SPANS_KEY) -> str:
         "tokens": [token.text for token in doc],
         "spans": [_span_dict(span, False) for span in group],
     }
-    options = {"colors": _colors(span.label_ for span in group)}
+    options = {"colors": _colors(span.label_ for span in group), "top_offset_step": 20}
     return displacy.render(parsed, style="span", manual=True, options=options, jupyter=False)
 
 
@@ -144,9 +158,10 @@ def relations_html(doc: Doc, spans_key: str = SPANS_KEY) -> str:
 
 def cats_html(cats: Mapping[str, float], top: int = DEFAULT_TOP_CATS, threshold: float = 0.5) -> str:
     """The ``top`` highest ``doc.cats`` scores as horizontal bars, highest first."""
-    if not cats:
-        return '<p class="empty">No relation-type scores.</p>'
-    ranked = sorted(cats.items(), key=lambda item: (-float(item[1]), item[0]))[:top]
+    positive = {label: score for label, score in cats.items() if float(score) > 0}
+    if not positive:
+        return '<p class="empty">No relation type scored above 0.</p>'
+    ranked = sorted(positive.items(), key=lambda item: (-float(item[1]), item[0]))[:top]
     rows = []
     for label, score in ranked:
         score = min(max(float(score), 0.0), 1.0)
@@ -156,8 +171,11 @@ def cats_html(cats: Mapping[str, float], top: int = DEFAULT_TOP_CATS, threshold:
             f'<div class="bar{high}" title="{score:.3f}"><span style="width: {score * 100:.1f}%"></span></div>'
             f'<span class="num">{score:.3f}</span>'
         )
-    more = len(cats) - len(ranked)
+    more = len(positive) - len(ranked)
     note = f'<p class="muted">{more} lower scores not shown.</p>' if more > 0 else ""
+    zeros = len(cats) - len(positive)
+    if zeros:
+        note += f'<p class="muted">{zeros} more scored 0.</p>'
     return f'<div class="bars">{"".join(rows)}</div>{note}'
 
 

@@ -24,7 +24,6 @@ from spacy.util import filter_spans
 
 from .render import doc_sections_html, label_color, page_html
 from .schema import SPANS_KEY
-from .spans import get_relations  # noqa: F401  (registers doc._.relations)
 
 PathLike = Union[str, Path]
 DEFAULT_TOP = 10
@@ -333,7 +332,7 @@ def bar_chart_svg(
     if not items:
         return '<p class="empty">Nothing to chart.</p>'
     row, bar_height = 22, 16
-    label_width = min(260, 12 + 7 * max(len(label) for label, _ in items))
+    label_width = min(300, 14 + 8.5 * max(len(label) for label, _ in items))
     count_width = 12 + 8 * len(f"{max(count for _, count in items):,}")
     plot = max(80, width - label_width - count_width)
     top = max(count for _, count in items) or 1
@@ -348,7 +347,7 @@ def bar_chart_svg(
         bar = max(1.0, plot * count / top)
         fill = label_color(label) if colored else "#4f7fd1"
         parts.append(
-            f'<text x="{label_width - 8}" y="{y + 13}" text-anchor="end">{html.escape(label)}</text>'
+            f'<text x="{label_width - 8:.1f}" y="{y + 13}" text-anchor="end">{html.escape(label)}</text>'
             f'<rect x="{label_width}" y="{y}" width="{bar:.1f}" height="{bar_height}" rx="2" fill="{fill}"/>'
             f'<text x="{label_width + bar + 6:.1f}" y="{y + 13}">{count:,}</text>'
         )

@@ -1,4 +1,5 @@
 """brat writing: read -> write -> read gives back the same doc, on fixtures and on NEREL dev."""
+import os
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,15 @@ def test_nerel_dev_round_trip_is_exact(tmp_path, nlp):
     # Real content went through: thousands of mentions, relations and links, some discontinuous.
     assert totals["spans"] > 5000 and totals["relations"] > 1000 and totals["links"] > 1000
     assert totals["fragments"] > 0
+
+
+def test_atomic_write_gives_new_files_the_usual_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.txt", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    os.chmod(tmp_path / "new.txt", 0o600)
+    atomic_write_text(tmp_path / "new.txt", "y")  # an existing file keeps its own mode
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o600

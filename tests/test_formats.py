@@ -1,6 +1,4 @@
 """Output formats of annotate: ids as paths, brat/spacy/html sinks, resume, and join_parts."""
-import os
-
 import numpy
 import pytest
 import spacy

@@ -69,7 +69,7 @@ def test_gold_page_shows_entities_nested_mentions_relations_and_cats(obama):
         assert relation in text
     assert 'href="https://www.wikidata.org/wiki/Q76"' in page
     assert "Барак Обама" in text and "мэр и вице-мэр Москвы" in text
-    assert "lower scores not shown" in text  # 49 gold cats, the top ones shown
+    assert "46 more scored 0." in text  # 49 gold cats: the 3 present are shown
 
 
 def predicted_doc():
@@ -106,11 +106,11 @@ def test_relations_table_without_scores_has_no_score_column():
 
 
 def test_cats_bars_are_sorted_highest_first_and_capped():
-    markup = cats_html({"A": 0.2, "B": 0.9, "C": 0.55, "D": 1.7}, top=3)
+    markup = cats_html({"A": 0.2, "B": 0.9, "C": 0.55, "D": 1.7, "E": 0.0}, top=3)
     labels = re.findall(r"<span>(\w)</span>", markup)
     assert labels == ["D", "B", "C"]
     assert 'style="width: 100.0%"' in markup  # a score over 1 does not overflow its bar
-    assert "1 lower scores not shown" in markup
+    assert "1 lower scores not shown" in markup and "1 more scored 0." in markup
     assert markup.count('class="bar high"') == 3
 
 
@@ -119,12 +119,12 @@ def test_empty_doc_and_doc_without_span_group():
     page = render_doc_html(doc)
     check_page(page)
     assert "No entities." in page and "No relations." in page
-    assert "No relation-type scores." in page
+    assert "No relation type scored above 0." in page
     assert "Mentions, nested included" not in page
 
 
 def test_label_colors_are_stable_and_distinct_for_nerel_types():
     colors = [label_color(label) for label in ENTITY_TYPES]
-    assert len(set(colors)) == len(ENTITY_TYPES)
+    assert len(set(colors)) == len(ENTITY_TYPES) and all(c.startswith("#") for c in colors)
     assert label_color("PERSON") == label_color("PERSON")
     assert label_color("SOMETHING_NEW").startswith("hsl(")

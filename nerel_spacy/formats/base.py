@@ -11,7 +11,7 @@ single escaped file name, so every id has its own path and the path gives the id
 """
 import re
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterator, Optional, Protocol, Set, Tuple, Union, runtime_checkable
+from typing import Dict, Iterator, Protocol, Set, Tuple, Union, runtime_checkable
 from urllib.parse import unquote
 
 from spacy.tokens import Doc
@@ -130,7 +130,23 @@ def prepare_folder(path: PathLike, *, resume: bool = False, overwrite: bool = Fa
     return path
 
 
-class FolderSink:
+class ClosingSink:
+    """``close`` flushes; ``with sink:`` closes it on the way out, whatever stopped the run."""
+
+    def flush(self) -> None:
+        """Nothing to do unless the sink buffers documents."""
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> "ClosingSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FolderSink(ClosingSink):
     """A sink writing one or more files per document under a folder; durable per ``write``."""
 
     #: Suffixes of the files of one document; done when all exist. The last is written last.
@@ -156,20 +172,10 @@ class FolderSink:
                 done.update(relpath_to_ids(relpath))
         return done
 
-    def flush(self) -> None:
-        """Nothing to do: every ``write`` is already on disk."""
-
-    def close(self) -> None:
-        self.flush()
-
-    def __enter__(self) -> "FolderSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 __all__ = [
+    "ClosingSink",
     "DocSink",
     "FolderSink",
     "PathRegistry",

@@ -3,7 +3,6 @@
 ``nerel-batch convert OUT`` reads the folder back into a corpus (``read_brat_folder``
 only looks at the top level; give it each subfolder when the ids have folders).
 """
-from pathlib import Path
 from typing import Optional
 
 from spacy.tokens import Doc

@@ -19,7 +19,7 @@ and its id in ``doc.user_data["nerel_doc_id"]``.
 import re
 import zlib
 from pathlib import Path
-from typing import Iterator, List, Set, Union
+from typing import Iterator, List, Set
 
 import srsly
 from spacy.tokens import Doc, DocBin
@@ -27,7 +27,7 @@ from spacy.vocab import Vocab
 
 from ..brat import DOC_ID_KEY
 from ..brat_writer import atomic_write_bytes
-from .base import PathLike, _output_error, prepare_folder
+from .base import ClosingSink, PathLike, _output_error, prepare_folder
 
 DEFAULT_DOCS_PER_SHARD = 1000
 SHARD_SUFFIX = ".spacy"
@@ -68,7 +68,7 @@ def read_docbin_output(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
         yield from DocBin(store_user_data=True).from_disk(shard).get_docs(vocab)
 
 
-class DocBinSink:
+class DocBinSink(ClosingSink):
     """Collects docs into a ``DocBin`` and writes it as the next shard when full or closed."""
 
     def __init__(
@@ -121,14 +121,6 @@ class DocBinSink:
         self._next += 1
         self._doc_bin = self._new_doc_bin()
 
-    def close(self) -> None:
-        self.flush()
-
-    def __enter__(self) -> "DocBinSink":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 __all__ = ["DocBinSink", "read_docbin_output", "shard_ids", "shard_paths"]
