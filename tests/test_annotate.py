@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 import annotate_helpers
 from nerel_spacy import annotate as lib
+from nerel_spacy.annotate import output as annotate_output
+from nerel_spacy.annotate import sources as annotate_sources_module
 from nerel_spacy.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +248,7 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(model_dir, docs, tmp_path, 
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(lib, "open", denying_open, raising=False)
+        monkeypatch.setattr(annotate_sources_module, "open", denying_open, raising=False)
     out = tmp_path / "out.jsonl"
     missing = tmp_path / "missing.txt"
     result = run_cli(docs, missing, "-m", model_dir, "-o", out, "--max-chars", "500", "--long-texts", "skip")
@@ -371,7 +373,7 @@ def python_sigint_handler():
 def test_ctrl_c_waits_for_the_line_being_written(python_sigint_handler):
     written = []
     with pytest.raises(KeyboardInterrupt):
-        with lib._sigint_deferred():
+        with annotate_output._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             written.append("the rest of the line")
     assert written == ["the rest of the line"]
@@ -380,7 +382,7 @@ def test_ctrl_c_waits_for_the_line_being_written(python_sigint_handler):
 def test_ignored_ctrl_c_stays_ignored():
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with lib._sigint_deferred():
+        with annotate_output._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:

@@ -1,0 +1,76 @@
+"""Batch annotation: stream texts through any spaCy pipeline into resumable JSONL.
+
+The package follows the data: ``sources`` finds and decodes inputs, ``split`` cuts long
+texts, ``stream`` runs them through the pipeline and yields one event per input
+(``records`` builds them), and ``output`` writes the events, resumably. ``model`` loads
+the pipeline. An engine yields events; a writer consumes them.
+"""
+from .model import ModelError, load_pipeline
+from .output import (
+    JsonlWriter,
+    OutputError,
+    RunStats,
+    errors_path_for,
+    prepare_output,
+    read_done_ids,
+    write_events,
+)
+from .records import (
+    DEFAULT_THRESHOLD,
+    Annotated,
+    Event,
+    Resumed,
+    Thresholds,
+    build_record,
+    model_info,
+    resolve_thresholds,
+    span_record,
+)
+from .sources import (
+    DEFAULT_GLOB,
+    STDIN,
+    InputError,
+    Source,
+    count_sources,
+    decode_bytes,
+    iter_sources,
+    iter_stdin,
+    load_text,
+)
+from .split import split_text
+from .stream import DEFAULT_MAX_CHARS, LONG_TEXT_POLICIES, AnnotateOptions, annotate_sources
+
+__all__ = [
+    "DEFAULT_GLOB",
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_THRESHOLD",
+    "LONG_TEXT_POLICIES",
+    "STDIN",
+    "AnnotateOptions",
+    "Annotated",
+    "Event",
+    "InputError",
+    "JsonlWriter",
+    "ModelError",
+    "OutputError",
+    "Resumed",
+    "RunStats",
+    "Source",
+    "Thresholds",
+    "annotate_sources",
+    "build_record",
+    "count_sources",
+    "decode_bytes",
+    "errors_path_for",
+    "iter_sources",
+    "iter_stdin",
+    "load_pipeline",
+    "load_text",
+    "model_info",
+    "prepare_output",
+    "read_done_ids",
+    "resolve_thresholds",
+    "span_record",
+    "split_text",
+    "write_events",
+]
