@@ -201,6 +201,16 @@ def test_resolve_thresholds_order():
     assert lib.resolve_thresholds(nlp, 0.9)("LOCATED_IN") == 0.9
 
 
+def test_thresholds_are_read_from_the_joint_component():
+    nlp = spacy.blank("ru")
+    joint = nlp.add_pipe("nerel_joint", config={"threshold": 0.3})
+    joint.cfg["cats_labels"] = ["WORKS_AS", "LOCATED_IN"]  # as initialize() sets them
+    joint.set_thresholds({"WORKS_AS": 0.7})
+    thresholds = lib.resolve_thresholds(nlp)
+    assert thresholds.per_label == joint.cats_thresholds == {"WORKS_AS": 0.7, "LOCATED_IN": 0.3}
+    assert lib.resolve_thresholds(nlp, 0.9) == lib.Thresholds(0.9, {})
+
+
 def test_any_pipeline_without_cats_or_spans(docs, tmp_path):
     model = annotate_helpers.build_pipeline(tmp_path / "plain", cats=False, spans=False)
     out = tmp_path / "out.jsonl"

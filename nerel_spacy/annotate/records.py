@@ -40,31 +40,24 @@ class Thresholds:
 
 
 def resolve_thresholds(nlp: Language, threshold: Optional[float] = None) -> Thresholds:
-    """The pipeline's own cats thresholds, unless ``threshold`` is given to override them all.
+    """The cats thresholds the pipeline's components hold, unless ``threshold`` overrides them all.
 
-    A component's ``cats_thresholds`` dict (label -> float) wins; else the ``cfg["threshold"]``
-    of a component that assigns ``doc.cats``; else ``DEFAULT_THRESHOLD``.
+    A component with ``cats_thresholds`` (``nerel_joint``: tuned per label, else its
+    ``threshold``) is read as it resolves them. Other labels take the ``cfg["threshold"]``
+    of a component that assigns ``doc.cats`` (spaCy's textcat), else ``DEFAULT_THRESHOLD``.
     """
     if threshold is not None:
         return Thresholds(default=float(threshold))
     default: Optional[float] = None
     per_label: Dict[str, float] = {}
-    for name, component in nlp.pipeline:
-        own = getattr(component, "cats_thresholds", None)
-        if callable(own):
-            own = own()
-        if isinstance(own, dict) and own:
-            per_label.update({str(k): float(v) for k, v in own.items()})
-            continue
-        cfg = getattr(component, "cfg", None)
-        assigns = nlp.get_pipe_meta(name).assigns
-        if (
-            default is None
-            and isinstance(cfg, dict)
-            and isinstance(cfg.get("threshold"), (int, float))
-            and "doc.cats" in assigns
-        ):
-            default = float(cfg["threshold"])
+    for name in nlp.pipe_names:
+        component = nlp.get_pipe(name)
+        if hasattr(component, "cats_thresholds"):
+            per_label.update(component.cats_thresholds)
+        elif default is None and "doc.cats" in nlp.get_pipe_meta(name).assigns:
+            cfg = getattr(component, "cfg", None)
+            if isinstance(cfg, dict) and isinstance(cfg.get("threshold"), (int, float)):
+                default = float(cfg["threshold"])
     return Thresholds(default=DEFAULT_THRESHOLD if default is None else default, per_label=per_label)
 
 
