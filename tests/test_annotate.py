@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 import spacy
+from spacy.language import Language
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -330,6 +331,32 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
     assert not out.exists()
+
+
+@Language.factory("annotate_test_buggy", default_config={"fail": False})
+def make_buggy(nlp: Language, name: str, fail: bool):
+    """A custom component with a bug that shows only when it is loaded with fail = true."""
+    if fail:
+        return 1 / 0
+    return lambda doc: doc
+
+
+def test_model_load_problems_are_usage_errors_but_bugs_raise(tmp_path):
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("annotate_test_buggy")
+    nlp.to_disk(tmp_path / "buggy")
+    config = tmp_path / "buggy" / "config.cfg"
+    config.write_text(config.read_text().replace("fail = false", "fail = true"))
+    with pytest.raises(ZeroDivisionError):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    config.write_text(config.read_text().replace("annotate_test_buggy", "annotate_unregistered"))
+    with pytest.raises(lib.ModelError, match="--code FILE"):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    config.write_text(config.read_text().replace("[nlp]", "[nlp"))
+    with pytest.raises(lib.ModelError, match="Config validation error"):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    with pytest.raises(lib.ModelError, match="E050"):
+        lib.load_pipeline("ru_no_such_package")
 
 
 def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):
