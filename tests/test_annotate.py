@@ -23,6 +23,7 @@ from nerel_spacy import annotate as lib
 from nerel_spacy.annotate import output as annotate_output
 from nerel_spacy.annotate import sources as annotate_sources_module
 from nerel_spacy.cli import app
+from nerel_spacy.cli import annotate as cli_annotate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HELPERS = Path(annotate_helpers.__file__).resolve()
@@ -128,12 +129,12 @@ def run_cli(*args: Any, input: Any = None):
     return result
 
 
-def run_process(*args: Any, input: bytes = b"") -> subprocess.CompletedProcess:
+def run_process(*args: Any, input: bytes = b"", cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "nerel_spacy", "annotate", *map(str, args), "--code", str(HELPERS)]
     # A user's Ctrl-C reaches a process whose SIGINT is not ignored; reset it in the child,
     # since a suite started as a background job of a non-interactive shell ignores it.
     return subprocess.run(
-        command, input=input, capture_output=True, cwd=REPO_ROOT, timeout=120,
+        command, input=input, capture_output=True, cwd=cwd, timeout=120,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -326,7 +327,6 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     assert run_cli(docs, "-m", model_dir, "-o", out, "--batch-size", "0").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--long-texts", "drop").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--encoding", "no-such-codec").exit_code == 2
-    assert run_cli(docs, "-m", model_dir).exit_code == 2  # -o is required
     assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
     assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
@@ -448,7 +448,7 @@ def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
 # stdin and stdout
 
 
-def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
+def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir, tmp_path):
     lines = [
         "Иван Петров работает в Москве.",
         json.dumps({"id": "doc-7", "text": "Банк России"}, ensure_ascii=False),
@@ -457,7 +457,8 @@ def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
         '{"title": "no text field"}',
         "{not json, so plain text: Москва}",
     ]
-    result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n")
+    result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n",
+                         cwd=tmp_path)
     assert result.returncode == 1, result.stderr.decode()
     records = parse_jsonl(result.stdout.decode("utf-8"))
     assert [r["id"] for r in records] == ["stdin:1", "doc-7", "stdin:4", "stdin:6"]
@@ -465,6 +466,8 @@ def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
     assert records[3]["ents"][0]["text"] == "Москва"
     stderr = result.stderr.decode("utf-8")
     assert "failed: bad-jsonl" in stderr and "docs annotated" in stderr
+    # Records went to stdout, so the failures went to the documented file in the cwd.
+    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"stdin:5": "bad-jsonl"}
 
 
 def test_stdin_in_process_with_errors_file(model_dir, tmp_path):
@@ -553,3 +556,78 @@ def test_trained_joint_pipeline_through_annotate(tmp_path):
         for label, score in full["cats"].items():  # the component's own per-label thresholds
             if abs(score - thresholds[label]) > 1e-5:
                 assert (label in record["cats"]) == (score > thresholds[label]), (label, score)
+
+
+# ---------------------------------------------------------------------------
+# `nerel-batch annotate ./docs` as typed: the default model and output
+
+
+@pytest.fixture
+def no_package(monkeypatch):
+    """ru_nerel_joint is not installed, whatever the machine running the tests has."""
+    monkeypatch.setattr(spacy.util, "is_package", lambda name: False)
+
+
+def test_default_model_is_the_package_else_the_newest_trained_pipeline(tmp_path, no_package, monkeypatch):
+    with pytest.raises(lib.ModelError) as err:
+        lib.find_default_model(tmp_path)
+    message = str(err.value)
+    for hint in ("ru_nerel_joint", "training/*/model-int8", "spacy project run all", "-m PATH_OR_PACKAGE"):
+        assert hint in message
+    for run, mtime in (("older", 1_000), ("newer", 2_000), ("no-config", 3_000)):
+        folder = tmp_path / "training" / run / "model-int8"
+        folder.mkdir(parents=True)
+        if run != "no-config":
+            (folder / "config.cfg").write_text("[nlp]\n", encoding="utf-8")
+        os.utime(folder, (mtime, mtime))
+    assert lib.find_default_model(tmp_path) == str(tmp_path / "training" / "newer" / "model-int8")
+    monkeypatch.setattr(spacy.util, "is_package", lambda name: name == "ru_nerel_joint")
+    assert lib.find_default_model(tmp_path) == "ru_nerel_joint"
+
+
+def test_default_output_is_named_after_the_first_input(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    assert lib.default_output_path(["./docs", "x.txt"]) == Path("docs.jsonl")
+    assert lib.default_output_path(["docs/"]) == Path("docs.jsonl")
+    assert lib.default_output_path(["more/news.txt"]) == Path("news.jsonl")
+    assert lib.default_output_path(["-"]) == Path("stdin.jsonl")
+    assert lib.default_output_path(["."]) == Path(f"{tmp_path.name}.jsonl")
+
+
+def test_no_model_found_is_one_clear_usage_error(docs, tmp_path, no_package, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(docs)
+    assert result.exit_code == 2
+    assert "no model given and none found" in result.stderr and "spacy project run all" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "annotate-errors.jsonl").exists()
+
+
+def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "training" / "run").mkdir(parents=True)
+    annotate_helpers.build_pipeline(tmp_path / "training" / "run" / "model-int8")
+    (tmp_path / "annotate-errors.jsonl").write_text("stale\n", encoding="utf-8")
+    # stdout is a pipe here: the records go there, the rest to stderr.
+    result = run_cli("docs")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in parse_jsonl(result.stdout)] == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    stderr = " ".join(result.stderr.split())
+    assert "training/run/model-int8 (ru_annotate_test 0.0.1)" in stderr and "records go to stdout" in stderr
+    assert not (tmp_path / "annotate-errors.jsonl").exists(), "no failures: the stale list is gone"
+
+    (docs / "empty.txt").write_bytes(b"")
+    result = run_cli("docs")
+    assert result.exit_code == 1 and len(parse_jsonl(result.stdout)) == 3
+    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"empty.txt": "empty"}
+
+    # stdout is a terminal: the records go to ./docs.jsonl, protected as any output is.
+    monkeypatch.setattr(cli_annotate, "_stdout_is_terminal", lambda: True)
+    result = run_cli("docs")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "records go to docs.jsonl (no -o given)" in " ".join(result.stderr.split())
+    assert len(read_output(tmp_path / "docs.jsonl")) == 3
+    assert read_errors(tmp_path / "docs.errors.jsonl") == {"empty.txt": "empty"}
+    again = run_cli("docs")
+    assert again.exit_code == 2 and "--resume" in again.stderr
+    assert run_cli("docs", "--resume").exit_code == 1 and len(read_output(tmp_path / "docs.jsonl")) == 3

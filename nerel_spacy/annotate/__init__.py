@@ -5,11 +5,13 @@ texts, ``stream`` runs them through the pipeline and yields one event per input
 (``records`` builds them), and ``output`` writes the events, resumably. ``model`` loads
 the pipeline. An engine yields events; a writer consumes them.
 """
-from .model import ModelError, load_pipeline
+from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, find_default_model, load_pipeline
 from .output import (
+    STDOUT_ERRORS,
     JsonlWriter,
     OutputError,
     RunStats,
+    default_output_path,
     errors_path_for,
     prepare_output,
     read_done_ids,
@@ -43,9 +45,12 @@ from .stream import DEFAULT_MAX_CHARS, LONG_TEXT_POLICIES, AnnotateOptions, anno
 __all__ = [
     "DEFAULT_GLOB",
     "DEFAULT_MAX_CHARS",
+    "DEFAULT_PACKAGE",
     "DEFAULT_THRESHOLD",
     "LONG_TEXT_POLICIES",
     "STDIN",
+    "STDOUT_ERRORS",
+    "TRAINED_PIPELINES",
     "AnnotateOptions",
     "Annotated",
     "Event",
@@ -61,7 +66,9 @@ __all__ = [
     "build_record",
     "count_sources",
     "decode_bytes",
+    "default_output_path",
     "errors_path_for",
+    "find_default_model",
     "iter_sources",
     "iter_stdin",
     "load_pipeline",

@@ -39,3 +39,25 @@ def load_pipeline(model: str, code: Optional[Path] = None) -> Language:
 def _is_missing_factory(err: ValueError) -> bool:
     """spaCy's E002 (no factory registered under a component's name) is a plain ValueError."""
     return str(err).startswith("[E002]")
+
+
+DEFAULT_PACKAGE = "ru_nerel_joint"
+TRAINED_PIPELINES = "training/*/model-int8"
+
+
+def find_default_model(root: Path = Path(".")) -> str:
+    """The pipeline to use when no ``-m`` is given, or a ``ModelError`` saying how to get one.
+
+    The installed ``ru_nerel_joint`` package wins; else the newest (by mtime) folder matching
+    ``training/*/model-int8`` under ``root`` that holds a ``config.cfg``.
+    """
+    if spacy.util.is_package(DEFAULT_PACKAGE):
+        return DEFAULT_PACKAGE
+    trained = [path for path in root.glob(TRAINED_PIPELINES) if (path / "config.cfg").is_file()]
+    if trained:
+        return str(max(trained, key=lambda path: (path.stat().st_mtime, str(path))))
+    raise ModelError(
+        f"no model given and none found: looked for the installed package {DEFAULT_PACKAGE} and "
+        f"for {TRAINED_PIPELINES}/config.cfg under {root.resolve()}. Train one with "
+        "`spacy project run all` (see README) or pass -m PATH_OR_PACKAGE."
+    )

@@ -13,10 +13,10 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
 from .records import Annotated, Event, Resumed
-from .sources import InputError
+from .sources import STDIN, InputError
 
 
 class OutputError(ValueError):
@@ -24,32 +24,56 @@ class OutputError(ValueError):
 
 
 class JsonlWriter:
-    """Appends JSON lines, each in one ``write`` call; ``sync()`` flushes and fsyncs them."""
+    """Appends JSON lines, each in one ``write`` call; ``sync()`` flushes and fsyncs them.
+
+    A ``lazy`` writer opens its file at the first line, so a run with nothing to write
+    leaves no file behind.
+    """
 
     def __init__(
-        self, path: Optional[Path] = None, stream: Optional[IO[bytes]] = None, *, append: bool = True
+        self,
+        path: Optional[Path] = None,
+        stream: Optional[IO[bytes]] = None,
+        *,
+        append: bool = True,
+        lazy: bool = False,
     ):
         if (path is None) == (stream is None):
             raise ValueError("give JsonlWriter a path or a stream")
         self.path = path
         self._owned = stream is None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            stream = open(path, "ab" if append else "wb")
-        self._file: IO[bytes] = stream
+        self._mode = "ab" if append else "wb"
+        self._file: Optional[IO[bytes]] = None
+        self._fsync = False
         self.lines = 0
+        if stream is not None:
+            self._attach(stream)
+        elif not lazy:
+            self._open()
+
+    def _open(self) -> IO[bytes]:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self._attach(open(self.path, self._mode))
+
+    def _attach(self, stream: IO[bytes]) -> IO[bytes]:
+        self._file = stream
         try:
-            self._fsync = stat.S_ISREG(os.fstat(self._file.fileno()).st_mode)
+            self._fsync = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
         except (OSError, ValueError, AttributeError):
             self._fsync = False
+        return stream
 
     def write(self, record: Dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
+        file = self._file or self._open()
         with _sigint_deferred():
-            self._file.write(line.encode("utf-8"))
+            file.write(line.encode("utf-8"))
         self.lines += 1
 
     def sync(self) -> None:
+        if self._file is None:
+            return
         with _sigint_deferred():
             self._file.flush()
             if self._fsync:
@@ -57,7 +81,7 @@ class JsonlWriter:
 
     def close(self) -> None:
         self.sync()
-        if self._owned:
+        if self._owned and self._file is not None:
             self._file.close()
 
     def __enter__(self) -> "JsonlWriter":
@@ -90,6 +114,22 @@ def errors_path_for(output: Path) -> Path:
     """The default errors file beside ``output``: ``out.jsonl`` -> ``out.errors.jsonl``."""
     stem = output.name[: -len(output.suffix)] if output.suffix else output.name
     return output.with_name(stem + ".errors.jsonl")
+
+
+# Where failed inputs go when the records go to stdout and no --errors is given.
+STDOUT_ERRORS = Path("annotate-errors.jsonl")
+
+
+def default_output_path(inputs: Sequence[str]) -> Path:
+    """``./NAME.jsonl``, NAME being the first input's folder name or file stem (``stdin`` for '-')."""
+    first = inputs[0]
+    if first == STDIN:
+        name = "stdin"
+    else:
+        path = Path(first)
+        name = path.name if path.is_dir() else path.stem
+        name = name or path.resolve().name or "annotate"
+    return Path(f"{name}.jsonl")
 
 
 def read_done_ids(path: Path, truncate_partial: bool = True) -> Set[str]:
