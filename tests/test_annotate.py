@@ -3,19 +3,22 @@
 Runs a tiny rule-based pipeline (``annotate_helpers``) saved to a temporary folder, so the
 tests are offline and fast; every output line is checked against the JSONL schema.
 """
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 import spacy
-from spacy.language import Language
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
+from spacy.language import Language
 from typer.testing import CliRunner
 
 import annotate_helpers
@@ -327,6 +330,8 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     assert run_cli(docs, "-m", model_dir, "-o", out, "--batch-size", "0").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--long-texts", "drop").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--encoding", "no-such-codec").exit_code == 2
+    too_small = run_cli(docs, "-m", model_dir, "-o", out, "--max-chars", "1000", "--max-batch-chars", "500")
+    assert too_small.exit_code == 2 and "raise --max-batch-chars" in " ".join(too_small.stderr.split())
     assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
     assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
@@ -521,6 +526,113 @@ def test_split_text_covers_the_text_in_bounded_parts(text, max_chars):
     assert "".join(text[start:end] for start, end in ranges) == text
     assert ranges[0][0] == 0 and ranges[-1][1] == len(text)
     assert all(0 < end - start <= max_chars for start, end in ranges) or text == ""
+
+
+# ---------------------------------------------------------------------------
+# Bounded memory: batches by characters
+
+
+def test_long_inputs_stream_in_bounded_batches_one_record_each(model_dir, tmp_path):
+    unit = "Иван Петров работает в Москве. Банк России тоже.\n\n"
+    texts = {"a.txt": unit * 40, "b.txt": TEXT_C, "c.txt": unit * 7, "d.txt": TEXT_A, "e.txt": unit * 25}
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in texts.items():
+        (root / name).write_bytes(text.encode("utf-8"))
+    (root / "f.txt").write_bytes(b"\x00binary")
+    options = lib.AnnotateOptions(max_chars=300, max_batch_chars=700)
+    progress: List[int] = []
+    annotate_helpers.BATCH_CHARS.clear()
+    events = list(lib.annotate_sources(spacy.load(model_dir), lib.iter_sources([str(root)]), options,
+                                       on_progress=progress.append))
+    assert [(e.id, e.reason) for e in events if isinstance(e, lib.InputError)] == [("f.txt", "binary")]
+    records = [event.record for event in events if isinstance(event, lib.Annotated)]
+    assert [record["id"] for record in records] == sorted(texts)
+    for record in records:
+        check_record(record)
+        text = texts[record["id"]]
+        assert record["n_chars"] == len(text) and ("parts" in record) == (len(text) > 300)
+        for span in record["ents"] + record["spans"]:
+            assert text[span["start"] : span["end"]] == span["text"]
+        assert sum(ent["label"] == "PERSON" for ent in record["ents"]) == text.count("Иван Петров")
+    # Every part went through the model once, in batches within the budget.
+    n_chars = sum(map(len, texts.values()))
+    assert sum(annotate_helpers.BATCH_CHARS) == n_chars
+    assert max(annotate_helpers.BATCH_CHARS) <= 700 and len(annotate_helpers.BATCH_CHARS) > n_chars // 700
+    # Progress accounts for every input byte, the failed file's included.
+    assert sum(progress) == lib.measure_sources([str(root)]) [1] == (root / "f.txt").stat().st_size + len(
+        "".join(texts.values()).encode("utf-8"))
+
+
+def test_batch_budget_options():
+    assert lib.AnnotateOptions().batch_chars == lib.DEFAULT_MAX_BATCH_CHARS == 100_000
+    assert lib.AnnotateOptions(max_chars=250_000).batch_chars == 250_000
+    with pytest.raises(ValueError, match="--max-batch-chars 500 is below --max-chars 1000"):
+        lib.AnnotateOptions(max_chars=1000, max_batch_chars=500)
+
+
+def _annotation_peak_bytes(nlp, path: Path, options) -> int:
+    """Peak traced memory of annotating ``path`` beyond that of reading it (bytes and text)."""
+    source = lib.Source(id=path.name, path=path)
+    tracemalloc.start()
+    try:
+        lib.load_text(source)
+        _, reading = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        (event,) = lib.annotate_sources(nlp, [source], options)
+        _, annotating = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(event, lib.Annotated)
+    return annotating - reading
+
+
+def test_peak_memory_does_not_grow_with_input_length(model_dir, tmp_path):
+    """A 10x and a 100x budget-long text need about the same memory: one batch, not all parts.
+
+    annotate_test_cats holds a whole batch, as a model does; without the character budget
+    (batches of up to 1000 parts) the 100x text's peak is over 20 times the 10x one's.
+    """
+    budget = 1_000
+    options = lib.AnnotateOptions(max_chars=budget, max_batch_chars=budget, batch_size=1000)
+    nlp = spacy.load(model_dir)
+    sentence = "Here no entities, only words and words again. "
+    paths = {}
+    for times in (10, 100):
+        paths[times] = tmp_path / f"x{times}.txt"
+        paths[times].write_text(sentence * (budget * times // len(sentence)), encoding="utf-8")
+    _annotation_peak_bytes(nlp, paths[10], options)  # warm up: lexemes and caches
+    peaks = {times: _annotation_peak_bytes(nlp, path, options) for times, path in paths.items()}
+    assert peaks[100] <= 1.5 * peaks[10] + 128 * 1024, peaks
+
+
+def test_summary_is_readable_at_80_columns():
+    stats = lib.RunStats(annotated=12_345, resumed=7, chars=98_765_432, split=3, fallback_decoded=2,
+                         started=0.0, finished=4_321.0)
+    stats.failed.update({"broken-symlink": 2, "duplicate-id": 1, "not-utf8": 4})
+    deep = "/very/long/path/to/a/project/folder/that/goes/on/and/on"
+    table = cli_annotate.summary_table(
+        stats, f"{deep}/training/joint_trf/model-int8 (ru_nerel_joint 0.1.0)",
+        Path(deep, "annotations.jsonl"), Path(deep, "annotations.errors.jsonl"),
+    )
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(table)
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    labels = ["docs annotated", "skipped (already in output, --resume)", "failed: broken-symlink",
+              "failed: duplicate-id", "failed: not-utf8", "long texts split into parts",
+              "decoded with --encoding fallback", "characters", "wall time", "docs/s", "chars/s",
+              "model", "output", "failures listed in"]
+    for label in labels:
+        assert any(line.startswith(f"│ {label} ") for line in lines), label
+    values = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in lines if line.count("│") == 3}
+    assert values["docs/s"] == "2.86" and values["chars/s"] == "22,857" and values["wall time"] == "4,321 s"
+    assert "".join(line.split("│")[2].strip() for line in lines if "│" in line).count("annotations.jsonl") == 1
+
+
+def test_rates_keep_three_significant_digits():
+    assert [cli_annotate.significant(x) for x in (0.0123456, 0.5, 4.5678, 78.91, 1234.5, 0.0)] == [
+        "0.0123", "0.500", "4.57", "78.9", "1,234", "0"]
 
 
 # ---------------------------------------------------------------------------

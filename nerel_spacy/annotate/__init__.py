@@ -33,17 +33,25 @@ from .sources import (
     STDIN,
     InputError,
     Source,
-    count_sources,
     decode_bytes,
     iter_sources,
     iter_stdin,
     load_text,
+    measure_sources,
+    source_size,
 )
 from .split import split_text
-from .stream import DEFAULT_MAX_CHARS, LONG_TEXT_POLICIES, AnnotateOptions, annotate_sources
+from .stream import (
+    DEFAULT_MAX_BATCH_CHARS,
+    DEFAULT_MAX_CHARS,
+    LONG_TEXT_POLICIES,
+    AnnotateOptions,
+    annotate_sources,
+)
 
 __all__ = [
     "DEFAULT_GLOB",
+    "DEFAULT_MAX_BATCH_CHARS",
     "DEFAULT_MAX_CHARS",
     "DEFAULT_PACKAGE",
     "DEFAULT_THRESHOLD",
@@ -64,7 +72,6 @@ __all__ = [
     "Thresholds",
     "annotate_sources",
     "build_record",
-    "count_sources",
     "decode_bytes",
     "default_output_path",
     "errors_path_for",
@@ -73,10 +80,12 @@ __all__ = [
     "iter_stdin",
     "load_pipeline",
     "load_text",
+    "measure_sources",
     "model_info",
     "prepare_output",
     "read_done_ids",
     "resolve_thresholds",
+    "source_size",
     "span_record",
     "split_text",
     "write_events",

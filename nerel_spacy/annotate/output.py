@@ -204,12 +204,21 @@ class RunStats:
         return sum(self.failed.values())
 
     @property
+    def docs_seen(self) -> int:
+        """Inputs dealt with so far: annotated, skipped or failed."""
+        return self.annotated + self.resumed + self.n_failed
+
+    @property
     def seconds(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
 
     @property
     def docs_per_second(self) -> float:
         return self.annotated / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def chars_per_second(self) -> float:
+        return self.chars / self.seconds if self.seconds > 0 else 0.0
 
     def count(self, event: Event) -> None:
         if isinstance(event, Annotated):

@@ -179,11 +179,30 @@ def iter_stdin(stream: BinaryIO, encoding: Optional[str] = None) -> Iterator[Uni
             yield Source(id=line_id, text=line, encoding=used)
 
 
-def count_sources(inputs: Sequence[str], glob: str = DEFAULT_GLOB) -> Optional[int]:
-    """How many sources ``inputs`` name, from paths alone; ``None`` when stdin is among them."""
+def measure_sources(inputs: Sequence[str], glob: str = DEFAULT_GLOB) -> Optional[Tuple[int, int]]:
+    """How many inputs ``inputs`` name and their bytes, from paths alone; ``None`` with stdin among them."""
     if STDIN in inputs:
         return None
-    return sum(1 for _ in iter_sources(inputs, glob))
+    count = size = 0
+    for source in iter_sources(inputs, glob):
+        count += 1
+        size += source_size(source)
+    return count, size
+
+
+def source_size(source: Union[Source, InputError]) -> int:
+    """The bytes an input stands for in progress: its file's size (0 when that can't be
+    read or is not a regular file), or a stdin text's UTF-8 length."""
+    if isinstance(source, Source) and source.path is None:
+        return len((source.text or "").encode("utf-8"))
+    path = source.path
+    if path is None:
+        return 0
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def decode_bytes(data: bytes, encoding: Optional[str] = None) -> Tuple[str, Optional[str]]:
