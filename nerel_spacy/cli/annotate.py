@@ -144,10 +144,11 @@ def annotate_command(
     """Annotate texts with any spaCy pipeline: entities, spans and relation-type scores as JSONL.
 
     Inputs are read lazily and streamed through nlp.pipe in batches of at most
-    --max-batch-chars characters, so memory stays bounded however many and however long the
-    files are. On a terminal, a bar shows the input bytes done and an ETA. Bad inputs (missing, broken symlinks, unreadable, binary, not UTF-8,
-    empty, too long) are recorded in the errors JSONL and counted; the run goes on. Every
-    batch is synced to disk, so an interrupted run is continued with --resume.
+    --max-batch-chars characters, so memory stays bounded however many and however long
+    the files are. On a terminal, a bar shows the input bytes done and an ETA. Bad inputs
+    (missing, broken symlinks, unreadable, binary, not UTF-8, empty, too long) are recorded
+    in the errors JSONL and counted; the run goes on. Every batch is synced to disk, so an
+    interrupted run is continued with --resume.
     """
     console = Console(stderr=True)
     output_note = ""
@@ -211,7 +212,7 @@ def annotate_command(
     if not quiet:
         where = "stdout" if out_path is None else str(out_path)
         console.print(f"Annotating with {model_label}; records go to {where}{output_note}.",
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
     progress = Progress(
         SpinnerColumn(), BarColumn(bar_width=20), DownloadColumn(), TransferSpeedColumn(),
         _DocsColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
