@@ -254,17 +254,26 @@ def _read_file(source: Source, encoding: Optional[str]) -> Tuple[str, Optional[s
             source.id, UNREADABLE, f"{path}: can't be read ({err.strerror}); check its permissions",
             path=str(path),
         ) from None
+    return decode_file_bytes(source.id, str(path), data, encoding)
+
+
+def decode_file_bytes(id: str, where: str, data: bytes, encoding: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """A file's bytes as text, or an ``InputError`` (binary, not UTF-8) naming ``where``.
+
+    Shared by local files and files on a pyarrow filesystem (``s3://``), so both are
+    judged by the same rules.
+    """
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise InputError(
-            source.id, BINARY,
-            f"{path}: binary (NUL bytes in the first {BINARY_SNIFF_BYTES // 1024} KiB); "
+            id, BINARY,
+            f"{where}: binary (NUL bytes in the first {BINARY_SNIFF_BYTES // 1024} KiB); "
             "if it is UTF-16 text, convert it to UTF-8",
-            path=str(path),
+            path=where,
         )
     try:
         return decode_bytes(data, encoding)
     except InputError as err:
-        raise InputError(source.id, err.reason, f"{path}: {err.message}", path=str(path)) from None
+        raise InputError(id, err.reason, f"{where}: {err.message}", path=where) from None
 
 
 def path_str(source: Source) -> Optional[str]:

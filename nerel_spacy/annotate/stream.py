@@ -121,12 +121,7 @@ def annotate_sources(
                 skip(Resumed(source.id), source)
                 continue
             if source.id in seen:
-                skip(InputError(
-                    source.id, DUPLICATE_ID,
-                    f"{source.path or source.id}: id {source.id!r} was already annotated in this "
-                    "run; give inputs with the same relative paths separate runs, or unique ids",
-                    path=path_str(source),
-                ), source)
+                skip(duplicate_id_error(source), source)
                 continue
             seen.add(source.id)
             try:
@@ -175,6 +170,16 @@ def annotate_sources(
                     yield Annotated(record)
     while pending:
         yield pending.popleft()
+
+
+def duplicate_id_error(source: Source) -> InputError:
+    """The error of a source whose id an earlier source of the same run already took."""
+    return InputError(
+        source.id, DUPLICATE_ID,
+        f"{source.path or source.id}: id {source.id!r} was already annotated in this "
+        "run; give inputs with the same relative paths separate runs, or unique ids",
+        path=path_str(source),
+    )
 
 
 def _pipe_parts(

@@ -24,6 +24,7 @@ from rich.text import Text
 from typing_extensions import Annotated
 
 from .. import annotate as lib
+from ..annotate import engines
 from ._app import app
 
 EXAMPLES = """\
@@ -41,6 +42,8 @@ EXAMPLES = """\
 
   nerel-batch annotate a.txt b.txt ./more -m ./model -o out.jsonl --encoding cp1251 --n-process 4
 
+  nerel-batch annotate s3://bucket/news -m ru_nerel_joint -o out.jsonl --engine ray --address auto
+
 Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors JSONL), 2 usage
 error, 130 interrupted (rerun with --resume).
 """
@@ -49,6 +52,11 @@ error, 130 interrupted (rerun with --resume).
 class LongTexts(str, Enum):
     split = "split"
     skip = "skip"
+
+
+class EngineName(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class _DocsColumn(ProgressColumn):
@@ -62,6 +70,7 @@ class _DocsColumn(ProgressColumn):
 
 @app.command("annotate", epilog=EXAMPLES)
 def annotate_command(
+    ctx: typer.Context,
     inputs: Annotated[List[str], typer.Argument(
         metavar="INPUT", show_default=False,
         help="Folders (searched recursively with --glob), text files, or '-' for stdin: one "
@@ -140,6 +149,25 @@ def annotate_command(
         show_default=False, exists=True, dir_okay=False,
         help="Python file to import first, registering a pipeline's custom components.",
     )] = None,
+    engine: Annotated[EngineName, typer.Option(
+        help="local: nlp.pipe in this process. ray: a pool of Ray actors, each loading the "
+        "pipeline once (by path or package name, so the model, --code and local inputs must be "
+        "reachable at the same paths on every node); inputs may also be pyarrow filesystem "
+        "URIs (s3://, gs://, file://). Same records, errors file and --resume; records come in "
+        f"completion order, not input order. Needs {engines.RAY_INSTALL}; see docs/ray.md.",
+    )] = EngineName.local,
+    address: Annotated[Optional[str], typer.Option(
+        show_default="start a local Ray",
+        help="--engine ray: the cluster to run on, 'auto' (the one `ray start` started here) or "
+        "ray://HOST:10001.",
+    )] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, show_default="the cluster's CPUs / --threads-per-worker",
+        help="--engine ray: actors, each holding one copy of the pipeline.",
+    )] = None,
+    threads_per_worker: Annotated[int, typer.Option(
+        min=1, help="--engine ray: CPUs (and torch threads) per actor.",
+    )] = 1,
 ) -> None:
     """Annotate texts with any spaCy pipeline: entities, spans and relation-type scores as JSONL.
 
@@ -172,6 +200,12 @@ def annotate_command(
                                  param_hint="'--encoding'") from None
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
+    if engine is EngineName.local and (address is not None or workers is not None or threads_per_worker != 1):
+        raise typer.BadParameter("--address, --workers and --threads-per-worker need --engine ray",
+                                 param_hint="'--engine'")
+    if engine is EngineName.ray and n_process != 1:
+        raise typer.BadParameter("--n-process is for --engine local; with --engine ray use --workers",
+                                 param_hint="'--n-process'")
     if threads is not None:
         _set_torch_threads(threads, console)
     if model is None:
@@ -181,9 +215,14 @@ def annotate_command(
             console.print(f"Error: {err}", highlight=False, markup=False)
             raise typer.Exit(2) from None
     try:
-        nlp = lib.load_pipeline(model, code)
+        runner = engines.make_engine(engine.value, model, code, address=address, workers=workers,
+                                     threads_per_worker=threads_per_worker)
     except lib.ModelError as err:
         raise typer.BadParameter(str(err), param_hint="'--model'") from None
+    except engines.EngineError as err:
+        console.print(f"Error: {err}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    ctx.call_on_close(runner.close)  # a local Ray stops however the command ends
     out_path = None if to_stdout else Path(output)
     lazy_errors = errors is None and out_path is None
     if errors is not None:
@@ -200,14 +239,15 @@ def annotate_command(
         raise typer.BadParameter(str(err), param_hint="'--output'") from None
 
     show_progress = not quiet and console.is_terminal
-    measured = lib.measure_sources(inputs, glob) if show_progress else None
+    remote = any(engines.is_uri(name) for name in inputs)
+    measured = lib.measure_sources(inputs, glob) if show_progress and not remote else None
     total_docs, total_bytes = measured if measured is not None else (None, None)
     stats = lib.RunStats()
     writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
     if lazy_errors:
         errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
     error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
-    info = lib.model_info(nlp)
+    info = runner.model_info()
     model_label = f"{model} ({info['name']} {info['version']})"
     if not quiet:
         where = "stdout" if out_path is None else str(out_path)
@@ -220,9 +260,8 @@ def annotate_command(
     )
     task = progress.add_task("annotate", total=total_bytes, docs=0, total_docs=total_docs)
     stdin = sys.stdin.buffer if lib.STDIN in inputs else None
-    sources = lib.iter_sources(inputs, glob, stdin=stdin, encoding=encoding)
-    events = lib.annotate_sources(nlp, sources, options, done_ids=done,
-                                  on_progress=lambda n_bytes: progress.advance(task, n_bytes))
+    events = runner.annotate(inputs, options, done_ids=done, stdin=stdin,
+                             on_progress=lambda n_bytes: progress.advance(task, n_bytes))
     try:
         with progress:
             lib.write_events(events, writer, error_writer, stats=stats, sync_every=batch_size,
