@@ -1,0 +1,257 @@
+"""``nerel-batch annotate --engine ray``: the same records as the local engine, exactly once.
+
+A real local Ray (``ray.init(num_cpus=2)``, shut down at the end even on failure) runs a
+tiny trained ``nerel_joint`` pipeline over ~200 documents with every bad-input kind; a
+driver killed mid-run is resumed, and a worker that dies mid-batch is retried by Ray.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+import spacy
+from typer.testing import CliRunner
+
+from conftest import REPO_ROOT, TINY_DOCS, make_examples
+from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, read_done_ids
+from nerel_spacy.annotate.engines import RAY_INSTALL, make_engine
+from nerel_spacy.annotate.engines.local import LocalEngine
+from nerel_spacy.cli import app
+
+# A component for the pipeline under test, imported with --code wherever it loads. It kills
+# its process once, the first time it meets CRASH_MARK after the test created the ARM file
+# (removing a file succeeds for one process only), and sleeps per doc while SLOW exists.
+CODE = '''
+import os, time
+from spacy.language import Language
+
+class CrashOnce:
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, doc):
+        if os.path.exists(os.path.join(self.folder, "SLOW")):
+            time.sleep(0.05)
+        if "{mark}" in doc.text:
+            try:
+                os.remove(os.path.join(self.folder, "ARM"))
+            except FileNotFoundError:
+                return doc
+            os._exit(1)
+        return doc
+
+@Language.factory("ray_test_crash_once", default_config={{"folder": ""}})
+def make_crash_once(nlp, name, folder):
+    return CrashOnce(folder)
+'''
+CRASH_MARK = "КРАШ"
+MAX_CHARS = 400
+SENTENCES = [text for text, _, _ in TINY_DOCS] + ["Иван Петров работает в Москве .", "Здесь нет сущностей ."]
+
+try:
+    import ray
+    import ray.data  # noqa: F401
+except ImportError:
+    ray = None
+# The CLI tests at the end run without Ray; the rest need it.
+needs_ray = pytest.mark.skipif(ray is None, reason=f"Ray Data is not installed ({RAY_INSTALL})")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray with 2 CPUs; its workers import this checkout's nerel_spacy."""
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), previous]))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Tuple[Path, Path, Path]:
+    """A nerel_joint trained for a few steps, plus the crash/slow component: (model, code, control folder)."""
+    root = tmp_path_factory.mktemp("ray_pipeline")
+    control = root / "control"
+    control.mkdir()
+    code = root / "crash_once.py"
+    code.write_text(CODE.format(mark=CRASH_MARK), encoding="utf-8")
+    spacy.util.import_file("ray_test_code", code)
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("nerel_joint")
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(20):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+        optimizer.step_schedules()
+    nlp.add_pipe("ray_test_crash_once", config={"folder": str(control)})
+    nlp.to_disk(root / "model")
+    return root / "model", code, control
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """~200 inputs under docs/ (one long, one with CRASH_MARK, every bad kind) and 5 under more/."""
+    root = tmp_path_factory.mktemp("ray_corpus")
+    docs = root / "docs"
+    for i in range(190):
+        path = docs / f"d{i // 50}" / f"{i:03d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = f"{SENTENCES[i % 5]} Номер {i} . {SENTENCES[i * 7 % 5]}"
+        path.write_text(text, encoding="utf-8")
+    (docs / "long.txt").write_text("\n\n".join(SENTENCES * 6), encoding="utf-8")
+    (docs / "crash.txt").write_text(f"{CRASH_MARK} {SENTENCES[0]}", encoding="utf-8")
+    (docs / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary")
+    (docs / "cp1251.txt").write_bytes("Москва".encode("cp1251"))
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "blank.txt").write_text(" \n\t\n", encoding="utf-8")
+    (docs / "broken.txt").symlink_to(root / "nowhere.txt")
+    (docs / "loop.txt").symlink_to(docs / "loop.txt")
+    more = root / "more"
+    more.mkdir()
+    for i in range(4):
+        (more / f"m{i}.txt").write_text(SENTENCES[i], encoding="utf-8")
+    (more / "m.bin.txt").write_bytes(b"\x00\x01")
+    return root
+
+
+BAD = {
+    "binary.txt": "binary", "cp1251.txt": "not-utf8", "empty.txt": "empty", "blank.txt": "empty",
+    "broken.txt": "broken-symlink", "loop.txt": "broken-symlink", "m.bin.txt": "binary",
+}
+OPTIONS = AnnotateOptions(batch_size=8, max_chars=MAX_CHARS)
+
+
+def split_events(events: List[Any]) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Dict[str, Any]]]:
+    """(records by id, error records by id), asserting each id comes once."""
+    records: Dict[str, Dict[str, Any]] = {}
+    errors: Dict[str, Dict[str, Any]] = {}
+    for event in events:
+        assert not isinstance(event, Resumed)
+        target = records if isinstance(event, Annotated) else errors
+        key = event.record["id"] if isinstance(event, Annotated) else event.id
+        assert key not in records and key not in errors, f"{key} came twice"
+        target[key] = event.record if isinstance(event, Annotated) else event.to_record()
+    return records, errors
+
+
+@pytest.fixture(scope="module")
+def local_run(pipeline, corpus):
+    """The local engine's records and errors over docs/ and more/, the reference."""
+    model, code, _ = pipeline
+    events = list(LocalEngine(str(model), code).annotate([str(corpus / "docs"), str(corpus / "more")], OPTIONS))
+    return split_events(events)
+
+
+def read_jsonl(path: Path) -> List[Dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.mark.slow
+@needs_ray
+def test_ray_records_equal_local(cluster, pipeline, corpus, local_run, tmp_path):
+    model, code, _ = pipeline
+    local_records, local_errors = local_run
+    assert len(local_records) == 190 + 2 + 4 and set(local_errors) == set(BAD)
+    assert len(local_records["long.txt"]["parts"]) > 1
+    engine = make_engine("ray", str(model), code, workers=2)
+    try:
+        # more/ is read through pyarrow's filesystem (a file:// URI), as s3:// would be.
+        events = list(engine.annotate([str(corpus / "docs"), f"file://{corpus / 'more'}"], OPTIONS))
+    finally:
+        engine.close()
+    records, errors = split_events(events)
+    assert records == local_records  # per id, key order aside
+    assert {id: error["reason"] for id, error in errors.items()} == BAD
+    for id, error in errors.items():
+        if id.startswith("m."):
+            assert error["path"] == f"file://{corpus / 'more' / id}"
+        else:
+            assert error == local_errors[id]
+    assert engine.duplicates_dropped == 0
+    assert ray.is_initialized(), "the engine must leave a Ray it did not start running"
+
+
+@pytest.mark.slow
+@needs_ray
+def test_worker_crash_is_retried_exactly_once(cluster, pipeline, corpus, local_run):
+    model, code, control = pipeline
+    local_records, local_errors = local_run
+    (control / "ARM").touch()
+    engine = make_engine("ray", str(model), code, workers=2)
+    try:
+        events = list(engine.annotate([str(corpus / "docs")], OPTIONS))
+    finally:
+        engine.close()
+        armed = (control / "ARM").exists()
+        (control / "ARM").unlink(missing_ok=True)
+    assert not armed, "no actor met the crash document"
+    records, errors = split_events(events)
+    assert records == {id: r for id, r in local_records.items() if not id.startswith("m")}
+    assert errors == {id: e for id, e in local_errors.items() if not id.startswith("m.")}
+
+
+@pytest.mark.slow
+@needs_ray
+def test_killed_driver_then_resume_gives_every_id_once(cluster, pipeline, corpus, local_run, tmp_path):
+    model, code, control = pipeline
+    local_records, _ = local_run
+    out = tmp_path / "out.jsonl"
+    args = [str(corpus / "docs"), "-m", str(model), "--code", str(code), "-o", str(out),
+            "--engine", "ray", "--address", cluster, "--batch-size", "4", "--max-chars", str(MAX_CHARS)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    (control / "SLOW").touch()  # ~0.05 s a doc, so the kill lands mid-run
+    try:
+        stderr = open(tmp_path / "driver.stderr", "wb")
+        driver = subprocess.Popen([sys.executable, "-m", "nerel_spacy", "annotate", *args, "--workers", "1",
+                                   "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and driver.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= 20:
+                break
+            time.sleep(0.05)
+        assert driver.poll() is None, (tmp_path / "driver.stderr").read_text()
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        (control / "SLOW").unlink(missing_ok=True)
+        stderr.close()
+    before = read_done_ids(out, truncate_partial=False)
+    assert 20 <= len(before) < len(local_records) - 4
+    result = CliRunner().invoke(app, ["annotate", *args, "--resume"], catch_exceptions=False)
+    assert result.exit_code == 1, result.stderr  # the bad inputs failed again
+    written = read_jsonl(out)
+    ids = [record["id"] for record in written]
+    assert len(ids) == len(set(ids)), "an id was written twice"
+    assert {record["id"]: record for record in written} == {
+        id: r for id, r in local_records.items() if not id.startswith("m")
+    }
+    assert f"skipped (already in output, --resume) │ {len(before)}" in " ".join(result.stderr.split())
+
+
+def test_engine_ray_without_ray_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    result = CliRunner().invoke(app, ["annotate", str(tmp_path), "-m", str(tmp_path / "model"),
+                                      "-o", str(tmp_path / "out.jsonl"), "--engine", "ray"])
+    assert result.exit_code == 2
+    assert RAY_INSTALL in " ".join(result.stderr.split())
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_ray_options_need_the_ray_engine(tmp_path):
+    result = CliRunner().invoke(app, ["annotate", str(tmp_path), "-m", str(tmp_path / "model"),
+                                      "-o", str(tmp_path / "out.jsonl"), "--workers", "2"])
+    assert result.exit_code == 2 and "need --engine ray" in " ".join(result.stderr.split())
