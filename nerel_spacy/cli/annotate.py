@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -154,7 +155,7 @@ def annotate_command(
         "pipeline once (by path or package name, so the model, --code and local inputs must be "
         "reachable at the same paths on every node); inputs may also be pyarrow filesystem "
         "URIs (s3://, gs://, file://). Same records, errors file and --resume; records come in "
-        f"completion order, not input order. Needs {engines.RAY_INSTALL}; see docs/ray.md.",
+        f"completion order, not input order. Needs {escape(engines.RAY_INSTALL)}; see docs/ray.md.",
     )] = EngineName.local,
     address: Annotated[Optional[str], typer.Option(
         show_default="start a local Ray",
