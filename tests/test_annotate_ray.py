@@ -18,6 +18,7 @@ import spacy
 from typer.testing import CliRunner
 
 from conftest import REPO_ROOT, TINY_DOCS, make_examples
+from test_pipeline_joint import cnn_nlp, train
 from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, read_done_ids
 from nerel_spacy.annotate.engines import RAY_INSTALL, make_engine
 from nerel_spacy.annotate.engines.local import LocalEngine
@@ -88,13 +89,8 @@ def pipeline(tmp_path_factory) -> Tuple[Path, Path, Path]:
     code.write_text(CODE.format(mark=CRASH_MARK), encoding="utf-8")
     spacy.util.import_file("ray_test_code", code)
     spacy.util.fix_random_seed(0)
-    nlp = spacy.blank("ru")
-    nlp.add_pipe("nerel_joint")
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(20):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-        optimizer.step_schedules()
+    nlp = cnn_nlp()
+    train(nlp, make_examples(nlp), n_steps=20)
     nlp.add_pipe("ray_test_crash_once", config={"folder": str(control)})
     nlp.to_disk(root / "model")
     return root / "model", code, control
