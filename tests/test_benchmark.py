@@ -6,7 +6,7 @@ import spacy
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nerel_spacy.benchmark import SCHEMA_VERSION, _percentile, benchmark_models, resolve_data
+from nerel_spacy.benchmark import SCHEMA_VERSION, benchmark_models, model_size_bytes
 from nerel_spacy.cli import app
 from nerel_spacy.cli.benchmark import results_table
 from nerel_spacy.quantize import quantize_pipeline
@@ -69,21 +69,13 @@ def test_benchmark_cli_needs_a_model_and_a_corpus(tmp_path):
     assert result.exit_code == 2 and "no such corpus" in result.stderr
 
 
-def test_data_argument_takes_a_file_or_a_folder_with_dev(tmp_path):
-    dev = save_gold_corpus(tmp_path / "dev.spacy")
-    save_gold_corpus(tmp_path / "train.spacy")
-    assert resolve_data(tmp_path) == dev == resolve_data(dev)
-    save_gold_corpus(tmp_path / "test.spacy")
-    (tmp_path / "dev.spacy").unlink()
-    with pytest.raises(FileNotFoundError, match="pass the file"):
-        resolve_data(tmp_path)
-    (tmp_path / "test.spacy").unlink()
-    assert resolve_data(tmp_path) == tmp_path / "train.spacy"
-    with pytest.raises(FileNotFoundError, match="no such corpus"):
-        resolve_data(tmp_path / "missing")
+def test_benchmark_reads_a_corpus_folders_dev_split(models, tmp_path):
+    paths, data = models
+    report = benchmark_models({"int8": paths["int8"]}, data.parent, n_docs=1, score=False)
+    assert report["data"] == str(data) and report["models"]["int8"]["scores"] == {}
 
 
-def test_percentile_interpolates():
-    assert _percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.5
-    assert _percentile([1.0], 95) == 1.0
-    assert _percentile([1.0, 2.0], 95) == pytest.approx(1.95)
+def test_model_size_of_a_folder_and_of_an_unknown_name(models):
+    paths, _ = models
+    assert model_size_bytes(paths["int8"]) > 0
+    assert model_size_bytes("no_such_pipeline_package") is None
