@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy
+
 from .corpus import find_split_file
 from .machine import describe_machine, directory_size, load_average
 
@@ -220,18 +222,10 @@ def measure_model(
         "docs_per_second": len(timed) / seconds,
         "tokens_per_second": n_tokens / seconds,
         "ms_per_doc": statistics.fmean(latencies),
-        "ms_per_doc_p50": _percentile(latencies, 50),
-        "ms_per_doc_p95": _percentile(latencies, 95),
+        "ms_per_doc_p50": float(numpy.percentile(latencies, 50)),
+        "ms_per_doc_p95": float(numpy.percentile(latencies, 95)),
         "scores": scores,
     }
-
-
-def _percentile(values: List[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _current_rss_mb() -> Optional[float]:

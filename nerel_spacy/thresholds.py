@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy
 import spacy
 from spacy.language import Language
+from spacy.scorer import PRFScore
 from spacy.tokens import Doc
 
 from .corpus import find_split_file, read_corpus
@@ -34,11 +35,12 @@ def f1_at(gold: numpy.ndarray, scores: numpy.ndarray, threshold: float) -> Tuple
     """F1 and (tp, fp, fn) of ``scores >= threshold`` against 0/1 ``gold`` (any shape)."""
     predicted = scores >= threshold
     gold = gold.astype(bool)
-    tp = int((predicted & gold).sum())
-    fp = int((predicted & ~gold).sum())
-    fn = int((~predicted & gold).sum())
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return f1, tp, fp, fn
+    counts = PRFScore(
+        tp=int((predicted & gold).sum()),
+        fp=int((predicted & ~gold).sum()),
+        fn=int((~predicted & gold).sum()),
+    )
+    return counts.fscore, counts.tp, counts.fp, counts.fn
 
 
 def best_threshold(

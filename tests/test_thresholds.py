@@ -30,6 +30,15 @@ def test_f1_at():
     assert f1_at(gold, scores, 0.35)[0] == pytest.approx(0.8)
 
 
+def test_f1_at_gives_the_closed_form_up_to_rounding():
+    rng = numpy.random.default_rng(2)
+    for _ in range(50):
+        gold = rng.random(40) < 0.3
+        scores = rng.random(40)
+        f1, tp, fp, fn = f1_at(gold, scores, 0.4)
+        assert f1 == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0, abs=1e-15)
+
+
 def test_best_threshold_prefers_values_near_half_on_ties():
     gold = numpy.array([1, 0])
     scores = numpy.array([0.9, 0.1])
