@@ -130,7 +130,10 @@ def build_package(
                 f"spacy package failed for {model_dir} (exit status {err.code}). Run "
                 f"'python -m spacy package {model_dir} {output_dir}' to see its message."
             ) from None
-        except Exception as err:  # mostly: loading the pipeline to read its meta
+        except (OSError, ValueError, ImportError) as err:
+            # Loading the pipeline to read its meta: missing or broken files, an unknown
+            # factory or config error (both ValueError), a component package not installed.
+            # Anything else is a bug and keeps its traceback.
             raise PackagingError(
                 f"spacy package could not package {model_dir}: {err}. The pipeline must load "
                 "here: its components' packages installed, its files complete."

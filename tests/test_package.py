@@ -210,6 +210,23 @@ def test_an_old_setuptools_without_wheel_is_a_clear_error(tmp_path, monkeypatch)
     assert packaging.wheel_backend_problem() == "setuptools is not installed"
 
 
+def test_only_load_failures_become_packaging_errors(tmp_path, monkeypatch):
+    """A pipeline that cannot load is a usage problem; a bug elsewhere keeps its traceback."""
+    spacy.blank("ru").to_disk(tmp_path / "model")
+
+    def fails_with(error):
+        def spacy_package(*args, **kwargs):
+            raise error
+        return spacy_package
+
+    monkeypatch.setattr(packaging, "spacy_package", fails_with(ValueError("[E002] Can't find factory")))
+    with pytest.raises(PackagingError, match="could not package .*E002.*must load here"):
+        build_package(tmp_path / "model", tmp_path / "packages", wheel=False)
+    monkeypatch.setattr(packaging, "spacy_package", fails_with(ZeroDivisionError("a bug")))
+    with pytest.raises(ZeroDivisionError):
+        build_package(tmp_path / "model", tmp_path / "packages", wheel=False)
+
+
 def test_names_and_versions():
     assert check_name("nerel_joint", "ru") == "nerel_joint"
     assert check_name("ru_nerel_joint", "ru") == "nerel_joint"  # spaCy adds the prefix itself
