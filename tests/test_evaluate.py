@@ -7,6 +7,7 @@ from spacy.scorer import Scorer
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
+from nerel_spacy.cli.evaluate import ROWS
 from nerel_spacy.corpus import read_corpus
 from nerel_spacy.evaluate import evaluate_model, predict_and_score
 
@@ -50,11 +51,25 @@ def test_evaluate_model_scores_each_split(trained_model, tmp_path):
     assert dev["meta"]["machine"]["cpu"] and dev["meta"]["machine"]["threads"] >= 1
 
 
-def test_evaluate_cli(trained_model, tmp_path):
+def test_evaluate_cli_table_is_readable_at_80_columns(trained_model, tmp_path):
+    """Metrics are rows and splits columns: every label and header whole, nothing cut."""
     model, corpus = trained_model
-    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus / "dev.spacy"), "-o", str(tmp_path)])
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "-o", str(tmp_path)],
+                                env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "dev.json").exists()
+    assert (tmp_path / "dev.json").exists() and (tmp_path / "test.json").exists()
+    assert "…" not in result.stdout and max(len(line) for line in result.stdout.splitlines()) <= 80
+    header = next(line for line in result.stdout.splitlines() if "metric" in line)
+    assert header.split()[1:] == ["metric", "┃", "dev", "┃", "test", "┃"]
+    for label, _, _ in ROWS:
+        assert f"│ {label} " in result.stdout, label
+    dev = json.loads((tmp_path / "dev.json").read_text())
+    seqeval_row = next(line for line in result.stdout.splitlines() if "NER seqeval F" in line)
+    assert f"{100 * dev['seqeval_f']:.1f}" in seqeval_row
+
+
+def test_evaluate_cli_missing_corpus(trained_model, tmp_path):
+    model, _ = trained_model
     missing = CliRunner().invoke(app, ["evaluate", str(model), str(tmp_path / "nope")])
     assert missing.exit_code == 2
 
