@@ -20,7 +20,9 @@ EXAMPLES = """\
 
   nerel-batch package training/joint_trf/model-int8 packages
 
-  nerel-batch package training/joint_cnn/model-best packages --name nerel_cnn --version 0.2.0
+  nerel-batch package training/joint_cnn/model-best packages --no-wheel
+
+  nerel-batch package MODEL_DIR packages --name nerel_cnn --version 0.2.0
 
   pip install packages/ru_nerel_joint-0.1.0/dist/*.whl
 
@@ -61,10 +63,11 @@ def package_command(
 ) -> None:
     """Build the installable pipeline package ru_NAME from MODEL_DIR, as a wheel.
 
-    After [bold]pip install OUTPUT_DIR/ru_NAME-VERSION/dist/*.whl[/bold], any script can
-    [bold]spacy.load("ru_NAME")[/bold] with no import: the wheel requires nerel-spacy (and
-    spacy-transformers for a transformer pipeline), which register the components. The
-    wheel is built offline, with this environment's setuptools.
+    After [bold]pip install OUTPUT_DIR/ru_NAME-VERSION/dist/*.whl[/bold],
+    any script can [bold]spacy.load("ru_NAME")[/bold] with no import: the
+    wheel requires nerel-spacy (and spacy-transformers for a transformer
+    pipeline), which register the components. The wheel is built offline,
+    with this environment's setuptools.
     """
     try:
         result = build_package(
