@@ -7,7 +7,6 @@ is a well-formed sequence, and the best one under the model rather than a repair
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy
-from spacy.training.iob_utils import biluo_to_iob
 
 OUTSIDE = "O"
 SpanTuple = Tuple[int, int, str]
@@ -48,16 +47,6 @@ def bio_to_spans(tags: Sequence[str]) -> List[SpanTuple]:
         if prefix in ("B", "I"):
             start, label = i, tag_label
     return spans
-
-
-def biluo_to_bio(biluo_tag: Optional[str]) -> Optional[str]:
-    """One BILUO tag (from ``Example.get_aligned_ner``) as BIO; None, '' and '-' (unknown) give None.
-
-    spaCy's ``biluo_to_iob`` does the mapping; this adds the unknown-tag convention.
-    """
-    if biluo_tag is None or biluo_tag == "-" or biluo_tag == "":
-        return None
-    return biluo_to_iob([biluo_tag])[0]
 
 
 def transition_constraints(labels: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
