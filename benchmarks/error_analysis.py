@@ -10,16 +10,15 @@ gold span length in tokens. Writes benchmarks/results/error_analysis.json.
 """
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
+import spacy
+
+from nerel_spacy.corpus import read_corpus
+from nerel_spacy.evaluate import predict_and_score
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import spacy  # noqa: E402
-
-from nerel_spacy.corpus import read_corpus  # noqa: E402
 
 
 def classify(gold_ents, predicted_ents):
@@ -51,7 +50,8 @@ def length_bucket(n_tokens: int) -> str:
 def analyse(model: str, corpus: Path) -> dict:
     nlp = spacy.load(model)
     gold_docs = read_corpus(corpus, nlp.vocab)
-    predicted_docs = list(nlp.pipe((d.text for d in gold_docs), batch_size=16))
+    _, examples = predict_and_score(nlp, gold_docs, batch_size=16)
+    predicted_docs = [eg.predicted for eg in examples]
     kinds, confusions, spurious_types = Counter(), Counter(), Counter()
     by_length = {}
     boundary_examples = []

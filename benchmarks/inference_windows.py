@@ -8,17 +8,13 @@ pipeline was trained on, helps at prediction time, without retraining.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
-import torch
+from nerel_spacy.evaluate import evaluate_model
+from nerel_spacy.machine import describe_machine
+from nerel_spacy.windows import load_with_windows
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nerel_spacy.benchmark import describe_machine
-from nerel_spacy.evaluate import evaluate_model
-from nerel_spacy.windows import load_with_windows
 
 WINDOWS = [(128, 96), (128, 64), (256, 192), (256, 128)]
 
@@ -40,7 +36,7 @@ def main() -> None:
                "docs_per_second": dev["speed"]["docs_per_second"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(threads=torch.get_num_threads()), "rows": rows}
+    record = {"model": str(args.model), "corpus": str(args.corpus), "machine": describe_machine(), "rows": rows}
     output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
 
 

@@ -9,18 +9,16 @@ Writes benchmarks/results/natasha_baseline.json.
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
+import spacy
+
+from nerel_spacy.corpus import read_corpus
+from nerel_spacy.machine import describe_machine
+from nerel_spacy.scoring import NATASHA_MAPPING, map_char_spans, score_char_spans
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import spacy  # noqa: E402
-
-from nerel_spacy.corpus import read_corpus  # noqa: E402
-from nerel_spacy.evaluate import _cpu_name  # noqa: E402
-from nerel_spacy.scoring import NATASHA_MAPPING, map_char_spans, score_char_spans  # noqa: E402
 
 
 def main() -> None:
@@ -55,7 +53,7 @@ def main() -> None:
         "scores": scores,
         "docs_per_second": len(docs) / seconds,
         "load_seconds": load_seconds,
-        "machine": {"processor": _cpu_name(), "threads": 2},
+        "machine": describe_machine(threads=2),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")

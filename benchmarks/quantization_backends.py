@@ -25,8 +25,8 @@ import spacy
 import torch
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 
-from nerel_spacy.benchmark import describe_machine
 from nerel_spacy.corpus import read_corpus
+from nerel_spacy.machine import describe_machine
 from nerel_spacy.quantize import build_int8_transformer, kernels, quantize_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]

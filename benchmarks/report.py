@@ -94,9 +94,6 @@ def thresholds_table(record: dict) -> str:
 
 
 def main() -> None:
-    import sys
-
-    sys.path.insert(0, str(REPO))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--main", required=True, help="The run whose per-type tables are shown")
     parser.add_argument("--write", action="store_true", help="Rewrite README.md between the RESULTS markers")

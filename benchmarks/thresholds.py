@@ -9,20 +9,17 @@ untuned 0.5, is a fair dev figure.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy
 import spacy
-import torch
+
+from nerel_spacy.corpus import read_corpus
+from nerel_spacy.machine import describe_machine
+from nerel_spacy.scoring import multilabel_prf
+from nerel_spacy.thresholds import cats_gold_and_scores, score_at, score_cross_fitted, tune_thresholds
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nerel_spacy.benchmark import describe_machine  # noqa: E402
-from nerel_spacy.corpus import read_corpus  # noqa: E402
-from nerel_spacy.scoring import multilabel_prf  # noqa: E402
-from nerel_spacy.thresholds import cats_gold_and_scores, score_cross_fitted, tune_thresholds  # noqa: E402
 
 SUMMARY_KEYS = ("cats_micro_p", "cats_micro_r", "cats_micro_f", "cats_macro_p", "cats_macro_r", "cats_macro_f")
 
@@ -55,7 +52,7 @@ def main() -> None:
     rows = []
     for min_positives in args.min_positives:
         tuned = tune_thresholds(gold, scores, labels, min_positives=min_positives)
-        in_sample = multilabel_prf(gold, scores, numpy.array([tuned[label] for label in labels]), labels)
+        in_sample = score_at(gold, scores, tuned, labels)
         repeats = [
             summary(score_cross_fitted(gold, scores, labels, args.folds, seed, min_positives))
             for seed in range(args.repeats)
@@ -79,7 +76,7 @@ def main() -> None:
         "repeats": args.repeats,
         "untuned_0.5": summary(untuned),
         "rows": rows,
-        "machine": describe_machine(threads=torch.get_num_threads()),
+        "machine": describe_machine(),
     }
     args.output.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
 

@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from nerel_spacy.evaluate import evaluate_model
 
-from nerel_spacy.evaluate import evaluate_model  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -4,23 +4,25 @@ Each model is measured in a fresh Python process (``python -m nerel_spacy.benchm
 one after another, so peak RSS belongs to that model alone and the models do not
 compete for the cores. A worker loads the pipeline, annotates the first ``n_docs``
 documents one at a time (ms/doc percentiles) and then in batches (docs/s, tokens/s),
-and scores the pipeline with ``nlp.evaluate`` on ``f1_docs`` documents (NER seqeval F1,
+and scores the pipeline with ``evaluate.predict_and_score`` on ``f1_docs`` documents (NER seqeval F1,
 exact-span F1, relation-type micro F1). ``rounds > 1`` alternates the models and keeps
 each model's fastest round, which tames a noisy shared machine.
 """
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy
+
+from .corpus import find_split_file
+from .machine import describe_machine, directory_size, load_average
 
 PathLike = Union[str, Path]
 DEFAULT_DATA = Path("corpus/dev.spacy")
@@ -32,72 +34,17 @@ class BenchmarkError(RuntimeError):
     """A worker failed: carries the model and the tail of its error output."""
 
 
-def resolve_data(data: PathLike) -> Path:
-    """A ``.spacy`` file, or a folder's ``dev.spacy`` (else its only ``.spacy`` file)."""
-    data = Path(data)
-    if data.is_file():
-        return data
-    if data.is_dir():
-        if (data / "dev.spacy").is_file():
-            return data / "dev.spacy"
-        files = sorted(data.glob("*.spacy"))
-        if len(files) == 1:
-            return files[0]
-        raise FileNotFoundError(
-            f"{data}: no dev.spacy and {len(files)} .spacy files; pass the file to benchmark."
-        )
-    raise FileNotFoundError(f"{data}: no such corpus file or folder. Run `nerel-batch convert` first.")
-
-
 def model_size_bytes(model: str) -> Optional[int]:
-    """Bytes on disk of a pipeline folder, or of an installed pipeline package."""
+    """Bytes on disk of a pipeline folder, or of an installed pipeline package (None if neither)."""
     path = Path(model)
     if not path.exists():
-        try:
-            from spacy.util import get_package_path
+        from spacy.util import get_package_path
 
+        try:
             path = get_package_path(model)
-        except Exception:
+        except ImportError:  # not an installed package either
             return None
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def describe_machine(threads: int) -> Dict[str, Any]:
-    """CPU, cores, library versions, thread setting, load and date: where the numbers came from."""
-    import spacy
-    import torch
-
-    info: Dict[str, Any] = {
-        "cpu": _cpu_field("model name") or platform.processor() or "unknown",
-        "cores": os.cpu_count(),
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-                      if f in (_cpu_field("flags") or "").split()],
-        "threads": threads,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "spacy": spacy.__version__,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    for package in ("spacy-transformers", "transformers", "nerel-spacy"):
-        try:
-            info[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            info[package] = None
-    return info
-
-
-def _cpu_field(name: str) -> Optional[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(name):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
+    return directory_size(path)
 
 
 def benchmark_models(
@@ -124,7 +71,7 @@ def benchmark_models(
     """
     if not models:
         raise ValueError("benchmark_models: give at least one model to measure.")
-    data = resolve_data(data)
+    data = find_split_file(data, "dev")
     baseline = baseline or next(iter(models))
     if baseline not in models:
         raise ValueError(f"baseline {baseline!r} is not one of the models {list(models)}.")
@@ -162,7 +109,7 @@ def benchmark_models(
         "settings": {"n_docs": n_docs, "f1_docs": f1_docs if score else None, "threads": threads,
                      "batch_size": batch_size, "rounds": max(1, rounds)},
         "machine": machine_start,
-        "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_end": load_average(),
         "baseline": baseline,
         "models": results,
         "comparison": comparison,
@@ -232,9 +179,9 @@ def measure_model(
     """Load ``model`` and time it on ``data`` in this process (the worker's job)."""
     import spacy
     import torch
-    from spacy.training import Example
 
     from .corpus import read_corpus
+    from .evaluate import predict_and_score
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -259,8 +206,7 @@ def measure_model(
     scores: Dict[str, Optional[float]] = {}
     if score:
         scored = gold[: f1_docs or len(gold)]
-        examples = [Example(nlp.make_doc(doc.text), doc) for doc in scored]
-        all_scores = nlp.evaluate(examples, batch_size=batch_size)
+        all_scores, _ = predict_and_score(nlp, scored, batch_size=batch_size)
         scores = {key: _float_or_none(all_scores.get(key))
                   for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "cats_micro_f", "cats_macro_f")}
         scores["n_docs"] = len(scored)
@@ -276,18 +222,10 @@ def measure_model(
         "docs_per_second": len(timed) / seconds,
         "tokens_per_second": n_tokens / seconds,
         "ms_per_doc": statistics.fmean(latencies),
-        "ms_per_doc_p50": _percentile(latencies, 50),
-        "ms_per_doc_p95": _percentile(latencies, 95),
+        "ms_per_doc_p50": float(numpy.percentile(latencies, 50)),
+        "ms_per_doc_p95": float(numpy.percentile(latencies, 95)),
         "scores": scores,
     }
-
-
-def _percentile(values: List[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _current_rss_mb() -> Optional[float]:

@@ -49,16 +49,6 @@ def bio_to_spans(tags: Sequence[str]) -> List[SpanTuple]:
     return spans
 
 
-def biluo_to_bio(biluo_tag: Optional[str]) -> Optional[str]:
-    """Map spaCy's BILUO tags (from ``Example.get_aligned_ner``) to BIO; None/'-' stay unknown."""
-    if biluo_tag is None or biluo_tag == "-" or biluo_tag == "":
-        return None
-    if biluo_tag == OUTSIDE:
-        return OUTSIDE
-    prefix, _, label = biluo_tag.partition("-")
-    return ("B-" if prefix in ("B", "U") else "I-") + label
-
-
 def transition_constraints(labels: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Boolean ``allowed[prev, next]`` transitions and ``allowed_start[tag]`` for BIO tags."""
     n_tags = len(labels)

@@ -2,8 +2,10 @@
 
 ``convert_corpus`` finds the splits of a brat root (``train``/``dev``/``test``
 subfolders, any subset, or one flat folder of documents) and writes one
-``DocBin(store_user_data=True)`` per split. ``corpus_stats`` describes a ``.spacy``
-file with plain data structures, so the CLI, tests and notebooks share them.
+``DocBin(store_user_data=True)`` per split. ``find_split_files`` and
+``find_split_file`` find those files again for evaluate, benchmark and tune.
+``corpus_stats`` describes a ``.spacy`` file with plain data structures, so the CLI,
+tests and notebooks share them.
 """
 import statistics
 from collections import Counter
@@ -15,11 +17,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .brat import BratFormatError, ReadReport, check_pairs, read_brat_folder
+from .brat import FRAGMENTS_KEY, BratFormatError, ReadReport, check_pairs, read_brat_folder
 from .schema import SPANS_KEY, Schema, load_schema
 from .spans import get_relations
 
 SPLIT_NAMES = ("train", "dev", "test")
+# The order splits are scored and shown in: held-out data first.
+SPLIT_ORDER = ("dev", "test", "train")
 PathLike = Union[str, Path]
 
 
@@ -104,6 +108,38 @@ def convert_corpus(
         )
         for split, folder in splits.items()
     }
+
+
+def find_split_files(corpus: PathLike) -> Dict[str, Path]:
+    """``{split: path}`` for a ``.spacy`` file, or for every ``.spacy`` file in a folder.
+
+    A folder's files come in ``SPLIT_ORDER`` (dev, test, train), then the others by name.
+    """
+    corpus = Path(corpus)
+    if corpus.is_file():
+        return {corpus.stem: corpus}
+    if not corpus.is_dir():
+        raise FileNotFoundError(
+            f"{corpus}: no such corpus file or folder. Run `nerel-batch convert` first."
+        )
+    files = {path.stem: path for path in sorted(corpus.glob("*.spacy"))}
+    if not files:
+        raise FileNotFoundError(f"{corpus}: no .spacy files in this folder.")
+    ordered = {name: files[name] for name in SPLIT_ORDER if name in files}
+    ordered.update({name: path for name, path in files.items() if name not in ordered})
+    return ordered
+
+
+def find_split_file(corpus: PathLike, split: str = "dev") -> Path:
+    """A ``.spacy`` file, or a folder's ``{split}.spacy`` (else its only ``.spacy`` file)."""
+    files = find_split_files(corpus)
+    if split in files:
+        return files[split]
+    if len(files) == 1:
+        return next(iter(files.values()))
+    raise FileNotFoundError(
+        f"{corpus}: no {split}.spacy and {len(files)} .spacy files; pass the file to use."
+    )
 
 
 def read_corpus(path: PathLike, vocab: Optional[Vocab] = None) -> List[Doc]:
@@ -204,7 +240,7 @@ def corpus_stats(docs: Iterable[Doc], schema: Optional[Schema] = None) -> Corpus
         stats.entity_types_nested.update(span.label_ for span in spans)
         stats.entity_types_flat.update(ent.label_ for ent in doc.ents)
         stats.nesting_depth.update(nesting_depths(doc))
-        stats.discontinuous += len(doc.user_data.get("nerel_fragments") or {})
+        stats.discontinuous += len(doc.user_data.get(FRAGMENTS_KEY) or {})
         stats.linked += sum(1 for span in spans if span.kb_id_)
         stats.relation_docs.update(label for label, value in doc.cats.items() if value >= 0.5)
         stats.relation_triples.update(relation["label"] for relation in get_relations(doc))
@@ -213,11 +249,14 @@ def corpus_stats(docs: Iterable[Doc], schema: Optional[Schema] = None) -> Corpus
 
 __all__ = [
     "SPLIT_NAMES",
+    "SPLIT_ORDER",
     "CorpusStats",
     "convert_corpus",
     "convert_split",
     "corpus_stats",
     "discover_splits",
+    "find_split_file",
+    "find_split_files",
     "nesting_depths",
     "read_corpus",
 ]

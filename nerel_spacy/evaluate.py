@@ -3,13 +3,15 @@
 Beyond ``spacy evaluate``'s numbers this adds what the project reports: seqeval F1,
 per-type entity scores, relation-type scores at the pipeline's own thresholds, the
 natasha-comparable PER/LOC/ORG scores and the measured speed.
+
+``predict_and_score`` is the one "annotate the gold texts, then score" loop: evaluate,
+benchmark, tune-thresholds and the scripts in ``benchmarks/`` all go through it.
 """
 import json
-import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.language import Language
@@ -17,37 +19,26 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .corpus import read_corpus
+from .corpus import find_split_files, read_corpus
+from .machine import describe_machine
 from .scoring import score_natasha_mapping
 
 PathLike = Union[str, Path]
-SPLIT_ORDER = ("dev", "test", "train")
 
 
-def find_split_files(corpus: PathLike) -> Dict[str, Path]:
-    """``{split: path}`` for a ``.spacy`` file, or for every ``.spacy`` file in a folder."""
-    corpus = Path(corpus)
-    if corpus.is_file():
-        return {corpus.stem: corpus}
-    if not corpus.is_dir():
-        raise FileNotFoundError(
-            f"{corpus}: no such corpus file or folder. Run `nerel-batch convert` first."
-        )
-    files = {path.stem: path for path in sorted(corpus.glob("*.spacy"))}
-    if not files:
-        raise FileNotFoundError(f"{corpus}: no .spacy files in this folder.")
-    ordered = {name: files[name] for name in SPLIT_ORDER if name in files}
-    ordered.update({name: path for name, path in files.items() if name not in ordered})
-    return ordered
+def predict_and_score(
+    nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 16
+) -> Tuple[Dict[str, object], List[Example]]:
+    """Annotate the texts of ``gold_docs`` with ``nlp`` and score the result.
 
-
-def evaluate_docs(nlp: Language, gold_docs: List[Doc], batch_size: int = 16) -> Dict[str, object]:
-    """Annotate the texts of ``gold_docs`` with ``nlp`` and score them; includes docs/s."""
+    Returns the scores and the ``Example`` pairs (predicted, gold) they were computed
+    on. The scores are those of ``spacy evaluate`` (each component's ``score()``),
+    plus ``natasha_mapping`` and ``speed`` (the annotation alone, timed).
+    """
     start = time.perf_counter()
     predicted = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
     seconds = time.perf_counter() - start
     examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
-    # The same scorers as `spacy evaluate` (each component's score()), on our annotations.
     scores: Dict[str, object] = dict(Scorer(nlp).score(examples))
     scores["natasha_mapping"] = score_natasha_mapping(examples)
     n_tokens = sum(len(eg.predicted) for eg in examples)
@@ -57,7 +48,7 @@ def evaluate_docs(nlp: Language, gold_docs: List[Doc], batch_size: int = 16) -> 
         "docs_per_second": len(gold_docs) / seconds if seconds else 0.0,
         "tokens_per_second": n_tokens / seconds if seconds else 0.0,
     }
-    return scores
+    return scores, examples
 
 
 def evaluate_model(
@@ -71,7 +62,7 @@ def evaluate_model(
     results = {}
     for split, path in find_split_files(corpus).items():
         gold_docs = read_corpus(path, nlp.vocab)
-        scores = evaluate_docs(nlp, gold_docs, batch_size=batch_size)
+        scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size)
         scores["meta"] = describe_run(nlp, model, path)
         results[split] = scores
         if output_dir is not None:
@@ -85,27 +76,13 @@ def evaluate_model(
 
 def describe_run(nlp: Language, model: object, corpus: Path) -> Dict[str, object]:
     """Where the numbers came from: model, corpus, machine and date."""
-    import os
-
     return {
         "model": str(model) if not isinstance(model, Language) else nlp.meta.get("name"),
         "pipeline": nlp.pipe_names,
         "corpus": str(corpus),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "processor": _cpu_name(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "spacy": spacy.__version__,
-        },
+        "machine": describe_machine(),
     }
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+__all__ = ["describe_run", "evaluate_model", "predict_and_score"]

@@ -1,6 +1,6 @@
 """Build the installable pipeline package ``ru_nerel_joint`` as a wheel.
 
-    python -m nerel_spacy.packaging training/joint_trf/model-int8 packages --name nerel_joint --version 0.1.0
+    nerel-batch package training/joint_trf/model-int8 packages --name nerel_joint --version 0.1.0
 
 spaCy's ``spacy package`` writes the package folder: the pipeline, ``meta.json``,
 ``setup.py`` and a README. It also adds to the requirements every package whose
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import srsly
-import typer
 from packaging.version import InvalidVersion, Version
 from spacy import util
 from spacy.cli.package import package as spacy_package
@@ -130,7 +129,10 @@ def build_package(
                 f"spacy package failed for {model_dir} (exit status {err.code}). Run "
                 f"'python -m spacy package {model_dir} {output_dir}' to see its message."
             ) from None
-        except Exception as err:  # mostly: loading the pipeline to read its meta
+        except (OSError, ValueError, ImportError) as err:
+            # Loading the pipeline to read its meta: missing or broken files, an unknown
+            # factory or config error (both ValueError), a component package not installed.
+            # Anything else is a bug and keeps its traceback.
             raise PackagingError(
                 f"spacy package could not package {model_dir}: {err}. The pipeline must load "
                 "here: its components' packages installed, its files complete."
@@ -318,50 +320,11 @@ def build_wheel(package_dir: Path) -> Path:
     return wheels[0]
 
 
-app = typer.Typer(add_completion=False, rich_markup_mode="rich", pretty_exceptions_show_locals=False)
+def main(argv: Optional[List[str]] = None) -> None:
+    """``python -m nerel_spacy.packaging ARGS``, the older spelling of ``nerel-batch package ARGS``."""
+    from .cli import app
 
-
-@app.command()
-def package_cli(
-    model_dir: Path = typer.Argument(
-        ..., help="A saved pipeline folder: training/joint_trf/model-int8 or model-best."
-    ),
-    output_dir: Path = typer.Argument(..., help="Where the package folder is written (created if missing)."),
-    name: str = typer.Option(DEFAULT_NAME, "--name", "-n", help="Package name; the language is prefixed: ru_NAME."),
-    version: str = typer.Option(DEFAULT_VERSION, "--version", "-v", help="Package version (PEP 440)."),
-    description: Optional[str] = typer.Option(None, help="Default: what the pipeline predicts, from its labels."),
-    author: Optional[str] = typer.Option(None, help=f"Default: the pipeline's meta, else {DEFAULT_AUTHOR!r}."),
-    email: Optional[str] = typer.Option(None, help="Author email."),
-    url: Optional[str] = typer.Option(None, help="Author or project website."),
-    license: Optional[str] = typer.Option(None, help=f"Default: the pipeline's meta, else {DEFAULT_LICENSE}."),
-    wheel: bool = typer.Option(True, "--wheel/--no-wheel", help="Build the wheel, or only the package folder."),
-) -> None:
-    """Build the installable pipeline package ru_NAME from MODEL_DIR, as a wheel.
-
-    After [bold]pip install PACKAGES/ru_NAME-VERSION/dist/*.whl[/bold], any script can
-    [bold]spacy.load("ru_NAME")[/bold]; the wheel requires nerel-spacy (and
-    spacy-transformers for a transformer pipeline), which register the components.
-    """
-    try:
-        result = build_package(
-            model_dir, output_dir, name=name, version=version, description=description,
-            author=author, email=email, url=url, license=license, wheel=wheel,
-        )
-    except PackagingError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"Package folder: {result.package_dir}")
-    typer.echo(f"Requirements: {', '.join(result.requirements)}")
-    if result.wheel is not None:
-        size_mb = result.wheel.stat().st_size / 1e6
-        typer.echo(f"Wheel: {result.wheel} ({size_mb:.1f} MB)")
-        typer.echo(f"Install it with: pip install {result.wheel}")
-        typer.echo(f"Then: spacy.load({result.name!r})")
-
-
-def main() -> None:
-    """Entry point of ``python -m nerel_spacy.packaging``."""
-    app()
+    app(args=["package", *(sys.argv[1:] if argv is None else argv)], prog_name="nerel-batch")
 
 
 if __name__ == "__main__":

@@ -5,33 +5,36 @@ reports spaCy's ``ents_*`` (exact flat spans), seqeval's entity F1 over BIO tags
 (the reference notebook's metric), and multi-label ``cats_*`` with per-label
 thresholds, which spaCy's own ``score_cats`` cannot take.
 """
+from collections import defaultdict
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy
 from seqeval.metrics import f1_score, precision_score, recall_score
-from spacy.scorer import Scorer
+from spacy.scorer import PRFScore, Scorer
+from spacy.tokens import Doc
 from spacy.training import Example
+from spacy.training.iob_utils import biluo_to_iob, doc_to_biluo_tags
 from spacy.util import registry
 
-from .bio import OUTSIDE, biluo_to_bio
+from .bio import OUTSIDE
+
+# What ``Example.get_aligned_ner`` gives a token whose gold tag is unknown.
+_MISSING_TAGS = (None, "", "-")
 
 
-def doc_bio_tags(doc) -> List[str]:
+def doc_bio_tags(doc: Doc) -> List[str]:
     """The flat ``doc.ents`` as IOB2 tags, one per token."""
-    tags = []
-    for token in doc:
-        if token.ent_iob_ in ("B", "I") and token.ent_type_:
-            tags.append(f"{token.ent_iob_}-{token.ent_type_}")
-        else:
-            tags.append(OUTSIDE)
-    return tags
+    return biluo_to_iob(doc_to_biluo_tags(doc))
 
 
 def score_seqeval(examples: Iterable[Example]) -> Dict[str, float]:
-    """seqeval's entity-level P/R/F over BIO tags of the flat entities, on predicted tokens."""
+    """seqeval's entity-level P/R/F over BIO tags of the flat entities, on predicted tokens.
+
+    Gold tokens whose tag is unknown (misaligned tokenization) count as ``O``.
+    """
     gold_sequences, pred_sequences = [], []
     for eg in examples:
-        gold = [biluo_to_bio(tag) or OUTSIDE for tag in eg.get_aligned_ner()]
+        gold = [OUTSIDE if tag in _MISSING_TAGS else tag for tag in biluo_to_iob(eg.get_aligned_ner())]
         gold_sequences.append(gold)
         pred_sequences.append(doc_bio_tags(eg.predicted))
     if not any(gold_sequences) and not any(pred_sequences):
@@ -41,13 +44,6 @@ def score_seqeval(examples: Iterable[Example]) -> Dict[str, float]:
         "seqeval_r": float(recall_score(gold_sequences, pred_sequences, zero_division=0)),
         "seqeval_f": float(f1_score(gold_sequences, pred_sequences, zero_division=0)),
     }
-
-
-def _prf(tp: float, fp: float, fn: float) -> Dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"p": p, "r": r, "f": f}
 
 
 def multilabel_prf(
@@ -64,8 +60,10 @@ def multilabel_prf(
     tp = (gold & predicted).sum(axis=0).astype(float)
     fp = (~gold & predicted).sum(axis=0).astype(float)
     fn = (gold & ~predicted).sum(axis=0).astype(float)
-    micro = _prf(tp.sum(), fp.sum(), fn.sum())
-    per_label = {label: _prf(tp[i], fp[i], fn[i]) for i, label in enumerate(labels)}
+    micro = PRFScore(tp=tp.sum(), fp=fp.sum(), fn=fn.sum()).to_dict()
+    per_label = {
+        label: PRFScore(tp=tp[i], fp=fp[i], fn=fn[i]).to_dict() for i, label in enumerate(labels)
+    }
     active = [i for i in range(len(labels)) if tp[i] + fp[i] + fn[i] > 0]
     macro = {
         key: float(numpy.mean([per_label[labels[i]][key] for i in active])) if active else 0.0
@@ -105,12 +103,17 @@ def score_joint(
     threshold: float = 0.5,
     **kwargs,
 ) -> Dict[str, object]:
-    """All scores of the joint component on ``examples`` (predicted vs. reference docs)."""
+    """All scores of the joint component on ``examples`` (predicted vs. reference docs).
+
+    ``thresholds``: the relation-type threshold for each label, complete as the
+    component's ``cats_thresholds`` gives it; ``threshold`` is the fallback for a label
+    not in it. ``cats_labels`` defaults to the labels of ``thresholds``.
+    """
     examples = list(examples)
     scores: Dict[str, object] = {}
     scores.update(Scorer.score_spans(examples, "ents", **kwargs))
     scores.update(score_seqeval(examples))
-    labels = list(cats_labels)
+    labels = list(cats_labels) or list(thresholds or {})
     if labels:
         gold, predicted = cats_arrays(examples, labels)
         thresholds = thresholds or {}
@@ -148,21 +151,18 @@ def map_char_spans(spans: Iterable, mapping: Mapping[str, str]) -> set:
 
 def score_char_spans(gold: Sequence[set], predicted: Sequence[set]) -> Dict[str, object]:
     """Micro P/R/F and per-label P/R/F of exact ``(start, end, label)`` matches, doc by doc."""
-    labels = sorted({s[2] for doc in list(gold) + list(predicted) for s in doc})
-    tp = {label: 0 for label in labels}
-    fp = dict(tp)
-    fn = dict(tp)
+    micro = PRFScore()
+    per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
     for gold_spans, predicted_spans in zip(gold, predicted):
-        for span in predicted_spans:
-            (tp if span in gold_spans else fp)[span[2]] += 1
-        for span in gold_spans - predicted_spans:
-            fn[span[2]] += 1
-    micro = _prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+        micro.score_set(set(predicted_spans), set(gold_spans))
+        for label in {span[2] for span in gold_spans} | {span[2] for span in predicted_spans}:
+            per_type[label].score_set(
+                {span for span in predicted_spans if span[2] == label},
+                {span for span in gold_spans if span[2] == label},
+            )
     return {
-        "p": micro["p"],
-        "r": micro["r"],
-        "f": micro["f"],
-        "per_type": {label: _prf(tp[label], fp[label], fn[label]) for label in labels},
+        **micro.to_dict(),
+        "per_type": {label: per_type[label].to_dict() for label in sorted(per_type)},
     }
 
 

@@ -25,6 +25,8 @@ from spacy.util import registry
 from spacy.vectors import Vectors
 from thinc.api import Model
 
+from .machine import directory_size
+
 if TYPE_CHECKING:  # navec is an optional dependency (the "vectors" extra)
     from navec import Navec
 
@@ -162,11 +164,6 @@ def make_vectors_nlp(navec: "Navec", *, max_words: Optional[int] = None, lang: s
         }
     ]
     return nlp
-
-
-def directory_size(path: Path) -> int:
-    """Total bytes of the files under ``path``."""
-    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
 
 
 def prepare_vectors(

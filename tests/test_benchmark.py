@@ -6,7 +6,7 @@ import spacy
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nerel_spacy.benchmark import SCHEMA_VERSION, _percentile, benchmark_models, resolve_data
+from nerel_spacy.benchmark import SCHEMA_VERSION, benchmark_models, model_size_bytes
 from nerel_spacy.cli import app
 from nerel_spacy.cli.benchmark import results_table
 from nerel_spacy.quantize import quantize_pipeline
@@ -59,7 +59,12 @@ def test_benchmark_writes_json_with_speed_memory_size_and_f1(models, tmp_path):
     assert set(comparison) == COMPARISON_KEYS
     assert comparison["size_ratio"] < 1.0 and comparison["speedup_docs_per_second"] > 0
 
-    Console(width=200, record=True).print(results_table(report))
+    console = Console(width=80, record=True)
+    console.print(results_table(report))
+    text = console.export_text()
+    assert "…" not in text and "int8 vs fp32: speed-up" in text
+    for label, result in report["models"].items():
+        assert f"{result['docs_per_second']:.2f}" in text and f"{result['scores']['seqeval_f']:.4f}" in text
 
 
 def test_benchmark_cli_needs_a_model_and_a_corpus(tmp_path):
@@ -69,21 +74,42 @@ def test_benchmark_cli_needs_a_model_and_a_corpus(tmp_path):
     assert result.exit_code == 2 and "no such corpus" in result.stderr
 
 
-def test_data_argument_takes_a_file_or_a_folder_with_dev(tmp_path):
-    dev = save_gold_corpus(tmp_path / "dev.spacy")
-    save_gold_corpus(tmp_path / "train.spacy")
-    assert resolve_data(tmp_path) == dev == resolve_data(dev)
-    save_gold_corpus(tmp_path / "test.spacy")
-    (tmp_path / "dev.spacy").unlink()
-    with pytest.raises(FileNotFoundError, match="pass the file"):
-        resolve_data(tmp_path)
-    (tmp_path / "test.spacy").unlink()
-    assert resolve_data(tmp_path) == tmp_path / "train.spacy"
-    with pytest.raises(FileNotFoundError, match="no such corpus"):
-        resolve_data(tmp_path / "missing")
+def test_benchmark_reads_a_corpus_folders_dev_split(models, tmp_path):
+    paths, data = models
+    report = benchmark_models({"int8": paths["int8"]}, data.parent, n_docs=1, score=False)
+    assert report["data"] == str(data) and report["models"]["int8"]["scores"] == {}
 
 
-def test_percentile_interpolates():
-    assert _percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.5
-    assert _percentile([1.0], 95) == 1.0
-    assert _percentile([1.0, 2.0], 95) == pytest.approx(1.95)
+def test_model_size_of_a_folder_and_of_an_unknown_name(models):
+    paths, _ = models
+    assert model_size_bytes(paths["int8"]) > 0
+    assert model_size_bytes("no_such_pipeline_package") is None
+
+
+def test_results_table_is_readable_at_80_columns():
+    """Metrics are rows and models columns: every label and header whole, nothing cut."""
+    model = {
+        "docs_per_second": 4.78, "tokens_per_second": 1286.0, "ms_per_doc_p50": 208.0,
+        "ms_per_doc_p95": 335.0, "peak_rss_mb": 3044.0, "size_mb": 468.0,
+        "scores": {"seqeval_f": 0.7654, "cats_micro_f": 0.7779},
+    }
+    report = {
+        "data": "corpus/dev.spacy", "settings": {"n_docs": 94}, "baseline": "fp32",
+        "machine": {"threads": 2, "cpu": "Intel(R) Xeon(R) Platinum 8480+ Processor", "cores": 16,
+                    "load_average": [1.2, 1.0, 0.9]},
+        "models": {"fp32": model, "int8": dict(model, docs_per_second=13.46, size_mb=None)},
+        "comparison": {"int8": {"speedup_docs_per_second": 2.82, "speedup_ms_per_doc_p50": 1.88,
+                                "size_ratio": 0.28, "rss_ratio": 0.51, "delta_seqeval_f": 0.0005,
+                                "delta_cats_micro_f": 0.0004}},
+    }
+    console = Console(width=80, record=True)
+    console.print(results_table(report))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    for word in ("metric", "fp32", "int8", "docs/s", "tokens/s", "ms/doc p50", "ms/doc p95", "peak RSS MB",
+                 "size MB", "NER seqeval F1", "relation types micro F1", "13.46", "0.7779", "Platinum 8480+",
+                 "speed-up 2.82x"):
+        assert word in text, word
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:4]]
+            for line in text.splitlines() if line.startswith("│")}
+    assert rows["docs/s"] == ["4.78", "13.46"] and rows["size MB"] == ["468", "-"]

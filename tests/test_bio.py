@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from nerel_spacy.bio import (
     bio_to_spans,
-    biluo_to_bio,
     constrained_viterbi,
     make_bio_labels,
     spans_to_bio,
@@ -46,15 +45,6 @@ def test_lenient_decoding_of_invalid_tags():
     assert bio_to_spans(["I-CITY", "I-DATE", "I-DATE", "O", "I-CITY"]) == [
         (0, 1, "CITY"), (1, 3, "DATE"), (4, 5, "CITY"),
     ]
-
-
-@pytest.mark.parametrize(
-    "biluo,bio",
-    [("U-CITY", "B-CITY"), ("B-CITY", "B-CITY"), ("I-CITY", "I-CITY"), ("L-CITY", "I-CITY"),
-     ("O", "O"), ("-", None), (None, None)],
-)
-def test_biluo_to_bio(biluo, bio):
-    assert biluo_to_bio(biluo) == bio
 
 
 def test_viterbi_picks_best_valid_path_not_greedy():

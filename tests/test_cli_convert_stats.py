@@ -118,3 +118,39 @@ def test_console_script_runs(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "dev.spacy").exists()
+
+
+def test_stats_tables_are_readable_at_80_columns():
+    """Every NEREL type, with counts in the millions, fits whole: no header or label cut."""
+    from collections import Counter
+
+    from rich.console import Console
+
+    from nerel_spacy.cli.stats import counts_table, entity_table, overview_table, relation_table
+    from nerel_spacy.corpus import CorpusStats
+    from nerel_spacy.schema import ENTITY_TYPES, RELATION_TYPES
+
+    stats = CorpusStats(
+        documents=1_234_567, tokens=987_654_321, doc_lengths=[115, 256, 10_632],
+        entity_types_nested=Counter({label: 1_234_567 for label in ENTITY_TYPES}),
+        entity_types_flat=Counter({label: 1_000_000 for label in ENTITY_TYPES}),
+        nesting_depth=Counter({0: 9_000_000, 1: 900_000, 2: 9_000}), discontinuous=1_234, linked=123_456,
+        relation_docs=Counter({label: 1_234_567 for label in RELATION_TYPES}),
+        relation_triples=Counter({label: 12_345_678 for label in RELATION_TYPES}),
+    )
+    tables = [overview_table(stats), entity_table(stats), relation_table(stats),
+              counts_table("Nesting depth (0 = outermost)", "depth", dict(stats.nesting_depth),
+                           total=stats.entities_nested),
+              counts_table("Document length (tokens)", "tokens", stats.length_histogram(), total=3)]
+    console = Console(width=80, record=True)
+    for table in tables:
+        console.print(table)
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    for words in (("type", "spans (nested)", "ents (flat)", "not in flat"), ("type", "documents", "% docs", "triples"),
+                  ("depth", "count", "share"), ("tokens", "count", "share")):
+        assert any(all(f" {word} " in line for word in words) for line in lines), words
+    for label in ("entities (doc.spans, nested included)", "doc length min / median / mean / max",
+                  "entities with a Wikidata id", *ENTITY_TYPES, *RELATION_TYPES, ">=1000"):
+        assert f"│ {label} " in text, label

@@ -10,6 +10,8 @@ from nerel_spacy.corpus import (
     convert_corpus,
     corpus_stats,
     discover_splits,
+    find_split_file,
+    find_split_files,
     nesting_depths,
     read_corpus,
 )
@@ -153,3 +155,32 @@ def test_length_histogram_edges():
     stats = CorpusStats(doc_lengths=[5, 10, 19, 20, 99])
     assert stats.length_histogram(bins=(10, 20)) == {"<10": 1, "10-19": 2, ">=20": 2}
     assert CorpusStats().length_summary()["max"] == 0
+
+
+def test_find_split_files_orders_dev_first(tmp_path):
+    for name in ("train", "extra", "test", "dev"):
+        (tmp_path / f"{name}.spacy").write_bytes(b"")
+    assert list(find_split_files(tmp_path)) == ["dev", "test", "train", "extra"]
+    assert find_split_files(tmp_path / "dev.spacy") == {"dev": tmp_path / "dev.spacy"}
+    with pytest.raises(FileNotFoundError, match="nerel-batch convert"):
+        find_split_files(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no .spacy files"):
+        find_split_files(tmp_path / "empty")
+
+
+def test_find_split_file_takes_a_file_or_a_folder_with_the_split(tmp_path):
+    for name in ("dev", "train"):
+        (tmp_path / f"{name}.spacy").write_bytes(b"")
+    dev = tmp_path / "dev.spacy"
+    assert find_split_file(tmp_path) == dev == find_split_file(dev)
+    assert find_split_file(tmp_path, "train") == tmp_path / "train.spacy"
+    assert find_split_file(tmp_path / "train.spacy") == tmp_path / "train.spacy"
+    (tmp_path / "test.spacy").write_bytes(b"")
+    dev.unlink()
+    with pytest.raises(FileNotFoundError, match="no dev.spacy and 2 .spacy files; pass the file"):
+        find_split_file(tmp_path)
+    (tmp_path / "test.spacy").unlink()
+    assert find_split_file(tmp_path) == tmp_path / "train.spacy"  # the only file
+    with pytest.raises(FileNotFoundError, match="no such corpus"):
+        find_split_file(tmp_path / "missing")

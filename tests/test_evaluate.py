@@ -3,38 +3,40 @@ import json
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
+from spacy.scorer import Scorer
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
-from nerel_spacy.evaluate import evaluate_model, find_split_files
+from nerel_spacy.cli.evaluate import ROWS
+from nerel_spacy.corpus import read_corpus
+from nerel_spacy.evaluate import evaluate_model, predict_and_score
 
-from conftest import make_examples
+from package_helpers import train_tiny_pipeline
+from quantize_helpers import save_gold_corpus
 
 
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory):
-    nlp = spacy.blank("ru")
-    nlp.add_pipe("nerel_joint")
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(40):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    path = tmp_path_factory.mktemp("model") / "model"
-    nlp.to_disk(path)
-    corpus = path.parent / "corpus"
+    root = tmp_path_factory.mktemp("model")
+    path = train_tiny_pipeline(root / "model")
+    corpus = root / "corpus"
     corpus.mkdir()
     for split in ("dev", "test"):
-        DocBin(docs=[eg.reference for eg in examples], store_user_data=True).to_disk(corpus / f"{split}.spacy")
+        save_gold_corpus(corpus / f"{split}.spacy")
     return path, corpus
 
 
-def test_find_split_files_orders_dev_first(tmp_path):
-    for name in ("train", "test", "dev"):
-        (tmp_path / f"{name}.spacy").write_bytes(b"")
-    assert list(find_split_files(tmp_path)) == ["dev", "test", "train"]
-    with pytest.raises(FileNotFoundError, match="nerel-batch convert"):
-        find_split_files(tmp_path / "missing")
+def test_predict_and_score_returns_spacys_scores_and_the_examples(trained_model):
+    model, corpus = trained_model
+    nlp = spacy.load(model)
+    gold = read_corpus(corpus / "dev.spacy", nlp.vocab)
+    scores, examples = predict_and_score(nlp, gold, batch_size=2)
+    assert [eg.reference for eg in examples] == gold
+    assert [eg.predicted.text for eg in examples] == [doc.text for doc in gold]
+    assert all(eg.predicted.ents for eg in examples)  # the pipeline ran
+    assert {key: scores[key] for key in Scorer(nlp).score(examples)} == Scorer(nlp).score(examples)
+    assert scores["natasha_mapping"]["f"] == 1.0
+    assert scores["speed"]["docs"] == len(gold) and scores["speed"]["tokens_per_second"] > 0
 
 
 def test_evaluate_model_scores_each_split(trained_model, tmp_path):
@@ -46,13 +48,28 @@ def test_evaluate_model_scores_each_split(trained_model, tmp_path):
     assert dev["natasha_mapping"]["f"] == 1.0
     assert dev["speed"]["docs"] == 3 and dev["speed"]["docs_per_second"] > 0
     assert dev["meta"]["pipeline"] == ["nerel_joint"]
+    assert dev["meta"]["machine"]["cpu"] and dev["meta"]["machine"]["threads"] >= 1
 
 
-def test_evaluate_cli(trained_model, tmp_path):
+def test_evaluate_cli_table_is_readable_at_80_columns(trained_model, tmp_path):
+    """Metrics are rows and splits columns: every label and header whole, nothing cut."""
     model, corpus = trained_model
-    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus / "dev.spacy"), "-o", str(tmp_path)])
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "-o", str(tmp_path)],
+                                env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "dev.json").exists()
+    assert (tmp_path / "dev.json").exists() and (tmp_path / "test.json").exists()
+    assert "…" not in result.stdout and max(len(line) for line in result.stdout.splitlines()) <= 80
+    header = next(line for line in result.stdout.splitlines() if "metric" in line)
+    assert header.split()[1:] == ["metric", "┃", "dev", "┃", "test", "┃"]
+    for label, _, _ in ROWS:
+        assert f"│ {label} " in result.stdout, label
+    dev = json.loads((tmp_path / "dev.json").read_text())
+    seqeval_row = next(line for line in result.stdout.splitlines() if "NER seqeval F" in line)
+    assert f"{100 * dev['seqeval_f']:.1f}" in seqeval_row
+
+
+def test_evaluate_cli_missing_corpus(trained_model, tmp_path):
+    model, _ = trained_model
     missing = CliRunner().invoke(app, ["evaluate", str(model), str(tmp_path / "nope")])
     assert missing.exit_code == 2
 

@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from nerel_spacy import packaging
+from nerel_spacy.cli import app
 from nerel_spacy.packaging import PackagingError, build_package, check_name, check_version
 
 from conftest import TINY_DOCS
@@ -185,10 +186,52 @@ def test_missing_pipeline_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PackagingError, match="has no config.cfg, so it is not a saved pipeline"):
         build_package(tmp_path / "empty", tmp_path / "packages")
-    result = CliRunner().invoke(packaging.app, [str(tmp_path / "model-int8"), str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["package", str(tmp_path / "model-int8"), str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "no pipeline at" in result.output and "spacy project run quantize" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_package_command_help_names_every_argument():
+    result = CliRunner().invoke(app, ["package", "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    for text in ("MODEL_DIR", "OUTPUT_DIR", "--name", "--version", "--description", "--author",
+                 "--email", "--url", "--license", "--wheel", "--no-wheel", "ru_NAME", "spacy.load",
+                 "pip install"):
+        assert text in result.output, text
+    assert "package" in CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100"}).output
+
+
+def test_python_m_packaging_still_runs_the_command(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        packaging.main([str(tmp_path / "missing"), str(tmp_path / "out")])
+    assert exit_info.value.code == 1
+    assert "no pipeline at" in capsys.readouterr().err
+
+
+def test_project_package_step_calls_the_command():
+    import srsly
+
+    from conftest import REPO_ROOT
+
+    project = srsly.read_yaml(REPO_ROOT / "project.yml")
+    (step,) = [command for command in project["commands"] if command["name"] == "package"]
+    assert step["script"][0].startswith("nerel-batch package training/${vars.run}/model-int8 packages ")
+
+
+@pytest.mark.slow
+def test_package_command_builds_the_folder(tiny_model, tmp_path):
+    result = CliRunner().invoke(
+        app, ["package", str(tiny_model), str(tmp_path), "-n", "nerel_cli", "-v", "0.3.0", "--no-wheel",
+              "--author", "Someone", "--license", "CC BY 4.0"],
+    )
+    assert result.exit_code == 0, result.output
+    package_dir = tmp_path / "ru_nerel_cli-0.3.0"
+    assert f"Package folder: {package_dir}" in result.output and "nerel-spacy" in result.output
+    assert "Wheel:" not in result.output and not (package_dir / "dist").exists()
+    meta = json.loads((package_dir / "meta.json").read_text(encoding="utf-8"))
+    assert (meta["name"], meta["version"], meta["author"], meta["license"]) == (
+        "nerel_cli", "0.3.0", "Someone", "CC BY 4.0")
 
 
 def test_an_old_setuptools_without_wheel_is_a_clear_error(tmp_path, monkeypatch):
@@ -208,6 +251,23 @@ def test_an_old_setuptools_without_wheel_is_a_clear_error(tmp_path, monkeypatch)
     assert packaging.wheel_backend_problem() is None
     del installed["setuptools"]
     assert packaging.wheel_backend_problem() == "setuptools is not installed"
+
+
+def test_only_load_failures_become_packaging_errors(tmp_path, monkeypatch):
+    """A pipeline that cannot load is a usage problem; a bug elsewhere keeps its traceback."""
+    spacy.blank("ru").to_disk(tmp_path / "model")
+
+    def fails_with(error):
+        def spacy_package(*args, **kwargs):
+            raise error
+        return spacy_package
+
+    monkeypatch.setattr(packaging, "spacy_package", fails_with(ValueError("[E002] Can't find factory")))
+    with pytest.raises(PackagingError, match="could not package .*E002.*must load here"):
+        build_package(tmp_path / "model", tmp_path / "packages", wheel=False)
+    monkeypatch.setattr(packaging, "spacy_package", fails_with(ZeroDivisionError("a bug")))
+    with pytest.raises(ZeroDivisionError):
+        build_package(tmp_path / "model", tmp_path / "packages", wheel=False)
 
 
 def test_names_and_versions():

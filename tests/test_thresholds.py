@@ -1,7 +1,26 @@
+"""Relation-type thresholds: the grid search, cross-fitting, and the tune-thresholds flow."""
+import inspect
+
 import numpy
 import pytest
+import spacy
 
-from nerel_spacy.thresholds import best_threshold, cross_fitted_predictions, f1_at, tune_thresholds
+from nerel_spacy.corpus import read_corpus
+from nerel_spacy.evaluate import predict_and_score
+from nerel_spacy.thresholds import (
+    DEFAULT_MIN_POSITIVES,
+    best_threshold,
+    cats_gold_and_scores,
+    cross_fitted_predictions,
+    f1_at,
+    score_at,
+    tune_model_thresholds,
+    tune_pipeline_thresholds,
+    tune_thresholds,
+)
+
+from package_helpers import train_tiny_pipeline
+from quantize_helpers import save_gold_corpus
 
 
 def test_f1_at():
@@ -9,6 +28,15 @@ def test_f1_at():
     scores = numpy.array([0.9, 0.4, 0.6, 0.1])
     assert f1_at(gold, scores, 0.5) == (0.5, 1, 1, 1)
     assert f1_at(gold, scores, 0.35)[0] == pytest.approx(0.8)
+
+
+def test_f1_at_gives_the_closed_form_up_to_rounding():
+    rng = numpy.random.default_rng(2)
+    for _ in range(50):
+        gold = rng.random(40) < 0.3
+        scores = rng.random(40)
+        f1, tp, fp, fn = f1_at(gold, scores, 0.4)
+        assert f1 == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0, abs=1e-15)
 
 
 def test_best_threshold_prefers_values_near_half_on_ties():
@@ -55,3 +83,48 @@ def test_cross_fitting_is_less_optimistic_than_tuning_on_the_same_documents():
 def test_cross_fitting_needs_at_least_two_folds():
     with pytest.raises(ValueError, match="n_folds"):
         cross_fitted_predictions(numpy.zeros((3, 1)), numpy.zeros((3, 1)), ["A"], n_folds=1)
+
+
+# --- the tune-thresholds flow on a tiny trained pipeline ------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tune")
+    return train_tiny_pipeline(root / "model"), save_gold_corpus(root / "dev.spacy", copies=2)
+
+
+def test_the_cli_default_min_positives_is_the_librarys():
+    from nerel_spacy.cli.tune import tune_thresholds_command
+
+    defaults = inspect.signature(tune_thresholds_command).parameters
+    assert defaults["min_positives"].default.default == DEFAULT_MIN_POSITIVES == 50
+    assert inspect.signature(tune_thresholds).parameters["min_positives"].default == DEFAULT_MIN_POSITIVES
+
+
+def test_tune_pipeline_starts_from_the_components_thresholds(tiny_model):
+    model, data = tiny_model
+    nlp = spacy.load(model)
+    pipe = nlp.get_pipe("nerel_joint")
+    pipe.set_thresholds({pipe.cats_labels[0]: 0.9})
+    gold_docs = read_corpus(data, nlp.vocab)
+    own_scores, _ = predict_and_score(nlp, gold_docs)  # the component scores at its cats_thresholds
+    result = tune_pipeline_thresholds(nlp, gold_docs, min_positives=1, folds=2)
+    for key in ("cats_micro_p", "cats_micro_r", "cats_micro_f", "cats_macro_f"):
+        assert result.before[key] == own_scores[key]
+    assert pipe.cats_thresholds == result.thresholds and set(result.thresholds) == set(pipe.cats_labels)
+    assert result.cross_fitted is not None and result.n_docs == 6 and result.folds == 2
+    gold, scores = cats_gold_and_scores(nlp, gold_docs, result.labels)
+    assert result.after == score_at(gold, scores, result.thresholds, result.labels)
+
+
+def test_tune_model_saves_to_output_and_checks_its_arguments(tiny_model, tmp_path):
+    model, data = tiny_model
+    result = tune_model_thresholds(model, data.parent, tmp_path / "tuned", min_positives=1, folds=0)
+    assert result.cross_fitted is None and result.destination == tmp_path / "tuned"
+    assert spacy.load(tmp_path / "tuned").get_pipe("nerel_joint").cats_thresholds == result.thresholds
+    with pytest.raises(ValueError, match="--folds must be 0 or between 2 and 6"):
+        tune_model_thresholds(model, data, tmp_path / "x", folds=7)
+    with pytest.raises(ValueError, match="no 'joint' nerel_joint component"):
+        tune_model_thresholds(model, data, tmp_path / "x", component="joint")
+    with pytest.raises(FileNotFoundError, match="nerel-batch convert"):
+        tune_model_thresholds(model, tmp_path / "none.spacy")

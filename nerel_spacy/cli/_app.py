@@ -6,7 +6,7 @@ app = typer.Typer(
     help=(
         "Russian entities and relation types with spaCy, trained on NEREL.\n\n"
         "Convert NEREL's brat files into spaCy corpora, explore them, quantize a trained "
-        "pipeline for CPU and annotate folders of text into JSONL."
+        "pipeline for CPU, package it as a wheel and annotate folders of text into JSONL."
     ),
     no_args_is_help=True,
     add_completion=False,

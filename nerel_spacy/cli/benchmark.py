@@ -24,31 +24,34 @@ use --rounds 3: the models alternate and each keeps its fastest round.
 """
 
 
+# (row label, how to read it from one model's results, format): metrics are rows and
+# models are columns, so the table stays readable at 80 columns.
+ROWS = (
+    ("docs/s", lambda r: r["docs_per_second"], "{:.2f}"),
+    ("tokens/s", lambda r: r["tokens_per_second"], "{:.0f}"),
+    ("ms/doc p50", lambda r: r["ms_per_doc_p50"], "{:.0f}"),
+    ("ms/doc p95", lambda r: r["ms_per_doc_p95"], "{:.0f}"),
+    ("peak RSS MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
+    ("size MB", lambda r: r["size_mb"], "{:.0f}"),
+    ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
+    ("relation types micro F1", lambda r: r["scores"].get("cats_micro_f"), "{:.4f}"),
+)
+
+
 def results_table(report: Dict[str, Any]) -> Table:
-    """| model | docs/s | tokens/s | ms/doc p50 | p95 | RSS MB | size MB | NER F1 | cats F1 |"""
+    """One row per metric (docs/s, tokens/s, ms/doc p50 and p95, peak RSS, size, NER and
+    relation-type F1), one column per model; the comparison with the baseline below."""
     machine = report["machine"]
     table = Table(
         title=f"{report['data']} · {report['settings']['n_docs'] or 'all'} docs timed · "
-        f"{machine['threads']} threads · {machine['cpu']}",
+        f"{machine['threads']} threads",
         title_justify="left",
     )
-    table.add_column("model")
-    for column in ("docs/s", "tokens/s", "ms/doc p50", "p95", "peak RSS MB", "size MB",
-                   "NER F1", "cats F1"):
-        table.add_column(column, justify="right")
-    for label, result in report["models"].items():
-        scores = result["scores"]
-        table.add_row(
-            label,
-            f"{result['docs_per_second']:.2f}",
-            f"{result['tokens_per_second']:.0f}",
-            f"{result['ms_per_doc_p50']:.0f}",
-            f"{result['ms_per_doc_p95']:.0f}",
-            f"{result['peak_rss_mb']:.0f}",
-            _number(result["size_mb"], "{:.0f}"),
-            _number(scores.get("seqeval_f"), "{:.4f}"),
-            _number(scores.get("cats_micro_f"), "{:.4f}"),
-        )
+    table.add_column("metric")
+    for label in report["models"]:
+        table.add_column(label, justify="right")
+    for name, read, spec in ROWS:
+        table.add_row(name, *(_number(read(result), spec) for result in report["models"].values()))
     lines = []
     for label, comparison in report["comparison"].items():
         lines.append(
@@ -61,8 +64,8 @@ def results_table(report: Dict[str, Any]) -> Table:
             f"Δcats F1 {_number(comparison['delta_cats_micro_f'], '{:+.4f}')}"
         )
     load = machine.get("load_average")
-    if load:
-        lines.append(f"load average at start {load[0]:.1f} on {machine['cores']} cores")
+    lines.append(f"CPU: {machine['cpu']}" + (
+        f", load average at start {load[0]:.1f} on {machine['cores']} cores" if load else ""))
     table.caption = "\n".join(lines)
     table.caption_justify = "left"
     return table

@@ -1,6 +1,6 @@
 """``nerel-batch evaluate``: score a pipeline on dev (and test, when present) and write JSON."""
 from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import typer
 from rich.console import Console
@@ -8,6 +8,37 @@ from rich.table import Table
 
 from ..evaluate import evaluate_model
 from ._app import app
+
+
+# (row label, how to read it from one split's scores, format): metrics are rows and
+# splits are columns, so the table stays readable at 80 columns.
+ROWS = (
+    ("NER seqeval F", lambda s: s.get("seqeval_f"), "pct"),
+    ("entities P", lambda s: s.get("ents_p"), "pct"),
+    ("entities R", lambda s: s.get("ents_r"), "pct"),
+    ("entities F", lambda s: s.get("ents_f"), "pct"),
+    ("relation types micro P", lambda s: s.get("cats_micro_p"), "pct"),
+    ("relation types micro R", lambda s: s.get("cats_micro_r"), "pct"),
+    ("relation types micro F", lambda s: s.get("cats_micro_f"), "pct"),
+    ("relation types macro F", lambda s: s.get("cats_macro_f"), "pct"),
+    ("PER/LOC/ORG F (natasha's types)", lambda s: s["natasha_mapping"]["f"], "pct"),
+    ("docs/s", lambda s: s["speed"]["docs_per_second"], "rate"),
+)
+
+
+def results_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
+    """One row per metric (P/R/F in %), one column per split."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for split in results:
+        table.add_column(split, justify="right")
+    for label, read, kind in ROWS:
+        cells = []
+        for scores in results.values():
+            value = float(read(scores) or 0.0)
+            cells.append(f"{100 * value:.1f}" if kind == "pct" else f"{value:.1f}")
+        table.add_row(label, *cells)
+    return table
 
 
 @app.command()
@@ -34,19 +65,6 @@ def evaluate(
     except (OSError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
-    table = Table(title=f"{model} on {corpus}", title_justify="left")
-    for column in ("split", "NER seqeval F", "ents P", "ents R", "ents F", "cats micro P",
-                   "cats micro R", "cats micro F", "cats macro F", "PER/LOC/ORG F", "docs/s"):
-        table.add_column(column, justify="right")
-    for split, scores in results.items():
-        table.add_row(
-            split,
-            *(f"{100 * float(scores.get(key) or 0.0):.1f}" for key in (
-                "seqeval_f", "ents_p", "ents_r", "ents_f", "cats_micro_p", "cats_micro_r",
-                "cats_micro_f", "cats_macro_f")),
-            f"{100 * scores['natasha_mapping']['f']:.1f}",
-            f"{scores['speed']['docs_per_second']:.1f}",
-        )
-    Console().print(table)
+    Console().print(results_table(results, f"{model} on {corpus}"))
     if output:
         console.print(f"Metrics written to {output}/")

@@ -2,31 +2,30 @@
 from pathlib import Path
 from typing import Optional
 
-import numpy
-import spacy
 import typer
 from rich.console import Console
 
-from ..corpus import read_corpus
-from ..scoring import multilabel_prf
-from ..thresholds import cats_gold_and_scores, score_cross_fitted, tune_thresholds
+from ..thresholds import DEFAULT_FOLDS, DEFAULT_MIN_POSITIVES, tune_model_thresholds
 from ._app import app
 
 
 @app.command("tune-thresholds")
 def tune_thresholds_command(
     model: Path = typer.Argument(..., help="Pipeline folder with a nerel_joint component."),
-    data: Path = typer.Argument(..., help="Held-out .spacy corpus to tune on (e.g. corpus/dev.spacy)."),
+    data: Path = typer.Argument(
+        ..., help="Held-out .spacy corpus to tune on (e.g. corpus/dev.spacy), or a folder with dev.spacy."
+    ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Write the tuned pipeline here (default: update MODEL in place)."
     ),
     min_positives: int = typer.Option(
-        50,
+        DEFAULT_MIN_POSITIVES,
         help="Labels with fewer positive documents keep the single global threshold. On NEREL's "
         "94 dev documents, per-label thresholds for rarer labels fit noise (benchmarks/thresholds.py).",
     ),
     folds: int = typer.Option(
-        5, help="Folds for the cross-fitted estimate of the tuned scores on unseen documents (0: skip it)."
+        DEFAULT_FOLDS,
+        help="Folds for the cross-fitted estimate of the tuned scores on unseen documents (0: skip it).",
     ),
     component: str = typer.Option("nerel_joint", help="Name of the joint component."),
 ) -> None:
@@ -41,40 +40,24 @@ def tune_thresholds_command(
     Example: [bold]nerel-batch tune-thresholds training/joint_trf/model-best corpus/dev.spacy[/bold]
     """
     console = Console(stderr=True)
-    if not data.exists():
-        console.print(f"[red]error:[/red] {data}: no such corpus file. Run `nerel-batch convert` first.")
-        raise typer.Exit(2)
-    nlp = spacy.load(model)
-    if component not in nlp.pipe_names or not hasattr(nlp.get_pipe(component), "set_thresholds"):
-        console.print(f"[red]error:[/red] {model} has no '{component}' nerel_joint component.")
-        raise typer.Exit(2)
-    pipe = nlp.get_pipe(component)
-    gold_docs = read_corpus(data, nlp.vocab)
-    if folds and not 2 <= folds <= len(gold_docs):
-        console.print(
-            f"[red]error:[/red] --folds must be 0 or between 2 and {len(gold_docs)} (the documents in {data})."
+    try:
+        result = tune_model_thresholds(
+            model, data, output, component=component, min_positives=min_positives, folds=folds
         )
+    except (OSError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
-    labels = list(pipe.cats_labels)
-    gold, scores = cats_gold_and_scores(nlp, gold_docs, labels)
-    before = multilabel_prf(gold, scores, numpy.array([pipe.cats_thresholds[label] for label in labels]), labels)
-    thresholds = tune_thresholds(gold, scores, labels, min_positives=min_positives)
-    after = multilabel_prf(gold, scores, numpy.array([thresholds[label] for label in labels]), labels)
-    results = [("before", before), ("after (tuned on this data)", after)]
-    if folds:
-        cross_fitted = score_cross_fitted(gold, scores, labels, n_folds=folds, min_positives=min_positives)
-        results.append((f"expected on unseen data ({folds}-fold cross-fitted)", cross_fitted))
-        if cross_fitted["cats_micro_f"] < before["cats_micro_f"]:
-            console.print(
-                "[yellow]warning:[/yellow] the cross-fitted micro-F is below the untuned one: these "
-                "thresholds fit noise in the tuning data. Try a larger --min-positives or more data."
-            )
-    pipe.set_thresholds(thresholds)
-    destination = output or model
-    nlp.to_disk(destination)
-    for name, result in results:
+    if result.fits_noise:
         console.print(
-            f"{name}: micro P {result['cats_micro_p']:.3f} R {result['cats_micro_r']:.3f} "
-            f"F {result['cats_micro_f']:.3f}, macro F {result['cats_macro_f']:.3f}"
+            "[yellow]warning:[/yellow] the cross-fitted micro-F is below the untuned one: these "
+            "thresholds fit noise in the tuning data. Try a larger --min-positives or more data."
         )
-    console.print(f"Thresholds for {len(labels)} relation types saved to {destination}")
+    rows = [("before", result.before), ("after (tuned on this data)", result.after)]
+    if result.cross_fitted is not None:
+        rows.append((f"expected on unseen data ({result.folds}-fold cross-fitted)", result.cross_fitted))
+    for name, scores in rows:
+        console.print(
+            f"{name}: micro P {scores['cats_micro_p']:.3f} R {scores['cats_micro_r']:.3f} "
+            f"F {scores['cats_micro_f']:.3f}, macro F {scores['cats_macro_f']:.3f}"
+        )
+    console.print(f"Thresholds for {len(result.labels)} relation types saved to {result.destination}")

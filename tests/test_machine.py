@@ -1,0 +1,29 @@
+"""The machine description every results JSON records, and sizes on disk."""
+import json
+
+from nerel_spacy.machine import CPU_FLAGS, cpu_flags, cpu_name, describe_machine, directory_size
+
+
+def test_describe_machine_names_cpu_threads_versions_and_date():
+    info = describe_machine(threads=3)
+    for key in ("cpu", "cores", "cores_available", "cpu_flags", "load_average", "python",
+                "torch", "spacy", "spacy-transformers", "transformers", "nerel-spacy", "date"):
+        assert key in info
+    assert info["threads"] == 3 and info["cpu"] == cpu_name() != ""
+    assert set(info["cpu_flags"]) <= set(CPU_FLAGS) and info["cpu_flags"] == cpu_flags()
+    json.dumps(info)  # JSON-safe
+
+
+def test_describe_machine_defaults_to_torchs_thread_setting():
+    import torch
+
+    assert describe_machine()["threads"] == torch.get_num_threads()
+
+
+def test_directory_size_of_a_folder_and_of_a_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.bin").write_bytes(b"x" * 10)
+    (tmp_path / "sub" / "b.bin").write_bytes(b"y" * 5)
+    assert directory_size(tmp_path) == 15
+    assert directory_size(tmp_path / "a.bin") == 10
+    assert directory_size(tmp_path / "missing") == 0
