@@ -6,7 +6,6 @@ network.
 """
 import shutil
 import subprocess
-import sys
 
 import pytest
 import srsly
@@ -118,11 +117,3 @@ def test_command_is_the_first_step_of_the_workflows():
     (command,) = [c for c in project["commands"] if c["name"] == "fetch-data"]
     assert command["script"] == ["nerel-batch fetch-data ${vars.nerel_dir}"]
     assert project["vars"]["nerel_dir"] in {asset["dest"] for asset in project["assets"]}
-
-
-def test_help_runs_as_a_module():
-    result = subprocess.run(
-        [sys.executable, "-m", "nerel_spacy", "fetch-data", "--help"], capture_output=True, text=True
-    )
-    assert result.returncode == 0
-    assert "NEREL_DIR" in result.stdout
