@@ -1,9 +1,10 @@
-"""Render the README's Results tables from the JSON in benchmarks/results/.
+"""Render the results tables of docs/results.md from the JSON in benchmarks/results/.
 
-The README is not edited by hand for numbers: this prints markdown (or rewrites the
-README between its RESULTS markers with --write), so the tables always match the JSON.
+docs/results.md is not edited by hand for numbers: this prints markdown (or rewrites
+docs/results.md between its RESULTS markers with --write), so the tables always match
+the JSON.
 
-    python benchmarks/report.py --main trf_e5_small --write
+    python benchmarks/report.py --main trf_e5_small_w256 --write
 """
 import argparse
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+RESULTS_DOC = REPO / "docs" / "results.md"
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 
 
@@ -96,7 +98,7 @@ def thresholds_table(record: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--main", required=True, help="The run whose per-type tables are shown")
-    parser.add_argument("--write", action="store_true", help="Rewrite README.md between the RESULTS markers")
+    parser.add_argument("--write", action="store_true", help="Rewrite docs/results.md between the RESULTS markers")
     args = parser.parse_args()
     runs = {p.stem: load(p) for p in sorted((RESULTS / "runs").glob("*.json"))}
     main_dev = runs[args.main]["dev"]
@@ -153,10 +155,10 @@ def main() -> None:
     if thresholds:
         text += "\n" + thresholds_table(thresholds)
     if args.write:
-        readme = (REPO / "README.md").read_text(encoding="utf-8")
-        head, rest = readme.split(START, 1)
+        doc = RESULTS_DOC.read_text(encoding="utf-8")
+        head, rest = doc.split(START, 1)
         _, tail = rest.split(END, 1)
-        (REPO / "README.md").write_text(head + START + "\n" + text + END + tail, encoding="utf-8")
+        RESULTS_DOC.write_text(head + START + "\n" + text + END + tail, encoding="utf-8")
     print(text)
 
 

@@ -1,46 +1,156 @@
-"""The README's "Use it from Python" examples run, against a tiny trained pipeline.
+"""The README and docs/ against the code: their commands exist and their Python runs.
 
-Every ```python block between the USE-FROM-PYTHON markers runs in order in one namespace,
-like a session. ``spacy.load("ru_nerel_joint")`` is pointed at a CNN ``nerel_joint``
-trained on the conftest docs (``test_package.py`` checks the installed wheel itself). Each
-block's asserts must hold, and what it prints must equal the output shown in its comments.
+- Structure: every ``nerel-batch COMMAND`` they (and project.yml's scripts) mention is a
+  command, every flag given to it is one of its options, every ``spacy project run NAME``
+  is a command or workflow of project.yml, every ``--vars.NAME`` is a project var, every
+  config they train is in configs/ with the sections its overrides name, and every
+  ``python -m nerel_spacy...`` module exists.
+- Python: the ```python blocks between the USE-FROM-PYTHON markers (README.md, then
+  docs/python.md) run in order against a tiny CNN ``nerel_joint`` standing in for
+  ``ru_nerel_joint`` (``test_package.py`` checks the installed wheel itself). Their
+  asserts must hold and what they print must equal the output shown in their comments.
 """
 import contextlib
+import importlib.util
 import io
 import re
 from pathlib import Path
-from typing import List
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 import spacy
+import srsly
+import typer
+from spacy.util import load_config
+
+from nerel_spacy.cli import app
 
 from conftest import REPO_ROOT
 from package_helpers import train_tiny_pipeline
 
+DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+PROJECT = srsly.read_yaml(REPO_ROOT / "project.yml")
+
 SECTION = re.compile(r"<!-- USE-FROM-PYTHON:START -->\n(.*?)<!-- USE-FROM-PYTHON:END -->", re.S)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+# A command runs to the end of its line, code span, table cell, pipe, redirection or comment.
+SEGMENT_END = r"(?=`|\||>|#|;|&&|$)"
+NERELBATCH = re.compile(r"nerel-batch ([a-z][a-z-]*)(.*?)" + SEGMENT_END, re.M)
+SPACY_TRAIN = re.compile(r"spacy train (configs/[\w$.{}]+\.cfg)(.*?)" + SEGMENT_END, re.M)
+PROJECT_RUN = re.compile(r"(?:spacy project run|weasel run) ([a-z][\w-]*)")
+PROJECT_VAR = re.compile(r"--vars\.([a-z_]+)")
+PYTHON_MODULE = re.compile(r"python -m (nerel_spacy[\w.]*)")
+FLAG = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
+OVERRIDE = re.compile(r"(?<![\w-])--([a-z_]+(?:\.[\w@]+)+)")
 
 # What each python block prints with the tiny pipeline, one list of lines per block.
-EXPECTED_OUTPUT = [
-    [
-        "[('Барак Обама', 'PERSON', 0, 11), ('Москву', 'CITY', 22, 28), ('в январе', 'DATE', 29, 37)]",
-        "[('Министр', 'PROFESSION', 0, 7), ('Сергей Лавров', 'PERSON', 8, 21), ('Китай', 'COUNTRY', 30, 35)]",
+EXPECTED_OUTPUT = {
+    "README.md": [
+        [
+            "[('Барак Обама', 'PERSON', 0, 11), ('Москву', 'CITY', 22, 28), ('в январе', 'DATE', 29, 37)]",
+            "[('Министр', 'PROFESSION', 0, 7), ('Сергей Лавров', 'PERSON', 8, 21), ('Китай', 'COUNTRY', 30, 35)]",
+        ],
     ],
-    ["['WORKS_AS']"],
-    ["[('Обама', 'POLITICIAN'), ('Москву', 'CITY'), ('в январе', 'DATE')]"],
-    ["[('Барак Обама', 'PERSON'), ('Москву', 'CITY'), ('в январе', 'DATE')]"],
-    [
-        "[('Барак Обама', 'PERSON'), ('Москву', 'CITY'), ('в январе', 'DATE')]",
-        "[('Министр', 'PROFESSION'), ('Сергей Лавров', 'PERSON'), ('Китай', 'COUNTRY')]",
+    "docs/python.md": [
+        ["['WORKS_AS']"],
+        ["[('Обама', 'POLITICIAN'), ('Москву', 'CITY'), ('в январе', 'DATE')]"],
+        ["[('Барак Обама', 'PERSON'), ('Москву', 'CITY'), ('в январе', 'DATE')]"],
+        [
+            "[('Барак Обама', 'PERSON'), ('Москву', 'CITY'), ('в январе', 'DATE')]",
+            "[('Министр', 'PROFESSION'), ('Сергей Лавров', 'PERSON'), ('Китай', 'COUNTRY')]",
+        ],
     ],
-]
+}
 
 
-def readme_blocks(language: str) -> List[str]:
-    """The fenced blocks of ``language`` in the README's "Use it from Python" section."""
-    match = SECTION.search((REPO_ROOT / "README.md").read_text(encoding="utf8"))
-    assert match, "README.md lost its USE-FROM-PYTHON markers"
-    return [body for lang, body in FENCE.findall(match.group(1)) if lang == language]
+def texts() -> Iterator[Tuple[str, str]]:
+    """(name, text) of every document and of project.yml's scripts, line continuations joined."""
+    for path in DOCUMENTS:
+        yield path.relative_to(REPO_ROOT).as_posix(), path.read_text(encoding="utf8").replace("\\\n", " ")
+    scripts = [line for command in PROJECT["commands"] for line in command["script"]]
+    yield "project.yml", "\n".join(scripts) + "\n" + PROJECT["description"]
+
+
+def cli_options() -> Dict[str, set]:
+    """Every nerel-batch command with the options its --help lists."""
+    group = typer.main.get_command(app)
+    return {
+        name: {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
+        for name, command in group.commands.items()
+    }
+
+
+def test_documents_exist_and_the_readme_stays_short():
+    names = {path.name for path in DOCUMENTS}
+    assert {"data.md", "training.md", "quantization.md", "annotate.md", "python.md", "results.md"} <= names
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf8")
+    assert len(readme.splitlines()) <= 250
+    for path in DOCUMENTS[1:]:
+        assert f"(docs/{path.name})" in readme, f"README.md does not link docs/{path.name}"
+
+
+def test_every_nerel_batch_command_and_flag_exists():
+    options = cli_options()
+    seen = set()
+    for name, text in texts():
+        for command, rest in NERELBATCH.findall(text):
+            assert command in options, f"{name}: nerel-batch {command} is not a command"
+            for flag in FLAG.findall(rest):
+                assert flag in options[command], f"{name}: nerel-batch {command} has no {flag}"
+            seen.add(command)
+    assert {"fetch-data", "convert", "annotate", "quantize", "benchmark"} <= seen
+
+
+def test_every_project_command_and_var_exists():
+    runnable = {command["name"] for command in PROJECT["commands"]} | set(PROJECT["workflows"])
+    for name, text in texts():
+        for command in PROJECT_RUN.findall(text):
+            assert command in runnable, f"{name}: spacy project run {command} is not in project.yml"
+        for var in PROJECT_VAR.findall(text):
+            assert var in PROJECT["vars"], f"{name}: --vars.{var} is not a var of project.yml"
+
+
+def test_every_trained_config_and_override_exists():
+    checked = 0
+    for name, text in texts():
+        for config_path, rest in SPACY_TRAIN.findall(text):
+            if "$" in config_path:
+                config_path = config_path.replace("${vars.config}", PROJECT["vars"]["config"])
+            config = load_config(REPO_ROOT / config_path, interpolate=False)
+            for override in OVERRIDE.findall(rest):
+                *sections, key = override.split(".")
+                node = config
+                for section in sections:
+                    assert section in node, f"{name}: {config_path} has no [{'.'.join(sections)}] for --{override}"
+                    node = node[section]
+                assert key in node, f"{name}: {config_path} has no {override}"
+                checked += 1
+    assert checked > 10
+
+
+def test_every_python_module_exists():
+    for name, text in texts():
+        for module in PYTHON_MODULE.findall(text):
+            assert importlib.util.find_spec(module.rstrip(".")) is not None, f"{name}: no module {module}"
+
+
+def test_wheel_path_matches_the_project_package():
+    name, version = PROJECT["vars"]["package_name"], PROJECT["vars"]["package_version"]
+    wheel = f"packages/ru_{name}-{version}/dist/ru_{name}-{version}-py3-none-any.whl"
+    for path in (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "python.md"):
+        assert f"pip install {wheel}" in path.read_text(encoding="utf8"), path
+
+
+def python_blocks(document: str) -> List[str]:
+    """The ```python blocks in ``document``'s USE-FROM-PYTHON section."""
+    match = SECTION.search((REPO_ROOT / document).read_text(encoding="utf8"))
+    assert match, f"{document} lost its USE-FROM-PYTHON markers"
+    return [body for lang, body in FENCE.findall(match.group(1)) if lang == "python"]
+
+
+def test_every_python_block_has_its_expected_output():
+    for document, expected in EXPECTED_OUTPUT.items():
+        assert len(python_blocks(document)) == len(expected), document
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +158,9 @@ def tiny_model(tmp_path_factory) -> Path:
     return train_tiny_pipeline(tmp_path_factory.mktemp("readme") / "model")
 
 
-def test_section_shows_how_to_build_and_install():
-    (commands,) = readme_blocks("bash")
-    assert "python -m nerel_spacy.packaging training/joint_trf/model-int8 packages" in commands
-    assert "pip install packages/ru_nerel_joint-0.1.0/dist/ru_nerel_joint-0.1.0-py3-none-any.whl" in commands
-    assert len(readme_blocks("python")) == len(EXPECTED_OUTPUT)
-
-
 @pytest.mark.slow
-def test_python_examples_run_and_print_what_they_show(tiny_model, monkeypatch):
+@pytest.mark.parametrize("document", list(EXPECTED_OUTPUT))
+def test_python_examples_run_and_print_what_they_show(document, tiny_model, monkeypatch):
     real_load = spacy.load
 
     def load(name, *args, **kwargs):
@@ -64,11 +168,10 @@ def test_python_examples_run_and_print_what_they_show(tiny_model, monkeypatch):
 
     monkeypatch.setattr(spacy, "load", load)
     namespace = {"__name__": "readme_examples"}
-    blocks = readme_blocks("python")
-    for i, (block, expected) in enumerate(zip(blocks, EXPECTED_OUTPUT), start=1):
+    for i, (block, expected) in enumerate(zip(python_blocks(document), EXPECTED_OUTPUT[document]), start=1):
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
-            exec(compile(block, f"README.md, python block {i}", "exec"), namespace)
-        assert stdout.getvalue().splitlines() == expected, f"python block {i}"
+            exec(compile(block, f"{document}, python block {i}", "exec"), namespace)
+        assert stdout.getvalue().splitlines() == expected, f"{document}, python block {i}"
         shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
-        assert shown == expected, f"python block {i}: the output in its comments is not what it prints"
+        assert shown == expected, f"{document}, python block {i}: the output in its comments is not what it prints"

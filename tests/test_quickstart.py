@@ -1,0 +1,111 @@
+"""The README's quick start, as typed, on a fresh copy of the repository.
+
+The repository's files (``git ls-files``: what a clone holds) are copied to a temporary
+folder, and the commands of the README's "Quick start" blocks run there as written, with
+two changes only: the brat fixtures stand in for ``../shared/data/nerel``, and tiny vars
+(a few steps, a small vector table, the tiny random BERT) make each workflow take seconds.
+Subprocesses import the copy's ``nerel_spacy``. Nothing touches the network: git may
+only use file:// here, so the asset fetch of a bare copy fails at once.
+"""
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from brat_fixtures import NEREL_ROOT
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+QUICK_START = re.compile(r"^## Quick start\n(.*?)^### ", re.S | re.M)
+BASH = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
+README_NEREL = "../shared/data/nerel"
+
+
+def quick_start_blocks() -> List[List[str]]:
+    """The commands of each bash block in the README's Quick start, comments dropped."""
+    section = QUICK_START.search((REPO_ROOT / "README.md").read_text(encoding="utf8"))
+    assert section, "README.md lost its '## Quick start' section"
+    blocks = [[line for line in block.splitlines() if line.strip()] for block in BASH.findall(section.group(1))]
+    assert len(blocks) == 2, "expected the CNN block, then the transformer block"
+    return blocks
+
+
+def fresh_copy(dest: Path) -> Path:
+    """The files a clone of this repository would hold (plus new files not yet committed)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def offline_env(clone: Path) -> Dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(clone), "GIT_ALLOW_PROTOCOL": "file", "GIT_TERMINAL_PROMPT": "0"}
+    env.pop("COLUMNS", None)
+    return env
+
+
+def run_line(line: str, clone: Path, tiny_vars: Dict[str, str]) -> subprocess.CompletedProcess:
+    """One README command in ``clone``: the fixtures for NEREL, tiny vars for a workflow."""
+    args = shlex.split(line.replace(README_NEREL, str(NEREL_ROOT)), comments=True)
+    if args[:3] == ["spacy", "project", "run"]:
+        args += [f"--vars.{name}={value}" for name, value in tiny_vars.items()]
+    programs = {"spacy": [sys.executable, "-m", "spacy"], "nerel-batch": [sys.executable, "-m", "nerel_spacy"]}
+    args = programs[args[0]] + args[1:]
+    return subprocess.run(args, cwd=clone, env=offline_env(clone), capture_output=True, text=True, timeout=600)
+
+
+def assert_record_per_document(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    expected = sorted(path.name for path in (NEREL_ROOT / "dev").glob("*.txt"))
+    assert sorted(record["id"] for record in records) == expected
+
+
+def run_block(block: List[str], clone: Path, tiny_vars: Dict[str, str]) -> None:
+    """The workflow must succeed; the annotate line (stdout is a pipe here) prints JSONL."""
+    workflow, annotate = block
+    assert workflow.startswith("spacy project run ") and annotate.startswith("nerel-batch annotate ")
+    result = run_line(workflow, clone, tiny_vars)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_record_per_document(run_line(annotate, clone, tiny_vars))
+
+
+def test_cnn_quick_path(tmp_path):
+    clone = fresh_copy(tmp_path)
+    (cnn, _) = quick_start_blocks()
+    run_block(cnn, clone, {"cnn_max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000"})
+    assert (clone / "metrics" / "joint_cnn" / "dev.json").exists()
+
+
+def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
+    clone = fresh_copy(tmp_path)
+    (_, transformer) = quick_start_blocks()
+    tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000"}
+    run_block(transformer, clone, tiny)
+    assert (clone / "training" / "joint_trf" / "model-int8" / "config.cfg").exists()
+
+
+def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
+    clone = fresh_copy(tmp_path)
+    args = [sys.executable, "-m", "spacy", "project", "run", "all", "."]
+    result = subprocess.run(args, cwd=clone, env=offline_env(clone), capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "No NEREL corpus at assets/nerel" in output
+    assert "--vars.nerel_dir" in output and "Offline recipe" in output
+    assert "Missing dependency" not in output
+    assert not (clone / "corpus").exists() or not any((clone / "corpus").iterdir())
