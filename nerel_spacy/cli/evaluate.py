@@ -17,6 +17,11 @@ ROWS = (
     ("entities P", lambda s: s.get("ents_p"), "pct"),
     ("entities R", lambda s: s.get("ents_r"), "pct"),
     ("entities F", lambda s: s.get("ents_f"), "pct"),
+    ("nested mentions P", lambda s: s.get("spans_nerel_p"), "pct"),
+    ("nested mentions R", lambda s: s.get("spans_nerel_r"), "pct"),
+    ("nested mentions F", lambda s: s.get("spans_nerel_f"), "pct"),
+    ("  outermost F", lambda s: s.get("spans_nerel_outer_f"), "pct"),
+    ("  inner F", lambda s: s.get("spans_nerel_inner_f"), "pct"),
     ("relation types micro P", lambda s: s.get("cats_micro_p"), "pct"),
     ("relation types micro R", lambda s: s.get("cats_micro_r"), "pct"),
     ("relation types micro F", lambda s: s.get("cats_micro_f"), "pct"),
@@ -33,12 +38,21 @@ def results_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
     for split in results:
         table.add_column(split, justify="right")
     for label, read, kind in ROWS:
+        if not any(_has(read, scores) for scores in results.values()):
+            continue  # e.g. nested scores of a pipeline without a span head
         cells = []
         for scores in results.values():
             value = float(read(scores) or 0.0)
             cells.append(f"{100 * value:.1f}" if kind == "pct" else f"{value:.1f}")
         table.add_row(label, *cells)
     return table
+
+
+def _has(read, scores: Dict[str, Any]) -> bool:
+    try:
+        return read(scores) is not None
+    except (KeyError, TypeError):
+        return False
 
 
 @app.command()
