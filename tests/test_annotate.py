@@ -433,6 +433,7 @@ def test_ignored_ctrl_c_stays_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
@@ -747,6 +748,7 @@ def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
     assert run_cli("docs", "--resume").exit_code == 1 and len(read_output(tmp_path / "docs.jsonl")) == 3
 
 
+@pytest.mark.slow
 def test_predicted_mentions_carry_their_scores(tmp_path):
     """A span head's mentions (nested ones too) reach the JSONL with their scores."""
     import spacy

@@ -33,6 +33,7 @@ def models(tiny_bert_dir, tmp_path_factory):
     return {"fp32": str(fp32_dir), "int8": str(root / "int8")}, save_gold_corpus(root / "dev.spacy")
 
 
+@pytest.mark.slow
 def test_benchmark_writes_json_with_speed_memory_size_and_f1(models, tmp_path):
     paths, data = models
     output = tmp_path / "results" / "quantization.json"

@@ -107,6 +107,7 @@ def test_stats_missing_corpus(runner, tmp_path):
     assert "nerel-batch convert" in result.output
 
 
+@pytest.mark.slow
 def test_console_script_runs(tmp_path):
     """The installed entry point, as a user runs it (one subprocess, kept small)."""
     import subprocess

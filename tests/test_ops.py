@@ -26,6 +26,7 @@ def test_callback_switches_cpu_ops_to_numpy_blas(restore_ops):
     assert use_numpy_blas() is True  # idempotent
 
 
+@pytest.mark.slow
 def test_same_predictions_with_numpy_blas(tmp_path, restore_ops):
     set_current_ops(NumpyOps())
     nlp = cnn_nlp()

@@ -71,6 +71,7 @@ def test_cnn_overfits_three_docs():
     assert scores["ents_f"] == 1.0 and scores["seqeval_f"] == 1.0 and scores["cats_micro_f"] == 1.0
 
 
+@pytest.mark.slow
 def test_listener_transformer_learns_and_round_trips(tiny_bert_dir, tmp_path):
     nlp = trf_nlp(tiny_bert_dir)
     assert nlp.pipe_names == ["transformer", "nerel_joint"]
@@ -89,6 +90,7 @@ def test_listener_transformer_learns_and_round_trips(tiny_bert_dir, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_inline_transformer_learns(tiny_bert_dir):
     nlp = trf_nlp(tiny_bert_dir, inline=True)
     assert nlp.pipe_names == ["nerel_joint"]
@@ -247,6 +249,7 @@ def mentions(doc):
     return sorted((s.start, s.end, s.label_) for s in doc.spans["nerel"])
 
 
+@pytest.mark.slow
 def test_cnn_overfits_nested_mentions(tmp_path):
     nlp = cnn_nlp()
     examples = make_nested_examples(nlp)
@@ -266,6 +269,7 @@ def test_cnn_overfits_nested_mentions(tmp_path):
         assert mentions(loaded(example.reference.text)) == mentions(example.reference)
 
 
+@pytest.mark.slow
 def test_ents_can_come_from_the_span_head(tmp_path):
     nlp = cnn_nlp()
     examples = make_nested_examples(nlp)

@@ -82,6 +82,7 @@ def test_int8_pipeline_predicts_close_to_fp32_and_round_trips(fp32_dir, tmp_path
         assert b == pytest.approx(a, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_inline_transformer_is_quantized_too(tiny_bert_dir, tmp_path):
     fp32 = spacy.load(save_trained_trf(tiny_bert_dir, tmp_path / "fp32", inline=True))
     int8, report = quantize_pipeline(fp32, compute="int8")
@@ -120,6 +121,7 @@ def test_loading_neither_unpickles_nor_requantizes(int8_dir, monkeypatch):
     assert len(nlp(TEXTS[0])) > 0
 
 
+@pytest.mark.slow
 def test_int8_pipeline_loads_in_a_fresh_process(int8_dir, tmp_path):
     expected_ents, expected_cats = predictions(spacy.load(int8_dir))
     script = textwrap.dedent(
