@@ -138,6 +138,7 @@ def compare(baseline: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Option
         "size_ratio": ratio(other["size_mb"], baseline["size_mb"]),
         "delta_seqeval_f": delta("seqeval_f"),
         "delta_ents_f": delta("ents_f"),
+        "delta_spans_nerel_f": delta("spans_nerel_f"),
         "delta_cats_micro_f": delta("cats_micro_f"),
     }
 
@@ -208,7 +209,8 @@ def measure_model(
         scored = gold[: f1_docs or len(gold)]
         all_scores, _ = predict_and_score(nlp, scored, batch_size=batch_size)
         scores = {key: _float_or_none(all_scores.get(key))
-                  for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "cats_micro_f", "cats_macro_f")}
+                  for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "spans_nerel_f", "cats_micro_f",
+                              "cats_macro_f")}
         scores["n_docs"] = len(scored)
     return {
         "model": str(model),

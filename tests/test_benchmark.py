@@ -20,7 +20,7 @@ MODEL_KEYS = {
 }
 COMPARISON_KEYS = {
     "speedup_docs_per_second", "speedup_ms_per_doc_p50", "rss_ratio", "size_ratio",
-    "delta_seqeval_f", "delta_ents_f", "delta_cats_micro_f",
+    "delta_seqeval_f", "delta_ents_f", "delta_spans_nerel_f", "delta_cats_micro_f",
 }
 
 

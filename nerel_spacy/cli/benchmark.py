@@ -34,6 +34,7 @@ ROWS = (
     ("peak RSS MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
     ("size MB", lambda r: r["size_mb"], "{:.0f}"),
     ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
+    ("nested mentions F1", lambda r: r["scores"].get("spans_nerel_f"), "{:.4f}"),
     ("relation types micro F1", lambda r: r["scores"].get("cats_micro_f"), "{:.4f}"),
 )
 
