@@ -1,17 +1,24 @@
-"""``nerel.ConsoleLogger.v1``: spaCy's console table, with σ and raw losses shown as numbers.
+"""``nerel.ConsoleLogger.v1``: spaCy's console table, with σ and raw task losses as numbers.
 
-spaCy's ConsoleLogger prints every score column ×100, as a percentage. The joint
-component also reports the learned uncertainty σ per task and the raw (unweighted)
-training loss per task; those are not percentages, so this logger shows them as
-they are. Everything else, including the optional JSONL output, is spaCy's.
+The joint component reports, through the ``losses`` dict of ``update``, the raw
+(unweighted) loss of each task (``{pipe}_{task}``, summed over the steps since the
+last evaluation) and the learned uncertainty σ (``{pipe}_sigma_{task}``). This
+logger turns them into the columns ``loss_{task}`` (mean per step) and
+``sigma_{task}`` of spaCy's table, unscaled: they are not percentages. Everything
+else, including the optional JSONL output, is spaCy's.
+
+Before the first step it prints what the run will cost: ``max_steps`` × the
+``seconds_per_step`` measured for this config, naming where it was measured.
 """
+import sys
 from typing import IO, Any, Callable, Dict, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.training.loggers import console_logger_v3
 from spacy.util import registry
 
-RAW_COLUMNS = ("sigma_ner", "sigma_cats", "loss_ner", "loss_cats")
+TASKS = ("ner", "spans", "cats")
+RAW_COLUMNS = tuple(f"{kind}_{task}" for kind in ("sigma", "loss") for task in TASKS)
 
 
 def rescale_raw_scores(info: Dict[str, Any], raw_columns: Sequence[str]) -> Dict[str, Any]:
@@ -23,23 +30,67 @@ def rescale_raw_scores(info: Dict[str, Any], raw_columns: Sequence[str]) -> Dict
     return {**info, "other_scores": other_scores}
 
 
+def task_columns(losses: Dict[str, float], pipe: str, n_steps: int) -> Dict[str, float]:
+    """``sigma_{task}`` and mean ``loss_{task}`` of ``pipe`` from ``n_steps`` steps' ``losses``."""
+    columns: Dict[str, float] = {}
+    for task in TASKS:
+        if f"{pipe}_sigma_{task}" in losses:
+            columns[f"sigma_{task}"] = float(losses[f"{pipe}_sigma_{task}"])
+        if f"{pipe}_{task}" in losses:
+            columns[f"loss_{task}"] = float(losses[f"{pipe}_{task}"]) / max(1, n_steps)
+    return columns
+
+
+def expected_duration(max_steps: int, seconds_per_step: float) -> str:
+    """``max_steps × seconds_per_step`` as hours and minutes."""
+    minutes = round(max_steps * seconds_per_step / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
 @registry.loggers("nerel.ConsoleLogger.v1")
 def console_logger(
     progress_bar: Optional[str] = None,
     console_output: bool = True,
     output_file: Optional[str] = None,
     raw_columns: Sequence[str] = RAW_COLUMNS,
+    seconds_per_step: Optional[float] = None,
+    measured_on: str = "",
 ) -> Callable[[Language, IO, IO], Tuple[Callable, Callable]]:
-    """spaCy's ``ConsoleLogger.v3``, printing ``raw_columns`` unscaled."""
+    """spaCy's ``ConsoleLogger.v3``, printing ``raw_columns`` unscaled.
+
+    seconds_per_step: measured training cost of one step of this config (with its
+        evaluations), to print the expected duration before training starts.
+    measured_on: where it was measured, e.g. "2 cores, AMD EPYC (no AMX)".
+    """
     base = console_logger_v3(
         progress_bar=progress_bar, console_output=console_output, output_file=output_file
     )
 
-    def setup_printer(nlp: Language, stdout: IO, stderr: IO):
+    def setup_printer(nlp: Language, stdout: IO = sys.stdout, stderr: IO = sys.stderr):
+        if seconds_per_step and console_output:
+            max_steps = int(nlp.config["training"]["max_steps"] or 0)
+            where = f" on {measured_on}" if measured_on else ""
+            if max_steps:
+                stdout.write(
+                    f"ℹ Expected duration: {max_steps} steps × {seconds_per_step:g} s/step "
+                    f"(measured{where}) ≈ {expected_duration(max_steps, seconds_per_step)}.\n"
+                )
         log_step, finalize = base(nlp, stdout, stderr)
+        joint_pipes = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory == "nerel_joint"]
+        last_step = {"step": 0}
 
         def log_raw_step(info: Optional[Dict[str, Any]]) -> None:
-            log_step(rescale_raw_scores(info, raw_columns) if info is not None else None)
+            if info is None:
+                log_step(None)
+                return
+            n_steps = info["step"] - last_step["step"]
+            last_step["step"] = info["step"]
+            columns: Dict[str, float] = {}
+            for pipe in joint_pipes:
+                columns.update(task_columns(info.get("losses", {}), pipe, n_steps))
+            info = {**info, "other_scores": {**info.get("other_scores", {}), **columns}}
+            log_step(rescale_raw_scores(info, raw_columns))
 
         return log_raw_step, finalize
 

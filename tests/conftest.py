@@ -34,6 +34,42 @@ TINY_DOCS = [
 ]
 
 
+# Nested mentions: (tokens joined by spaces, every mention as a token span, relation types).
+NESTED_DOCS = [
+    (
+        "Министр иностранных дел России Сергей Лавров прилетел в Москву .",
+        [(0, 4, "PROFESSION"), (3, 4, "COUNTRY"), (4, 6, "PERSON"), (8, 9, "CITY")],
+        {"WORKS_AS": 1.0, "LOCATED_IN": 0.0},
+    ),
+    (
+        "Банк России повысил ставку , сообщил губернатор Московской области .",
+        [(0, 2, "ORGANIZATION"), (1, 2, "COUNTRY"), (6, 9, "PROFESSION"), (7, 9, "STATE_OR_PROVINCE")],
+        {"WORKS_AS": 0.0, "LOCATED_IN": 1.0},
+    ),
+    (
+        "Газпром открыл офис в Петербурге в 2017 году .",
+        [(0, 1, "ORGANIZATION"), (4, 5, "CITY"), (6, 8, "DATE")],
+        {"WORKS_AS": 0.0, "LOCATED_IN": 1.0},
+    ),
+]
+
+
+def make_nested_examples(nlp) -> List[Example]:
+    """Gold examples for NESTED_DOCS: every mention in spans["nerel"], the outermost in ents."""
+    from nerel_spacy.spans import select_flat_entities
+
+    examples = []
+    for text, mentions, cats in NESTED_DOCS:
+        predicted = nlp.make_doc(text)
+        reference = nlp.make_doc(text)
+        assert len(reference) == len(text.split()), text
+        reference.spans["nerel"] = [Span(reference, s, e, label=lab) for s, e, lab in mentions]
+        reference.ents = select_flat_entities(reference.spans["nerel"])
+        reference.cats = dict(cats)
+        examples.append(Example(predicted, reference))
+    return examples
+
+
 def make_examples(nlp) -> List[Example]:
     """Gold examples for TINY_DOCS, tokenized by ``nlp``'s tokenizer."""
     examples = []

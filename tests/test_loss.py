@@ -1,6 +1,7 @@
 """The loss maths, each gradient checked against central finite differences."""
 import numpy
 import pytest
+from thinc.api import NumpyOps
 
 from nerel_spacy.models.loss import (
     fixed_weighted_loss,
@@ -11,6 +12,7 @@ from nerel_spacy.models.loss import (
 )
 
 EPS = 1e-5
+OPS = NumpyOps()
 
 
 def numeric_gradient(f, x):
@@ -32,20 +34,20 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences(rng):
     logits = rng.normal(size=(7, 5))
     gold = rng.integers(0, 5, size=7)
     mask = numpy.array([1, 1, 0, 1, 1, 0, 1], dtype="float64")
-    _, d_logits = softmax_cross_entropy(logits, gold, mask)
-    expected = numeric_gradient(lambda x: softmax_cross_entropy(x, gold, mask)[0], logits)
+    _, d_logits = softmax_cross_entropy(OPS, logits, gold, mask)
+    expected = numeric_gradient(lambda x: softmax_cross_entropy(OPS, x, gold, mask)[0], logits)
     numpy.testing.assert_allclose(d_logits, expected, atol=1e-6)
     assert numpy.all(d_logits[mask == 0] == 0)
 
 
 def test_softmax_cross_entropy_value():
     logits = numpy.log(numpy.array([[0.25, 0.75], [0.5, 0.5]]))
-    loss, _ = softmax_cross_entropy(logits, numpy.array([1, 0]))
+    loss, _ = softmax_cross_entropy(OPS, logits, numpy.array([1, 0]))
     assert loss == pytest.approx(-(numpy.log(0.75) + numpy.log(0.5)) / 2)
 
 
 def test_softmax_cross_entropy_all_masked_is_zero():
-    loss, grad = softmax_cross_entropy(numpy.ones((3, 4)), numpy.zeros(3), numpy.zeros(3))
+    loss, grad = softmax_cross_entropy(OPS, numpy.ones((3, 4)), numpy.zeros(3), numpy.zeros(3))
     assert loss == 0.0 and not grad.any()
 
 
@@ -53,15 +55,15 @@ def test_binary_cross_entropy_gradient_matches_finite_differences(rng):
     logits = rng.normal(scale=3.0, size=(4, 6))
     targets = (rng.random((4, 6)) > 0.5).astype("float64")
     mask = (rng.random((4, 6)) > 0.2).astype("float64")
-    _, d_logits = sigmoid_binary_cross_entropy(logits, targets, mask)
+    _, d_logits = sigmoid_binary_cross_entropy(OPS, logits, targets, mask)
     expected = numeric_gradient(
-        lambda x: sigmoid_binary_cross_entropy(x, targets, mask)[0], logits
+        lambda x: sigmoid_binary_cross_entropy(OPS, x, targets, mask)[0], logits
     )
     numpy.testing.assert_allclose(d_logits, expected, atol=1e-6)
 
 
 def test_binary_cross_entropy_is_stable_for_large_logits():
-    loss, grad = sigmoid_binary_cross_entropy(
+    loss, grad = sigmoid_binary_cross_entropy(OPS, 
         numpy.array([[1000.0, -1000.0]]), numpy.array([[0.0, 1.0]])
     )
     assert numpy.isfinite(loss) and loss == pytest.approx(1000.0)
@@ -71,14 +73,14 @@ def test_binary_cross_entropy_is_stable_for_large_logits():
 def test_uncertainty_weighted_loss_value_and_gradients(rng):
     losses = numpy.array([2.3, 0.4])
     log_vars = numpy.array([0.3, -0.7])
-    total, d_losses, d_log_vars = uncertainty_weighted_loss(losses, log_vars)
+    total, d_losses, d_log_vars = uncertainty_weighted_loss(OPS, losses, log_vars)
     assert total == pytest.approx(float((numpy.exp(-log_vars) * losses + log_vars).sum()))
     numpy.testing.assert_allclose(
-        d_losses, numeric_gradient(lambda x: uncertainty_weighted_loss(x, log_vars)[0], losses),
+        d_losses, numeric_gradient(lambda x: uncertainty_weighted_loss(OPS, x, log_vars)[0], losses),
         rtol=1e-5,
     )
     numpy.testing.assert_allclose(
-        d_log_vars, numeric_gradient(lambda s: uncertainty_weighted_loss(losses, s)[0], log_vars),
+        d_log_vars, numeric_gradient(lambda s: uncertainty_weighted_loss(OPS, losses, s)[0], log_vars),
         rtol=1e-5,
     )
 
@@ -86,9 +88,9 @@ def test_uncertainty_weighted_loss_value_and_gradients(rng):
 def test_uncertainty_weighting_optimum_is_log_of_the_loss():
     """At the stationary point exp(-s)·L = 1, i.e. σ² = L: the noisier task gets the smaller weight."""
     losses = numpy.array([4.0, 0.25])
-    _, _, d_log_vars = uncertainty_weighted_loss(losses, numpy.log(losses))
+    _, _, d_log_vars = uncertainty_weighted_loss(OPS, losses, numpy.log(losses))
     numpy.testing.assert_allclose(d_log_vars, 0.0, atol=1e-6)
-    weights, _, _ = uncertainty_weighted_loss(losses, numpy.log(losses))[1], None, None
+    weights, _, _ = uncertainty_weighted_loss(OPS, losses, numpy.log(losses))[1], None, None
     assert weights[0] < weights[1]
 
 
@@ -101,13 +103,13 @@ def test_chain_rule_through_a_head_matches_finite_differences(rng):
     log_vars = numpy.array([0.5, -0.2])
 
     def total(tags, cats):
-        l1 = softmax_cross_entropy(tags, gold)[0]
-        l2 = sigmoid_binary_cross_entropy(cats, targets)[0]
-        return uncertainty_weighted_loss([l1, l2], log_vars)[0]
+        l1 = softmax_cross_entropy(OPS, tags, gold)[0]
+        l2 = sigmoid_binary_cross_entropy(OPS, cats, targets)[0]
+        return uncertainty_weighted_loss(OPS, [l1, l2], log_vars)[0]
 
-    l1, d1 = softmax_cross_entropy(tag_logits, gold)
-    l2, d2 = sigmoid_binary_cross_entropy(cat_logits, targets)
-    _, factors, _ = uncertainty_weighted_loss([l1, l2], log_vars)
+    l1, d1 = softmax_cross_entropy(OPS, tag_logits, gold)
+    l2, d2 = sigmoid_binary_cross_entropy(OPS, cat_logits, targets)
+    _, factors, _ = uncertainty_weighted_loss(OPS, [l1, l2], log_vars)
     numpy.testing.assert_allclose(
         d1 * factors[0], numeric_gradient(lambda x: total(x, cat_logits), tag_logits), atol=1e-6
     )
@@ -117,10 +119,10 @@ def test_chain_rule_through_a_head_matches_finite_differences(rng):
 
 
 def test_fixed_weighted_loss():
-    total, d_losses = fixed_weighted_loss([2.0, 3.0], [1.0, 0.5])
+    total, d_losses = fixed_weighted_loss(OPS, [2.0, 3.0], [1.0, 0.5])
     assert total == pytest.approx(3.5)
     numpy.testing.assert_allclose(d_losses, [1.0, 0.5])
 
 
 def test_sigma_from_log_variance():
-    numpy.testing.assert_allclose(sigma_from_log_variance(numpy.log([4.0, 1.0])), [2.0, 1.0])
+    numpy.testing.assert_allclose(sigma_from_log_variance(OPS, numpy.log([4.0, 1.0])), [2.0, 1.0])

@@ -9,7 +9,7 @@ from thinc.api import Adam
 from nerel_spacy.models.joint import get_log_variances
 from nerel_spacy.pipeline.joint import NerelJoint
 
-from conftest import REPO_ROOT, TINY_DOCS, make_examples
+from conftest import REPO_ROOT, TINY_DOCS, make_examples, make_nested_examples
 
 
 def gold_ents(example: Example):
@@ -132,14 +132,15 @@ def test_uncertainty_weights_are_learned_and_fixed_weights_are_not():
     train(learned, make_examples(learned), 20)
     assert not numpy.allclose(get_log_variances(learned.get_pipe("nerel_joint").model), 0.0)
     sigmas = learned.get_pipe("nerel_joint").cfg["sigmas"]
-    assert set(sigmas) == {"ner", "cats"} and all(s > 0 for s in sigmas.values())
+    assert set(sigmas) == {"ner", "spans", "cats"} and all(s > 0 for s in sigmas.values())
 
     fixed = cnn_nlp(loss_weighting="fixed", fixed_weights={"ner": 1.0, "cats": 0.5})
     history = train(fixed, make_examples(fixed), 5)
     assert numpy.allclose(get_log_variances(fixed.get_pipe("nerel_joint").model), 0.0)
     first = history[0]
     assert first["nerel_joint"] == pytest.approx(
-        first["nerel_joint_ner"] + 0.5 * first["nerel_joint_cats"], rel=1e-5
+        first["nerel_joint_ner"] + first["nerel_joint_spans"] + 0.5 * first["nerel_joint_cats"],
+        rel=1e-5,
     )
 
 
@@ -238,3 +239,113 @@ def test_listener_without_its_transformer_is_a_clear_error(tiny_bert_dir):
     bare.add_pipe("nerel_joint", source=nlp)
     with pytest.raises(ValueError, match="source the 'transformer' component"):
         bare("Барак Обама приехал в Москву .")
+
+
+# ---- nested mentions (nerel.JointTagCat.v2) ---------------------------------------
+
+def mentions(doc):
+    return sorted((s.start, s.end, s.label_) for s in doc.spans["nerel"])
+
+
+def test_cnn_overfits_nested_mentions(tmp_path):
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 80)
+    for example in examples:
+        doc = nlp(example.reference.text)
+        assert mentions(doc) == mentions(example.reference)
+        group = doc.spans["nerel"]
+        assert len(group.attrs["scores"]) == len(group)
+        assert all(0.5 <= score <= 1.0 for score in group.attrs["scores"])
+    scores = nlp.evaluate(examples)
+    assert scores["spans_nerel_f"] == 1.0
+    assert scores["spans_nerel_inner_f"] == 1.0 and scores["spans_nerel_outer_f"] == 1.0
+    nlp.to_disk(tmp_path / "nested")
+    loaded = spacy.load(tmp_path / "nested")
+    for example in examples:
+        assert mentions(loaded(example.reference.text)) == mentions(example.reference)
+
+
+def test_ents_can_come_from_the_span_head(tmp_path):
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 80)
+    nlp.to_disk(tmp_path / "nested")
+    from_spans = spacy.load(
+        tmp_path / "nested", config={"components": {"nerel_joint": {"ents_source": "spans"}}}
+    )
+    for example in examples:
+        doc = from_spans(example.reference.text)
+        outermost = [(e.start, e.end, e.label_) for e in example.reference.ents]
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == outermost
+
+
+def test_ents_from_spans_needs_a_span_head():
+    v1 = {"@architectures": "nerel.JointTagCat.v1", "tok2vec": TINY_CNN, "doc_pooling": POOLING}
+    with pytest.raises(ValueError, match="span head"):
+        cnn_nlp(model=v1, ents_source="spans")
+
+
+TINY_CNN = {
+    "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 32,
+    "depth": 2, "embed_size": 500, "window_size": 1, "maxout_pieces": 3, "subword_features": True,
+}
+POOLING = {"@architectures": "nerel.MeanMaxPooling.v1"}
+
+
+def test_v1_model_keeps_flat_spans_and_two_tasks(tmp_path):
+    v1 = {"@architectures": "nerel.JointTagCat.v1", "tok2vec": TINY_CNN, "doc_pooling": POOLING}
+    nlp = cnn_nlp(model=v1, scorer={"@scorers": "nerel.joint_scorer.v1"})
+    pipe = nlp.get_pipe("nerel_joint")
+    examples = make_examples(nlp)
+    train(nlp, examples, 40)
+    assert pipe.tasks == ("ner", "cats") and set(pipe.cfg["sigmas"]) == {"ner", "cats"}
+    doc = nlp(TINY_DOCS[0][0])
+    assert list(doc.spans["nerel"]) == list(doc.ents)
+    nlp.to_disk(tmp_path / "v1")
+    assert spacy.load(tmp_path / "v1").get_pipe("nerel_joint").tasks == ("ner", "cats")
+
+
+def test_update_goes_through_get_loss():
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("nerel_joint")
+    outputs = pipe.model.predict([eg.predicted for eg in examples])
+    total, gradients = pipe.get_loss(examples, outputs)
+    assert set(gradients) >= {"ner", "spans", "cats", "log_variances"}
+    losses = pipe.update(examples, drop=0.0, sgd=None)
+    assert losses["nerel_joint"] == pytest.approx(total, rel=1e-6)
+    raw = gradients["task_losses"]
+    assert raw["spans"] == pytest.approx(losses["nerel_joint_spans"], rel=1e-6)
+
+
+def test_score_has_no_side_effects():
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 3)
+    pipe = nlp.get_pipe("nerel_joint")
+    cfg_before = repr(pipe.cfg)
+    first, second = nlp.evaluate(examples), nlp.evaluate(examples)
+    assert repr(pipe.cfg) == cfg_before
+    assert {k: v for k, v in first.items() if "speed" not in k} == {
+        k: v for k, v in second.items() if "speed" not in k
+    }
+    assert "loss_ner" not in first and "sigma_ner" not in first
+
+
+def test_log_variances_get_no_weight_decay():
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("nerel_joint")
+    weights = pipe.model.get_ref("loss_weights")
+    weights.set_param("log_variances", weights.ops.asarray1f([1.0, 1.0, 1.0]))
+    weights.inc_grad("log_variances", weights.ops.alloc1f(3))  # a zero gradient
+    head = pipe.model.get_ref("cat_output")
+    head.set_param("W", head.ops.alloc(head.get_param("W").shape) + 1.0)
+    head.inc_grad("W", head.ops.alloc(head.get_param("W").shape))
+    # With a zero gradient Adam does not move a weight: only decay would.
+    pipe.finish_update(Adam(0.1, L2=1.0, L2_is_weight_decay=True))
+    assert numpy.allclose(weights.get_param("log_variances"), 1.0)
+    assert numpy.all(head.get_param("W") < 1.0)  # the other weights still decay

@@ -1,26 +1,40 @@
-"""The joint architecture: one shared encoder, a token head and a document head.
+"""The joint architecture: one shared encoder feeding one head per task.
 
-``nerel.JointTagCat.v1`` maps a batch of docs to ``(tag_logits, cat_logits)``:
-one ``(n_tokens, n_tags)`` array of BIO-tag logits per doc, and one
-``(n_docs, n_cats)`` array of relation-type logits. The encoder is any spaCy
-tok2vec layer: a spacy-transformers listener, an inline transformer, or a CNN.
-The model also owns the two learned log-variances of the uncertainty weighting,
-so the optimizer that trains the heads trains them too.
+``nerel.JointTagCat.v1`` has a BIO token head (task ``ner``) and a document head
+(``cats``); ``nerel.JointTagCat.v2`` adds the nested-mention head (``spans``,
+``nerel.SpanScorer.v1``). Both map a batch of docs to a dict of outputs by task:
+
+- ``ner``: one ``(n_tokens, n_tags)`` array of BIO-tag logits per doc;
+- ``spans``: one ``(n_candidates, 1 + n_entity_types)`` array of logits per doc;
+- ``cats``: one ``(n_docs, n_cats)`` array of relation-type logits;
+- ``log_variances``: the learned ``s_i = log σ_i²`` of the uncertainty weighting, one
+  per task in ``model.attrs["tasks"]`` order. They are outputs so that their gradient
+  comes back through ``backprop`` like every other: the loss owns the maths, the
+  model owns the parameters.
+
+The encoder is any spaCy tok2vec layer: a spacy-transformers listener, an inline
+transformer, or a CNN.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Dropout, Linear, Maxout, Model, chain, with_array, zero_init
 from thinc.types import Floats1d, Floats2d
 
-JointOutput = Tuple[List[Floats2d], Floats2d]
+from .spans import SPAN_OUTPUT
+
+JointOutput = Dict[str, object]
 
 TAG_OUTPUT = "tag_output"
 CAT_OUTPUT = "cat_output"
 LOSS_WEIGHTS = "loss_weights"
 LOG_VARIANCES = "log_variances"
 TASKS = ("ner", "cats")
+# The head of each task, and the dim that sizes its output layer.
+HEAD_REFS = {"ner": "tag_head", "spans": "span_head", "cats": "cat_head"}
+OUTPUT_REFS = {"ner": TAG_OUTPUT, "spans": SPAN_OUTPUT, "cats": CAT_OUTPUT}
+OUTPUT_DIMS = {"ner": "nO_tags", "spans": "nO_spans", "cats": "nO_cats"}
 
 
 @registry.architectures("nerel.JointTagCat.v1")
@@ -32,7 +46,7 @@ def build_joint_tag_cat(
     nO_tags: Optional[int] = None,
     nO_cats: Optional[int] = None,
 ) -> Model[List[Doc], JointOutput]:
-    """Build the joint model.
+    """Build the flat joint model: BIO tags and relation types.
 
     tok2vec: the shared encoder.
     doc_pooling: pools a doc's token vectors into one row for the relation-type head.
@@ -40,29 +54,76 @@ def build_joint_tag_cat(
     dropout: applied to the token vectors before each head.
     nO_tags, nO_cats: output sizes; usually left out and set from the labels.
     """
-    tag_output = Linear(nO=nO_tags, init_W=zero_init)
-    cat_output = Linear(nO=nO_cats, init_W=zero_init)
+    heads = {
+        "ner": build_tag_head(hidden_width, dropout, nO_tags),
+        "cats": build_cat_head(doc_pooling, dropout, nO_cats),
+    }
+    return build_joint(tok2vec, heads, {"nO_tags": nO_tags, "nO_cats": nO_cats})
+
+
+@registry.architectures("nerel.JointTagCat.v2")
+def build_joint_tag_span_cat(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    doc_pooling: Model[List[Floats2d], Floats2d],
+    span_head: Model[List[Floats2d], List[Floats2d]],
+    hidden_width: int = 0,
+    dropout: float = 0.1,
+    nO_tags: Optional[int] = None,
+    nO_spans: Optional[int] = None,
+    nO_cats: Optional[int] = None,
+) -> Model[List[Doc], JointOutput]:
+    """Build the nested joint model: BIO tags, every nested mention, and relation types.
+
+    span_head: scores candidate spans (``nerel.SpanScorer.v1``); the other arguments
+    are those of ``nerel.JointTagCat.v1``.
+    """
+    heads = {
+        "ner": build_tag_head(hidden_width, dropout, nO_tags),
+        "spans": span_head,
+        "cats": build_cat_head(doc_pooling, dropout, nO_cats),
+    }
+    dims = {"nO_tags": nO_tags, "nO_spans": nO_spans, "nO_cats": nO_cats}
+    return build_joint(tok2vec, heads, dims)
+
+
+def build_tag_head(hidden_width: int, dropout: float, nO: Optional[int]) -> Model:
+    """Token vectors → BIO-tag logits: linear, or Maxout of ``hidden_width`` then linear."""
+    tag_output = Linear(nO=nO, init_W=zero_init)
     if hidden_width:
         tag_hidden: Model = Maxout(nO=hidden_width, nP=2, dropout=dropout, normalize=True)
-        tag_head = with_array(chain(Dropout(dropout), tag_hidden, tag_output))
+        head = with_array(chain(Dropout(dropout), tag_hidden, tag_output))
     else:
-        tag_head = with_array(chain(Dropout(dropout), tag_output))
-    cat_head = chain(doc_pooling, Dropout(dropout), cat_output)
-    loss_weights = build_loss_weights(len(TASKS))
+        head = with_array(chain(Dropout(dropout), tag_output))
+    head.set_ref(TAG_OUTPUT, tag_output)
+    return head
+
+
+def build_cat_head(doc_pooling: Model, dropout: float, nO: Optional[int]) -> Model:
+    """Token vectors → one row of relation-type logits per doc."""
+    cat_output = Linear(nO=nO, init_W=zero_init)
+    head = chain(doc_pooling, Dropout(dropout), cat_output)
+    head.set_ref(CAT_OUTPUT, cat_output)
+    return head
+
+
+def build_joint(
+    tok2vec: Model, heads: Dict[str, Model], dims: Dict[str, Optional[int]]
+) -> Model[List[Doc], JointOutput]:
+    """The shared forward: the encoder once, each head on its output, one σ per task."""
+    tasks = tuple(heads)
+    loss_weights = build_loss_weights(len(tasks))
+    refs = {"tok2vec": tok2vec, LOSS_WEIGHTS: loss_weights}
+    for task, head in heads.items():
+        refs[HEAD_REFS[task]] = head
+        refs[OUTPUT_REFS[task]] = head.get_ref(OUTPUT_REFS[task])
     return Model(
         "nerel_joint_tag_cat",
         forward,
         init=init,
-        layers=[tok2vec, tag_head, cat_head, loss_weights],
-        refs={
-            "tok2vec": tok2vec,
-            "tag_head": tag_head,
-            "cat_head": cat_head,
-            TAG_OUTPUT: tag_output,
-            CAT_OUTPUT: cat_output,
-            LOSS_WEIGHTS: loss_weights,
-        },
-        dims={"nO_tags": nO_tags, "nO_cats": nO_cats},
+        layers=[tok2vec, *heads.values(), loss_weights],
+        refs=refs,
+        dims=dims,
+        attrs={"tasks": tasks},
     )
 
 
@@ -90,30 +151,44 @@ def get_log_variances(model: Model) -> Floats1d:
     return model.get_ref(LOSS_WEIGHTS).get_param(LOG_VARIANCES)
 
 
+def get_tasks(model: Model) -> Tuple[str, ...]:
+    """The tasks of a joint model, in the order of its log-variances."""
+    return tuple(model.attrs.get("tasks", TASKS))
+
+
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[JointOutput, Callable]:
     tok2vec = model.get_ref("tok2vec")
     token_vectors, backprop_tok2vec = tok2vec(docs, is_train)
-    tag_logits, backprop_tags = model.get_ref("tag_head")(token_vectors, is_train)
-    cat_logits, backprop_cats = model.get_ref("cat_head")(token_vectors, is_train)
+    outputs: JointOutput = {}
+    backprops = {}
+    for task in get_tasks(model):
+        outputs[task], backprops[task] = model.get_ref(HEAD_REFS[task])(token_vectors, is_train)
+    loss_weights = model.get_ref(LOSS_WEIGHTS)
+    outputs[LOG_VARIANCES] = loss_weights.get_param(LOG_VARIANCES)
 
-    def backprop(d_output: JointOutput) -> List[Doc]:
-        d_tag_logits, d_cat_logits = d_output
-        d_vectors_tags = backprop_tags(d_tag_logits)
-        d_vectors_cats = backprop_cats(d_cat_logits)
-        d_vectors = [a + b for a, b in zip(d_vectors_tags, d_vectors_cats)]
+    def backprop(d_outputs: JointOutput) -> List[Doc]:
+        d_vectors = None
+        for task in get_tasks(model):
+            if d_outputs.get(task) is None:
+                continue
+            d_task = backprops[task](d_outputs[task])
+            d_vectors = d_task if d_vectors is None else [a + b for a, b in zip(d_vectors, d_task)]
+        if d_outputs.get(LOG_VARIANCES) is not None:
+            loss_weights.inc_grad(LOG_VARIANCES, d_outputs[LOG_VARIANCES])
         return backprop_tok2vec(d_vectors)
 
-    return (tag_logits, cat_logits), backprop
+    return outputs, backprop
 
 
 def init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
     """Initialize the encoder on ``X``, then size the heads from its output and the labels."""
     tok2vec = model.get_ref("tok2vec")
     tok2vec.initialize(X=X)
-    for dim, ref in (("nO_tags", TAG_OUTPUT), ("nO_cats", CAT_OUTPUT)):
+    for task in get_tasks(model):
+        dim = OUTPUT_DIMS[task]
         if model.has_dim(dim) and model.get_dim(dim):
-            model.get_ref(ref).set_dim("nO", model.get_dim(dim), force=True)
+            model.get_ref(OUTPUT_REFS[task]).set_dim("nO", model.get_dim(dim), force=True)
     vectors = tok2vec.predict(X) if X is not None else None
-    model.get_ref("tag_head").initialize(X=vectors)
-    model.get_ref("cat_head").initialize(X=vectors)
+    for task in get_tasks(model):
+        model.get_ref(HEAD_REFS[task]).initialize(X=vectors)
     model.get_ref(LOSS_WEIGHTS).initialize()

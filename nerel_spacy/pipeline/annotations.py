@@ -1,0 +1,53 @@
+"""Turning the joint component's decoded predictions into ``Doc`` annotations.
+
+Pure helpers of ``NerelJoint.predict`` and ``set_annotations``: the best valid BIO
+path, mentions as ``Span`` objects, the span group with its scores (as spaCy's
+spancat stores them), and ``doc.ents`` merged with entities set by earlier components.
+"""
+from typing import List, Optional, Sequence
+
+import numpy
+from spacy.tokens import Doc, Span, SpanGroup
+
+from ..bio import bio_to_spans, constrained_viterbi
+from ..span_decoding import DecodedSpan
+
+
+def best_tag_path(logits: numpy.ndarray, allowed: numpy.ndarray, allowed_start: numpy.ndarray) -> List[int]:
+    """The most probable BIO path of one doc that never makes an invalid span."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
+    return constrained_viterbi(log_probs, allowed, allowed_start)
+
+
+def tag_path_to_spans(doc: Doc, path: Sequence[int], tag_labels: Sequence[str]) -> List[Span]:
+    """The entity spans of a decoded tag path."""
+    tags = [tag_labels[t] for t in path]
+    return [Span(doc, s, e, label=label) for s, e, label in bio_to_spans(tags)]
+
+
+def mentions_to_spans(doc: Doc, mentions: Sequence[DecodedSpan], entity_labels: Sequence[str]) -> List[Span]:
+    """Decoded mentions as spans of ``doc``, labelled with their entity type."""
+    return [Span(doc, m.start, m.end, label=entity_labels[m.label]) for m in mentions]
+
+
+def set_span_group(
+    doc: Doc, key: str, spans: Optional[List[Span]], decoded: Optional[Sequence[DecodedSpan]]
+) -> None:
+    """``doc.spans[key]``: the predicted mentions with ``attrs["scores"]``, else ``doc.ents``."""
+    if spans is None or decoded is None:
+        doc.spans[key] = list(doc.ents)
+        return
+    scores = numpy.asarray([m.score for m in decoded], dtype="float32")
+    doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": scores})
+
+
+def set_ents_keeping_earlier(doc: Doc, predicted: List[Span], overwrite: bool = False) -> None:
+    """Set ``doc.ents``; unless ``overwrite``, earlier entities stay and overlapping predictions go."""
+    if overwrite:
+        doc.set_ents(predicted, default="outside")
+        return
+    existing = list(doc.ents)
+    taken = {t for ent in existing for t in range(ent.start, ent.end)}
+    kept = [s for s in predicted if not any(t in taken for t in range(s.start, s.end))]
+    doc.set_ents(sorted(existing + kept, key=lambda s: s.start), default="outside")

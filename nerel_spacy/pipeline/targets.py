@@ -1,0 +1,87 @@
+"""Gold targets for the joint component's heads, built from ``Example`` objects.
+
+Each function turns the reference side of a batch into arrays aligned with the
+predicted tokens (and, for spans, with the span head's candidate rows), plus a mask
+of what is known: a token whose gold tag is unknown, a doc without gold cats or
+without a gold span group adds nothing to the loss.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import numpy
+from spacy.training import Example
+from spacy.training.iob_utils import biluo_to_iob
+
+from ..span_decoding import n_candidates, span_targets
+
+
+def gold_tag_ids(
+    examples: Sequence[Example], tag_labels: Sequence[str]
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Gold BIO tag id per predicted token, all docs flattened; unknown gold gets mask 0."""
+    index = {tag: i for i, tag in enumerate(tag_labels)}
+    ids: List[int] = []
+    mask: List[float] = []
+    for eg in examples:
+        biluo = eg.get_aligned_ner()
+        known = [tag not in (None, "-") for tag in biluo]
+        bio = biluo_to_iob([tag if ok else "O" for tag, ok in zip(biluo, known)])
+        for tag, ok in zip(bio, known):
+            if ok and tag in index:
+                ids.append(index[tag])
+                mask.append(1.0)
+            else:
+                ids.append(0)
+                mask.append(0.0)
+    return numpy.asarray(ids, dtype="int64"), numpy.asarray(mask, dtype="float32")
+
+
+def gold_cats(
+    examples: Sequence[Example], labels: Sequence[str]
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Gold 0/1 per relation type; labels missing from a doc's gold cats are masked out."""
+    truths = numpy.zeros((len(examples), len(labels)), dtype="float32")
+    mask = numpy.zeros((len(examples), len(labels)), dtype="float32")
+    for i, eg in enumerate(examples):
+        for j, label in enumerate(labels):
+            if label in eg.reference.cats:
+                truths[i, j] = eg.reference.cats[label]
+                mask[i, j] = 1.0
+    return truths, mask
+
+
+def gold_span_classes(
+    examples: Sequence[Example], entity_labels: Sequence[str], max_width: int, spans_key: str
+) -> Tuple[numpy.ndarray, numpy.ndarray, Dict[str, int]]:
+    """Gold class per candidate span (0 = none), all docs flattened in candidate order.
+
+    Gold mentions come from ``reference.spans[spans_key]`` aligned to the predicted
+    tokens. A doc without that group is masked out (its inner mentions are unknown,
+    so its candidates must not be taught "none"). Also returns counts of the gold
+    mentions that have no candidate (wider than ``max_width``, or unknown labels).
+    """
+    label_index = {label: i for i, label in enumerate(entity_labels)}
+    classes: List[numpy.ndarray] = []
+    masks: List[numpy.ndarray] = []
+    counts = {"gold": 0, "too_wide": 0, "unknown_label": 0}
+    for eg in examples:
+        n_tokens = len(eg.predicted)
+        size = n_candidates(n_tokens, max_width)
+        if spans_key not in eg.reference.spans:
+            classes.append(numpy.zeros((size,), dtype="int64"))
+            masks.append(numpy.zeros((size,), dtype="float32"))
+            continue
+        aligned = eg.get_aligned_spans_y2x(eg.reference.spans[spans_key], allow_overlap=True)
+        gold = []
+        for span in aligned:
+            counts["gold"] += 1
+            if span.label_ not in label_index:
+                counts["unknown_label"] += 1
+            else:
+                gold.append((span.start, span.end, label_index[span.label_]))
+        doc_classes, too_wide = span_targets(n_tokens, max_width, gold)
+        counts["too_wide"] += too_wide
+        classes.append(doc_classes)
+        masks.append(numpy.ones((size,), dtype="float32"))
+    if not classes:
+        return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="float32"), counts
+    return numpy.concatenate(classes), numpy.concatenate(masks), counts
