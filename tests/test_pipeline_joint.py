@@ -349,3 +349,10 @@ def test_log_variances_get_no_weight_decay():
     pipe.finish_update(Adam(0.1, L2=1.0, L2_is_weight_decay=True))
     assert numpy.allclose(weights.get_param("log_variances"), 1.0)
     assert numpy.all(head.get_param("W") < 1.0)  # the other weights still decay
+
+
+def test_factory_and_component_take_the_same_settings():
+    from nerel_spacy.pipeline import factory, joint
+
+    assert set(factory.SETTINGS) == set(joint.SETTINGS)
+    assert {"span_threshold", "ents_source", "threshold", "spans_key"} <= set(joint.SETTINGS)

@@ -117,6 +117,27 @@ def fixed_weighted_loss(
     return float((losses * weights_arr).sum()), weights_arr.astype("float32")
 
 
+def weigh_task_losses(
+    ops: Ops,
+    task_losses: Sequence[float],
+    weighting: str,
+    *,
+    log_variances: Optional[FloatArray] = None,
+    fixed_weights: Optional[Sequence[float]] = None,
+) -> Tuple[float, FloatArray, Optional[FloatArray]]:
+    """Combine task losses by ``weighting`` ("uncertainty" or "fixed").
+
+    Returns ``(total, factors, d_log_variances)``: the factor each task's gradient is
+    scaled by, and the log-variances' gradient (float32; None for fixed weights).
+    """
+    if weighting == "uncertainty":
+        total, factors, d_log_vars = uncertainty_weighted_loss(ops, task_losses, log_variances)
+        return total, factors, ops.asarray1f(d_log_vars)
+    weights = fixed_weights if fixed_weights is not None else [1.0] * len(task_losses)
+    total, factors = fixed_weighted_loss(ops, task_losses, weights)
+    return total, factors, None
+
+
 def sigma_from_log_variance(ops: Ops, log_variances: FloatArray) -> FloatArray:
     """σ = exp(s / 2) for s = log σ²: the number logged and stored in the pipeline."""
     return ops.xp.exp(ops.xp.asarray(log_variances, dtype="float64") / 2.0)

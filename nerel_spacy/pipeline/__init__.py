@@ -1,0 +1,2 @@
+"""The nerel_joint component; importing this package registers its factory."""
+from .factory import make_nerel_joint  # noqa: F401

@@ -8,9 +8,8 @@ uncertainty weights (``loss_weighting = "uncertainty"``) or fixed weights
 (``"fixed"``, the ablation).
 """
 import inspect
-from contextlib import contextmanager
 from itertools import islice
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -18,20 +17,12 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer, set_dropout_rate
 
 from ..bio import make_bio_labels, transition_constraints
 from ..models import joint as joint_model
 from ..models import encoders, pooling, spans as span_head  # noqa: F401  (register architectures)
-from ..models.loss import (
-    fixed_weighted_loss,
-    sigma_from_log_variance,
-    sigmoid,
-    sigmoid_binary_cross_entropy,
-    softmax,
-    softmax_cross_entropy,
-    uncertainty_weighted_loss,
-)
+from ..models.loss import sigma_from_log_variance, sigmoid, softmax, weigh_task_losses
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
 from ..scoring_nested import make_nested_joint_scorer  # noqa: F401  (registers .v2)
@@ -45,39 +36,11 @@ from .annotations import (
     set_span_group,
     tag_path_to_spans,
 )
-from .targets import gold_cats, gold_span_classes, gold_tag_ids
+from .optimizer import apply_gradients
+from .objective import check_settings, raw_task_losses
+from .targets import labels_from_examples
 
-LOSS_WEIGHTINGS = ("uncertainty", "fixed")
-ENTS_SOURCES = ("tags", "spans")
 TASK_LOSSES = "task_losses"
-
-DEFAULT_MODEL_CONFIG = """
-[model]
-@architectures = "nerel.JointTagCat.v2"
-hidden_width = 0
-dropout = 0.1
-
-[model.tok2vec]
-@architectures = "spacy.HashEmbedCNN.v2"
-pretrained_vectors = null
-width = 96
-depth = 4
-embed_size = 2000
-window_size = 1
-maxout_pieces = 3
-subword_features = true
-
-[model.span_head]
-@architectures = "nerel.SpanScorer.v1"
-max_width = 16
-hidden_width = 128
-dropout = 0.1
-
-[model.doc_pooling]
-@architectures = "nerel.MeanMaxPooling.v1"
-"""
-DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
-
 
 class JointPrediction(NamedTuple):
     """What ``predict`` returns: per doc a tag path and mentions, and relation-type scores."""
@@ -85,81 +48,6 @@ class JointPrediction(NamedTuple):
     tag_paths: List[List[int]]
     spans: Optional[List[List[DecodedSpan]]]  # None without a span head
     cat_probs: numpy.ndarray  # (n_docs, n_cats)
-
-
-@Language.factory(
-    "nerel_joint",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.cats", "doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "threshold": 0.5,
-        "span_threshold": 0.5,
-        "allow_crossing": False,
-        "ents_source": "tags",
-        "loss_weighting": "uncertainty",
-        "fixed_weights": {"ner": 1.0, "spans": 1.0, "cats": 1.0},
-        "head_learn_rate_scale": 1.0,
-        "overwrite_ents": False,
-        "spans_key": SPANS_KEY,
-        "scorer": {"@scorers": "nerel.joint_scorer.v2", "spans_key": SPANS_KEY},
-    },
-    default_score_weights={
-        "ents_f": 0.3,
-        "spans_nerel_f": 0.4,
-        "cats_micro_f": 0.3,
-        "seqeval_f": 0.0,
-        "ents_p": 0.0,
-        "ents_r": 0.0,
-        "spans_nerel_p": 0.0,
-        "spans_nerel_r": 0.0,
-        "cats_micro_p": 0.0,
-        "cats_micro_r": 0.0,
-        "cats_macro_f": 0.0,
-        "ents_per_type": None,
-        "spans_nerel_per_type": None,
-        "cats_f_per_type": None,
-    },
-)
-def make_nerel_joint(
-    nlp: Language,
-    name: str,
-    model: Model,
-    threshold: float,
-    span_threshold: float,
-    allow_crossing: bool,
-    ents_source: str,
-    loss_weighting: str,
-    fixed_weights: Dict[str, float],
-    head_learn_rate_scale: float,
-    overwrite_ents: bool,
-    spans_key: Optional[str],
-    scorer: Optional[Callable],
-) -> "NerelJoint":
-    """Create the joint component.
-
-    threshold: a relation type is predicted when its score is at least this
-        (per-label thresholds tuned on dev, when present, take precedence).
-    span_threshold: a candidate mention is kept when its best entity type's
-        probability is at least this (models with a span head).
-    allow_crossing: keep partly overlapping mentions; otherwise the higher-scored wins.
-    ents_source: "tags" writes doc.ents from the BIO head, "spans" from the outermost
-        predicted mentions (the converter's policy).
-    loss_weighting: "uncertainty" (learned, Kendall et al. 2018) or "fixed".
-    fixed_weights: the task weights used when loss_weighting is "fixed".
-    head_learn_rate_scale: multiplies the learning rate of the heads and loss
-        weights, so the fresh heads catch up with a pretrained encoder.
-    overwrite_ents: False keeps entities set by earlier components (an
-        entity_ruler) and adds only predictions that do not overlap them.
-    spans_key: write every predicted mention to doc.spans[spans_key] (None: don't).
-    """
-    settings = {key: value for key, value in locals().items() if key in SETTINGS}
-    return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)
-
-
-# The factory's keyword settings: they come from the config and win over a saved cfg.
-SETTINGS = tuple(
-    p for p in inspect.signature(make_nerel_joint).parameters if p not in ("nlp", "name", "model", "scorer")
-)
 
 
 class NerelJoint(TrainablePipe):
@@ -182,39 +70,26 @@ class NerelJoint(TrainablePipe):
         spans_key: Optional[str] = SPANS_KEY,
         scorer: Optional[Callable] = score_joint,
     ) -> None:
-        for setting, value, allowed in (
-            ("loss_weighting", loss_weighting, LOSS_WEIGHTINGS),
-            ("ents_source", ents_source, ENTS_SOURCES),
-        ):
-            if value not in allowed:
-                raise ValueError(
-                    f"nerel_joint: {setting} must be one of {allowed}, not {value!r}. "
-                    f"Set it in [components.{name}] of your config."
-                )
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
-        if ents_source == "spans" and "spans" not in self.tasks:
-            raise ValueError(
-                f"nerel_joint: ents_source = \"spans\" needs a model with a span head "
-                f"(nerel.JointTagCat.v2); [components.{name}.model] has none."
-            )
         self.cfg = {
             "entity_labels": [],
             "cats_labels": [],
+            "thresholds": {},
+            "sigmas": {},
             "threshold": float(threshold),
             "span_threshold": float(span_threshold),
             "allow_crossing": bool(allow_crossing),
             "ents_source": ents_source,
-            "thresholds": {},
             "loss_weighting": loss_weighting,
             "fixed_weights": dict(fixed_weights or {"ner": 1.0, "spans": 1.0, "cats": 1.0}),
             "head_learn_rate_scale": float(head_learn_rate_scale),
             "overwrite_ents": bool(overwrite_ents),
             "spans_key": spans_key,
-            "sigmas": {},
         }
+        check_settings(self.cfg, self.tasks, name)
         # Settings come from the config; learned state (labels, tuned thresholds, sigmas)
         # from training. A saved cfg holds both, so re-apply the settings after loading:
         # spacy.load(..., config={"components": {"nerel_joint": {...}}}) must win.
@@ -378,31 +253,25 @@ class NerelJoint(TrainablePipe):
         """
         examples = list(examples)
         ops = self.model.ops
-        raw: Dict[str, Tuple[float, object]] = {}
-        gold_tags, tag_mask = gold_tag_ids(examples, self.tag_labels)
-        tag_logits = scores["ner"]
-        flat_logits = ops.flatten(tag_logits) if tag_logits else ops.alloc2f(0, 0)
-        raw["ner"] = softmax_cross_entropy(ops, flat_logits, gold_tags, tag_mask)
-        if "spans" in scores:
-            classes, span_mask, _ = gold_span_classes(
-                examples, self.entity_labels, self.max_width, self.cfg["spans_key"] or ""
-            )
-            span_logits = scores["spans"]
-            flat_spans = ops.flatten(span_logits) if span_logits else ops.alloc2f(0, 0)
-            raw["spans"] = softmax_cross_entropy(ops, flat_spans, classes, span_mask)
-        truths, cats_mask = gold_cats(examples, self.cats_labels)
-        raw["cats"] = sigmoid_binary_cross_entropy(ops, scores["cats"], truths, cats_mask)
+        raw = raw_task_losses(
+            ops,
+            examples,
+            scores,
+            tag_labels=self.tag_labels,
+            entity_labels=self.entity_labels,
+            cats_labels=self.cats_labels,
+            max_width=self.max_width,
+            spans_key=self.cfg["spans_key"] or "",
+        )
         tasks = self.tasks
-        task_losses = [raw[task][0] for task in tasks]
-        d_log_vars = None
-        if self.cfg["loss_weighting"] == "uncertainty":
-            total, factors, d_log_vars = uncertainty_weighted_loss(
-                ops, task_losses, scores[joint_model.LOG_VARIANCES]
-            )
-            d_log_vars = ops.asarray1f(d_log_vars)
-        else:
-            weights = self.cfg["fixed_weights"]
-            total, factors = fixed_weighted_loss(ops, task_losses, [weights.get(t, 1.0) for t in tasks])
+        fixed = self.cfg["fixed_weights"]
+        total, factors, d_log_vars = weigh_task_losses(
+            ops,
+            [raw[task][0] for task in tasks],
+            self.cfg["loss_weighting"],
+            log_variances=scores[joint_model.LOG_VARIANCES],
+            fixed_weights=[fixed.get(task, 1.0) for task in tasks],
+        )
         factor = {task: float(f) for task, f in zip(tasks, factors)}
         d_outputs: Dict[str, object] = {
             joint_model.LOG_VARIANCES: d_log_vars,
@@ -422,24 +291,14 @@ class NerelJoint(TrainablePipe):
         The log-variances get no weight decay: decay would pull every σ towards 1,
         a prior the uncertainty weighting does not have.
         """
-        scale = float(self.cfg.get("head_learn_rate_scale", 1.0))
-        head_ids = set()
         refs = [joint_model.HEAD_REFS[task] for task in self.tasks] + [joint_model.LOSS_WEIGHTS]
-        for ref in refs:
-            head_ids.update(node.id for node in self.model.get_ref(ref).walk())
-        loss_weights_id = self.model.get_ref(joint_model.LOSS_WEIGHTS).id
-        for node in self.model.walk():
-            for shim in node.shims:
-                shim.finish_update(sgd)
-        for node in self.model.walk():
-            lr_scale = scale if node.id in head_ids else 1.0
-            for name in node.param_names:
-                if node.has_grad(name):
-                    with _no_weight_decay(sgd, node.id == loss_weights_id):
-                        param, grad = sgd(
-                            (node.id, name), node.get_param(name), node.get_grad(name), lr_scale=lr_scale
-                        )
-                    node.set_param(name, param)
+        apply_gradients(
+            self.model,
+            sgd,
+            scaled={node.id for ref in refs for node in self.model.get_ref(ref).walk()},
+            lr_scale=float(self.cfg.get("head_learn_rate_scale", 1.0)),
+            no_decay={self.model.get_ref(joint_model.LOSS_WEIGHTS).id},
+        )
         self._store_sigmas()
 
     def _store_sigmas(self) -> None:
@@ -463,16 +322,7 @@ class NerelJoint(TrainablePipe):
             entity_labels = set(labels.get("entity_labels", []))
             cats_labels = list(labels.get("cats_labels", []))
         else:
-            entity_labels = set()
-            cats_seen: Dict[str, None] = {}
-            spans_key = self.cfg.get("spans_key")
-            for eg in get_examples():
-                entity_labels.update(ent.label_ for ent in eg.reference.ents)
-                if spans_key and spans_key in eg.reference.spans:
-                    entity_labels.update(s.label_ for s in eg.reference.spans[spans_key])
-                for label in eg.reference.cats:
-                    cats_seen.setdefault(label, None)
-            cats_labels = list(cats_seen)
+            entity_labels, cats_labels = labels_from_examples(get_examples(), self.cfg.get("spans_key"))
         if not entity_labels and not cats_labels:
             raise ValueError(
                 "nerel_joint: the training data has no entities and no cats. Convert the "
@@ -518,15 +368,10 @@ class NerelJoint(TrainablePipe):
         )
 
 
-@contextmanager
-def _no_weight_decay(sgd: Optimizer, active: bool = True) -> Iterator[None]:
-    """Run an optimizer call without L2 (decay or penalty) when ``active``."""
-    if not active or not getattr(sgd, "L2", 0):
-        yield
-        return
-    l2 = sgd.L2
-    sgd.L2 = 0.0
-    try:
-        yield
-    finally:
-        sgd.L2 = l2
+# Settings: the keyword arguments of the factory (and of __init__), applied over a
+# saved cfg at load time.
+SETTINGS = tuple(
+    name
+    for name, param in inspect.signature(NerelJoint.__init__).parameters.items()
+    if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "scorer"
+)

@@ -5,7 +5,7 @@ predicted tokens (and, for spans, with the span head's candidate rows), plus a m
 of what is known: a token whose gold tag is unknown, a doc without gold cats or
 without a gold span group adds nothing to the loss.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy
 from spacy.training import Example
@@ -85,3 +85,18 @@ def gold_span_classes(
     if not classes:
         return numpy.zeros((0,), dtype="int64"), numpy.zeros((0,), dtype="float32"), counts
     return numpy.concatenate(classes), numpy.concatenate(masks), counts
+
+
+def labels_from_examples(
+    examples: Iterable[Example], spans_key: Optional[str]
+) -> Tuple[Set[str], List[str]]:
+    """Entity types (from ents and the span group) and relation types (cats, in order seen)."""
+    entity_labels: Set[str] = set()
+    cats_seen: Dict[str, None] = {}
+    for eg in examples:
+        entity_labels.update(ent.label_ for ent in eg.reference.ents)
+        if spans_key and spans_key in eg.reference.spans:
+            entity_labels.update(s.label_ for s in eg.reference.spans[spans_key])
+        for label in eg.reference.cats:
+            cats_seen.setdefault(label, None)
+    return entity_labels, list(cats_seen)

@@ -1,0 +1,116 @@
+"""The ``nerel_joint`` factory, its default model config and score weights.
+
+The component itself is ``nerel_spacy.pipeline.joint.NerelJoint``.
+"""
+import inspect
+from typing import Callable, Dict, Optional
+
+from spacy.language import Language
+from thinc.api import Config, Model
+
+from ..schema import SPANS_KEY
+from .joint import NerelJoint
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "nerel.JointTagCat.v2"
+hidden_width = 0
+dropout = 0.1
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+
+[model.span_head]
+@architectures = "nerel.SpanScorer.v1"
+max_width = 16
+hidden_width = 128
+dropout = 0.1
+
+[model.doc_pooling]
+@architectures = "nerel.MeanMaxPooling.v1"
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+@Language.factory(
+    "nerel_joint",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.cats", "doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "threshold": 0.5,
+        "span_threshold": 0.5,
+        "allow_crossing": False,
+        "ents_source": "tags",
+        "loss_weighting": "uncertainty",
+        "fixed_weights": {"ner": 1.0, "spans": 1.0, "cats": 1.0},
+        "head_learn_rate_scale": 1.0,
+        "overwrite_ents": False,
+        "spans_key": SPANS_KEY,
+        "scorer": {"@scorers": "nerel.joint_scorer.v2", "spans_key": SPANS_KEY},
+    },
+    default_score_weights={
+        "ents_f": 0.3,
+        "spans_nerel_f": 0.4,
+        "cats_micro_f": 0.3,
+        "seqeval_f": 0.0,
+        "ents_p": 0.0,
+        "ents_r": 0.0,
+        "spans_nerel_p": 0.0,
+        "spans_nerel_r": 0.0,
+        "cats_micro_p": 0.0,
+        "cats_micro_r": 0.0,
+        "cats_macro_f": 0.0,
+        "ents_per_type": None,
+        "spans_nerel_per_type": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_nerel_joint(
+    nlp: Language,
+    name: str,
+    model: Model,
+    threshold: float,
+    span_threshold: float,
+    allow_crossing: bool,
+    ents_source: str,
+    loss_weighting: str,
+    fixed_weights: Dict[str, float],
+    head_learn_rate_scale: float,
+    overwrite_ents: bool,
+    spans_key: Optional[str],
+    scorer: Optional[Callable],
+) -> "NerelJoint":
+    """Create the joint component.
+
+    threshold: a relation type is predicted when its score is at least this
+        (per-label thresholds tuned on dev, when present, take precedence).
+    span_threshold: a candidate mention is kept when its best entity type's
+        probability is at least this (models with a span head).
+    allow_crossing: keep partly overlapping mentions; otherwise the higher-scored wins.
+    ents_source: "tags" writes doc.ents from the BIO head, "spans" from the outermost
+        predicted mentions (the converter's policy).
+    loss_weighting: "uncertainty" (learned, Kendall et al. 2018) or "fixed".
+    fixed_weights: the task weights used when loss_weighting is "fixed".
+    head_learn_rate_scale: multiplies the learning rate of the heads and loss
+        weights, so the fresh heads catch up with a pretrained encoder.
+    overwrite_ents: False keeps entities set by earlier components (an
+        entity_ruler) and adds only predictions that do not overlap them.
+    spans_key: write every predicted mention to doc.spans[spans_key] (None: don't).
+    """
+    settings = {key: value for key, value in locals().items() if key in SETTINGS}
+    return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)
+
+
+# The factory's keyword settings: they come from the config and win over a saved cfg.
+SETTINGS = tuple(
+    p for p in inspect.signature(make_nerel_joint).parameters if p not in ("nlp", "name", "model", "scorer")
+)
+
+
