@@ -9,8 +9,8 @@ compares the hidden states with fp32 (mean cosine over real wordpieces). Variant
 torch's textbook ``quantize_dynamic`` (per-tensor weights, 7-bit activations), this
 project's int8 format with int8 kernels (x86 and oneDNN engines) and with bf16
 compute, plus torchao and ONNX Runtime int8 when they are installed. Writes
-benchmarks/results/quantization_backends.json; the choice in nerel_spacy.quantize
-follows these numbers.
+benchmarks/results/quantization_backends.json; the choices in
+nerel_spacy.quantize.kernels follow these numbers.
 """
 import argparse
 import copy
@@ -25,9 +25,9 @@ import spacy
 import torch
 from spacy_transformers.layers.transformer_model import huggingface_tokenize
 
-import nerel_spacy.quantize as quantize
 from nerel_spacy.benchmark import describe_machine
 from nerel_spacy.corpus import read_corpus
+from nerel_spacy.quantize import build_int8_transformer, kernels, quantize_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 Batches = List[Tuple[torch.Tensor, torch.Tensor]]
@@ -47,12 +47,12 @@ def dev_batches(nlp, data: Path, n_docs: int, batch_size: int = 16) -> Batches:
 
 def variants(hf: torch.nn.Module) -> Dict[str, Callable[[], torch.nn.Module]]:
     """Builders of each encoder variant, by name."""
-    stored, layout = quantize.quantize_state_dict(hf, hf.state_dict())
+    stored, layout = quantize_state_dict(hf, hf.state_dict())
 
     def ours(compute: str, engine: str) -> Callable[[], torch.nn.Module]:
         def build() -> torch.nn.Module:
-            quantize.QUANTIZED_ENGINE_PREFERENCE = (engine,)
-            return quantize.build_int8_transformer(hf.config, stored, layout, compute, "")
+            kernels.QUANTIZED_ENGINE_PREFERENCE = (engine,)  # read when the weights are packed
+            return build_int8_transformer(hf.config, stored, layout, compute, "")
         return build
 
     def textbook() -> torch.nn.Module:

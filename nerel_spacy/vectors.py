@@ -180,6 +180,8 @@ def prepare_vectors(
     source = find_navec(navec_path)
     nlp = make_vectors_nlp(load_navec(source), max_words=max_words)
     output_dir = Path(output_dir)
+    # spaCy's to_disk makes only the last folder; a fresh clone has no assets/ yet.
+    output_dir.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output_dir)
     n_words, dims = nlp.vocab.vectors.shape
     return VectorsReport(

@@ -93,6 +93,16 @@ def test_prepare_vectors_round_trips_from_a_navec_tar(tmp_path):
     assert not nlp.vocab.has_vector("ёж")  # the least frequent word was left out
 
 
+def test_prepare_vectors_makes_missing_parent_folders(tmp_path):
+    # Regression: on a fresh clone `nerel-batch prepare-vectors assets/navec_vectors`
+    # failed with ENOENT because assets/ did not exist yet.
+    navec_path = write_fake_navec(tmp_path / "navec.tar", COUNTS)
+    out = tmp_path / "assets" / "navec_vectors"
+    report = prepare_vectors(out, navec_path=navec_path, max_words=4)
+    assert report.words == 4
+    assert (out / "config.cfg").exists()
+
+
 def test_missing_navec_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.tar"):
         find_navec(tmp_path / "nope.tar")
