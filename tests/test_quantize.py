@@ -194,3 +194,19 @@ def test_quantize_cli_writes_a_loadable_pipeline_and_a_summary(fp32_dir, tmp_pat
     refused = CliRunner().invoke(app, ["quantize", str(fp32_dir), str(other)])
     assert refused.exit_code == 2 and "--overwrite" in refused.stderr
     assert (other / "notes.txt").exists()
+
+
+def test_int8_pipeline_keeps_the_span_head(fp32_dir, int8_dir):
+    fp32, int8 = spacy.load(fp32_dir), spacy.load(int8_dir)
+    assert int8.get_pipe("nerel_joint").tasks == ("ner", "spans", "cats")
+    for doc_fp32, doc_int8 in zip(fp32.pipe(TEXTS), int8.pipe(TEXTS)):
+        group = doc_int8.spans["nerel"]
+        assert len(group.attrs["scores"]) == len(group)
+        # The encoder is int8; the span head reads its vectors and is kept as trained:
+        # the raw span scores stay close to fp32's.
+        joint_fp32 = fp32.get_pipe("nerel_joint")
+        joint_int8 = int8.get_pipe("nerel_joint")
+        logits_fp32 = joint_fp32.model.predict([doc_fp32])["spans"][0]
+        logits_int8 = joint_int8.model.predict([doc_int8])["spans"][0]
+        assert logits_fp32.shape == logits_int8.shape
+        assert abs(logits_fp32 - logits_int8).max() < 0.1
