@@ -28,7 +28,7 @@ from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v
 from ..scoring_nested import make_nested_joint_scorer  # noqa: F401  (registers .v2)
 from ..span_decoding import DecodedSpan, decode_spans, enumerate_candidates
 from ..spans import select_flat_entities
-from .. import training_logger  # noqa: F401  (registers nerel.ConsoleLogger.v1)
+from .. import ops, training_logger  # noqa: F401  (register their callbacks and loggers)
 from .annotations import (
     best_tag_path,
     mentions_to_spans,

@@ -1,0 +1,48 @@
+"""nerel.numpy_blas_ops.v1: numpy's BLAS for thinc's CPU layers, with the same predictions."""
+import numpy
+import pytest
+import spacy
+from thinc.api import NumpyOps, get_current_ops, set_current_ops
+
+from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas
+
+from conftest import make_nested_examples
+from test_pipeline_joint import cnn_nlp, train
+
+
+@pytest.fixture
+def restore_ops():
+    before = get_current_ops()
+    yield
+    set_current_ops(before)
+
+
+def test_callback_switches_cpu_ops_to_numpy_blas(restore_ops):
+    set_current_ops(NumpyOps())
+    cls = spacy.blank("ru").__class__
+    assert create_numpy_blas_ops()(cls) is cls
+    ops = get_current_ops()
+    assert type(ops) is NumpyOps and ops.use_blis is False
+    assert use_numpy_blas() is True  # idempotent
+
+
+def test_same_predictions_with_numpy_blas(tmp_path, restore_ops):
+    set_current_ops(NumpyOps())
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 30)
+    nlp.to_disk(tmp_path / "model")
+    texts = [eg.reference.text for eg in examples]
+    blis = spacy.load(tmp_path / "model")
+    assert blis.get_pipe("nerel_joint").model.ops.use_blis is True
+    with_blis = list(blis.pipe(texts))
+    numpy_blas = spacy.load(
+        tmp_path / "model", config={"nlp": {"before_creation": {"@callbacks": "nerel.numpy_blas_ops.v1"}}}
+    )
+    assert numpy_blas.get_pipe("nerel_joint").model.ops.use_blis is False
+    for a, b in zip(with_blis, numpy_blas.pipe(texts)):
+        assert [(e.start, e.end, e.label_) for e in a.ents] == [(e.start, e.end, e.label_) for e in b.ents]
+        assert [(s.start, s.end, s.label_) for s in a.spans["nerel"]] == [
+            (s.start, s.end, s.label_) for s in b.spans["nerel"]
+        ]
+        numpy.testing.assert_allclose(list(a.cats.values()), list(b.cats.values()), atol=1e-5)
