@@ -1,17 +1,20 @@
 """A tiny stand-in for the trained pipeline, for testing ``nerel-batch annotate``.
 
 ``build_pipeline`` saves blank ``ru`` + ``entity_ruler`` (doc.ents) + ``span_ruler``
-(doc.spans["nerel"], nested) + ``annotate_test_cats`` (doc.cats and kb ids). Pass this
-file to ``--code`` so a separate process can load the saved pipeline.
+(doc.spans["nerel"], nested) + ``annotate_test_cats`` (doc.cats and kb ids). The last one
+holds a whole ``nlp.pipe`` batch at once, as a model's forward pass does, and records the
+characters of each batch in ``BATCH_CHARS``. Pass this file to ``--code`` so a separate
+process can load the saved pipeline.
 """
 import os
 import signal
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterable, Iterator, List, Optional
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 
 # label -> (keyword, score when the text holds the keyword, score otherwise)
 CATS_RULES = {
@@ -21,6 +24,8 @@ CATS_RULES = {
 }
 CATS_THRESHOLDS = {"WORKS_AS": 0.5, "LOCATED_IN": 0.8, "POINT_IN_TIME": 0.4}
 KB_IDS = {"Москва": "Q649", "Москве": "Q649"}
+# Characters of each batch annotate_test_cats was given, in order (tests clear it).
+BATCH_CHARS: List[int] = []
 
 ENT_PATTERNS = [
     {"label": "CITY", "pattern": "Москва"},
@@ -53,6 +58,11 @@ class KeywordCats:
                 for span in doc.spans["nerel"]
             ]
         return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        for batch in minibatch(stream, size=batch_size):
+            BATCH_CHARS.append(sum(len(doc.text) for doc in batch))
+            yield from (self(doc) for doc in batch)
 
 
 @Language.factory(

@@ -3,11 +3,13 @@
 Runs a tiny rule-based pipeline (``annotate_helpers``) saved to a temporary folder, so the
 tests are offline and fast; every output line is checked against the JSONL schema.
 """
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -15,11 +17,16 @@ import pytest
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
+from spacy.language import Language
 from typer.testing import CliRunner
 
 import annotate_helpers
 from nerel_spacy import annotate as lib
+from nerel_spacy.annotate import output as annotate_output
+from nerel_spacy.annotate import sources as annotate_sources_module
 from nerel_spacy.cli import app
+from nerel_spacy.cli import annotate as cli_annotate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HELPERS = Path(annotate_helpers.__file__).resolve()
@@ -125,12 +132,12 @@ def run_cli(*args: Any, input: Any = None):
     return result
 
 
-def run_process(*args: Any, input: bytes = b"") -> subprocess.CompletedProcess:
+def run_process(*args: Any, input: bytes = b"", cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "nerel_spacy", "annotate", *map(str, args), "--code", str(HELPERS)]
     # A user's Ctrl-C reaches a process whose SIGINT is not ignored; reset it in the child,
     # since a suite started as a background job of a non-interactive shell ignores it.
     return subprocess.run(
-        command, input=input, capture_output=True, cwd=REPO_ROOT, timeout=120,
+        command, input=input, capture_output=True, cwd=cwd, timeout=120,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -199,6 +206,16 @@ def test_resolve_thresholds_order():
     assert lib.resolve_thresholds(nlp, 0.9)("LOCATED_IN") == 0.9
 
 
+def test_thresholds_are_read_from_the_joint_component():
+    nlp = spacy.blank("ru")
+    joint = nlp.add_pipe("nerel_joint", config={"threshold": 0.3})
+    joint.cfg["cats_labels"] = ["WORKS_AS", "LOCATED_IN"]  # as initialize() sets them
+    joint.set_thresholds({"WORKS_AS": 0.7})
+    thresholds = lib.resolve_thresholds(nlp)
+    assert thresholds.per_label == joint.cats_thresholds == {"WORKS_AS": 0.7, "LOCATED_IN": 0.3}
+    assert lib.resolve_thresholds(nlp, 0.9) == lib.Thresholds(0.9, {})
+
+
 def test_any_pipeline_without_cats_or_spans(docs, tmp_path):
     model = annotate_helpers.build_pipeline(tmp_path / "plain", cats=False, spans=False)
     out = tmp_path / "out.jsonl"
@@ -246,7 +263,7 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(model_dir, docs, tmp_path, 
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(lib, "open", denying_open, raising=False)
+        monkeypatch.setattr(annotate_sources_module, "open", denying_open, raising=False)
     out = tmp_path / "out.jsonl"
     missing = tmp_path / "missing.txt"
     result = run_cli(docs, missing, "-m", model_dir, "-o", out, "--max-chars", "500", "--long-texts", "skip")
@@ -313,11 +330,38 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     assert run_cli(docs, "-m", model_dir, "-o", out, "--batch-size", "0").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--long-texts", "drop").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--encoding", "no-such-codec").exit_code == 2
-    assert run_cli(docs, "-m", model_dir).exit_code == 2  # -o is required
+    too_small = run_cli(docs, "-m", model_dir, "-o", out, "--max-chars", "1000", "--max-batch-chars", "500")
+    assert too_small.exit_code == 2 and "raise --max-batch-chars" in " ".join(too_small.stderr.split())
     assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
     assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
     assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
     assert not out.exists()
+
+
+@Language.factory("annotate_test_buggy", default_config={"fail": False})
+def make_buggy(nlp: Language, name: str, fail: bool):
+    """A custom component with a bug that shows only when it is loaded with fail = true."""
+    if fail:
+        return 1 / 0
+    return lambda doc: doc
+
+
+def test_model_load_problems_are_usage_errors_but_bugs_raise(tmp_path):
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("annotate_test_buggy")
+    nlp.to_disk(tmp_path / "buggy")
+    config = tmp_path / "buggy" / "config.cfg"
+    config.write_text(config.read_text().replace("fail = false", "fail = true"))
+    with pytest.raises(ZeroDivisionError):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    config.write_text(config.read_text().replace("annotate_test_buggy", "annotate_unregistered"))
+    with pytest.raises(lib.ModelError, match="--code FILE"):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    config.write_text(config.read_text().replace("[nlp]", "[nlp"))
+    with pytest.raises(lib.ModelError, match="Config validation error"):
+        lib.load_pipeline(str(tmp_path / "buggy"))
+    with pytest.raises(lib.ModelError, match="E050"):
+        lib.load_pipeline("ru_no_such_package")
 
 
 def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):
@@ -371,7 +415,7 @@ def python_sigint_handler():
 def test_ctrl_c_waits_for_the_line_being_written(python_sigint_handler):
     written = []
     with pytest.raises(KeyboardInterrupt):
-        with lib._sigint_deferred():
+        with annotate_output._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             written.append("the rest of the line")
     assert written == ["the rest of the line"]
@@ -380,7 +424,7 @@ def test_ctrl_c_waits_for_the_line_being_written(python_sigint_handler):
 def test_ignored_ctrl_c_stays_ignored():
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with lib._sigint_deferred():
+        with annotate_output._sigint_deferred():
             os.kill(os.getpid(), signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
@@ -409,7 +453,7 @@ def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
 # stdin and stdout
 
 
-def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
+def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir, tmp_path):
     lines = [
         "Иван Петров работает в Москве.",
         json.dumps({"id": "doc-7", "text": "Банк России"}, ensure_ascii=False),
@@ -418,7 +462,8 @@ def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
         '{"title": "no text field"}',
         "{not json, so plain text: Москва}",
     ]
-    result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n")
+    result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n",
+                         cwd=tmp_path)
     assert result.returncode == 1, result.stderr.decode()
     records = parse_jsonl(result.stdout.decode("utf-8"))
     assert [r["id"] for r in records] == ["stdin:1", "doc-7", "stdin:4", "stdin:6"]
@@ -426,6 +471,8 @@ def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir):
     assert records[3]["ents"][0]["text"] == "Москва"
     stderr = result.stderr.decode("utf-8")
     assert "failed: bad-jsonl" in stderr and "docs annotated" in stderr
+    # Records went to stdout, so the failures went to the documented file in the cwd.
+    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"stdin:5": "bad-jsonl"}
 
 
 def test_stdin_in_process_with_errors_file(model_dir, tmp_path):
@@ -482,6 +529,113 @@ def test_split_text_covers_the_text_in_bounded_parts(text, max_chars):
 
 
 # ---------------------------------------------------------------------------
+# Bounded memory: batches by characters
+
+
+def test_long_inputs_stream_in_bounded_batches_one_record_each(model_dir, tmp_path):
+    unit = "Иван Петров работает в Москве. Банк России тоже.\n\n"
+    texts = {"a.txt": unit * 40, "b.txt": TEXT_C, "c.txt": unit * 7, "d.txt": TEXT_A, "e.txt": unit * 25}
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, text in texts.items():
+        (root / name).write_bytes(text.encode("utf-8"))
+    (root / "f.txt").write_bytes(b"\x00binary")
+    options = lib.AnnotateOptions(max_chars=300, max_batch_chars=700)
+    progress: List[int] = []
+    annotate_helpers.BATCH_CHARS.clear()
+    events = list(lib.annotate_sources(spacy.load(model_dir), lib.iter_sources([str(root)]), options,
+                                       on_progress=progress.append))
+    assert [(e.id, e.reason) for e in events if isinstance(e, lib.InputError)] == [("f.txt", "binary")]
+    records = [event.record for event in events if isinstance(event, lib.Annotated)]
+    assert [record["id"] for record in records] == sorted(texts)
+    for record in records:
+        check_record(record)
+        text = texts[record["id"]]
+        assert record["n_chars"] == len(text) and ("parts" in record) == (len(text) > 300)
+        for span in record["ents"] + record["spans"]:
+            assert text[span["start"] : span["end"]] == span["text"]
+        assert sum(ent["label"] == "PERSON" for ent in record["ents"]) == text.count("Иван Петров")
+    # Every part went through the model once, in batches within the budget.
+    n_chars = sum(map(len, texts.values()))
+    assert sum(annotate_helpers.BATCH_CHARS) == n_chars
+    assert max(annotate_helpers.BATCH_CHARS) <= 700 and len(annotate_helpers.BATCH_CHARS) > n_chars // 700
+    # Progress accounts for every input byte, the failed file's included.
+    assert sum(progress) == lib.measure_sources([str(root)]) [1] == (root / "f.txt").stat().st_size + len(
+        "".join(texts.values()).encode("utf-8"))
+
+
+def test_batch_budget_options():
+    assert lib.AnnotateOptions().batch_chars == lib.DEFAULT_MAX_BATCH_CHARS == 100_000
+    assert lib.AnnotateOptions(max_chars=250_000).batch_chars == 250_000
+    with pytest.raises(ValueError, match="--max-batch-chars 500 is below --max-chars 1000"):
+        lib.AnnotateOptions(max_chars=1000, max_batch_chars=500)
+
+
+def _annotation_peak_bytes(nlp, path: Path, options) -> int:
+    """Peak traced memory of annotating ``path`` beyond that of reading it (bytes and text)."""
+    source = lib.Source(id=path.name, path=path)
+    tracemalloc.start()
+    try:
+        lib.load_text(source)
+        _, reading = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        (event,) = lib.annotate_sources(nlp, [source], options)
+        _, annotating = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(event, lib.Annotated)
+    return annotating - reading
+
+
+def test_peak_memory_does_not_grow_with_input_length(model_dir, tmp_path):
+    """A 10x and a 100x budget-long text need about the same memory: one batch, not all parts.
+
+    annotate_test_cats holds a whole batch, as a model does; without the character budget
+    (batches of up to 1000 parts) the 100x text's peak is over 20 times the 10x one's.
+    """
+    budget = 1_000
+    options = lib.AnnotateOptions(max_chars=budget, max_batch_chars=budget, batch_size=1000)
+    nlp = spacy.load(model_dir)
+    sentence = "Here no entities, only words and words again. "
+    paths = {}
+    for times in (10, 100):
+        paths[times] = tmp_path / f"x{times}.txt"
+        paths[times].write_text(sentence * (budget * times // len(sentence)), encoding="utf-8")
+    _annotation_peak_bytes(nlp, paths[10], options)  # warm up: lexemes and caches
+    peaks = {times: _annotation_peak_bytes(nlp, path, options) for times, path in paths.items()}
+    assert peaks[100] <= 1.5 * peaks[10] + 128 * 1024, peaks
+
+
+def test_summary_is_readable_at_80_columns():
+    stats = lib.RunStats(annotated=12_345, resumed=7, chars=98_765_432, split=3, fallback_decoded=2,
+                         started=0.0, finished=4_321.0)
+    stats.failed.update({"broken-symlink": 2, "duplicate-id": 1, "not-utf8": 4})
+    deep = "/very/long/path/to/a/project/folder/that/goes/on/and/on"
+    table = cli_annotate.summary_table(
+        stats, f"{deep}/training/joint_trf/model-int8 (ru_nerel_joint 0.1.0)",
+        Path(deep, "annotations.jsonl"), Path(deep, "annotations.errors.jsonl"),
+    )
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(table)
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    labels = ["docs annotated", "skipped (already in output, --resume)", "failed: broken-symlink",
+              "failed: duplicate-id", "failed: not-utf8", "long texts split into parts",
+              "decoded with --encoding fallback", "characters", "wall time", "docs/s", "chars/s",
+              "model", "output", "failures listed in"]
+    for label in labels:
+        assert any(line.startswith(f"│ {label} ") for line in lines), label
+    values = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in lines if line.count("│") == 3}
+    assert values["docs/s"] == "2.86" and values["chars/s"] == "22,857" and values["wall time"] == "4,321 s"
+    assert "".join(line.split("│")[2].strip() for line in lines if "│" in line).count("annotations.jsonl") == 1
+
+
+def test_rates_keep_three_significant_digits():
+    assert [cli_annotate.significant(x) for x in (0.0123456, 0.5, 4.5678, 78.91, 1234.5, 0.0)] == [
+        "0.0123", "0.500", "4.57", "78.9", "1,234", "0"]
+
+
+# ---------------------------------------------------------------------------
 # The project's own component
 
 
@@ -514,3 +668,78 @@ def test_trained_joint_pipeline_through_annotate(tmp_path):
         for label, score in full["cats"].items():  # the component's own per-label thresholds
             if abs(score - thresholds[label]) > 1e-5:
                 assert (label in record["cats"]) == (score > thresholds[label]), (label, score)
+
+
+# ---------------------------------------------------------------------------
+# `nerel-batch annotate ./docs` as typed: the default model and output
+
+
+@pytest.fixture
+def no_package(monkeypatch):
+    """ru_nerel_joint is not installed, whatever the machine running the tests has."""
+    monkeypatch.setattr(spacy.util, "is_package", lambda name: False)
+
+
+def test_default_model_is_the_package_else_the_newest_trained_pipeline(tmp_path, no_package, monkeypatch):
+    with pytest.raises(lib.ModelError) as err:
+        lib.find_default_model(tmp_path)
+    message = str(err.value)
+    for hint in ("ru_nerel_joint", "training/*/model-int8", "spacy project run all", "-m PATH_OR_PACKAGE"):
+        assert hint in message
+    for run, mtime in (("older", 1_000), ("newer", 2_000), ("no-config", 3_000)):
+        folder = tmp_path / "training" / run / "model-int8"
+        folder.mkdir(parents=True)
+        if run != "no-config":
+            (folder / "config.cfg").write_text("[nlp]\n", encoding="utf-8")
+        os.utime(folder, (mtime, mtime))
+    assert lib.find_default_model(tmp_path) == str(tmp_path / "training" / "newer" / "model-int8")
+    monkeypatch.setattr(spacy.util, "is_package", lambda name: name == "ru_nerel_joint")
+    assert lib.find_default_model(tmp_path) == "ru_nerel_joint"
+
+
+def test_default_output_is_named_after_the_first_input(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    assert lib.default_output_path(["./docs", "x.txt"]) == Path("docs.jsonl")
+    assert lib.default_output_path(["docs/"]) == Path("docs.jsonl")
+    assert lib.default_output_path(["more/news.txt"]) == Path("news.jsonl")
+    assert lib.default_output_path(["-"]) == Path("stdin.jsonl")
+    assert lib.default_output_path(["."]) == Path(f"{tmp_path.name}.jsonl")
+
+
+def test_no_model_found_is_one_clear_usage_error(docs, tmp_path, no_package, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(docs)
+    assert result.exit_code == 2
+    assert "no model given and none found" in result.stderr and "spacy project run all" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "annotate-errors.jsonl").exists()
+
+
+def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "training" / "run").mkdir(parents=True)
+    annotate_helpers.build_pipeline(tmp_path / "training" / "run" / "model-int8")
+    (tmp_path / "annotate-errors.jsonl").write_text("stale\n", encoding="utf-8")
+    # stdout is a pipe here: the records go there, the rest to stderr.
+    result = run_cli("docs")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in parse_jsonl(result.stdout)] == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    stderr = " ".join(result.stderr.split())
+    assert "training/run/model-int8 (ru_annotate_test 0.0.1)" in stderr and "records go to stdout" in stderr
+    assert not (tmp_path / "annotate-errors.jsonl").exists(), "no failures: the stale list is gone"
+
+    (docs / "empty.txt").write_bytes(b"")
+    result = run_cli("docs")
+    assert result.exit_code == 1 and len(parse_jsonl(result.stdout)) == 3
+    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"empty.txt": "empty"}
+
+    # stdout is a terminal: the records go to ./docs.jsonl, protected as any output is.
+    monkeypatch.setattr(cli_annotate, "_stdout_is_terminal", lambda: True)
+    result = run_cli("docs")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "records go to docs.jsonl (no -o given)" in " ".join(result.stderr.split())
+    assert len(read_output(tmp_path / "docs.jsonl")) == 3
+    assert read_errors(tmp_path / "docs.errors.jsonl") == {"empty.txt": "empty"}
+    again = run_cli("docs")
+    assert again.exit_code == 2 and "--resume" in again.stderr
+    assert run_cli("docs", "--resume").exit_code == 1 and len(read_output(tmp_path / "docs.jsonl")) == 3

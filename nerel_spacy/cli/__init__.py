@@ -7,7 +7,7 @@ import importlib
 from ._app import app
 
 # One module per command; a module missing from a partial install is skipped, not fatal.
-_COMMAND_MODULES = ("convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "vectors", "windows")
+_COMMAND_MODULES = ("convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "vectors", "windows", "report")
 for _name in _COMMAND_MODULES:
     try:
         importlib.import_module(f"{__name__}.{_name}")

@@ -1,4 +1,5 @@
 """``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL."""
+import math
 import os
 import sys
 from enum import Enum
@@ -9,13 +10,14 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
+    DownloadColumn,
     Progress,
     ProgressColumn,
     SpinnerColumn,
     Task,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +28,10 @@ from ._app import app
 
 EXAMPLES = """\
 [bold]Examples[/bold]
+
+  nerel-batch annotate ./docs
+
+  nerel-batch annotate ./docs > out.jsonl
 
   nerel-batch annotate ./docs -m training/model-best -o out.jsonl
 
@@ -45,12 +51,13 @@ class LongTexts(str, Enum):
     skip = "skip"
 
 
-class _SpeedColumn(ProgressColumn):
-    """Docs per second of the task, as rich measures it."""
+class _DocsColumn(ProgressColumn):
+    """Inputs done, of how many when known; the bar itself counts input bytes."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- docs/s" if speed is None else f"{speed:.1f} docs/s", style="progress.data.speed")
+        done, total = task.fields["docs"], task.fields["total_docs"]
+        shown = f"{done:,} docs" if total is None else f"{done:,}/{total:,} docs"
+        return Text(shown, style="progress.download")
 
 
 @app.command("annotate", epilog=EXAMPLES)
@@ -60,22 +67,34 @@ def annotate_command(
         help="Folders (searched recursively with --glob), text files, or '-' for stdin: one "
         'text per line, either plain or JSONL {"id": ..., "text": ...}, detected per line.',
     )],
-    model: Annotated[str, typer.Option(
+    model: Annotated[Optional[str], typer.Option(
         "--model", "-m", show_default=False,
-        help="Pipeline folder (holding config.cfg) or installed package name, as spacy.load takes.",
-    )],
-    output: Annotated[str, typer.Option(
+        help="Pipeline folder (holding config.cfg) or installed package name, as spacy.load takes. "
+        f"Default: the installed package {lib.DEFAULT_PACKAGE}, else the newest "
+        f"./{lib.TRAINED_PIPELINES} folder with a config.cfg.",
+    )] = None,
+    output: Annotated[Optional[str], typer.Option(
         "--output", "-o", show_default=False,
         help="Output JSONL file, one record per input; '-' writes to stdout (progress and summary "
-        "stay on stderr).",
-    )],
+        "stay on stderr). Default: stdout when it is not a terminal (a pipe or a redirect), "
+        "else ./NAME.jsonl named after the first input (folder name or file stem; stdin for '-').",
+    )] = None,
     glob: Annotated[str, typer.Option(
         help="Which files in a folder to read, matched against paths relative to it from the "
         "right, so '*.txt' matches at any depth and 'news/*.txt' only inside news folders.",
     )] = lib.DEFAULT_GLOB,
     batch_size: Annotated[int, typer.Option(
-        min=1, help="Texts per nlp.pipe batch; output is synced to disk after each batch.",
+        min=1, help="At most this many texts (or parts of a long text) per nlp.pipe batch; output "
+        "is synced to disk every this many records.",
     )] = 32,
+    max_batch_chars: Annotated[Optional[int], typer.Option(
+        min=1, show_default=f"{lib.DEFAULT_MAX_BATCH_CHARS}, or --max-chars if larger",
+        help="At most this many characters per nlp.pipe batch. It bounds what the model holds at "
+        "once, so peak memory follows it, not the number or length of the documents: long texts "
+        "are split (--max-chars) and their parts stream through in batches of this size. Lower it "
+        "if memory runs out, raise it for speed. With --n-process > 1 spaCy batches by count, so "
+        "each batch takes at most max(1, this // --max-chars) texts.",
+    )] = None,
     n_process: Annotated[int, typer.Option(min=1, help="Worker processes for nlp.pipe.")] = 1,
     threads: Annotated[Optional[int], typer.Option(
         min=1, show_default=False,
@@ -104,7 +123,8 @@ def annotate_command(
     errors: Annotated[Optional[Path], typer.Option(
         show_default=False, dir_okay=False,
         help="JSONL of inputs that failed, with the reason; default OUT.errors.jsonl beside a file "
-        "output, none for stdout. Rewritten each run (failed inputs are retried on --resume).",
+        f"output, and ./{lib.STDOUT_ERRORS} when records go to stdout (written only when an input "
+        "fails). Rewritten each run (failed inputs are retried on --resume).",
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip inputs whose id is already in OUT and append the rest (after an "
@@ -121,23 +141,31 @@ def annotate_command(
         help="Python file to import first, registering a pipeline's custom components.",
     )] = None,
 ) -> None:
-    """Annotate texts with any spaCy pipeline: entities, nested spans and relation-type scores as JSONL.
+    """Annotate texts with any spaCy pipeline: entities, spans and relation-type scores as JSONL.
 
-    Inputs are read lazily and streamed through nlp.pipe, so memory stays flat however many
-    files there are. Bad inputs (missing, broken symlinks, unreadable, binary, not UTF-8,
-    empty, too long) are recorded in the errors JSONL and counted; the run goes on. Every
-    batch is synced to disk, so an interrupted run is continued with --resume.
+    Inputs are read lazily and streamed through nlp.pipe in batches of at most
+    --max-batch-chars characters, so memory stays bounded however many and however long
+    the files are. On a terminal, a bar shows the input bytes done and an ETA. Bad inputs
+    (missing, broken symlinks, unreadable, binary, not UTF-8, empty, too long) are recorded
+    in the errors JSONL and counted; the run goes on. Every batch is synced to disk, so an
+    interrupted run is continued with --resume.
     """
     console = Console(stderr=True)
+    output_note = ""
+    if output is None:
+        output = str(lib.default_output_path(inputs)) if _stdout_is_terminal() else lib.STDIN
+        output_note = " (no -o given)"
     to_stdout = output == lib.STDIN
     if inputs.count(lib.STDIN) > 1:
         raise typer.BadParameter("'-' (stdin) can be given once", param_hint="INPUT")
     if resume and to_stdout:
-        raise typer.BadParameter("--resume needs an output file, not '-'", param_hint="'--resume'")
+        raise typer.BadParameter(f"--resume needs an output file, and records go to stdout{output_note}; "
+                                 "give -o FILE", param_hint="'--resume'")
     try:
         options = lib.AnnotateOptions(
             glob=glob, batch_size=batch_size, n_process=n_process, threshold=threshold,
             all_cats=all_cats, max_chars=max_chars, long_texts=long_texts.value, encoding=encoding,
+            max_batch_chars=max_batch_chars,
         )
     except LookupError:
         raise typer.BadParameter(f"unknown encoding {encoding!r}; try cp1251 or koi8_r",
@@ -146,13 +174,25 @@ def annotate_command(
         raise typer.BadParameter(str(err)) from None
     if threads is not None:
         _set_torch_threads(threads, console)
+    if model is None:
+        try:
+            model = lib.find_default_model()
+        except lib.ModelError as err:
+            console.print(f"Error: {err}", highlight=False, markup=False)
+            raise typer.Exit(2) from None
     try:
         nlp = lib.load_pipeline(model, code)
     except lib.ModelError as err:
         raise typer.BadParameter(str(err), param_hint="'--model'") from None
     out_path = None if to_stdout else Path(output)
-    errors_path = errors if errors is not None or out_path is None else lib.errors_path_for(out_path)
-    if errors_path is not None and out_path is not None and errors_path.resolve() == out_path.resolve():
+    lazy_errors = errors is None and out_path is None
+    if errors is not None:
+        errors_path = errors
+    elif out_path is None:
+        errors_path = lib.STDOUT_ERRORS
+    else:
+        errors_path = lib.errors_path_for(out_path)
+    if out_path is not None and errors_path.resolve() == out_path.resolve():
         raise typer.BadParameter("the errors file can't be the output file", param_hint="'--errors'")
     try:
         done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
@@ -160,24 +200,35 @@ def annotate_command(
         raise typer.BadParameter(str(err), param_hint="'--output'") from None
 
     show_progress = not quiet and console.is_terminal
-    total = lib.count_sources(inputs, glob) if show_progress else None
+    measured = lib.measure_sources(inputs, glob) if show_progress else None
+    total_docs, total_bytes = measured if measured is not None else (None, None)
     stats = lib.RunStats()
     writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
-    error_writer = lib.JsonlWriter(errors_path, append=False) if errors_path else None
+    if lazy_errors:
+        errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
+    error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
+    info = lib.model_info(nlp)
+    model_label = f"{model} ({info['name']} {info['version']})"
+    if not quiet:
+        where = "stdout" if out_path is None else str(out_path)
+        console.print(f"Annotating with {model_label}; records go to {where}{output_note}.",
+                      highlight=False, markup=False, soft_wrap=True)
     progress = Progress(
-        SpinnerColumn(), BarColumn(), MofNCompleteColumn(), _SpeedColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show_progress,
+        SpinnerColumn(), BarColumn(bar_width=20), DownloadColumn(), TransferSpeedColumn(),
+        _DocsColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=not show_progress,
     )
-    task = progress.add_task("annotate", total=total)
+    task = progress.add_task("annotate", total=total_bytes, docs=0, total_docs=total_docs)
     stdin = sys.stdin.buffer if lib.STDIN in inputs else None
     sources = lib.iter_sources(inputs, glob, stdin=stdin, encoding=encoding)
-    events = lib.annotate_sources(nlp, sources, options, done_ids=done)
+    events = lib.annotate_sources(nlp, sources, options, done_ids=done,
+                                  on_progress=lambda n_bytes: progress.advance(task, n_bytes))
     try:
         with progress:
             lib.write_events(events, writer, error_writer, stats=stats, sync_every=batch_size,
-                             on_event=lambda event: progress.advance(task))
+                             on_event=lambda event: progress.update(task, docs=stats.docs_seen))
     except KeyboardInterrupt:
-        _finish(console, stats, writer, error_writer, quiet)
+        _finish(console, stats, writer, error_writer, model_label, quiet)
         if out_path is None:
             console.print("[yellow]Interrupted.[/] Output went to stdout, so it can't be resumed.")
         else:
@@ -191,7 +242,7 @@ def annotate_command(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         console.print("Output pipe closed; stopped.")
         raise typer.Exit(1)
-    _finish(console, stats, writer, error_writer, quiet)
+    _finish(console, stats, writer, error_writer, model_label, quiet)
     raise typer.Exit(1 if stats.n_failed else 0)
 
 
@@ -204,25 +255,29 @@ def _set_torch_threads(threads: int, console: Console) -> None:
     torch.set_num_threads(threads)
 
 
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def _finish(
     console: Console,
     stats: lib.RunStats,
     writer: lib.JsonlWriter,
-    error_writer: Optional[lib.JsonlWriter],
+    error_writer: lib.JsonlWriter,
+    model: str,
     quiet: bool,
 ) -> None:
     writer.close()
-    if error_writer is not None:
-        error_writer.close()
+    error_writer.close()
     if not quiet:
-        console.print(summary_table(stats, writer.path, error_writer.path if error_writer else None))
+        console.print(summary_table(stats, model, writer.path, error_writer.path))
 
 
-def summary_table(stats: lib.RunStats, output: Optional[Path], errors: Optional[Path]) -> Table:
+def summary_table(stats: lib.RunStats, model: str, output: Optional[Path], errors: Optional[Path]) -> Table:
     """The end-of-run summary: what was annotated, skipped and failed, and how fast."""
     table = Table(title="nerel-batch annotate", show_header=False, title_justify="left")
-    table.add_column("what")
-    table.add_column("count", justify="right")
+    table.add_column("what", no_wrap=True)  # labels stay whole; long paths fold instead
+    table.add_column("count", justify="right", overflow="fold")
     table.add_row("docs annotated", f"{stats.annotated:,}")
     if stats.resumed:
         table.add_row("skipped (already in output, --resume)", f"{stats.resumed:,}")
@@ -233,9 +288,20 @@ def summary_table(stats: lib.RunStats, output: Optional[Path], errors: Optional[
     if stats.fallback_decoded:
         table.add_row("decoded with --encoding fallback", f"{stats.fallback_decoded:,}")
     table.add_row("characters", f"{stats.chars:,}")
-    table.add_row("wall time", f"{stats.seconds:.1f} s")
-    table.add_row("docs/s", f"{stats.docs_per_second:.1f}")
+    table.add_row("wall time", f"{significant(stats.seconds)} s")
+    table.add_row("docs/s", significant(stats.docs_per_second))
+    table.add_row("chars/s", significant(stats.chars_per_second))
+    table.add_row("model", model)
     table.add_row("output", "stdout" if output is None else str(output))
     if stats.n_failed:
         table.add_row("failures listed in", "(not written; use --errors)" if errors is None else str(errors))
     return table
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits without an exponent, so a slow run that did
+    work never shows 0.0: 0.0123, 4.56, 78.9, 1,234."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    return f"{value:,.{max(decimals, 0)}f}"

@@ -1,0 +1,92 @@
+"""Batch annotation: stream texts through any spaCy pipeline into resumable JSONL.
+
+The package follows the data: ``sources`` finds and decodes inputs, ``split`` cuts long
+texts, ``stream`` runs them through the pipeline and yields one event per input
+(``records`` builds them), and ``output`` writes the events, resumably. ``model`` loads
+the pipeline. An engine yields events; a writer consumes them.
+"""
+from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, find_default_model, load_pipeline
+from .output import (
+    STDOUT_ERRORS,
+    JsonlWriter,
+    OutputError,
+    RunStats,
+    default_output_path,
+    errors_path_for,
+    prepare_output,
+    read_done_ids,
+    write_events,
+)
+from .records import (
+    DEFAULT_THRESHOLD,
+    Annotated,
+    Event,
+    Resumed,
+    Thresholds,
+    build_record,
+    model_info,
+    resolve_thresholds,
+    span_record,
+)
+from .sources import (
+    DEFAULT_GLOB,
+    STDIN,
+    InputError,
+    Source,
+    decode_bytes,
+    iter_sources,
+    iter_stdin,
+    load_text,
+    measure_sources,
+    source_size,
+)
+from .split import split_text
+from .stream import (
+    DEFAULT_MAX_BATCH_CHARS,
+    DEFAULT_MAX_CHARS,
+    LONG_TEXT_POLICIES,
+    AnnotateOptions,
+    annotate_sources,
+)
+
+__all__ = [
+    "DEFAULT_GLOB",
+    "DEFAULT_MAX_BATCH_CHARS",
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_PACKAGE",
+    "DEFAULT_THRESHOLD",
+    "LONG_TEXT_POLICIES",
+    "STDIN",
+    "STDOUT_ERRORS",
+    "TRAINED_PIPELINES",
+    "AnnotateOptions",
+    "Annotated",
+    "Event",
+    "InputError",
+    "JsonlWriter",
+    "ModelError",
+    "OutputError",
+    "Resumed",
+    "RunStats",
+    "Source",
+    "Thresholds",
+    "annotate_sources",
+    "build_record",
+    "decode_bytes",
+    "default_output_path",
+    "errors_path_for",
+    "find_default_model",
+    "iter_sources",
+    "iter_stdin",
+    "load_pipeline",
+    "load_text",
+    "measure_sources",
+    "model_info",
+    "prepare_output",
+    "read_done_ids",
+    "resolve_thresholds",
+    "source_size",
+    "span_record",
+    "split_text",
+    "write_events",
+]

@@ -1,0 +1,63 @@
+"""Loading the pipeline to annotate with: a folder or an installed package, plus custom code."""
+from pathlib import Path
+from typing import Optional
+
+import spacy
+from catalogue import RegistryError
+from spacy.language import Language
+from spacy.util import import_file
+from thinc.api import ConfigValidationError
+
+
+class ModelError(ValueError):
+    """The pipeline named by ``--model`` can't be loaded."""
+
+
+def load_pipeline(model: str, code: Optional[Path] = None) -> Language:
+    """Load a pipeline folder or installed package, after importing ``code`` (custom components).
+
+    A missing path or package, a bad config and an unregistered component or function are a
+    ``ModelError`` that says what to give; anything else a component raises while it loads
+    is a bug and keeps its traceback.
+    """
+    if code is not None:
+        if not Path(code).is_file():
+            raise ModelError(f"--code {code}: no such Python file")
+        import_file("annotate_code", code)
+    try:
+        return spacy.load(model)
+    except (OSError, ConfigValidationError, RegistryError, ValueError) as err:
+        if type(err) is ValueError and not _is_missing_factory(err):
+            raise
+        raise ModelError(
+            f"can't load pipeline {model!r}: {err}\nGive a pipeline folder (the one holding "
+            "config.cfg) or an installed package name; a pipeline with custom components needs "
+            "its package installed, or --code FILE that registers them."
+        ) from err
+
+
+def _is_missing_factory(err: ValueError) -> bool:
+    """spaCy's E002 (no factory registered under a component's name) is a plain ValueError."""
+    return str(err).startswith("[E002]")
+
+
+DEFAULT_PACKAGE = "ru_nerel_joint"
+TRAINED_PIPELINES = "training/*/model-int8"
+
+
+def find_default_model(root: Path = Path(".")) -> str:
+    """The pipeline to use when no ``-m`` is given, or a ``ModelError`` saying how to get one.
+
+    The installed ``ru_nerel_joint`` package wins; else the newest (by mtime) folder matching
+    ``training/*/model-int8`` under ``root`` that holds a ``config.cfg``.
+    """
+    if spacy.util.is_package(DEFAULT_PACKAGE):
+        return DEFAULT_PACKAGE
+    trained = [path for path in root.glob(TRAINED_PIPELINES) if (path / "config.cfg").is_file()]
+    if trained:
+        return str(max(trained, key=lambda path: (path.stat().st_mtime, str(path))))
+    raise ModelError(
+        f"no model given and none found: looked for the installed package {DEFAULT_PACKAGE} and "
+        f"for {TRAINED_PIPELINES}/config.cfg under {root.resolve()}. Train one with "
+        "`spacy project run all` (see README) or pass -m PATH_OR_PACKAGE."
+    )

@@ -1,0 +1,272 @@
+"""Inputs: folders, files and stdin lines found lazily, and their bytes decoded to text.
+
+Nothing is read while discovering, so counting a run's inputs is cheap. Every bad input
+becomes an ``InputError`` that is recorded and counted, and the run goes on. Character
+offsets index the text as decoded: a UTF-8 byte order mark is dropped and line endings
+are kept as they are (read files with ``newline=""`` to match them).
+"""
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+STDIN = "-"
+DEFAULT_GLOB = "*.txt"
+
+# Bytes sniffed for NUL to tell binary files from text.
+BINARY_SNIFF_BYTES = 8192
+
+# Reasons an input is not annotated (the ``reason`` field of the errors JSONL).
+MISSING = "missing"
+BROKEN_SYMLINK = "broken-symlink"
+UNREADABLE = "unreadable"
+BINARY = "binary"
+NOT_UTF8 = "not-utf8"
+EMPTY = "empty"
+TOO_LONG = "too-long"
+DUPLICATE_ID = "duplicate-id"
+BAD_JSONL = "bad-jsonl"
+
+
+class InputError(Exception):
+    """An input that could not be annotated, with a machine-readable reason and the fix."""
+
+    def __init__(self, id: str, reason: str, message: str, path: Optional[str] = None):
+        super().__init__(message)
+        self.id = id
+        self.reason = reason
+        self.message = message
+        self.path = path
+
+    def to_record(self) -> Dict[str, Any]:
+        record: Dict[str, Any] = {"id": self.id, "reason": self.reason, "message": self.message}
+        if self.path is not None:
+            record["path"] = self.path
+        return record
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input document: a file still to be read, or a stdin line already decoded."""
+
+    id: str
+    path: Optional[Path] = None
+    text: Optional[str] = None
+    encoding: Optional[str] = None
+
+
+def iter_sources(
+    inputs: Iterable[str],
+    glob: str = DEFAULT_GLOB,
+    *,
+    stdin: Optional[BinaryIO] = None,
+    encoding: Optional[str] = None,
+) -> Iterator[Union[Source, InputError]]:
+    """Lazily yield a ``Source`` per document named by ``inputs``, or an ``InputError``.
+
+    A folder yields its files matching ``glob`` recursively in sorted order, with ids
+    relative to the folder; a file yields itself with its name as id; ``-`` yields the
+    lines of ``stdin``. Nothing is read from files here, so counting is cheap.
+
+    ``glob`` is matched against the path relative to the folder from the right, as
+    ``PurePath.match`` does, so ``*.txt`` matches at any depth (``**/`` in front is
+    accepted and changes nothing). Symlinked folders are not followed.
+    """
+    for name in inputs:
+        if name == STDIN:
+            if stdin is None:
+                raise ValueError("'-' names stdin, but no stdin stream was given")
+            yield from iter_stdin(stdin, encoding=encoding)
+            continue
+        path = Path(name)
+        if path.is_dir():
+            yield from _iter_folder(path, glob)
+        elif path.is_symlink() and not path.exists():
+            yield _broken_symlink(path, id=name)
+        elif not path.exists():
+            yield InputError(
+                name, MISSING, f"{name}: no such file or folder; check the path", path=name
+            )
+        else:
+            yield Source(id=path.name, path=path)
+
+
+def _iter_folder(root: Path, glob: str) -> Iterator[Union[Source, InputError]]:
+    while glob.startswith("**/"):
+        glob = glob[3:]
+    walk_errors: List[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append):
+        dirnames.sort()
+        while walk_errors:
+            err = walk_errors.pop(0)
+            yield _unreadable(root, Path(err.filename or dirpath), err)
+        for filename in sorted(filenames):
+            path = Path(dirpath, filename)
+            rel = PurePosixPath(path.relative_to(root).as_posix())
+            if not rel.match(glob):
+                continue
+            if path.is_symlink() and not path.exists():
+                yield _broken_symlink(path, id=str(rel))
+            else:
+                yield Source(id=str(rel), path=path)
+    while walk_errors:
+        err = walk_errors.pop(0)
+        yield _unreadable(root, Path(err.filename or root), err)
+
+
+def _broken_symlink(path: Path, id: str) -> InputError:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return InputError(
+        id,
+        BROKEN_SYMLINK,
+        f"{path}: broken symlink (its target {target} does not exist or loops); "
+        "fix or remove the link",
+        path=str(path),
+    )
+
+
+def _unreadable(root: Path, path: Path, err: OSError) -> InputError:
+    try:
+        id = path.relative_to(root).as_posix()
+    except ValueError:
+        id = str(path)
+    return InputError(
+        id, UNREADABLE, f"{path}: can't be read ({err.strerror}); check its permissions",
+        path=str(path),
+    )
+
+
+def iter_stdin(stream: BinaryIO, encoding: Optional[str] = None) -> Iterator[Union[Source, InputError]]:
+    """Yield a ``Source`` per non-blank line: JSONL (an object with "text") or plain text.
+
+    Each line is detected on its own. Ids are the JSONL ``id`` field, else ``stdin:N``
+    with N the 1-based line number. Blank lines separate texts and are not inputs.
+    """
+    for number, raw in enumerate(stream, 1):
+        line_id = f"stdin:{number}"
+        raw = raw.rstrip(b"\r\n")
+        try:
+            line, used = decode_bytes(raw, encoding)
+        except InputError as err:
+            yield InputError(line_id, err.reason, f"stdin line {number}: {err.message}")
+            continue
+        if not line.strip():
+            continue
+        obj = None
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = None
+        if isinstance(obj, dict):
+            text = obj.get("text")
+            if not isinstance(text, str):
+                yield InputError(
+                    line_id,
+                    BAD_JSONL,
+                    f"stdin line {number}: a JSON object without a string \"text\" field; "
+                    'give each line as {"id": ..., "text": "..."}',
+                )
+                continue
+            doc_id = obj.get("id")
+            yield Source(id=line_id if doc_id is None else str(doc_id), text=text, encoding=used)
+        else:
+            yield Source(id=line_id, text=line, encoding=used)
+
+
+def measure_sources(inputs: Sequence[str], glob: str = DEFAULT_GLOB) -> Optional[Tuple[int, int]]:
+    """How many inputs ``inputs`` name and their bytes, from paths alone; ``None`` with stdin among them."""
+    if STDIN in inputs:
+        return None
+    count = size = 0
+    for source in iter_sources(inputs, glob):
+        count += 1
+        size += source_size(source)
+    return count, size
+
+
+def source_size(source: Union[Source, InputError]) -> int:
+    """The bytes an input stands for in progress: its file's size (0 when that can't be
+    read or is not a regular file), or a stdin text's UTF-8 length."""
+    if isinstance(source, Source) and source.path is None:
+        return len((source.text or "").encode("utf-8"))
+    path = source.path
+    if path is None:
+        return 0
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def decode_bytes(data: bytes, encoding: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """Decode UTF-8 (a BOM is dropped), else ``encoding``; returns the text and the fallback used."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        where = f"byte 0x{data[err.start]:02x} at offset {err.start}"
+        if encoding is None:
+            raise InputError("", NOT_UTF8, f"not UTF-8 ({where}); try --encoding cp1251") from None
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as err:
+        raise InputError(
+            "", NOT_UTF8,
+            f"neither UTF-8 ({where}) nor {encoding} (byte 0x{data[err.start]:02x} at offset "
+            f"{err.start}); convert it to UTF-8 or try another --encoding",
+        ) from None
+    except LookupError:
+        raise ValueError(f"unknown --encoding {encoding!r}; try cp1251 or koi8_r") from None
+
+
+def load_text(source: Source, encoding: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """The text of ``source`` and the fallback encoding used, or an ``InputError`` saying why not."""
+    if source.path is None:
+        text, used = source.text or "", source.encoding
+    else:
+        text, used = _read_file(source, encoding)
+    if not text.strip():
+        where = source.path if source.path is not None else source.id
+        raise InputError(source.id, EMPTY, f"{where}: empty or only whitespace; nothing to annotate",
+                         path=path_str(source))
+    return text, used
+
+
+def _read_file(source: Source, encoding: Optional[str]) -> Tuple[str, Optional[str]]:
+    path = source.path
+    assert path is not None
+    try:
+        # Checked before opening: opening a FIFO for reading blocks until someone writes to it.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(source.id, UNREADABLE,
+                             f"{path}: not a regular file (a FIFO or device); leave it out",
+                             path=str(path))
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as err:
+        raise InputError(
+            source.id, UNREADABLE, f"{path}: can't be read ({err.strerror}); check its permissions",
+            path=str(path),
+        ) from None
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise InputError(
+            source.id, BINARY,
+            f"{path}: binary (NUL bytes in the first {BINARY_SNIFF_BYTES // 1024} KiB); "
+            "if it is UTF-16 text, convert it to UTF-8",
+            path=str(path),
+        )
+    try:
+        return decode_bytes(data, encoding)
+    except InputError as err:
+        raise InputError(source.id, err.reason, f"{path}: {err.message}", path=str(path)) from None
+
+
+def path_str(source: Source) -> Optional[str]:
+    """The path of a file source as the errors JSONL gives it; ``None`` for stdin."""
+    return None if source.path is None else str(source.path)

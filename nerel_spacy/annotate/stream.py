@@ -1,0 +1,195 @@
+"""Streaming annotation: sources in, one record, resume skip or error per input out.
+
+Texts are read lazily, long ones split into parts, and the parts fed to ``nlp.pipe`` in
+batches of a bounded number of characters, so a run holds one batch, not the corpus
+nor a whole long text's parts, whatever the sizes of its inputs.
+"""
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Deque, Iterable, Iterator, List, Optional, Set, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ..batching import batch_by_chars
+from .records import Annotated, Event, Part, Resumed, build_record, doc_part, model_info, resolve_thresholds
+from .sources import (
+    DEFAULT_GLOB,
+    DUPLICATE_ID,
+    TOO_LONG,
+    InputError,
+    Source,
+    load_text,
+    path_str,
+    source_size,
+)
+from .split import split_text
+
+DEFAULT_MAX_CHARS = 100_000
+# Characters in one nlp.pipe batch: a model's activations, hence peak memory, follow it.
+DEFAULT_MAX_BATCH_CHARS = 100_000
+LONG_TEXT_POLICIES = ("split", "skip")
+# Docs processed inside one ``nlp.memory_zone()``: strings added by a zone's docs are
+# freed when it ends, which keeps a long run's memory flat.
+MEMORY_ZONE_DOCS = 10_000
+
+
+@dataclass(frozen=True)
+class AnnotateOptions:
+    """The knobs of a run; the CLI's options map onto these one to one."""
+
+    glob: str = DEFAULT_GLOB
+    batch_size: int = 32
+    n_process: int = 1
+    threshold: Optional[float] = None
+    all_cats: bool = False
+    max_chars: int = DEFAULT_MAX_CHARS
+    long_texts: str = "split"
+    encoding: Optional[str] = None
+    # None: DEFAULT_MAX_BATCH_CHARS, or max_chars where that is larger.
+    max_batch_chars: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.long_texts not in LONG_TEXT_POLICIES:
+            raise ValueError(f"long_texts must be one of {LONG_TEXT_POLICIES}, not {self.long_texts!r}")
+        if self.max_chars < 1 or self.batch_size < 1 or self.n_process < 1:
+            raise ValueError("max_chars, batch_size and n_process must be at least 1")
+        if self.max_batch_chars is not None and self.max_batch_chars < self.max_chars:
+            raise ValueError(
+                f"--max-batch-chars {self.max_batch_chars} is below --max-chars {self.max_chars}, "
+                "so a part of a split text would not fit in a batch; raise --max-batch-chars or "
+                "lower --max-chars"
+            )
+        if self.encoding is not None:
+            "".encode(self.encoding)  # LookupError now rather than at the first bad file
+
+    @property
+    def batch_chars(self) -> int:
+        """The character budget of one batch (at least ``max_chars``, so every part fits)."""
+        if self.max_batch_chars is not None:
+            return self.max_batch_chars
+        return max(DEFAULT_MAX_BATCH_CHARS, self.max_chars)
+
+
+@dataclass(frozen=True)
+class _Context:
+    id: str
+    n_chars: int
+    ranges: Tuple[Tuple[int, int], ...]
+    index: int
+    encoding: Optional[str]
+    # Input bytes this part stands for in progress: its share of the source's size.
+    progress: int
+
+
+def annotate_sources(
+    nlp: Language,
+    sources: Iterable[Union[Source, InputError]],
+    options: AnnotateOptions = AnnotateOptions(),
+    done_ids: Optional[Set[str]] = None,
+    on_progress: Optional[Callable[[int], None]] = None,
+) -> Iterator[Event]:
+    """Stream ``sources`` through ``nlp``, yielding a record, a resume skip or an error per input.
+
+    Texts are read lazily and fed to ``nlp.pipe`` in batches of at most ``options.batch_chars``
+    characters; ids in ``done_ids`` are skipped before their file is read. Parts of a split
+    text come back in order and are merged into one record, so at most one text's parts are
+    held at a time. ``on_progress`` is called with the input bytes (``source_size``) each
+    annotated part, failure or skip accounts for, so a bar moves within a long text. Raises
+    ``nlp.max_length`` to ``options.max_chars`` where it is lower, since no part is longer.
+    """
+    done = done_ids or set()
+    thresholds = resolve_thresholds(nlp, options.threshold)
+    model = model_info(nlp)
+    if nlp.max_length < options.max_chars:
+        nlp.max_length = options.max_chars
+    pending: Deque[Event] = deque()
+    seen: Set[str] = set()
+    progress = on_progress or (lambda n_bytes: None)
+
+    def skip(event: Event, source: Union[Source, InputError]) -> None:
+        pending.append(event)
+        progress(source_size(source))
+
+    def feed() -> Iterator[Tuple[str, _Context]]:
+        for source in sources:
+            if isinstance(source, InputError):
+                skip(source, source)
+                continue
+            if source.id in done:
+                skip(Resumed(source.id), source)
+                continue
+            if source.id in seen:
+                skip(InputError(
+                    source.id, DUPLICATE_ID,
+                    f"{source.path or source.id}: id {source.id!r} was already annotated in this "
+                    "run; give inputs with the same relative paths separate runs, or unique ids",
+                    path=path_str(source),
+                ), source)
+                continue
+            seen.add(source.id)
+            try:
+                text, used = load_text(source, options.encoding)
+            except InputError as err:
+                skip(err, source)
+                continue
+            if len(text) > options.max_chars:
+                if options.long_texts == "skip":
+                    skip(InputError(
+                        source.id, TOO_LONG,
+                        f"{source.path or source.id}: {len(text)} characters, over --max-chars "
+                        f"{options.max_chars}; raise --max-chars or use --long-texts split",
+                        path=path_str(source),
+                    ), source)
+                    continue
+                ranges = tuple(split_text(text, options.max_chars))
+            else:
+                ranges = ((0, len(text)),)
+            size, n = source_size(source), len(text)
+            for index, (start, end) in enumerate(ranges):
+                share = size * end // n - size * start // n
+                yield text[start:end], _Context(source.id, n, ranges, index, used, share)
+
+    texts = feed()
+    parts: List[Part] = []
+    while True:
+        first = next(texts, None)
+        while pending:
+            yield pending.popleft()
+        if first is None:
+            break
+        zone = itertools.chain([first], itertools.islice(texts, MEMORY_ZONE_DOCS - 1))
+        with nlp.memory_zone():
+            for doc, ctx in _pipe_parts(nlp, zone, options):
+                while pending:
+                    yield pending.popleft()
+                progress(ctx.progress)
+                parts.append(doc_part(doc, ctx.ranges[ctx.index][0]))
+                if ctx.index == len(ctx.ranges) - 1:
+                    record = build_record(
+                        ctx.id, ctx.n_chars, parts, ctx.ranges, thresholds=thresholds,
+                        all_cats=options.all_cats, model=model, encoding=ctx.encoding,
+                    )
+                    parts = []
+                    yield Annotated(record)
+    while pending:
+        yield pending.popleft()
+
+
+def _pipe_parts(
+    nlp: Language, parts: Iterable[Tuple[str, _Context]], options: AnnotateOptions
+) -> Iterator[Tuple[Doc, _Context]]:
+    """Run ``parts`` through ``nlp`` in batches of at most ``options.batch_chars`` characters."""
+    if options.n_process > 1:
+        # spaCy's workers batch by count: take so few parts that no batch can pass the budget.
+        batch_size = max(1, min(options.batch_size, options.batch_chars // options.max_chars))
+        yield from nlp.pipe(parts, as_tuples=True, batch_size=batch_size, n_process=options.n_process)
+        return
+    for batch in batch_by_chars(parts, options.batch_chars, options.batch_size, size=_part_chars):
+        docs = nlp.pipe([text for text, _ in batch], batch_size=len(batch))
+        yield from zip(docs, (ctx for _, ctx in batch))
+
+
+def _part_chars(part: Tuple[str, _Context]) -> int:
+    return len(part[0])

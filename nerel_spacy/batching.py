@@ -1,0 +1,36 @@
+"""Batches by a character budget, so a batch's memory follows its characters, not its count.
+
+spaCy's ``nlp.pipe`` batches by item count, so 32 texts of 100k characters take 32 times
+the memory of 32 news items. ``batch_by_chars`` bounds both, like Ray Data's byte-sized
+batches.
+"""
+from typing import Callable, Iterable, Iterator, List, TypeVar
+
+T = TypeVar("T")
+
+
+def batch_by_chars(
+    items: Iterable[T], max_chars: int, max_items: int, size: Callable[[T], int] = len
+) -> Iterator[List[T]]:
+    """Group ``items`` in order into lists of at most ``max_items`` whose ``size`` sums to at most ``max_chars``.
+
+    An item larger than ``max_chars`` alone makes a batch of its own (split long texts first,
+    as ``annotate.split_text`` does, so that none is). Lazy: one batch is held at a time, and a
+    batch is given out as soon as it is full, without reading the next item.
+    """
+    if max_chars < 1 or max_items < 1:
+        raise ValueError(f"max_chars and max_items must be at least 1, not {max_chars} and {max_items}")
+    batch: List[T] = []
+    chars = 0
+    for item in items:
+        n = size(item)
+        if batch and chars + n > max_chars:
+            yield batch
+            batch, chars = [], 0
+        batch.append(item)
+        chars += n
+        if len(batch) >= max_items or chars >= max_chars:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch

@@ -1,0 +1,187 @@
+"""What every output format shares: the ``DocSink`` interface and document ids as file paths.
+
+A sink receives one whole input document at a time (``write``), makes it durable so that
+an interrupted run loses nothing it reported as written, and tells a resumed run which
+ids it already holds (``done_ids``).
+
+Ids become paths below the output folder: ``sub/dir/file.txt`` gives ``sub/dir/file.ann``.
+Characters a path cannot carry safely (``%``, ``\\``, control characters) are written as
+``%XX``, and an id that would leave the folder (``../x``, ``/abs``, ``a//b``) becomes a
+single escaped file name, so every id has its own path and the path gives the id back.
+"""
+import re
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterator, Protocol, Set, Tuple, Union, runtime_checkable
+from urllib.parse import unquote
+
+from spacy.tokens import Doc
+
+PathLike = Union[str, Path]
+# brat pairs X.txt with X.ann, so a ".txt" id keeps its stem and gets the format's suffix.
+TEXT_SUFFIX = ".txt"
+_UNSAFE_CHAR = re.compile(r"[%\\\x00-\x1f\x7f]")
+_UNSAFE_FLAT = re.compile(r"[%/\\\x00-\x1f\x7f]")
+
+
+@runtime_checkable
+class DocSink(Protocol):
+    """Where ``nerel-batch annotate`` puts annotated documents, one format per class."""
+
+    def done_ids(self) -> Set[str]:
+        """Ids already complete in the output, so that ``--resume`` skips them."""
+
+    def write(self, doc_id: str, doc: Doc) -> None:
+        """Add one whole input document; it is on disk whole or not at all."""
+
+    def flush(self) -> None:
+        """Make every document written so far durable."""
+
+    def close(self) -> None:
+        """Flush and release the output."""
+
+
+def _escape(text: str, unsafe: "re.Pattern[str]") -> str:
+    return unsafe.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), text)
+
+
+def id_to_relpath(doc_id: str) -> str:
+    """The path (``/``-separated, relative, no suffix) that stands for ``doc_id``.
+
+    A trailing ``.txt`` is dropped, so ``a.txt`` and ``a`` share a path; ``PathRegistry``
+    catches two such ids in one run.
+    """
+    if not doc_id:
+        raise ValueError("a document id must not be empty")
+    stem = doc_id[: -len(TEXT_SUFFIX)] if doc_id.endswith(TEXT_SUFFIX) and doc_id != TEXT_SUFFIX else doc_id
+    parts = stem.split("/")
+    if all(part not in ("", ".", "..") for part in parts):
+        return "/".join(_escape(part, _UNSAFE_CHAR) for part in parts)
+    flat = _escape(stem, _UNSAFE_FLAT)
+    if flat.strip(".") == "":
+        flat = flat.replace(".", "%2E")
+    return flat
+
+
+def relpath_to_ids(relpath: str) -> Tuple[str, str]:
+    """The two ids that ``relpath`` (from ``id_to_relpath``) may stand for: with and without ``.txt``."""
+    stem = unquote(relpath)
+    return stem + TEXT_SUFFIX, stem
+
+
+def output_file(root: Path, doc_id: str, suffix: str) -> Path:
+    """``root / id_to_relpath(doc_id) + suffix``, e.g. ``out/sub/file.ann``."""
+    return root.joinpath(*PurePosixPath(id_to_relpath(doc_id) + suffix).parts)
+
+
+def iter_output_files(root: Path, suffix: str) -> Iterator[Tuple[Path, str]]:
+    """``(path, relpath)`` of each file under ``root`` ending in ``suffix`` (temporary files skipped)."""
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*" + suffix)):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        yield path, rel[: -len(suffix)]
+
+
+class PathRegistry:
+    """The paths written in this run, so two ids that map to one file are an error, not a loss."""
+
+    def __init__(self) -> None:
+        self._owner: Dict[str, str] = {}
+
+    def claim(self, doc_id: str) -> str:
+        relpath = id_to_relpath(doc_id)
+        owner = self._owner.setdefault(relpath, doc_id)
+        if owner != doc_id:
+            raise _output_error(
+                f"ids {owner!r} and {doc_id!r} would be written to the same file {relpath!r}; "
+                "give the inputs unique names (a '.txt' suffix does not count)"
+            )
+        return relpath
+
+
+def _output_error(message: str) -> Exception:
+    # Imported here: nerel_spacy.annotate will import this package to write its formats.
+    from ..annotate import OutputError
+
+    return OutputError(message)
+
+
+def prepare_folder(path: PathLike, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Make the output folder ``path``; like ``prepare_output``, a non-empty one needs a flag.
+
+    ``overwrite`` replaces documents as they are written again and does not delete others.
+    """
+    path = Path(path)
+    if resume and overwrite:
+        raise _output_error("--resume and --overwrite contradict each other; choose one")
+    if path.exists() and not path.is_dir():
+        raise _output_error(
+            f"{path} is a file; this format writes a folder, so give a folder name such as "
+            f"{path.with_suffix('')}"
+        )
+    if path.is_dir() and any(path.iterdir()) and not (resume or overwrite):
+        raise _output_error(
+            f"{path} already exists and is not empty; add --resume to continue it, "
+            "or --overwrite to write into it again"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class ClosingSink:
+    """``close`` flushes; ``with sink:`` closes it on the way out, whatever stopped the run."""
+
+    def flush(self) -> None:
+        """Nothing to do unless the sink buffers documents."""
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> "ClosingSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FolderSink(ClosingSink):
+    """A sink writing one or more files per document under a folder; durable per ``write``."""
+
+    #: Suffixes of the files of one document; done when all exist. The last is written last.
+    suffixes: Tuple[str, ...] = ()
+
+    def __init__(self, path: PathLike, *, resume: bool = False, overwrite: bool = False):
+        self.path = prepare_folder(path, resume=resume, overwrite=overwrite)
+        self._paths = PathRegistry()
+        self.written = 0
+
+    def paths_for(self, doc_id: str) -> Tuple[Path, ...]:
+        """The files ``doc_id`` is written to, one per suffix."""
+        self._paths.claim(doc_id)
+        return tuple(output_file(self.path, doc_id, suffix) for suffix in self.suffixes)
+
+    def done_ids(self) -> Set[str]:
+        """Ids whose files all exist. Each file set stands for its id with and without ``.txt``."""
+        done: Set[str] = set()
+        last = self.suffixes[-1]
+        for path, relpath in iter_output_files(self.path, last):
+            stem = path.name[: -len(last)]
+            if all(path.with_name(stem + suffix).is_file() for suffix in self.suffixes[:-1]):
+                done.update(relpath_to_ids(relpath))
+        return done
+
+
+
+__all__ = [
+    "ClosingSink",
+    "DocSink",
+    "FolderSink",
+    "PathRegistry",
+    "id_to_relpath",
+    "iter_output_files",
+    "output_file",
+    "prepare_folder",
+    "relpath_to_ids",
+]
