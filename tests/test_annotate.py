@@ -46,13 +46,15 @@ OPTIONAL_KEYS = {"spans", "parts", "encoding"}
 
 
 def check_span(span: Dict[str, Any], n_chars: int) -> None:
-    assert SPAN_KEYS <= set(span) <= SPAN_KEYS | {"kb_id"}, span
+    assert SPAN_KEYS <= set(span) <= SPAN_KEYS | {"kb_id", "score"}, span
     assert isinstance(span["start"], int) and isinstance(span["end"], int)
     assert 0 <= span["start"] < span["end"] <= n_chars
     assert isinstance(span["label"], str) and span["label"]
     assert isinstance(span["text"], str) and len(span["text"]) == span["end"] - span["start"]
     if "kb_id" in span:
         assert isinstance(span["kb_id"], str) and span["kb_id"]
+    if "score" in span:
+        assert isinstance(span["score"], float) and 0.0 <= span["score"] <= 1.0
 
 
 def check_record(record: Dict[str, Any]) -> None:
@@ -743,3 +745,27 @@ def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
     again = run_cli("docs")
     assert again.exit_code == 2 and "--resume" in again.stderr
     assert run_cli("docs", "--resume").exit_code == 1 and len(read_output(tmp_path / "docs.jsonl")) == 3
+
+
+def test_predicted_mentions_carry_their_scores(tmp_path):
+    """A span head's mentions (nested ones too) reach the JSONL with their scores."""
+    import spacy
+
+    from conftest import make_nested_examples
+    from test_pipeline_joint import cnn_nlp, train
+
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 60)
+    nlp.to_disk(tmp_path / "nested")
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text(examples[0].reference.text, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["annotate", str(texts), "-m", str(tmp_path / "nested"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    check_record(record)
+    gold = {(s.start_char, s.end_char, s.label_) for s in examples[0].reference.spans["nerel"]}
+    assert {(s["start"], s["end"], s["label"]) for s in record["spans"]} == gold
+    assert all(0.5 <= s["score"] <= 1.0 for s in record["spans"])

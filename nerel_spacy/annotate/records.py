@@ -95,7 +95,13 @@ class Part:
 def doc_part(doc: Doc, offset: int) -> Part:
     spans = None
     if SPANS_KEY in doc.spans:
-        spans = [span_record(span, offset) for span in doc.spans[SPANS_KEY]]
+        group = doc.spans[SPANS_KEY]
+        spans = [span_record(span, offset) for span in group]
+        # A span head's predictions carry their scores, as spaCy's spancat stores them.
+        scores = group.attrs.get("scores")
+        if scores is not None and len(scores) == len(spans):
+            for span, score in zip(spans, scores):
+                span["score"] = round(float(score), 6)
     return Part(
         ents=[span_record(ent, offset) for ent in doc.ents],
         spans=spans,
