@@ -192,35 +192,24 @@ class NerelJoint(TrainablePipe):
         cat_probs[non_empty] = ops.to_numpy(sigmoid(ops, outputs["cats"]))
         if self.relation_head is None or spans is None:
             return JointPrediction(tag_paths, spans, cat_probs)
-        relations: List[List[DecodedRelation]] = [[] for _ in docs]
-        triple_probs = numpy.zeros_like(cat_probs)
-        found, best = predict_relations(
-            self.relation_head,
-            outputs[joint_model.TOKENS],
-            [decoded_mentions(spans[i]) for i in non_empty],
-            self.cfg["relation_threshold"],
-            len(self.cats_labels),
+        mentions = [decoded_mentions(spans[i]) for i in non_empty]
+        relations, triple_probs = predict_relations(
+            self.relation_head, outputs[joint_model.TOKENS], non_empty, mentions, len(docs),
+            self.cfg["relation_threshold"], len(self.cats_labels),
         )
-        for i, doc_relations in zip(non_empty, found):
-            relations[i] = doc_relations
-        triple_probs[non_empty] = best
         return JointPrediction(tag_paths, spans, cat_probs, relations, triple_probs)
 
     def predict_relations(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> List[List[DecodedRelation]]:
         """Relations among given ``(start, end, entity label index)`` mentions, e.g. gold ones."""
         if self.relation_head is None:
             raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
-        found: List[List[DecodedRelation]] = [[] for _ in docs]
         non_empty = [i for i, doc in enumerate(docs) if len(doc)]
-        if non_empty:
-            outputs = self.model.predict([docs[i] for i in non_empty])
-            relations, _ = predict_relations(
-                self.relation_head, outputs[joint_model.TOKENS], [mentions[i] for i in non_empty],
-                self.cfg["relation_threshold"], len(self.cats_labels),
-            )
-            for i, doc_relations in zip(non_empty, relations):
-                found[i] = doc_relations
-        return found
+        outputs = self.model.predict([docs[i] for i in non_empty]) if non_empty else {joint_model.TOKENS: []}
+        relations, _ = predict_relations(
+            self.relation_head, outputs[joint_model.TOKENS], non_empty, [mentions[i] for i in non_empty],
+            len(docs), self.cfg["relation_threshold"], len(self.cats_labels),
+        )
+        return relations
 
     def set_annotations(self, docs: Iterable[Doc], predictions: JointPrediction) -> None:
         """Write ``doc.ents``, ``doc.spans[spans_key]`` and ``doc.cats`` from ``predict``."""

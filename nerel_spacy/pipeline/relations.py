@@ -24,21 +24,29 @@ def decoded_mentions(spans: Sequence[DecodedSpan]) -> numpy.ndarray:
 def predict_relations(
     relation_head: Model,
     token_vectors: List[object],
+    rows: Sequence[int],
     mentions: Sequence[numpy.ndarray],
+    n_docs: int,
     threshold: float,
     n_labels: int,
 ) -> Tuple[List[List[DecodedRelation]], numpy.ndarray]:
-    """Triples per doc above ``threshold``, and per doc and type the highest pair probability."""
+    """Triples above ``threshold`` and each type's highest pair probability, for ``n_docs`` docs.
+
+    ``token_vectors`` and ``mentions`` belong to the docs at ``rows`` (the non-empty
+    ones); the other docs get no triples and zero probabilities.
+    """
     ops = relation_head.ops
     max_distance = relation_head.attrs["max_distance"]
+    relations: List[List[DecodedRelation]] = [[] for _ in range(n_docs)]
+    best = numpy.zeros((n_docs, n_labels), dtype="float32")
+    if not len(rows):
+        return relations, best
     logits = relation_head.predict((token_vectors, list(mentions)))
-    relations: List[List[DecodedRelation]] = []
-    best = numpy.zeros((len(mentions), n_labels), dtype="float32")
-    for i, (doc_logits, doc_mentions) in enumerate(zip(logits, mentions)):
+    for i, doc_logits, doc_mentions in zip(rows, logits, mentions):
         heads, tails = enumerate_pairs(doc_mentions, max_distance)
-        probs = ops.to_numpy(sigmoid(ops, doc_logits)) if len(heads) else numpy.zeros((0, n_labels))
-        relations.append(decode_relations(probs, heads, tails, threshold))
         if len(heads):
+            probs = ops.to_numpy(sigmoid(ops, doc_logits))
+            relations[i] = decode_relations(probs, heads, tails, threshold)
             best[i] = probs.max(axis=0)
     return relations, best
 
