@@ -5,6 +5,8 @@ import pytest
 from nerel_spacy.models.relations import build_relation_representation, build_relation_scorer
 from nerel_spacy.relation_decoding import distance_buckets, enumerate_pairs
 
+from gradient_helpers import assert_input_gradients, assert_param_gradients
+
 # (start, end, entity type) per doc: nested, adjacent, far apart, and a doc of one mention.
 MENTIONS = [
     numpy.asarray([[0, 3, 0], [1, 2, 1], [4, 5, 2], [6, 9, 1]], dtype="int32"),
@@ -61,29 +63,8 @@ def test_gradients_match_finite_differences(representation):
         predicted = model.predict((xs, MENTIONS))
         return sum(float((o.astype("float64") * d).sum()) for o, d in zip(predicted, d_outputs))
 
-    eps = 2e-4  # small, so that no ReLU kink falls inside the difference
-    for i, X in enumerate(docs):
-        for index in numpy.ndindex(X.shape):
-            plus = [x.copy() for x in docs]
-            minus = [x.copy() for x in docs]
-            plus[i][index] += eps
-            minus[i][index] -= eps
-            numeric = (objective(plus) - objective(minus)) / (2 * eps)
-            assert numeric == pytest.approx(d_docs[i][index], abs=5e-3)
-    for name in ("W", "b", "head_types", "tail_types", "distances"):
-        param, grad = model.get_param(name).copy(), model.get_grad(name).copy()
-        assert grad.any(), name
-        step = max(1, param.size // 60)
-        for index in list(numpy.ndindex(param.shape))[::step]:
-            shifted = param.copy()
-            shifted[index] += eps
-            model.set_param(name, shifted)
-            up = objective(docs)
-            shifted[index] -= 2 * eps
-            model.set_param(name, shifted)
-            down = objective(docs)
-            model.set_param(name, param)
-            assert (up - down) / (2 * eps) == pytest.approx(grad[index], abs=5e-3), (name, index)
+    assert_input_gradients(objective, docs, d_docs)
+    assert_param_gradients(model, ("W", "b", "head_types", "tail_types", "distances"), lambda: objective(docs))
 
 
 def test_scorer_outputs_relation_types_and_rejects_a_bad_distance():
