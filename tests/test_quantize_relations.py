@@ -1,25 +1,18 @@
 """An int8 pipeline keeps the relation head (nerel.JointTagCat.v3) and its triples."""
 import pytest
 import spacy
-from spacy.util import load_config, load_model_from_config
+from spacy.util import load_model_from_config
 
 from nerel_spacy.pipeline.targets import gold_relations
 from nerel_spacy.quantize import quantize_pipeline
 
-from conftest import REPO_ROOT, make_nested_examples
-from test_pipeline_joint import train
+from conftest import make_nested_examples
+from test_pipeline_joint import train, trf_nlp
 
 
 def v3_trf_nlp(bert_dir):
-    config = load_config(
-        REPO_ROOT / "configs" / "joint_trf.cfg",
-        overrides={
-            "paths.encoder": str(bert_dir),
-            "components.transformer.model.get_spans.window": 8,
-            "components.transformer.model.get_spans.stride": 6,
-        },
-        interpolate=True,
-    )
+    """The tiny transformer pipeline of test_pipeline_joint, with the relation head added."""
+    config = trf_nlp(bert_dir).config.copy()
     joint = config["components"]["nerel_joint"]
     joint["model"]["@architectures"] = "nerel.JointTagCat.v3"
     joint["model"]["relation_head"] = {"@architectures": "nerel.RelationScorer.v1", "max_distance": 16, "hidden_width": 32}
