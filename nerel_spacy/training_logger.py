@@ -17,7 +17,7 @@ from spacy.language import Language
 from spacy.training.loggers import console_logger_v3
 from spacy.util import registry
 
-TASKS = ("ner", "spans", "cats")
+TASKS = ("ner", "spans", "cats", "relations")
 RAW_COLUMNS = tuple(f"{kind}_{task}" for kind in ("sigma", "loss") for task in TASKS)
 
 

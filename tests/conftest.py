@@ -47,25 +47,35 @@ NESTED_DOCS = [
         {"WORKS_AS": 0.0, "LOCATED_IN": 1.0},
     ),
     (
-        "Газпром открыл офис в Петербурге в 2017 году .",
-        [(0, 1, "ORGANIZATION"), (4, 5, "CITY"), (6, 8, "DATE")],
+        "Газпром открыл офис в 2017 году . Офис находится в Петербурге .",
+        [(0, 1, "ORGANIZATION"), (4, 6, "DATE"), (10, 11, "CITY")],
         {"WORKS_AS": 0.0, "LOCATED_IN": 1.0},
     ),
+]
+# Gold relations of NESTED_DOCS, (head, tail, type) indexing each doc's mentions: a
+# person and the post that nests a country; an organization and the country nested in
+# it; and an organization and a city one sentence later.
+NESTED_RELATIONS = [
+    [(2, 0, "WORKS_AS")],
+    [(0, 1, "LOCATED_IN")],
+    [(0, 2, "LOCATED_IN")],
 ]
 
 
 def make_nested_examples(nlp) -> List[Example]:
-    """Gold examples for NESTED_DOCS: every mention in spans["nerel"], the outermost in ents."""
+    """Gold examples for NESTED_DOCS: every mention in spans["nerel"], the outermost in ents,
+    the relations of NESTED_RELATIONS in ``_.relations``."""
     from nerel_spacy.spans import select_flat_entities
 
     examples = []
-    for text, mentions, cats in NESTED_DOCS:
+    for (text, mentions, cats), relations in zip(NESTED_DOCS, NESTED_RELATIONS):
         predicted = nlp.make_doc(text)
         reference = nlp.make_doc(text)
         assert len(reference) == len(text.split()), text
         reference.spans["nerel"] = [Span(reference, s, e, label=lab) for s, e, lab in mentions]
         reference.ents = select_flat_entities(reference.spans["nerel"])
         reference.cats = dict(cats)
+        reference._.relations = [{"head": h, "tail": t, "label": label} for h, t, label in relations]
         examples.append(Example(predicted, reference))
     return examples
 

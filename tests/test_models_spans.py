@@ -5,6 +5,8 @@ import pytest
 from nerel_spacy.models.spans import build_span_representation, build_span_scorer
 from nerel_spacy.span_decoding import enumerate_candidates, n_candidates
 
+from gradient_helpers import assert_input_gradients, assert_param_gradients
+
 
 @pytest.fixture
 def representation():
@@ -46,27 +48,8 @@ def test_gradients_match_finite_differences(representation):
     def objective(xs):
         return sum(float((o.astype("float64") * d).sum()) for o, d in zip(model.predict(xs), d_outputs))
 
-    eps = 2e-4  # small, so that no ReLU kink falls inside the difference
-    for i, X in enumerate(docs):
-        for index in numpy.ndindex(X.shape):
-            plus = [x.copy() for x in docs]
-            minus = [x.copy() for x in docs]
-            plus[i][index] += eps
-            minus[i][index] -= eps
-            numeric = (objective(plus) - objective(minus)) / (2 * eps)
-            assert numeric == pytest.approx(d_docs[i][index], abs=5e-3)
-    for name in ("W", "b", "widths"):
-        param, grad = model.get_param(name).copy(), model.get_grad(name).copy()
-        for index in list(numpy.ndindex(param.shape))[:40]:
-            shifted = param.copy()
-            shifted[index] += eps
-            model.set_param(name, shifted)
-            up = objective(docs)
-            shifted[index] -= 2 * eps
-            model.set_param(name, shifted)
-            down = objective(docs)
-            model.set_param(name, param)
-            assert (up - down) / (2 * eps) == pytest.approx(grad[index], abs=5e-3)
+    assert_input_gradients(objective, docs, d_docs)
+    assert_param_gradients(model, ("W", "b", "widths"), lambda: objective(docs))
 
 
 def test_scorer_outputs_classes_and_rejects_a_bad_width():

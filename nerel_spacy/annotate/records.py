@@ -1,4 +1,4 @@
-"""Output records: spans, cats above their thresholds and the model, merged over a text's parts."""
+"""Output records: spans, relations, cats above their thresholds and the model, merged over a text's parts."""
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -6,6 +6,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..schema import SPANS_KEY
+from ..spans import get_relations
 from .sources import InputError
 
 DEFAULT_THRESHOLD = 0.5
@@ -90,10 +91,26 @@ class Part:
     ents: List[Dict[str, Any]]
     spans: Optional[List[Dict[str, Any]]]
     cats: Dict[str, float]
+    relations: Optional[List[Dict[str, Any]]] = None  # heads and tails index this part's spans
+
+
+def relation_record(relation: Dict[str, Any], spans: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """A relation as ``{"head", "tail", "label"[, "score"], "head_span", "tail_span"}``.
+
+    ``head`` and ``tail`` index the record's ``spans`` (as ``doc._.relations`` indexes
+    ``doc.spans["nerel"]``); ``head_span``/``tail_span`` repeat those mentions' offsets,
+    types and texts so that a reader needs nothing else.
+    """
+    record: Dict[str, Any] = {"head": relation["head"], "tail": relation["tail"], "label": relation["label"]}
+    if relation.get("score") is not None:
+        record["score"] = round(float(relation["score"]), 6)
+    record["head_span"] = {k: v for k, v in spans[relation["head"]].items() if k != "score"}
+    record["tail_span"] = {k: v for k, v in spans[relation["tail"]].items() if k != "score"}
+    return record
 
 
 def doc_part(doc: Doc, offset: int) -> Part:
-    spans = None
+    spans = relations = None
     if SPANS_KEY in doc.spans:
         group = doc.spans[SPANS_KEY]
         spans = [span_record(span, offset) for span in group]
@@ -102,10 +119,17 @@ def doc_part(doc: Doc, offset: int) -> Part:
         if scores is not None and len(scores) == len(spans):
             for span, score in zip(spans, scores):
                 span["score"] = round(float(score), 6)
+        if doc.has_extension("relations") and doc._.relations is not None:
+            relations = [
+                relation_record(relation, spans)
+                for relation in get_relations(doc)
+                if 0 <= relation["head"] < len(spans) and 0 <= relation["tail"] < len(spans)
+            ]
     return Part(
         ents=[span_record(ent, offset) for ent in doc.ents],
         spans=spans,
         cats={str(label): float(score) for label, score in doc.cats.items()},
+        relations=relations,
     )
 
 
@@ -123,7 +147,8 @@ def build_record(
     """Merge the parts of one text into its output record (one part unless it was split).
 
     A split text's cats take each label's highest score over its parts: the text expresses
-    a relation type when any part does.
+    a relation type when any part does. Its relations' ``head``/``tail`` are shifted by
+    the mentions of the parts before, so they index the record's ``spans``.
     """
     ents = [ent for part in parts for ent in part.ents]
     have_spans = any(part.spans is not None for part in parts)
@@ -134,6 +159,13 @@ def build_record(
     record: Dict[str, Any] = {"id": id, "n_chars": n_chars, "ents": ents}
     if have_spans:
         record["spans"] = [span for part in parts for span in (part.spans or [])]
+    if any(part.relations is not None for part in parts):
+        relations, shift = [], 0
+        for part in parts:
+            for relation in part.relations or []:
+                relations.append(dict(relation, head=relation["head"] + shift, tail=relation["tail"] + shift))
+            shift += len(part.spans or [])
+        record["relations"] = relations
     record["cats"] = {
         label: round(score, 6)
         for label, score in cats.items()

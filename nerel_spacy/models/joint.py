@@ -2,11 +2,17 @@
 
 ``nerel.JointTagCat.v1`` has a BIO token head (task ``ner``) and a document head
 (``cats``); ``nerel.JointTagCat.v2`` adds the nested-mention head (``spans``,
-``nerel.SpanScorer.v1``). Both map a batch of docs to a dict of outputs by task:
+``nerel.SpanScorer.v1``); ``nerel.JointTagCat.v3`` adds the relation head
+(``relations``, ``nerel.RelationScorer.v1``). They map a batch of docs to a dict of
+outputs by task:
 
 - ``ner``: one ``(n_tokens, n_tags)`` array of BIO-tag logits per doc;
 - ``spans``: one ``(n_candidates, 1 + n_entity_types)`` array of logits per doc;
 - ``cats``: one ``(n_docs, n_cats)`` array of relation-type logits;
+- ``tokens`` (v3): the encoder's token vectors. The relation head needs mentions
+  (gold in training, predicted at inference), which only the component knows, so
+  the component runs it on these vectors and hands their gradient back under
+  ``tokens``; the head still lives in this model, so it is saved and trained with it;
 - ``log_variances``: the learned ``s_i = log σ_i²`` of the uncertainty weighting, one
   per task in ``model.attrs["tasks"]`` order. They are outputs so that their gradient
   comes back through ``backprop`` like every other: the loss owns the maths, the
@@ -17,11 +23,13 @@ transformer, or a CNN.
 """
 from typing import Callable, Dict, List, Optional, Tuple
 
+import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Dropout, Linear, Maxout, Model, chain, with_array, zero_init
 from thinc.types import Floats1d, Floats2d
 
+from .relations import RELATION_OUTPUT, RELATION_REPRESENTATION
 from .spans import SPAN_OUTPUT
 
 JointOutput = Dict[str, object]
@@ -30,11 +38,14 @@ TAG_OUTPUT = "tag_output"
 CAT_OUTPUT = "cat_output"
 LOSS_WEIGHTS = "loss_weights"
 LOG_VARIANCES = "log_variances"
+TOKENS = "tokens"
 TASKS = ("ner", "cats")
 # The head of each task, and the dim that sizes its output layer.
-HEAD_REFS = {"ner": "tag_head", "spans": "span_head", "cats": "cat_head"}
-OUTPUT_REFS = {"ner": TAG_OUTPUT, "spans": SPAN_OUTPUT, "cats": CAT_OUTPUT}
-OUTPUT_DIMS = {"ner": "nO_tags", "spans": "nO_spans", "cats": "nO_cats"}
+HEAD_REFS = {"ner": "tag_head", "spans": "span_head", "cats": "cat_head", "relations": "relation_head"}
+OUTPUT_REFS = {"ner": TAG_OUTPUT, "spans": SPAN_OUTPUT, "cats": CAT_OUTPUT, "relations": RELATION_OUTPUT}
+OUTPUT_DIMS = {"ner": "nO_tags", "spans": "nO_spans", "cats": "nO_cats", "relations": "nO_relations"}
+# Tasks whose head the component runs itself, on the ``tokens`` output.
+COMPONENT_TASKS = ("relations",)
 
 
 @registry.architectures("nerel.JointTagCat.v1")
@@ -84,6 +95,39 @@ def build_joint_tag_span_cat(
     }
     dims = {"nO_tags": nO_tags, "nO_spans": nO_spans, "nO_cats": nO_cats}
     return build_joint(tok2vec, heads, dims)
+
+
+@registry.architectures("nerel.JointTagCat.v3")
+def build_joint_tag_span_cat_relations(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    doc_pooling: Model[List[Floats2d], Floats2d],
+    span_head: Model[List[Floats2d], List[Floats2d]],
+    relation_head: Model,
+    hidden_width: int = 0,
+    dropout: float = 0.1,
+    nO_tags: Optional[int] = None,
+    nO_spans: Optional[int] = None,
+    nO_cats: Optional[int] = None,
+    nO_relations: Optional[int] = None,
+) -> Model[List[Doc], JointOutput]:
+    """``nerel.JointTagCat.v2`` plus relation triples between mentions.
+
+    relation_head: scores mention pairs (``nerel.RelationScorer.v1``); the component runs
+    it on the ``tokens`` output with the mentions of each doc.
+    """
+    heads = {
+        "ner": build_tag_head(hidden_width, dropout, nO_tags),
+        "spans": span_head,
+        "cats": build_cat_head(doc_pooling, dropout, nO_cats),
+        "relations": relation_head,
+    }
+    dims = {
+        "nO_tags": nO_tags, "nO_spans": nO_spans, "nO_cats": nO_cats,
+        "nO_relations": nO_relations, "n_entity_types": None,
+    }
+    model = build_joint(tok2vec, heads, dims)
+    model.attrs["expose_tokens"] = True
+    return model
 
 
 def build_tag_head(hidden_width: int, dropout: float, nO: Optional[int]) -> Model:
@@ -162,16 +206,19 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[JointOutput,
     outputs: JointOutput = {}
     backprops = {}
     for task in get_tasks(model):
-        outputs[task], backprops[task] = model.get_ref(HEAD_REFS[task])(token_vectors, is_train)
+        if task not in COMPONENT_TASKS:
+            outputs[task], backprops[task] = model.get_ref(HEAD_REFS[task])(token_vectors, is_train)
+    if model.attrs.get("expose_tokens"):
+        outputs[TOKENS] = token_vectors
     loss_weights = model.get_ref(LOSS_WEIGHTS)
     outputs[LOG_VARIANCES] = loss_weights.get_param(LOG_VARIANCES)
 
     def backprop(d_outputs: JointOutput) -> List[Doc]:
         d_vectors = None
-        for task in get_tasks(model):
-            if d_outputs.get(task) is None:
+        for task in [*get_tasks(model), TOKENS]:
+            if d_outputs.get(task) is None or (task != TOKENS and task not in backprops):
                 continue
-            d_task = backprops[task](d_outputs[task])
+            d_task = d_outputs[task] if task == TOKENS else backprops[task](d_outputs[task])
             d_vectors = d_task if d_vectors is None else [a + b for a, b in zip(d_vectors, d_task)]
         if d_outputs.get(LOG_VARIANCES) is not None:
             loss_weights.inc_grad(LOG_VARIANCES, d_outputs[LOG_VARIANCES])
@@ -190,5 +237,12 @@ def init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
             model.get_ref(OUTPUT_REFS[task]).set_dim("nO", model.get_dim(dim), force=True)
     vectors = tok2vec.predict(X) if X is not None else None
     for task in get_tasks(model):
-        model.get_ref(HEAD_REFS[task]).initialize(X=vectors)
+        head = model.get_ref(HEAD_REFS[task])
+        if task == "relations":
+            if model.has_dim("n_entity_types") and model.get_dim("n_entity_types"):
+                head.get_ref(RELATION_REPRESENTATION).set_dim("nT", model.get_dim("n_entity_types"), force=True)
+            no_mentions = [numpy.zeros((0, 3), dtype="int32") for _ in vectors] if vectors is not None else None
+            head.initialize(X=(vectors, no_mentions) if vectors is not None else None)
+        else:
+            head.initialize(X=vectors)
     model.get_ref(LOSS_WEIGHTS).initialize()

@@ -48,6 +48,8 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "span_threshold": 0.5,
         "allow_crossing": False,
         "ents_source": "tags",
+        "relation_threshold": 0.5,
+        "cats_source": "doc",
         "loss_weighting": "uncertainty",
         "fixed_weights": {"ner": 1.0, "spans": 1.0, "cats": 1.0},
         "head_learn_rate_scale": 1.0,
@@ -80,6 +82,8 @@ def make_nerel_joint(
     span_threshold: float,
     allow_crossing: bool,
     ents_source: str,
+    relation_threshold: float,
+    cats_source: str,
     loss_weighting: str,
     fixed_weights: Dict[str, float],
     head_learn_rate_scale: float,
@@ -96,6 +100,10 @@ def make_nerel_joint(
     allow_crossing: keep partly overlapping mentions; otherwise the higher-scored wins.
     ents_source: "tags" writes doc.ents from the BIO head, "spans" from the outermost
         predicted mentions (the converter's policy).
+    relation_threshold: a relation triple (nerel.JointTagCat.v3) is kept when its
+        score is at least this.
+    cats_source: doc.cats from the document head ("doc"), the highest triple score
+        of each type ("triples", needs a relation head) or the higher of both ("max").
     loss_weighting: "uncertainty" (learned, Kendall et al. 2018) or "fixed".
     fixed_weights: the task weights used when loss_weighting is "fixed".
     head_learn_rate_scale: multiplies the learning rate of the heads and loss

@@ -2,8 +2,10 @@
 
 A shared encoder feeds one head per task (see ``nerel_spacy.models.joint``): BIO tags
 (``ner``, decoded with constrained Viterbi, so ``doc.ents`` never holds an invalid
-span), every nested mention (``spans``, with ``nerel.JointTagCat.v2``) and the
-document's relation types (``cats``). The task losses are balanced by learned
+span), every nested mention (``spans``, with ``nerel.JointTagCat.v2``), the
+document's relation types (``cats``) and, with ``nerel.JointTagCat.v3``, relation
+triples between mentions (``relations``: gold mentions in training, the span head's
+at inference, into ``doc._.relations``). The task losses are balanced by learned
 uncertainty weights (``loss_weighting = "uncertainty"``) or fixed weights
 (``"fixed"``, the ablation).
 """
@@ -21,11 +23,13 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 
 from ..bio import make_bio_labels, transition_constraints
 from ..models import joint as joint_model
-from ..models import encoders, pooling, spans as span_head  # noqa: F401  (register architectures)
+from ..models import encoders, pooling, relations as relation_head, spans as span_head  # noqa: F401
 from ..models.loss import sigma_from_log_variance, sigmoid, softmax, weigh_task_losses
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
 from ..scoring_nested import make_nested_joint_scorer  # noqa: F401  (registers .v2)
+from ..scoring_relations import make_relation_joint_scorer  # noqa: F401  (registers .v3)
+from ..relation_decoding import DecodedRelation
 from ..span_decoding import DecodedSpan, decode_spans, enumerate_candidates
 from ..spans import select_flat_entities
 from .. import ops, training_logger  # noqa: F401  (register their callbacks and loggers)
@@ -37,8 +41,9 @@ from .annotations import (
     tag_path_to_spans,
 )
 from .optimizer import apply_gradients
-from .objective import check_settings, raw_task_losses
-from .targets import labels_from_examples
+from .objective import check_settings, raw_task_losses, relation_task_loss
+from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
+from .targets import GoldRelations, gold_relations, labels_from_examples
 
 TASK_LOSSES = "task_losses"
 
@@ -48,6 +53,8 @@ class JointPrediction(NamedTuple):
     tag_paths: List[List[int]]
     spans: Optional[List[List[DecodedSpan]]]  # None without a span head
     cat_probs: numpy.ndarray  # (n_docs, n_cats)
+    relations: Optional[List[List[DecodedRelation]]] = None  # None without a relation head
+    triple_cat_probs: Optional[numpy.ndarray] = None  # (n_docs, n_cats): best pair per type
 
 
 class NerelJoint(TrainablePipe):
@@ -63,6 +70,8 @@ class NerelJoint(TrainablePipe):
         span_threshold: float = 0.5,
         allow_crossing: bool = False,
         ents_source: str = "tags",
+        relation_threshold: float = 0.5,
+        cats_source: str = "doc",
         loss_weighting: str = "uncertainty",
         fixed_weights: Optional[Dict[str, float]] = None,
         head_learn_rate_scale: float = 1.0,
@@ -83,6 +92,8 @@ class NerelJoint(TrainablePipe):
             "span_threshold": float(span_threshold),
             "allow_crossing": bool(allow_crossing),
             "ents_source": ents_source,
+            "relation_threshold": float(relation_threshold),
+            "cats_source": cats_source,
             "loss_weighting": loss_weighting,
             "fixed_weights": dict(fixed_weights or {"ner": 1.0, "spans": 1.0, "cats": 1.0}),
             "head_learn_rate_scale": float(head_learn_rate_scale),
@@ -105,6 +116,11 @@ class NerelJoint(TrainablePipe):
     def max_width(self) -> int:
         """The longest candidate mention of the span head, in tokens (0 without one)."""
         return int(self.model.get_ref("span_head").attrs["max_width"]) if "spans" in self.tasks else 0
+
+    @property
+    def relation_head(self) -> Optional[Model]:
+        """The relation head (``nerel.JointTagCat.v3``), run by this component; else None."""
+        return self.model.get_ref("relation_head") if "relations" in self.tasks else None
 
     # ---- labels -------------------------------------------------------------------
 
@@ -174,7 +190,26 @@ class NerelJoint(TrainablePipe):
                     probs, starts, ends, self.cfg["span_threshold"], self.cfg["allow_crossing"]
                 )
         cat_probs[non_empty] = ops.to_numpy(sigmoid(ops, outputs["cats"]))
-        return JointPrediction(tag_paths, spans, cat_probs)
+        if self.relation_head is None or spans is None:
+            return JointPrediction(tag_paths, spans, cat_probs)
+        mentions = [decoded_mentions(spans[i]) for i in non_empty]
+        relations, triple_probs = predict_relations(
+            self.relation_head, outputs[joint_model.TOKENS], non_empty, mentions, len(docs),
+            self.cfg["relation_threshold"], len(self.cats_labels),
+        )
+        return JointPrediction(tag_paths, spans, cat_probs, relations, triple_probs)
+
+    def predict_relations(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> List[List[DecodedRelation]]:
+        """Relations among given ``(start, end, entity label index)`` mentions, e.g. gold ones."""
+        if self.relation_head is None:
+            raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
+        non_empty = [i for i, doc in enumerate(docs) if len(doc)]
+        outputs = self.model.predict([docs[i] for i in non_empty]) if non_empty else {joint_model.TOKENS: []}
+        relations, _ = predict_relations(
+            self.relation_head, outputs[joint_model.TOKENS], non_empty, [mentions[i] for i in non_empty],
+            len(docs), self.cfg["relation_threshold"], len(self.cats_labels),
+        )
+        return relations
 
     def set_annotations(self, docs: Iterable[Doc], predictions: JointPrediction) -> None:
         """Write ``doc.ents``, ``doc.spans[spans_key]`` and ``doc.cats`` from ``predict``."""
@@ -190,8 +225,13 @@ class NerelJoint(TrainablePipe):
             spans_key = self.cfg.get("spans_key")
             if spans_key:
                 set_span_group(doc, spans_key, mentions, predictions.spans[i] if mentions is not None else None)
+            cat_probs = predictions.cat_probs[i]
+            if predictions.relations is not None:
+                if spans_key:  # the triples index doc.spans[spans_key]
+                    doc._.relations = relations_to_dicts(predictions.relations[i], self.cats_labels)
+                cat_probs = combine_cats(cat_probs, predictions.triple_cat_probs[i], self.cfg["cats_source"])
             for j, label in enumerate(self.cats_labels):
-                doc.cats[label] = float(predictions.cat_probs[i, j])
+                doc.cats[label] = float(cat_probs[j])
 
     def _require_upstream_transformer(self, doc: Doc) -> None:
         """A listener with no transformer before it would silently read zeros: refuse instead."""
@@ -233,7 +273,17 @@ class NerelJoint(TrainablePipe):
             return losses
         set_dropout_rate(self.model, drop)
         outputs, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        backprop_relations = None
+        if self.relation_head is not None:
+            # The relation head learns on the gold mentions; its gradient reaches the encoder
+            # through the joint model's ``tokens`` output.
+            mentions = [gold.mentions for gold in self._gold_relations(examples)]
+            outputs["relations"], backprop_relations = self.relation_head.begin_update(
+                (outputs[joint_model.TOKENS], mentions)
+            )
         total, d_outputs = self.get_loss(examples, outputs)
+        if backprop_relations is not None:
+            d_outputs[joint_model.TOKENS] = backprop_relations(d_outputs["relations"])[0]
         backprop(d_outputs)
         if sgd is not None:
             self.finish_update(sgd)
@@ -263,6 +313,16 @@ class NerelJoint(TrainablePipe):
             max_width=self.max_width,
             spans_key=self.cfg["spans_key"] or "",
         )
+        if self.relation_head is not None:
+            gold = self._gold_relations(examples)
+            if "relations" not in scores:  # e.g. the outputs of model.predict
+                scores = dict(scores)
+                scores["relations"] = self.relation_head.predict(
+                    (scores[joint_model.TOKENS], [g.mentions for g in gold])
+                )
+            raw["relations"] = relation_task_loss(
+                ops, scores["relations"], gold, self.relation_head.attrs["max_distance"]
+            )
         tasks = self.tasks
         fixed = self.cfg["fixed_weights"]
         total, factors, d_log_vars = weigh_task_losses(
@@ -277,13 +337,16 @@ class NerelJoint(TrainablePipe):
             joint_model.LOG_VARIANCES: d_log_vars,
             TASK_LOSSES: {task: raw[task][0] for task in tasks},
         }
-        for task in ("ner", "spans"):
+        for task in ("ner", "spans", "relations"):
             if task in raw:
                 lengths = ops.asarray1i([len(x) for x in scores[task]])
                 d_flat = ops.asarray2f(raw[task][1] * factor[task])
                 d_outputs[task] = ops.unflatten(d_flat, lengths) if len(lengths) else []
         d_outputs["cats"] = ops.asarray2f(raw["cats"][1] * factor["cats"])
         return total, d_outputs
+
+    def _gold_relations(self, examples: Sequence[Example]) -> List[GoldRelations]:
+        return gold_relations(examples, self.entity_labels, self.cats_labels, self.cfg["spans_key"] or "")
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Apply the gradients; the heads and loss weights at ``head_learn_rate_scale`` × the rate.
@@ -336,6 +399,9 @@ class NerelJoint(TrainablePipe):
         self.model.set_dim("nO_cats", max(1, len(cats_labels)), force=True)
         if "spans" in self.tasks:
             self.model.set_dim("nO_spans", 1 + len(self.entity_labels), force=True)
+        if "relations" in self.tasks:
+            self.model.set_dim("nO_relations", max(1, len(cats_labels)), force=True)
+            self.model.set_dim("n_entity_types", max(1, len(self.entity_labels)), force=True)
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
         self._store_sigmas()

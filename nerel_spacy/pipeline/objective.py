@@ -5,16 +5,19 @@
 tasks (uncertainty or fixed weights). ``check_settings`` refuses settings that
 cannot work with the model, naming the config block to fix.
 """
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
+import numpy
 from spacy.training import Example
 from thinc.api import Ops
 
 from ..models.loss import sigmoid_binary_cross_entropy, softmax_cross_entropy
-from .targets import gold_cats, gold_span_classes, gold_tag_ids
+from ..relation_decoding import enumerate_pairs, relation_targets
+from .targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
 ENTS_SOURCES = ("tags", "spans")
+CATS_SOURCES = ("doc", "triples", "max")
 
 
 def raw_task_losses(
@@ -44,9 +47,31 @@ def raw_task_losses(
     return raw
 
 
+def relation_task_loss(
+    ops: Ops, logits: List[object], gold: Sequence[GoldRelations], max_distance: int
+) -> Tuple[float, object]:
+    """Mean sigmoid cross-entropy of every candidate pair of gold mentions and relation type.
+
+    ``logits`` holds one ``(n_pairs, n_labels)`` array per doc, in ``enumerate_pairs``
+    order over ``gold[i].mentions``; returns ``(loss, d_logits)`` with the gradient flat.
+    """
+    n_labels = logits[0].shape[1] if len(logits) else 0
+    targets, masks = [], []
+    for doc_gold in gold:
+        heads, tails = enumerate_pairs(doc_gold.mentions, max_distance)
+        doc_targets, _ = relation_targets(heads, tails, doc_gold.triples, n_labels)
+        targets.append(doc_targets)
+        masks.append(numpy.full(doc_targets.shape, float(doc_gold.known), dtype="float32"))
+    flat = ops.flatten(logits) if len(logits) else ops.alloc2f(0, 0)
+    if not targets:
+        return 0.0, flat
+    return sigmoid_binary_cross_entropy(ops, flat, numpy.concatenate(targets), numpy.concatenate(masks))
+
+
 def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> None:
     """Raise a ValueError naming ``[components.{name}]`` for a setting that cannot work."""
-    for setting, allowed in (("loss_weighting", LOSS_WEIGHTINGS), ("ents_source", ENTS_SOURCES)):
+    checks = (("loss_weighting", LOSS_WEIGHTINGS), ("ents_source", ENTS_SOURCES), ("cats_source", CATS_SOURCES))
+    for setting, allowed in checks:
         if cfg[setting] not in allowed:
             raise ValueError(
                 f"nerel_joint: {setting} must be one of {allowed}, not {cfg[setting]!r}. "
@@ -56,4 +81,9 @@ def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> N
         raise ValueError(
             f"nerel_joint: ents_source = \"spans\" needs a model with a span head "
             f"(nerel.JointTagCat.v2); [components.{name}.model] has none."
+        )
+    if cfg["cats_source"] != "doc" and "relations" not in tasks:
+        raise ValueError(
+            f"nerel_joint: cats_source = {cfg['cats_source']!r} needs a model with a relation "
+            f"head (nerel.JointTagCat.v3); [components.{name}.model] has none."
         )

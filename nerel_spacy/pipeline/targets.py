@@ -5,7 +5,7 @@ predicted tokens (and, for spans, with the span head's candidate rows), plus a m
 of what is known: a token whose gold tag is unknown, a doc without gold cats or
 without a gold span group adds nothing to the loss.
 """
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy
 from spacy.training import Example
@@ -100,3 +100,46 @@ def labels_from_examples(
         for label in eg.reference.cats:
             cats_seen.setdefault(label, None)
     return entity_labels, list(cats_seen)
+
+
+class GoldRelations(NamedTuple):
+    """One doc's gold mentions as the relation head reads them, and its triples over them."""
+
+    mentions: numpy.ndarray  # (n, 3) int32: start, end (predicted tokens), entity label index
+    triples: List[Tuple[int, int, int]]  # (head row, tail row, relation label index)
+    known: bool  # False when the doc has no gold relations (None): its pairs are masked out
+
+
+def gold_relations(
+    examples: Sequence[Example],
+    entity_labels: Sequence[str],
+    relation_labels: Sequence[str],
+    spans_key: str,
+) -> List[GoldRelations]:
+    """The gold mentions of each example aligned to its predicted tokens, and its relations.
+
+    A mention whose characters do not fall on predicted token boundaries, or whose type
+    is unknown, is left out with the relations that name it; so are relation types
+    outside ``relation_labels``.
+    """
+    label_index = {label: i for i, label in enumerate(entity_labels)}
+    relation_index = {label: i for i, label in enumerate(relation_labels)}
+    found = []
+    for eg in examples:
+        group = eg.reference.spans[spans_key] if spans_key in eg.reference.spans else []
+        rows: Dict[int, int] = {}
+        mentions = []
+        for i, span in enumerate(group):
+            aligned = eg.predicted.char_span(span.start_char, span.end_char)
+            if aligned is not None and span.label_ in label_index:
+                rows[i] = len(mentions)
+                mentions.append((aligned.start, aligned.end, label_index[span.label_]))
+        relations = eg.reference._.relations if eg.reference.has_extension("relations") else None
+        triples = [
+            (rows[rel["head"]], rows[rel["tail"]], relation_index[rel["label"]])
+            for rel in relations or []
+            if rel["head"] in rows and rel["tail"] in rows and rel["label"] in relation_index
+        ]
+        array = numpy.asarray(mentions, dtype="int32").reshape((-1, 3))
+        found.append(GoldRelations(array, triples, relations is not None and spans_key in eg.reference.spans))
+    return found

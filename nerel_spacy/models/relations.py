@@ -1,0 +1,175 @@
+"""The relation head: candidate mention pairs, scored for every relation type.
+
+``nerel.RelationScorer.v1`` maps ``(token_vectors, mentions)`` (one array each per doc;
+mentions as ``(start, end, entity_label)`` int rows) to one ``(n_pairs, n_relations)``
+array of logits per doc, in the order of ``relation_decoding.enumerate_pairs``. The
+component supplies the mentions: gold ones in training, the span head's at inference.
+
+A pair ``(h, t)`` is represented as ``relu(head(h) + tail(t) + between(h, t) + d_{h,t} + b)``:
+
+- ``head(m)`` = ``A·x_s + B·x_{e-1} + C·mean(x_s..x_{e-1}) + type_head[label]``, and
+  ``tail(m)`` likewise with its own matrices and type table, so the roles differ;
+- ``between`` = ``D·mean(x)`` over the tokens between the arguments (0 when they touch);
+- ``d`` = an embedding of the distance bucket (nesting, crossing, or a signed gap).
+
+The seven projections are one matrix product per token and the means come from prefix
+sums, so a mention costs O(hidden) and a pair O(hidden) however long they are.
+"""
+from typing import Callable, List, Optional, Tuple
+
+import numpy
+from spacy.util import registry
+from thinc.api import Dropout, Linear, Model, chain, glorot_uniform_init, with_array, zero_init
+from thinc.types import Floats2d, Ints2d
+
+from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
+
+RELATION_OUTPUT = "relation_output"
+RELATION_REPRESENTATION = "relation_representation"
+RelationInput = Tuple[List[Floats2d], List[Ints2d]]
+N_PROJECTIONS = 7  # head start, end, inside | tail start, end, inside | between
+
+
+@registry.architectures("nerel.RelationScorer.v1")
+def build_relation_scorer(
+    max_distance: int = 64,
+    hidden_width: int = 128,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+    n_entity_types: Optional[int] = None,
+) -> Model[RelationInput, List[Floats2d]]:
+    """Score every mention pair at most ``max_distance`` tokens apart for ``nO`` relation types.
+
+    max_distance: the largest token gap between a pair's arguments (0 when they nest).
+        Gold pairs further apart cannot be found: on NEREL dev, with gold mentions,
+        48 keeps 93.2% of the relations, 64 keeps 95.4%, 128 keeps 99.2%.
+    hidden_width: the size of a pair's representation.
+    n_entity_types: sizes the type embeddings; usually set from the labels.
+    """
+    if max_distance < 0:
+        raise ValueError(f"nerel.RelationScorer.v1: max_distance must be 0 or more, not {max_distance}")
+    representation = build_relation_representation(max_distance, hidden_width, n_entity_types)
+    output = Linear(nO=nO, nI=hidden_width, init_W=zero_init)
+    model = chain(representation, with_array(chain(Dropout(dropout), output)))
+    model.set_ref(RELATION_OUTPUT, output)
+    model.set_ref(RELATION_REPRESENTATION, representation)
+    model.attrs["max_distance"] = max_distance
+    return model
+
+
+def build_relation_representation(
+    max_distance: int, hidden_width: int, n_entity_types: Optional[int] = None
+) -> Model[RelationInput, List[Floats2d]]:
+    """The parameters and maths of the pair representation (see the module doc)."""
+    return Model(
+        RELATION_REPRESENTATION,
+        relation_representation_forward,
+        init=init_relation_representation,
+        dims={"nI": None, "nH": hidden_width, "nT": n_entity_types},
+        params={"W": None, "b": None, "head_types": None, "tail_types": None, "distances": None},
+        attrs={"max_distance": max_distance},
+    )
+
+
+def init_relation_representation(model: Model, X: Optional[RelationInput] = None, Y=None) -> None:
+    vectors = X[0] if isinstance(X, tuple) else X
+    if vectors is not None and len(vectors):
+        model.set_dim("nI", vectors[0].shape[1], force=True)
+    n_in, n_hidden = model.get_dim("nI"), model.get_dim("nH")
+    n_types = model.get_dim("nT") if model.has_dim("nT") and model.get_dim("nT") else 1
+    ops = model.ops
+    model.set_param("W", glorot_uniform_init(ops, (N_PROJECTIONS * n_hidden, n_in)))
+    model.set_param("b", ops.alloc1f(n_hidden))
+    model.set_param("head_types", ops.alloc2f(n_types, n_hidden))
+    model.set_param("tail_types", ops.alloc2f(n_types, n_hidden))
+    model.set_param("distances", ops.alloc2f(N_DISTANCE_BUCKETS, n_hidden))
+
+
+def prefix_sums(ops, rows):
+    """``P[k] = Σ_{t<k} rows[t]`` for k = 0..n (n + 1 rows)."""
+    return ops.xp.concatenate([ops.alloc2f(1, rows.shape[1]), ops.xp.cumsum(rows, axis=0)])
+
+
+def range_means(prefix, starts, ends):
+    """Mean of rows ``[s, e)`` from prefix sums ``prefix[k] = Σ_{t<k}``; 0 for empty ranges."""
+    lengths = (ends - starts).clip(1).astype("float32")
+    return (prefix[ends] - prefix[starts]) / lengths[:, None]
+
+
+def range_means_backward(ops, d_means, starts, ends, n_rows: int):
+    """The gradient of ``range_means`` for each of ``n_rows`` input rows.
+
+    ``mean = (P[e] - P[s]) / len`` with ``P[k] = Σ_{t<k} x[t]``: push ±d/len onto the
+    prefix rows, then ``d x[t] = Σ_{k>t} d P[k]`` (a reversed cumulative sum).
+    """
+    lengths = (ends - starts).clip(1).astype("float32")
+    d_scaled = d_means / lengths[:, None]
+    d_prefix = ops.alloc2f(n_rows + 1, d_means.shape[1])
+    ops.scatter_add(d_prefix, ends, d_scaled)
+    ops.scatter_add(d_prefix, starts, -d_scaled)
+    return ops.xp.cumsum(d_prefix[::-1], axis=0)[::-1][1:]
+
+
+def relation_representation_forward(
+    model: Model, inputs: RelationInput, is_train: bool
+) -> Tuple[List[Floats2d], Callable]:
+    ops = model.ops
+    Xs, mention_sets = inputs
+    W, b = model.get_param("W"), model.get_param("b")
+    head_types, tail_types = model.get_param("head_types"), model.get_param("tail_types")
+    distance_table = model.get_param("distances")
+    h = model.get_dim("nH")
+    max_distance = model.attrs["max_distance"]
+    outputs, caches = [], []
+    for X, mentions in zip(Xs, mention_sets):
+        mentions = numpy.asarray(mentions, dtype="int32").reshape((-1, 3))
+        heads, tails = enumerate_pairs(mentions, max_distance)
+        if len(heads) == 0:
+            outputs.append(ops.alloc2f(0, h))
+            caches.append(None)
+            continue
+        starts, ends, labels = (ops.asarray1i(mentions[:, k]) for k in range(3))
+        gap_starts, gap_ends = (ops.asarray1i(a) for a in between_ranges(mentions, heads, tails))
+        buckets = ops.asarray1i(distance_buckets(mentions, heads, tails))
+        heads, tails = ops.asarray1i(heads), ops.asarray1i(tails)
+        P = ops.gemm(X, W, trans2=True)  # (n, 7h)
+        part = [P[:, k * h : (k + 1) * h] for k in range(N_PROJECTIONS)]
+        head_inside, tail_inside, between = (prefix_sums(ops, part[k]) for k in (2, 5, 6))
+        head_vec = part[0][starts] + part[1][ends - 1] + range_means(head_inside, starts, ends) + head_types[labels]
+        tail_vec = part[3][starts] + part[4][ends - 1] + range_means(tail_inside, starts, ends) + tail_types[labels]
+        between = range_means(between, gap_starts, gap_ends)
+        hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
+        active = hidden > 0
+        outputs.append(hidden * active)
+        caches.append((X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active))
+
+    def backprop(dYs: List[Floats2d]) -> Tuple[List[Floats2d], List[Ints2d]]:
+        dXs = []
+        for dY, X, cache in zip(dYs, Xs, caches):
+            if cache is None:
+                dXs.append(ops.alloc2f(*X.shape))
+                continue
+            X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active = cache
+            n, n_mentions = X.shape[0], starts.shape[0]
+            d_hidden = dY * active
+            model.inc_grad("b", d_hidden.sum(axis=0))
+            d_distances = ops.alloc2f(N_DISTANCE_BUCKETS, h)
+            ops.scatter_add(d_distances, buckets, d_hidden)
+            model.inc_grad("distances", d_distances)
+            d_P = [ops.alloc2f(n, h) for _ in range(N_PROJECTIONS)]
+            for offset, index, table in ((0, heads, "head_types"), (3, tails, "tail_types")):
+                d_vec = ops.alloc2f(n_mentions, h)
+                ops.scatter_add(d_vec, index, d_hidden)
+                d_types = ops.alloc2f(*model.get_param(table).shape)
+                ops.scatter_add(d_types, labels, d_vec)
+                model.inc_grad(table, d_types)
+                ops.scatter_add(d_P[offset], starts, d_vec)
+                ops.scatter_add(d_P[offset + 1], ends - 1, d_vec)
+                d_P[offset + 2] += range_means_backward(ops, d_vec, starts, ends, n)
+            d_P[6] += range_means_backward(ops, d_hidden, gap_starts, gap_ends, n)
+            d_projected = ops.xp.ascontiguousarray(ops.xp.concatenate(d_P, axis=1))
+            model.inc_grad("W", ops.gemm(d_projected, X, trans1=True))
+            dXs.append(ops.gemm(d_projected, W))
+        return dXs, mention_sets
+
+    return outputs, backprop

@@ -1,0 +1,68 @@
+"""The relation task of ``nerel_joint`` at inference: mentions in, triples and cats out.
+
+Pure helpers of ``NerelJoint.predict`` and ``set_annotations``: the relation head reads
+the span head's decoded mentions; its pair probabilities become triples above
+``relation_threshold`` (indexing the mentions, so ``doc.spans["nerel"]``) and, per
+relation type, the highest probability over the doc's pairs, a second source of
+``doc.cats`` (``cats_source``).
+"""
+from typing import List, Sequence, Tuple
+
+import numpy
+from thinc.api import Model
+
+from ..models.loss import sigmoid
+from ..relation_decoding import DecodedRelation, decode_relations, enumerate_pairs, mention_array
+from ..span_decoding import DecodedSpan
+
+
+def decoded_mentions(spans: Sequence[DecodedSpan]) -> numpy.ndarray:
+    """The span head's decoded mentions as the relation head's ``(start, end, label)`` rows."""
+    return mention_array([(span.start, span.end, span.label) for span in spans])
+
+
+def predict_relations(
+    relation_head: Model,
+    token_vectors: List[object],
+    rows: Sequence[int],
+    mentions: Sequence[numpy.ndarray],
+    n_docs: int,
+    threshold: float,
+    n_labels: int,
+) -> Tuple[List[List[DecodedRelation]], numpy.ndarray]:
+    """Triples above ``threshold`` and each type's highest pair probability, for ``n_docs`` docs.
+
+    ``token_vectors`` and ``mentions`` belong to the docs at ``rows`` (the non-empty
+    ones); the other docs get no triples and zero probabilities.
+    """
+    ops = relation_head.ops
+    max_distance = relation_head.attrs["max_distance"]
+    relations: List[List[DecodedRelation]] = [[] for _ in range(n_docs)]
+    best = numpy.zeros((n_docs, n_labels), dtype="float32")
+    if not len(rows):
+        return relations, best
+    logits = relation_head.predict((token_vectors, list(mentions)))
+    for i, doc_logits, doc_mentions in zip(rows, logits, mentions):
+        heads, tails = enumerate_pairs(doc_mentions, max_distance)
+        if len(heads):
+            probs = ops.to_numpy(sigmoid(ops, doc_logits))
+            relations[i] = decode_relations(probs, heads, tails, threshold)
+            best[i] = probs.max(axis=0)
+    return relations, best
+
+
+def relations_to_dicts(relations: Sequence[DecodedRelation], labels: Sequence[str]) -> List[dict]:
+    """Decoded triples in the data contract's form: ``{"head", "tail", "label", "score"}``."""
+    return [
+        {"head": rel.head, "tail": rel.tail, "label": labels[rel.label], "score": rel.score}
+        for rel in relations
+    ]
+
+
+def combine_cats(doc_probs: numpy.ndarray, triple_probs: numpy.ndarray, source: str) -> numpy.ndarray:
+    """``doc.cats`` scores from the document head ("doc"), the triples ("triples") or both ("max")."""
+    if source == "triples":
+        return triple_probs
+    if source == "max":
+        return numpy.maximum(doc_probs, triple_probs)
+    return doc_probs

@@ -1,0 +1,126 @@
+"""Candidate mention pairs and their decoding for the relation head.
+
+A candidate is an ordered pair ``(head, tail)`` of two different mentions whose token
+gap (the tokens strictly between them; 0 when they overlap or nest) is at most
+``max_distance``. The relation head scores each for every relation type (multi-label
+sigmoid); decoding keeps the (pair, type) entries whose probability reaches a
+threshold. Pure functions of arrays; mentions are ``(start, end, label)`` rows in token
+offsets, ``end`` exclusive.
+"""
+from typing import List, NamedTuple, Sequence, Tuple
+
+import numpy
+
+# Distance buckets: 3 for overlapping pairs, then the gap (0, 1, 2, 3, 4, 5-7, 8-15,
+# 16-31, 32-63, 64+) on each side: head before tail, then tail before head.
+HEAD_CONTAINS_TAIL, TAIL_CONTAINS_HEAD, CROSSING = 0, 1, 2
+N_GAP_BUCKETS = 10
+N_DISTANCE_BUCKETS = 3 + 2 * N_GAP_BUCKETS
+
+
+class DecodedRelation(NamedTuple):
+    head: int  # index into the doc's mentions
+    tail: int
+    label: int  # index into the relation labels
+    score: float
+
+
+def mention_array(mentions: Sequence[Tuple[int, int, int]]) -> numpy.ndarray:
+    """``(start, end, label)`` triples as the ``(n, 3)`` int32 array the relation head reads."""
+    return numpy.asarray(list(mentions), dtype="int32").reshape((-1, 3))
+
+
+def pair_gaps(starts: numpy.ndarray, ends: numpy.ndarray) -> numpy.ndarray:
+    """``(m, m)`` token gap between every two mentions: 0 when they overlap or nest."""
+    starts = numpy.asarray(starts, dtype="int64")
+    ends = numpy.asarray(ends, dtype="int64")
+    later_start = numpy.maximum(starts[:, None], starts[None, :])
+    earlier_end = numpy.minimum(ends[:, None], ends[None, :])
+    return numpy.maximum(later_start - earlier_end, 0)
+
+
+def enumerate_pairs(mentions: numpy.ndarray, max_distance: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Head and tail mention index of every candidate pair, by head then tail.
+
+    The order is the row order of the relation head's output for these mentions.
+    """
+    mentions = numpy.asarray(mentions).reshape((-1, 3))
+    n = mentions.shape[0]
+    if n < 2:
+        empty = numpy.zeros((0,), dtype="int32")
+        return empty, empty.copy()
+    keep = pair_gaps(mentions[:, 0], mentions[:, 1]) <= max_distance
+    numpy.fill_diagonal(keep, False)
+    heads, tails = numpy.nonzero(keep)
+    return heads.astype("int32"), tails.astype("int32")
+
+
+def gap_bucket(gaps: numpy.ndarray) -> numpy.ndarray:
+    """0-4 for gaps of 0-4 tokens, then one bucket per power of two up to 64+."""
+    gaps = numpy.asarray(gaps, dtype="int64")
+    log_bucket = 3 + numpy.floor(numpy.log2(numpy.maximum(gaps, 1))).astype("int64")
+    return numpy.where(gaps < 5, gaps, numpy.minimum(log_bucket, N_GAP_BUCKETS - 1))
+
+
+def distance_buckets(mentions: numpy.ndarray, heads: numpy.ndarray, tails: numpy.ndarray) -> numpy.ndarray:
+    """The distance bucket of each pair: nesting either way, crossing, or a signed gap."""
+    mentions = numpy.asarray(mentions, dtype="int64").reshape((-1, 3))
+    hs, he = mentions[heads, 0], mentions[heads, 1]
+    ts, te = mentions[tails, 0], mentions[tails, 1]
+    head_first = he <= ts
+    tail_first = te <= hs
+    buckets = numpy.full(len(heads), CROSSING, dtype="int64")
+    buckets[(hs <= ts) & (te <= he)] = HEAD_CONTAINS_TAIL
+    buckets[(ts <= hs) & (he <= te) & ~((hs == ts) & (he == te))] = TAIL_CONTAINS_HEAD
+    buckets[head_first] = 3 + gap_bucket(ts - he)[head_first]
+    buckets[tail_first] = 3 + N_GAP_BUCKETS + gap_bucket(hs - te)[tail_first]
+    return buckets.astype("int32")
+
+
+def between_ranges(
+    mentions: numpy.ndarray, heads: numpy.ndarray, tails: numpy.ndarray
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """``[start, end)`` of the tokens between each pair's arguments (empty when they touch)."""
+    mentions = numpy.asarray(mentions, dtype="int64").reshape((-1, 3))
+    first_end = numpy.minimum(mentions[heads, 1], mentions[tails, 1])
+    last_start = numpy.maximum(mentions[heads, 0], mentions[tails, 0])
+    end = numpy.maximum(first_end, last_start)
+    return first_end.astype("int32"), end.astype("int32")
+
+
+def relation_targets(
+    heads: numpy.ndarray,
+    tails: numpy.ndarray,
+    gold: Sequence[Tuple[int, int, int]],
+    n_labels: int,
+) -> Tuple[numpy.ndarray, int]:
+    """0/1 per candidate pair and relation type from gold ``(head, tail, label)`` triples.
+
+    Gold pairs that are not candidates (too far apart) have no row; their count is
+    returned so the recall the window gives up can be reported.
+    """
+    row_of = {(int(h), int(t)): row for row, (h, t) in enumerate(zip(heads, tails))}
+    targets = numpy.zeros((len(row_of), n_labels), dtype="float32")
+    missed = 0
+    for head, tail, label in gold:
+        row = row_of.get((head, tail))
+        if row is None:
+            missed += 1
+        else:
+            targets[row, label] = 1.0
+    return targets, missed
+
+
+def decode_relations(
+    probs: numpy.ndarray, heads: numpy.ndarray, tails: numpy.ndarray, threshold: float = 0.5
+) -> List[DecodedRelation]:
+    """Every (pair, type) whose probability reaches ``threshold``, by head, tail and type."""
+    probs = numpy.asarray(probs)
+    if probs.size == 0:
+        return []
+    rows, labels = numpy.nonzero(probs >= threshold)
+    found = [
+        DecodedRelation(int(heads[r]), int(tails[r]), int(k), float(probs[r, k]))
+        for r, k in zip(rows, labels)
+    ]
+    return sorted(found, key=lambda rel: (rel.head, rel.tail, rel.label))

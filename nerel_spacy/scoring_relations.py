@@ -1,0 +1,151 @@
+"""Relation-triple scores: end to end, and with gold mentions (comparable to the NEREL paper).
+
+- ``score_relations``: end-to-end strict micro P/R/F and per-type P/R/F of
+  ``doc._.relations``. A predicted triple is right when both argument spans match a
+  gold triple's in character offsets and entity type, and the relation type matches.
+- ``score_relations_with_gold_mentions``: runs the relation head of a ``nerel_joint``
+  pipeline on each example's gold mentions and scores micro P/R/F over all pairs and
+  over pairs whose arguments share a sentence (the NEREL authors' in-sentence setting).
+
+``nerel.joint_scorer.v3`` adds the end-to-end scores to ``nerel.joint_scorer.v2``'s.
+"""
+from collections import defaultdict
+from typing import Callable, Dict, Iterable, List, Sequence, Set, Tuple
+
+from spacy.language import Language
+from spacy.pipeline import Sentencizer
+from spacy.scorer import PRFScore
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import minibatch, registry
+
+from .schema import SPANS_KEY
+from .scoring_nested import score_joint_nested
+from .spans import get_relations
+
+Argument = Tuple[int, int, str]
+Triple = Tuple[Argument, Argument, str]
+
+
+def relation_triples(doc: Doc, key: str = SPANS_KEY) -> Set[Triple]:
+    """``doc._.relations`` as ``((start_char, end_char, type), (…), relation)`` triples."""
+    group = list(doc.spans[key]) if key in doc.spans else []
+    triples = set()
+    for relation in get_relations(doc):
+        head, tail = relation["head"], relation["tail"]
+        if 0 <= head < len(group) and 0 <= tail < len(group):
+            arguments = [(group[i].start_char, group[i].end_char, group[i].label_) for i in (head, tail)]
+            triples.add((arguments[0], arguments[1], relation["label"]))
+    return triples
+
+
+def prf_scores(prefix: str, total: PRFScore, per_type: Dict[str, PRFScore]) -> Dict[str, object]:
+    """``{prefix}_p/r/f`` and ``{prefix}_per_type`` from counted ``PRFScore`` objects."""
+    return {
+        f"{prefix}_p": total.precision,
+        f"{prefix}_r": total.recall,
+        f"{prefix}_f": total.fscore,
+        f"{prefix}_per_type": {label: s.to_dict() for label, s in sorted(per_type.items())},
+    }
+
+
+def count_triples(gold: Set, predicted: Set, total: PRFScore, per_type: Dict[str, PRFScore]) -> None:
+    """Add one doc's true and false positives and false negatives; the type is a triple's last item."""
+    for triple in gold | predicted:
+        for score in (total, per_type[triple[-1]]):
+            if triple in gold and triple in predicted:
+                score.tp += 1
+            elif triple in gold:
+                score.fn += 1
+            else:
+                score.fp += 1
+
+
+def score_relations(examples: Iterable[Example], key: str = SPANS_KEY) -> Dict[str, object]:
+    """End-to-end strict ``relations_p/r/f`` and ``relations_per_type``."""
+    total = PRFScore()
+    per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
+    for eg in examples:
+        count_triples(relation_triples(eg.reference, key), relation_triples(eg.predicted, key), total, per_type)
+    return prf_scores("relations", total, per_type)
+
+
+def sentence_ids(doc: Doc) -> List[int]:
+    """The sentence of each token: the doc's own boundaries, else spaCy's rule-based sentencizer's."""
+    if not doc.has_annotation("SENT_START"):
+        doc = Sentencizer()(doc.copy())
+    ids, current = [], -1
+    for token in doc:
+        current += 1 if token.is_sent_start or current < 0 else 0
+        ids.append(current)
+    return ids
+
+
+def score_relations_with_gold_mentions(
+    nlp: Language,
+    examples: Sequence[Example],
+    *,
+    component: str = "nerel_joint",
+    batch_size: int = 16,
+) -> Dict[str, object]:
+    """``relations_gold_*`` (all pairs) and ``relations_gold_insent_*`` micro P/R/F, per type too.
+
+    The components before ``component`` (a transformer) run on copies of the examples'
+    predicted docs; the relation head then scores pairs of the gold mentions. Gold pairs
+    beyond the head's ``max_distance`` count as missed.
+    """
+    from .pipeline.targets import gold_relations
+
+    pipe = nlp.get_pipe(component)
+    upstream = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
+    scores = {scope: (PRFScore(), defaultdict(PRFScore)) for scope in ("all", "insent")}
+    labels = pipe.cats_labels
+    for batch in minibatch(list(examples), batch_size):
+        gold = gold_relations(batch, pipe.entity_labels, labels, pipe.cfg["spans_key"] or SPANS_KEY)
+        docs = [eg.predicted.copy() for eg in batch]
+        for proc in upstream:
+            docs = list(proc.pipe(docs))
+        predicted = pipe.predict_relations(docs, [g.mentions for g in gold])
+        for doc, doc_gold, doc_predicted in zip(docs, gold, predicted):
+            sentence = sentence_ids(doc)
+            rows = doc_gold.mentions
+
+            def same_sentence(head: int, tail: int) -> bool:
+                tokens = [*range(rows[head][0], rows[head][1]), *range(rows[tail][0], rows[tail][1])]
+                return len({sentence[t] for t in tokens}) == 1
+
+            gold_set = {(h, t, labels[k]) for h, t, k in doc_gold.triples}
+            predicted_set = {(r.head, r.tail, labels[r.label]) for r in doc_predicted}
+            count_triples(gold_set, predicted_set, *scores["all"])
+            inside = {triple for triple in gold_set | predicted_set if same_sentence(triple[0], triple[1])}
+            count_triples(gold_set & inside, predicted_set & inside, *scores["insent"])
+    found = prf_scores("relations_gold", *scores["all"])
+    found.update(prf_scores("relations_gold_insent", *scores["insent"]))
+    return found
+
+
+def score_joint_relations(examples: Iterable[Example], *, spans_key: str = SPANS_KEY, **kwargs) -> Dict[str, object]:
+    """``nerel.joint_scorer.v2``'s scores plus the end-to-end relation scores."""
+    examples = list(examples)
+    scores = score_joint_nested(examples, spans_key=spans_key, **kwargs)
+    scores.update(score_relations(examples, spans_key))
+    return scores
+
+
+@registry.scorers("nerel.joint_scorer.v3")
+def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict[str, object]]:
+    """``nerel.joint_scorer.v2`` plus end-to-end strict relation P/R/F over ``doc._.relations``."""
+
+    def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, object]:
+        return score_joint_relations(examples, spans_key=spans_key, **kwargs)
+
+    return scorer
+
+
+__all__ = [
+    "relation_triples",
+    "score_relations",
+    "score_relations_with_gold_mentions",
+    "score_joint_relations",
+    "sentence_ids",
+]

@@ -1,0 +1,49 @@
+"""configs/joint_cnn_rel.cfg: joint_cnn.cfg with the relation head trains through spaCy's loop."""
+import io
+from typing import Dict
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training.initialize import init_nlp
+from spacy.training.loop import train
+from spacy.util import load_config
+
+from nerel_spacy.vectors import prepare_vectors
+
+from conftest import NESTED_DOCS, REPO_ROOT, make_nested_examples
+from vectors_helpers import write_fake_navec
+
+REL_CFG = REPO_ROOT / "configs" / "joint_cnn_rel.cfg"
+
+
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory) -> Dict[str, str]:
+    """Fake navec vectors over the fixture words, and corpora of the nested docs with relations."""
+    root = tmp_path_factory.mktemp("cnn_rel_project")
+    words = sorted({word.lower() for text, _, _ in NESTED_DOCS for word in text.split()})
+    counts = {word: 100 - i for i, word in enumerate(words[:20])}
+    prepare_vectors(root / "vectors", navec_path=write_fake_navec(root / "navec.tar", counts, dim=300, qdim=100, centroids=8))
+    nlp = spacy.blank("ru")
+    for split in ("train", "dev"):
+        docs = [eg.reference for eg in make_nested_examples(nlp)]
+        DocBin(docs=docs, store_user_data=True).to_disk(root / f"{split}.spacy")
+    return {"paths.vectors": str(root / "vectors"), "paths.train": str(root / "train.spacy"), "paths.dev": str(root / "dev.spacy")}
+
+
+@pytest.mark.slow
+def test_spacy_train_loop_scores_relations_and_saves_the_relation_head(tiny_project, tmp_path):
+    overrides = {**tiny_project, "training.max_steps": 6, "training.eval_frequency": 3}
+    nlp = init_nlp(load_config(REL_CFG, overrides=overrides))
+    pipe = nlp.get_pipe("nerel_joint")
+    assert pipe.tasks == ("ner", "spans", "cats", "relations")
+    assert pipe.relation_head.attrs["max_distance"] == 64
+    (tmp_path / "out").mkdir()
+    log = io.StringIO()
+    train(nlp, tmp_path / "out", stdout=log, stderr=io.StringIO())
+    assert "RELATIONS_F" in log.getvalue() and "SIGMA_RELA" in log.getvalue()
+    loaded = spacy.load(tmp_path / "out" / "model-best")
+    assert set(loaded.get_pipe("nerel_joint").cfg["sigmas"]) == {"ner", "spans", "cats", "relations"}
+    doc = loaded(NESTED_DOCS[0][0])
+    assert isinstance(doc._.relations, list)
+    assert "relations_f" in loaded.evaluate(make_nested_examples(loaded))

@@ -1,0 +1,160 @@
+"""nerel_joint with a relation head (nerel.JointTagCat.v3): training, triples, cats, round trips."""
+import numpy
+import pytest
+import spacy
+
+from nerel_spacy.scoring_relations import relation_triples, score_relations_with_gold_mentions
+from nerel_spacy.spans import get_relations
+
+from conftest import NESTED_RELATIONS, make_nested_examples
+from test_pipeline_joint import cnn_nlp, train
+
+V3_MODEL = {
+    "@architectures": "nerel.JointTagCat.v3",
+    "tok2vec": {
+        "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 96,
+        "depth": 4, "embed_size": 2000, "window_size": 1, "maxout_pieces": 3, "subword_features": True,
+    },
+    "span_head": {"@architectures": "nerel.SpanScorer.v1", "max_width": 8, "hidden_width": 64},
+    "relation_head": {"@architectures": "nerel.RelationScorer.v1", "max_distance": 16, "hidden_width": 64},
+    "doc_pooling": {"@architectures": "nerel.MeanMaxPooling.v1"},
+}
+V3_SCORER = {"@scorers": "nerel.joint_scorer.v3", "spans_key": "nerel"}
+
+
+def v3_nlp(**cfg):
+    return cnn_nlp(model=V3_MODEL, scorer=V3_SCORER, **cfg)
+
+
+def triples(doc):
+    """Relations as ((start, end, type), (start, end, type), relation), in token offsets."""
+    group = doc.spans["nerel"]
+    return sorted(
+        (tuple((group[r[k]].start, group[r[k]].end, group[r[k]].label_) for k in ("head", "tail")), r["label"])
+        for r in get_relations(doc)
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A v3 pipeline overfit on the three nested docs, and its saved copy's path."""
+    nlp = v3_nlp()
+    examples = make_nested_examples(nlp)
+    history = train(nlp, examples, 120)
+    path = tmp_path_factory.mktemp("v3") / "model"
+    nlp.to_disk(path)
+    return nlp, examples, history, path
+
+
+@pytest.mark.slow
+def test_cnn_overfit_predicts_every_triple_exactly(trained):
+    nlp, examples, history, _ = trained
+    assert history[-1]["nerel_joint_relations"] < history[0]["nerel_joint_relations"] / 10
+    assert set(nlp.get_pipe("nerel_joint").cfg["sigmas"]) == {"ner", "spans", "cats", "relations"}
+    for example, gold in zip(examples, NESTED_RELATIONS):
+        doc = nlp(example.reference.text)
+        assert triples(doc) == triples(example.reference) and len(gold) == len(get_relations(doc))
+        assert all(0.5 <= r["score"] <= 1.0 for r in get_relations(doc))
+    # one nested argument (Банк [России]) and one pair across sentences (Газпром … Петербурге)
+    assert (((0, 2, "ORGANIZATION"), (1, 2, "COUNTRY")), "LOCATED_IN") in triples(nlp(examples[1].reference.text))
+    assert (((0, 1, "ORGANIZATION"), (10, 11, "CITY")), "LOCATED_IN") in triples(nlp(examples[2].reference.text))
+    scores = nlp.evaluate(examples)
+    assert scores["relations_f"] == 1.0 and scores["spans_nerel_f"] == 1.0
+    assert scores["relations_per_type"]["LOCATED_IN"]["f"] == 1.0
+    gold_mentions = score_relations_with_gold_mentions(nlp, examples)
+    assert gold_mentions["relations_gold_f"] == 1.0
+    assert gold_mentions["relations_gold_insent_r"] == 1.0  # two of the three are in-sentence
+
+
+@pytest.mark.slow
+def test_saved_pipeline_predicts_the_same_triples(trained):
+    nlp, examples, _, path = trained
+    loaded = spacy.load(path)
+    assert loaded.get_pipe("nerel_joint").tasks == ("ner", "spans", "cats", "relations")
+    for example in examples:
+        a, b = nlp(example.reference.text), loaded(example.reference.text)
+        assert [r["score"] for r in get_relations(a)] == pytest.approx([r["score"] for r in get_relations(b)])
+        assert relation_triples(a) == relation_triples(b)
+
+
+@pytest.mark.slow
+def test_cats_can_come_from_the_triples(trained):
+    nlp, examples, _, path = trained
+    from_triples = spacy.load(path, config={"components": {"nerel_joint": {"cats_source": "triples"}}})
+    both = spacy.load(path, config={"components": {"nerel_joint": {"cats_source": "max"}}})
+    for example in examples:
+        text = example.reference.text
+        doc_cats, triple_cats, max_cats = nlp(text).cats, from_triples(text).cats, both(text).cats
+        relation_types = {r["label"] for r in example.reference._.relations}
+        assert {label for label, score in triple_cats.items() if score >= 0.5} == relation_types
+        for label in doc_cats:
+            assert max_cats[label] == pytest.approx(max(doc_cats[label], triple_cats[label]))
+
+
+@pytest.mark.slow
+def test_relation_threshold_is_a_setting(trained):
+    _, examples, _, path = trained
+    strict = spacy.load(path, config={"components": {"nerel_joint": {"relation_threshold": 1.01}}})
+    assert all(get_relations(strict(eg.reference.text)) == [] for eg in examples)
+
+
+def test_get_loss_accepts_model_predict_outputs_and_update_trains_the_relation_head():
+    nlp = v3_nlp()
+    examples = make_nested_examples(nlp)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("nerel_joint")
+    outputs = pipe.model.predict([eg.predicted for eg in examples])
+    assert "tokens" in outputs and "relations" not in outputs
+    total, gradients = pipe.get_loss(examples, outputs)
+    assert set(gradients) >= {"ner", "spans", "cats", "relations", "log_variances"}
+    assert [g.shape[0] for g in gradients["relations"]] == [12, 12, 6]  # 4, 4, 3 gold mentions
+    assert not pipe.model.get_ref("relation_output").get_param("W").any()  # zero-initialised
+    losses = pipe.update(examples, drop=0.0, sgd=nlp.create_optimizer())
+    assert losses["nerel_joint"] == pytest.approx(total, rel=1e-5)
+    assert losses["nerel_joint_relations"] == pytest.approx(gradients["task_losses"]["relations"], rel=1e-5)
+    assert pipe.model.get_ref("relation_output").get_param("W").any()
+
+
+def test_fixed_weights_include_the_relation_task():
+    nlp = v3_nlp(loss_weighting="fixed", fixed_weights={"ner": 1.0, "spans": 1.0, "cats": 1.0, "relations": 2.0})
+    first = train(nlp, make_nested_examples(nlp), 1)[0]
+    expected = sum(first[f"nerel_joint_{t}"] for t in ("ner", "spans", "cats")) + 2 * first["nerel_joint_relations"]
+    assert first["nerel_joint"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_docs_without_gold_relations_teach_no_relations():
+    nlp = v3_nlp()
+    examples = make_nested_examples(nlp)
+    nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("nerel_joint")
+    for eg in examples:
+        eg.reference._.relations = None
+    _, gradients = pipe.get_loss(examples, pipe.model.predict([eg.predicted for eg in examples]))
+    assert gradients["task_losses"]["relations"] == 0.0
+    assert all(not g.any() for g in gradients["relations"])
+
+
+def test_cats_from_triples_needs_a_relation_head():
+    with pytest.raises(ValueError, match="relation head"):
+        cnn_nlp(cats_source="triples")
+    with pytest.raises(ValueError, match="cats_source"):
+        v3_nlp(cats_source="magic")
+
+
+def test_v2_pipelines_write_no_relations():
+    nlp = cnn_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 2)
+    assert nlp.get_pipe("nerel_joint").relation_head is None
+    doc = nlp(examples[0].reference.text)
+    assert doc._.relations is None
+    with pytest.raises(ValueError, match="no relation head"):
+        nlp.get_pipe("nerel_joint").predict_relations([doc], [numpy.zeros((0, 3), dtype="int32")])
+
+
+def test_empty_docs_and_docs_without_mentions():
+    nlp = v3_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 2)
+    docs = list(nlp.pipe(["", "Привет", examples[0].reference.text]))
+    assert get_relations(docs[0]) == [] and get_relations(docs[1]) == []

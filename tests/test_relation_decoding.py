@@ -1,0 +1,89 @@
+"""Candidate pairs, distance buckets, targets and decoding of the relation head."""
+import numpy
+from hypothesis import given, settings, strategies as st
+
+from nerel_spacy.relation_decoding import (
+    CROSSING,
+    HEAD_CONTAINS_TAIL,
+    N_DISTANCE_BUCKETS,
+    N_GAP_BUCKETS,
+    TAIL_CONTAINS_HEAD,
+    between_ranges,
+    decode_relations,
+    distance_buckets,
+    enumerate_pairs,
+    gap_bucket,
+    mention_array,
+    pair_gaps,
+    relation_targets,
+)
+
+MENTIONS = mention_array([(0, 4, 0), (3, 4, 1), (4, 6, 2), (8, 9, 0), (2, 5, 1)])
+
+
+def test_gaps_are_zero_for_nested_and_crossing_and_count_tokens_between():
+    gaps = pair_gaps(MENTIONS[:, 0], MENTIONS[:, 1])
+    assert gaps[0, 1] == 0 and gaps[0, 4] == 0  # nested, crossing
+    assert gaps[0, 2] == 0  # adjacent
+    assert gaps[2, 3] == gaps[3, 2] == 2
+
+
+def test_pairs_are_ordered_distinct_and_within_the_distance():
+    heads, tails = enumerate_pairs(MENTIONS, 1)
+    pairs = list(zip(heads.tolist(), tails.tolist()))
+    assert pairs == sorted(pairs) and all(h != t for h, t in pairs)
+    assert (2, 3) not in pairs and (0, 3) not in pairs
+    assert (0, 1) in pairs and (1, 0) in pairs
+    assert len(enumerate_pairs(MENTIONS, 100)[0]) == 5 * 4
+    assert len(enumerate_pairs(MENTIONS[:1], 100)[0]) == 0
+
+
+def test_distance_buckets_tell_nesting_crossing_and_direction():
+    heads = numpy.asarray([0, 1, 0, 2, 3, 0])
+    tails = numpy.asarray([1, 0, 4, 3, 2, 2])
+    buckets = distance_buckets(MENTIONS, heads, tails).tolist()
+    assert buckets == [HEAD_CONTAINS_TAIL, TAIL_CONTAINS_HEAD, CROSSING, 3 + 2, 3 + N_GAP_BUCKETS + 2, 3]
+    assert gap_bucket(numpy.asarray([0, 4, 5, 7, 8, 15, 16, 63, 64, 10**6])).tolist() == [
+        0, 4, 5, 5, 6, 6, 7, 8, 9, 9
+    ]
+    assert max(buckets) < N_DISTANCE_BUCKETS
+
+
+def test_between_ranges_are_the_tokens_strictly_between():
+    starts, ends = between_ranges(MENTIONS, numpy.asarray([2, 3, 0]), numpy.asarray([3, 2, 1]))
+    assert list(zip(starts.tolist(), ends.tolist())) == [(6, 8), (6, 8), (4, 4)]
+
+
+def test_targets_mark_gold_pairs_and_count_the_unreachable():
+    heads, tails = enumerate_pairs(MENTIONS, 1)
+    targets, missed = relation_targets(heads, tails, [(0, 1, 2), (0, 1, 0), (2, 3, 1)], n_labels=3)
+    row = list(zip(heads.tolist(), tails.tolist())).index((0, 1))
+    assert targets[row].tolist() == [1.0, 0.0, 1.0] and targets.sum() == 2 and missed == 1
+
+
+def test_decoding_keeps_every_label_above_the_threshold():
+    probs = numpy.asarray([[0.9, 0.1, 0.6], [0.2, 0.5, 0.0]])
+    found = decode_relations(probs, numpy.asarray([1, 0]), numpy.asarray([0, 2]), threshold=0.5)
+    assert [(r.head, r.tail, r.label) for r in found] == [(0, 2, 1), (1, 0, 0), (1, 0, 2)]
+    assert decode_relations(numpy.zeros((0, 3)), numpy.zeros(0), numpy.zeros(0)) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 6), st.integers(0, 3)), max_size=12),
+    st.integers(0, 12),
+)
+def test_pairs_match_a_brute_force_enumeration(spans, max_distance):
+    mentions = mention_array([(s, s + w, label) for s, w, label in spans])
+    heads, tails = enumerate_pairs(mentions, max_distance)
+    expected = []
+    for i, (s1, e1, _) in enumerate(mentions.tolist()):
+        for j, (s2, e2, _) in enumerate(mentions.tolist()):
+            gap = max(0, max(s1, s2) - min(e1, e2))
+            if i != j and gap <= max_distance:
+                expected.append((i, j))
+    assert list(zip(heads.tolist(), tails.tolist())) == expected
+    buckets = distance_buckets(mentions, heads, tails)
+    assert ((0 <= buckets) & (buckets < N_DISTANCE_BUCKETS)).all()
+    starts, ends = between_ranges(mentions, heads, tails)
+    assert (starts <= ends).all()
