@@ -17,7 +17,7 @@ import spacy
 from nerel_spacy.corpus import read_corpus
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
-from nerel_spacy.pipeline import joint as joint_module
+from nerel_spacy.pipeline import annotations as decoding_module
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = (
@@ -59,15 +59,15 @@ def span_head_cost(model: Path, dev: Path, rounds: int = 2):
     texts = [doc.text for doc in read_corpus(dev, nlp.vocab)]
     list(nlp.pipe(texts[:5]))  # warm up
     head = nlp.get_pipe("nerel_joint").model.get_ref("span_head")
-    forward, decode = Timer(head._func), Timer(joint_module.decode_spans)
-    head._func, joint_module.decode_spans = forward, decode
+    forward, decode = Timer(head._func), Timer(decoding_module.decode_spans)
+    head._func, decoding_module.decode_spans = forward, decode
     try:
         start = time.perf_counter()
         for _ in range(rounds):
             list(nlp.pipe(texts, batch_size=16))
         total = time.perf_counter() - start
     finally:
-        head._func, joint_module.decode_spans = forward.func, decode.func
+        head._func, decoding_module.decode_spans = forward.func, decode.func
     return {
         "docs": len(texts) * rounds,
         "seconds": round(total, 2),

@@ -9,8 +9,11 @@ from typing import List, Optional, Sequence
 import numpy
 from spacy.tokens import Doc, Span, SpanGroup
 
+from thinc.api import Ops
+
 from ..bio import bio_to_spans, constrained_viterbi
-from ..span_decoding import DecodedSpan
+from ..models.loss import softmax
+from ..span_decoding import DecodedSpan, decode_spans, enumerate_candidates
 
 
 def best_tag_path(logits: numpy.ndarray, allowed: numpy.ndarray, allowed_start: numpy.ndarray) -> List[int]:
@@ -18,6 +21,15 @@ def best_tag_path(logits: numpy.ndarray, allowed: numpy.ndarray, allowed_start: 
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
     return constrained_viterbi(log_probs, allowed, allowed_start)
+
+
+def decode_span_logits(
+    ops: Ops, logits, n_tokens: int, max_width: int, threshold: float, allow_crossing: bool
+) -> List[DecodedSpan]:
+    """One doc's mentions from the span head's logits (rows in candidate order)."""
+    starts, ends = enumerate_candidates(n_tokens, max_width)
+    probs = ops.to_numpy(softmax(ops, logits))
+    return decode_spans(probs, starts, ends, threshold, allow_crossing)
 
 
 def tag_path_to_spans(doc: Doc, path: Sequence[int], tag_labels: Sequence[str]) -> List[Span]:

@@ -21,27 +21,30 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 
-from ..bio import make_bio_labels, transition_constraints
+from ..bio import transition_constraints
 from ..models import joint as joint_model
-from ..models import encoders, pooling, relations as relation_head, spans as span_head  # noqa: F401
-from ..models.loss import sigma_from_log_variance, sigmoid, softmax, weigh_task_losses
+from ..models import encoders, pooling  # noqa: F401  (register architectures)
+from ..models import relations as relation_models, spans as span_models  # noqa: F401
+from ..models.loss import sigma_from_log_variance, sigmoid, weigh_task_losses
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
 from ..scoring_nested import make_nested_joint_scorer  # noqa: F401  (registers .v2)
 from ..scoring_relations import make_relation_joint_scorer  # noqa: F401  (registers .v3)
 from ..relation_decoding import DecodedRelation
-from ..span_decoding import DecodedSpan, decode_spans, enumerate_candidates
+from ..span_decoding import DecodedSpan
 from ..spans import select_flat_entities
-from .. import ops, training_logger  # noqa: F401  (register their callbacks and loggers)
+from .. import ops as numpy_blas_ops, training_logger  # noqa: F401  (register a callback, a logger)
+from .labels import LabelsAndThresholds
 from .annotations import (
     best_tag_path,
+    decode_span_logits,
     mentions_to_spans,
     set_ents_keeping_earlier,
     set_span_group,
     tag_path_to_spans,
 )
 from .optimizer import apply_gradients
-from .objective import check_settings, raw_task_losses, relation_task_loss
+from .objective import check_settings, output_gradients, raw_task_losses, relation_task_loss
 from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
 
@@ -57,7 +60,7 @@ class JointPrediction(NamedTuple):
     triple_cat_probs: Optional[numpy.ndarray] = None  # (n_docs, n_cats): best pair per type
 
 
-class NerelJoint(TrainablePipe):
+class NerelJoint(LabelsAndThresholds, TrainablePipe):
     """BIO tags, nested mentions and multi-label relation types on one encoder."""
 
     def __init__(
@@ -122,48 +125,6 @@ class NerelJoint(TrainablePipe):
         """The relation head (``nerel.JointTagCat.v3``), run by this component; else None."""
         return self.model.get_ref("relation_head") if "relations" in self.tasks else None
 
-    # ---- labels -------------------------------------------------------------------
-
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        """Entity types then relation types (``spacy init labels`` stores both)."""
-        return tuple(self.cfg["entity_labels"]) + tuple(self.cfg["cats_labels"])
-
-    @property
-    def entity_labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["entity_labels"])
-
-    @property
-    def cats_labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["cats_labels"])
-
-    @property
-    def tag_labels(self) -> List[str]:
-        return make_bio_labels(self.cfg["entity_labels"])
-
-    @property
-    def label_data(self) -> Dict[str, List[str]]:
-        return {"entity_labels": list(self.entity_labels), "cats_labels": list(self.cats_labels)}
-
-    @property
-    def cats_thresholds(self) -> Dict[str, float]:
-        """The threshold for each relation type: tuned per label where tuned, else ``threshold``."""
-        tuned = self.cfg.get("thresholds") or {}
-        return {label: float(tuned.get(label, self.cfg["threshold"])) for label in self.cats_labels}
-
-    def set_thresholds(self, thresholds: Dict[str, float]) -> None:
-        """Store per-label thresholds (e.g. tuned on dev); they are saved with the pipeline."""
-        unknown = set(thresholds) - set(self.cats_labels)
-        if unknown:
-            raise ValueError(f"nerel_joint: unknown relation types in thresholds: {sorted(unknown)}")
-        self.cfg["thresholds"] = {label: float(value) for label, value in thresholds.items()}
-
-    def add_label(self, label: str) -> int:
-        raise NotImplementedError(
-            "nerel_joint takes its entity and relation types from the training data in "
-            "initialize(), or from [initialize.components.nerel_joint.labels]."
-        )
-
     # ---- prediction ---------------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> JointPrediction:
@@ -184,10 +145,9 @@ class NerelJoint(TrainablePipe):
             tag_paths[i] = best_tag_path(ops.to_numpy(logits), allowed, allowed_start)
         if spans is not None:
             for i, logits in zip(non_empty, outputs["spans"]):
-                starts, ends = enumerate_candidates(len(docs[i]), self.max_width)
-                probs = ops.to_numpy(softmax(ops, logits))
-                spans[i] = decode_spans(
-                    probs, starts, ends, self.cfg["span_threshold"], self.cfg["allow_crossing"]
+                spans[i] = decode_span_logits(
+                    ops, logits, len(docs[i]), self.max_width, self.cfg["span_threshold"],
+                    self.cfg["allow_crossing"],
                 )
         cat_probs[non_empty] = ops.to_numpy(sigmoid(ops, outputs["cats"]))
         if self.relation_head is None or spans is None:
@@ -337,12 +297,7 @@ class NerelJoint(TrainablePipe):
             joint_model.LOG_VARIANCES: d_log_vars,
             TASK_LOSSES: {task: raw[task][0] for task in tasks},
         }
-        for task in ("ner", "spans", "relations"):
-            if task in raw:
-                lengths = ops.asarray1i([len(x) for x in scores[task]])
-                d_flat = ops.asarray2f(raw[task][1] * factor[task])
-                d_outputs[task] = ops.unflatten(d_flat, lengths) if len(lengths) else []
-        d_outputs["cats"] = ops.asarray2f(raw["cats"][1] * factor["cats"])
+        d_outputs.update(output_gradients(ops, scores, raw, factor))
         return total, d_outputs
 
     def _gold_relations(self, examples: Sequence[Example]) -> List[GoldRelations]:

@@ -87,3 +87,17 @@ def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> N
             f"nerel_joint: cats_source = {cfg['cats_source']!r} needs a model with a relation "
             f"head (nerel.JointTagCat.v3); [components.{name}.model] has none."
         )
+
+
+def output_gradients(
+    ops: Ops, scores: Dict[str, object], raw: Dict[str, Tuple[float, object]], factor: Dict[str, float]
+) -> Dict[str, object]:
+    """Each head's gradient, scaled by its task weight, in the shape of its output."""
+    d_outputs: Dict[str, object] = {}
+    for task in ("ner", "spans", "relations"):
+        if task in raw:
+            lengths = ops.asarray1i([len(x) for x in scores[task]])
+            d_flat = ops.asarray2f(raw[task][1] * factor[task])
+            d_outputs[task] = ops.unflatten(d_flat, lengths) if len(lengths) else []
+    d_outputs["cats"] = ops.asarray2f(raw["cats"][1] * factor["cats"])
+    return d_outputs

@@ -1,0 +1,55 @@
+"""The joint component's labels and relation-type thresholds (a mixin of ``NerelJoint``).
+
+Entity and relation types live in ``cfg`` (set by ``initialize``, saved with the
+pipeline); the BIO tag inventory is derived from the entity types. A relation type's
+threshold is its tuned one where ``tune-thresholds`` stored one, else ``threshold``.
+"""
+from typing import Dict, List, Tuple
+
+from ..bio import make_bio_labels
+
+
+class LabelsAndThresholds:
+    """Label inventories and cats thresholds read from ``self.cfg``."""
+
+    cfg: Dict[str, object]
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """Entity types then relation types (``spacy init labels`` stores both)."""
+        return tuple(self.cfg["entity_labels"]) + tuple(self.cfg["cats_labels"])
+
+    @property
+    def entity_labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["entity_labels"])
+
+    @property
+    def cats_labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["cats_labels"])
+
+    @property
+    def tag_labels(self) -> List[str]:
+        return make_bio_labels(self.cfg["entity_labels"])
+
+    @property
+    def label_data(self) -> Dict[str, List[str]]:
+        return {"entity_labels": list(self.entity_labels), "cats_labels": list(self.cats_labels)}
+
+    @property
+    def cats_thresholds(self) -> Dict[str, float]:
+        """The threshold for each relation type: tuned per label where tuned, else ``threshold``."""
+        tuned = self.cfg.get("thresholds") or {}
+        return {label: float(tuned.get(label, self.cfg["threshold"])) for label in self.cats_labels}
+
+    def set_thresholds(self, thresholds: Dict[str, float]) -> None:
+        """Store per-label thresholds (e.g. tuned on dev); they are saved with the pipeline."""
+        unknown = set(thresholds) - set(self.cats_labels)
+        if unknown:
+            raise ValueError(f"nerel_joint: unknown relation types in thresholds: {sorted(unknown)}")
+        self.cfg["thresholds"] = {label: float(value) for label, value in thresholds.items()}
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError(
+            "nerel_joint takes its entity and relation types from the training data in "
+            "initialize(), or from [initialize.components.nerel_joint.labels]."
+        )
