@@ -1,13 +1,15 @@
-"""Batch annotation: stream texts through any spaCy pipeline into resumable JSONL.
+"""Batch annotation: stream texts through any spaCy pipeline into resumable JSONL or docs.
 
 The package follows the data: ``sources`` finds and decodes inputs, ``split`` cuts long
 texts, ``stream`` runs them through the pipeline and yields one event per input
-(``records`` builds them), and ``output`` writes the events, resumably. ``model`` loads
-the pipeline. An engine yields events; a writer consumes them.
+(``records`` builds them), and ``output`` writes the events, resumably: as JSONL, or
+through ``sink`` to the formats that write whole docs (spacy, brat, html). ``model``
+loads the pipeline. An engine yields events; a writer consumes them.
 """
 from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, find_default_model, load_pipeline
 from .output import (
     STDOUT_ERRORS,
+    EventWriter,
     JsonlWriter,
     OutputError,
     RunStats,
@@ -40,6 +42,7 @@ from .sources import (
     measure_sources,
     source_size,
 )
+from .sink import UNWRITABLE, DocSinkWriter, open_doc_output
 from .split import split_text
 from .stream import (
     DEFAULT_MAX_BATCH_CHARS,
@@ -59,9 +62,12 @@ __all__ = [
     "STDIN",
     "STDOUT_ERRORS",
     "TRAINED_PIPELINES",
+    "UNWRITABLE",
     "AnnotateOptions",
     "Annotated",
+    "DocSinkWriter",
     "Event",
+    "EventWriter",
     "InputError",
     "JsonlWriter",
     "ModelError",
@@ -82,6 +88,7 @@ __all__ = [
     "load_text",
     "measure_sources",
     "model_info",
+    "open_doc_output",
     "prepare_output",
     "read_done_ids",
     "resolve_thresholds",

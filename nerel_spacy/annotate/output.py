@@ -1,7 +1,9 @@
 """Output: whole JSON lines, synced per batch and safe from Ctrl-C, that a rerun resumes.
 
 An interrupted run leaves valid JSONL that ``prepare_output(..., resume=True)`` continues
-without duplicates.
+without duplicates. ``write_events`` drives any writer with ``write_annotated``, ``sync``
+and ``lines``: ``JsonlWriter`` here, ``DocSinkWriter`` (``sink.py``) for the formats that
+write whole docs.
 """
 import json
 import os
@@ -13,7 +15,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Set
 
 from .records import Annotated, Event, Resumed
 from .sources import STDIN, InputError
@@ -45,6 +47,7 @@ class JsonlWriter:
         self._mode = "ab" if append else "wb"
         self._file: Optional[IO[bytes]] = None
         self._fsync = False
+        self._closed = False
         self.lines = 0
         if stream is not None:
             self._attach(stream)
@@ -71,6 +74,9 @@ class JsonlWriter:
             file.write(line.encode("utf-8"))
         self.lines += 1
 
+    def write_annotated(self, event: Annotated) -> None:
+        self.write(event.record)
+
     def sync(self) -> None:
         if self._file is None:
             return
@@ -80,6 +86,10 @@ class JsonlWriter:
                 os.fsync(self._file.fileno())
 
     def close(self) -> None:
+        """Sync and close the file; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self.sync()
         if self._owned and self._file is not None:
             self._file.close()
@@ -110,18 +120,23 @@ def _sigint_deferred() -> Iterator[None]:
                 raise KeyboardInterrupt
 
 
-def errors_path_for(output: Path) -> Path:
-    """The default errors file beside ``output``: ``out.jsonl`` -> ``out.errors.jsonl``."""
+# Where failed inputs go when the records go to stdout and no --errors is given; inside
+# the output folder of the formats that write one.
+STDOUT_ERRORS = Path("annotate-errors.jsonl")
+
+
+def errors_path_for(output: Path, format: str = "jsonl") -> Path:
+    """The default errors file: ``out.jsonl`` -> ``out.errors.jsonl`` beside it; for a folder
+    format (spacy, brat, html) ``OUT/annotate-errors.jsonl`` inside the folder."""
+    if format != "jsonl":
+        return output / STDOUT_ERRORS.name
     stem = output.name[: -len(output.suffix)] if output.suffix else output.name
     return output.with_name(stem + ".errors.jsonl")
 
 
-# Where failed inputs go when the records go to stdout and no --errors is given.
-STDOUT_ERRORS = Path("annotate-errors.jsonl")
-
-
-def default_output_path(inputs: Sequence[str]) -> Path:
-    """``./NAME.jsonl``, NAME being the first input's folder name or file stem (``stdin`` for '-')."""
+def default_output_path(inputs: Sequence[str], format: str = "jsonl") -> Path:
+    """``./NAME.jsonl``, or the folder ``./NAME-FORMAT`` for the other formats, NAME being the
+    first input's folder name or file stem (``stdin`` for '-')."""
     first = inputs[0]
     if first == STDIN:
         name = "stdin"
@@ -129,7 +144,7 @@ def default_output_path(inputs: Sequence[str]) -> Path:
         path = Path(first)
         name = path.name if path.is_dir() else path.stem
         name = name or path.resolve().name or "annotate"
-    return Path(f"{name}.jsonl")
+    return Path(f"{name}.jsonl" if format == "jsonl" else f"{name}-{format}")
 
 
 def read_done_ids(path: Path, truncate_partial: bool = True) -> Set[str]:
@@ -232,9 +247,25 @@ class RunStats:
             self.failed[event.reason] += 1
 
 
+class EventWriter(Protocol):
+    """What ``write_events`` writes records to: ``JsonlWriter`` or ``DocSinkWriter``."""
+
+    lines: int
+    path: Optional[Path]
+
+    def write_annotated(self, event: Annotated) -> None:
+        """Write one record (or its doc); an ``InputError`` says this input can't be written."""
+
+    def sync(self) -> None:
+        """Make what was written durable."""
+
+    def close(self) -> None:
+        """Sync and release the output; a second call does nothing."""
+
+
 def write_events(
     events: Iterable[Event],
-    output: JsonlWriter,
+    output: EventWriter,
     errors: Optional[JsonlWriter] = None,
     *,
     stats: Optional[RunStats] = None,
@@ -244,18 +275,23 @@ def write_events(
     """Write records to ``output`` and failures to ``errors``, syncing every ``sync_every`` records.
 
     ``stats`` is updated as events arrive, so it is complete up to an interruption;
-    both writers are synced on the way out, whatever stopped the run.
+    both writers are synced on the way out, whatever stopped the run. A record ``output``
+    refuses with an ``InputError`` is counted and listed as that failure instead.
     """
     stats = stats if stats is not None else RunStats()
     try:
         for event in events:
             if isinstance(event, Annotated):
-                output.write(event.record)
-                if output.lines % sync_every == 0:
-                    output.sync()
-                    if errors is not None:
-                        errors.sync()
-            elif isinstance(event, InputError) and errors is not None:
+                try:
+                    output.write_annotated(event)
+                except InputError as err:
+                    event = err  # annotated, but the output format can't hold it
+                else:
+                    if output.lines % sync_every == 0:
+                        output.sync()
+                        if errors is not None:
+                            errors.sync()
+            if isinstance(event, InputError) and errors is not None:
                 errors.write(event.to_record())
             stats.count(event)
             if on_event is not None:

@@ -21,9 +21,15 @@ class Resumed:
 
 @dataclass(frozen=True)
 class Annotated:
-    """One output record, ready to be written."""
+    """One output record, ready to be written, and the whole ``Doc`` when the run keeps docs.
+
+    ``doc`` (parts of a split text joined) is set by ``annotate_sources(..., with_docs=True)``
+    for the formats that write docs (spacy, brat, html). It is valid while the event is being
+    handled, inside the pipeline's memory zone: write it then, don't keep it.
+    """
 
     record: Dict[str, Any]
+    doc: Optional[Doc] = field(default=None, compare=False, repr=False)
 
 
 Event = Union[Annotated, Resumed, InputError]

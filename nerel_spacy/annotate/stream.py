@@ -13,6 +13,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..batching import batch_by_chars
+from ..formats.join import join_parts
 from .records import Annotated, Event, Part, Resumed, build_record, doc_part, model_info, resolve_thresholds
 from .sources import (
     DEFAULT_GLOB,
@@ -89,6 +90,8 @@ def annotate_sources(
     options: AnnotateOptions = AnnotateOptions(),
     done_ids: Optional[Set[str]] = None,
     on_progress: Optional[Callable[[int], None]] = None,
+    *,
+    with_docs: bool = False,
 ) -> Iterator[Event]:
     """Stream ``sources`` through ``nlp``, yielding a record, a resume skip or an error per input.
 
@@ -98,6 +101,10 @@ def annotate_sources(
     held at a time. ``on_progress`` is called with the input bytes (``source_size``) each
     annotated part, failure or skip accounts for, so a bar moves within a long text. Raises
     ``nlp.max_length`` to ``options.max_chars`` where it is lower, since no part is longer.
+
+    ``with_docs`` also hands each ``Annotated`` event its whole ``Doc`` (a split text's parts
+    joined by ``join_parts``), for the formats that write docs. A memory zone ends only
+    between texts, so the parts of a text are all valid when they are joined.
     """
     done = done_ids or set()
     thresholds = resolve_thresholds(nlp, options.threshold)
@@ -148,26 +155,30 @@ def annotate_sources(
 
     texts = feed()
     parts: List[Part] = []
+    doc_parts: List[Tuple[Doc, int]] = []
     while True:
         first = next(texts, None)
         while pending:
             yield pending.popleft()
         if first is None:
             break
-        zone = itertools.chain([first], itertools.islice(texts, MEMORY_ZONE_DOCS - 1))
         with nlp.memory_zone():
-            for doc, ctx in _pipe_parts(nlp, zone, options):
+            for doc, ctx in _pipe_parts(nlp, _whole_texts(first, texts, MEMORY_ZONE_DOCS), options):
                 while pending:
                     yield pending.popleft()
                 progress(ctx.progress)
-                parts.append(doc_part(doc, ctx.ranges[ctx.index][0]))
+                offset = ctx.ranges[ctx.index][0]
+                parts.append(doc_part(doc, offset))
+                if with_docs:
+                    doc_parts.append((doc, offset))
                 if ctx.index == len(ctx.ranges) - 1:
                     record = build_record(
                         ctx.id, ctx.n_chars, parts, ctx.ranges, thresholds=thresholds,
                         all_cats=options.all_cats, model=model, encoding=ctx.encoding,
                     )
-                    parts = []
-                    yield Annotated(record)
+                    whole = join_parts(doc_parts) if with_docs else None
+                    parts, doc_parts = [], []
+                    yield Annotated(record, whole)
     while pending:
         yield pending.popleft()
 
@@ -180,6 +191,21 @@ def duplicate_id_error(source: Source) -> InputError:
         "run; give inputs with the same relative paths separate runs, or unique ids",
         path=path_str(source),
     )
+
+
+def _whole_texts(
+    first: Tuple[str, _Context], rest: Iterator[Tuple[str, _Context]], size: int
+) -> Iterator[Tuple[str, _Context]]:
+    """``first`` and more parts up to ``size``, then on to the end of the text being read.
+
+    A memory zone frees the docs made in it, so one that ended inside a text would free
+    parts that ``join_parts`` still needs.
+    """
+    for count, part in enumerate(itertools.chain([first], rest), 1):
+        yield part
+        ctx = part[1]
+        if count >= size and ctx.index == len(ctx.ranges) - 1:
+            return
 
 
 def _pipe_parts(

@@ -1,4 +1,4 @@
-"""``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL."""
+"""``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL, DocBin, brat or HTML."""
 import math
 import os
 import sys
@@ -45,9 +45,20 @@ EXAMPLES = """\
 
   nerel-batch annotate s3://bucket/news -m ru_nerel_joint -o out.jsonl --engine ray --address auto
 
+  nerel-batch annotate ./docs -m ./model --format brat -o ./docs-brat
+
+  nerel-batch annotate ./docs -m ./model --format spacy --resume
+
 Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors JSONL), 2 usage
 error, 130 interrupted (rerun with --resume).
 """
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    spacy = "spacy"
+    brat = "brat"
+    html = "html"
 
 
 class LongTexts(str, Enum):
@@ -87,8 +98,17 @@ def annotate_command(
         "--output", "-o", show_default=False,
         help="Output JSONL file, one record per input; '-' writes to stdout (progress and summary "
         "stay on stderr). Default: stdout when it is not a terminal (a pipe or a redirect), "
-        "else ./NAME.jsonl named after the first input (folder name or file stem; stdin for '-').",
+        "else ./NAME.jsonl named after the first input (folder name or file stem; stdin for '-'). "
+        "With --format spacy, brat or html: an output folder, default ./NAME-FORMAT.",
     )] = None,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format",
+        help="jsonl: one record per input (see README). spacy: DocBin shards OUT/part-NNNNNN.spacy "
+        "(docs with ents, spans, cats, relations; read with spacy.training.Corpus(OUT)). brat: "
+        "OUT/<id>.txt + .ann (every mention, relations, kb ids) to correct in brat and read back "
+        "with nerel-batch convert. html: a page OUT/<id>.html per input. A split text is written "
+        "as one document. See docs/annotate_formats.md.",
+    )] = OutputFormat.jsonl,
     glob: Annotated[str, typer.Option(
         help="Which files in a folder to read, matched against paths relative to it from the "
         "right, so '*.txt' matches at any depth and 'news/*.txt' only inside news folders.",
@@ -133,7 +153,8 @@ def annotate_command(
     errors: Annotated[Optional[Path], typer.Option(
         show_default=False, dir_okay=False,
         help="JSONL of inputs that failed, with the reason; default OUT.errors.jsonl beside a file "
-        f"output, and ./{lib.STDOUT_ERRORS} when records go to stdout (written only when an input "
+        f"output, OUT/{lib.STDOUT_ERRORS} inside a --format spacy/brat/html folder, and "
+        f"./{lib.STDOUT_ERRORS} when records go to stdout (these two written only when an input "
         "fails). Rewritten each run (failed inputs are retried on --resume).",
     )] = None,
     resume: Annotated[bool, typer.Option(
@@ -141,7 +162,8 @@ def annotate_command(
         "interruption or crash).",
     )] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Start OUT afresh when it exists and is not empty.",
+        "--overwrite", help="Start OUT afresh when it exists and is not empty (a folder output: "
+        "documents are written again, other files in it stay).",
     )] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar and no summary (errors still go to stderr).",
@@ -170,21 +192,28 @@ def annotate_command(
         min=1, help="--engine ray: CPUs (and torch threads) per actor.",
     )] = 1,
 ) -> None:
-    """Annotate texts with any spaCy pipeline: entities, spans and relation-type scores as JSONL.
+    """Annotate texts with any spaCy pipeline: entities, spans, relations and relation-type scores.
 
     Inputs are read lazily and streamed through nlp.pipe in batches of at most
     --max-batch-chars characters, so memory stays bounded however many and however long
     the files are. On a terminal, a bar shows the input bytes done and an ETA. Bad inputs
     (missing, broken symlinks, unreadable, binary, not UTF-8, empty, too long) are recorded
     in the errors JSONL and counted; the run goes on. Every batch is synced to disk, so an
-    interrupted run is continued with --resume.
+    interrupted run is continued with --resume. Output is JSONL, or with --format a folder
+    of spaCy DocBin shards, brat files or HTML pages.
     """
     console = Console(stderr=True)
     output_note = ""
+    fmt = output_format.value
+    folder = output_format is not OutputFormat.jsonl
     if output is None:
-        output = str(lib.default_output_path(inputs)) if _stdout_is_terminal() else lib.STDIN
+        to_file = folder or _stdout_is_terminal()
+        output = str(lib.default_output_path(inputs, fmt)) if to_file else lib.STDIN
         output_note = " (no -o given)"
     to_stdout = output == lib.STDIN
+    if folder and to_stdout:
+        raise typer.BadParameter(f"--format {fmt} writes a folder, not stdout; give -o FOLDER",
+                                 param_hint="'--output'")
     if inputs.count(lib.STDIN) > 1:
         raise typer.BadParameter("'-' (stdin) can be given once", param_hint="INPUT")
     if resume and to_stdout:
@@ -204,6 +233,10 @@ def annotate_command(
     if engine is EngineName.local and (address is not None or workers is not None or threads_per_worker != 1):
         raise typer.BadParameter("--address, --workers and --threads-per-worker need --engine ray",
                                  param_hint="'--engine'")
+    if engine is EngineName.ray and folder:
+        raise typer.BadParameter(f"--format {fmt} writes whole Docs, which only "
+                                 "--engine local hands over; use --format jsonl with --engine ray",
+                                 param_hint="'--format'")
     if engine is EngineName.ray and n_process != 1:
         raise typer.BadParameter("--n-process is for --engine local; with --engine ray use --workers",
                                  param_hint="'--n-process'")
@@ -225,17 +258,21 @@ def annotate_command(
         raise typer.Exit(2) from None
     ctx.call_on_close(runner.close)  # a local Ray stops however the command ends
     out_path = None if to_stdout else Path(output)
-    lazy_errors = errors is None and out_path is None
+    lazy_errors = errors is None and (out_path is None or folder)
     if errors is not None:
         errors_path = errors
     elif out_path is None:
         errors_path = lib.STDOUT_ERRORS
     else:
-        errors_path = lib.errors_path_for(out_path)
+        errors_path = lib.errors_path_for(out_path, fmt)
     if out_path is not None and errors_path.resolve() == out_path.resolve():
         raise typer.BadParameter("the errors file can't be the output file", param_hint="'--errors'")
+    doc_writer = None
     try:
-        done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
+        if folder:
+            doc_writer, done = lib.open_doc_output(fmt, out_path, resume=resume, overwrite=overwrite)
+        else:
+            done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
     except lib.OutputError as err:
         raise typer.BadParameter(str(err), param_hint="'--output'") from None
 
@@ -244,7 +281,10 @@ def annotate_command(
     measured = lib.measure_sources(inputs, glob) if show_progress and not remote else None
     total_docs, total_bytes = measured if measured is not None else (None, None)
     stats = lib.RunStats()
-    writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
+    if doc_writer is not None:
+        writer: lib.EventWriter = doc_writer
+    else:
+        writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
     if lazy_errors:
         errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
     error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
@@ -252,7 +292,8 @@ def annotate_command(
     model_label = f"{model} ({info['name']} {info['version']})"
     if not quiet:
         where = "stdout" if out_path is None else str(out_path)
-        console.print(f"Annotating with {model_label}; records go to {where}{output_note}.",
+        what = f"{fmt} documents" if folder else "records"
+        console.print(f"Annotating with {model_label}; {what} go to {where}{output_note}.",
                       highlight=False, markup=False, soft_wrap=True)
     progress = Progress(
         SpinnerColumn(), BarColumn(bar_width=20), DownloadColumn(), TransferSpeedColumn(),
@@ -261,7 +302,7 @@ def annotate_command(
     )
     task = progress.add_task("annotate", total=total_bytes, docs=0, total_docs=total_docs)
     stdin = sys.stdin.buffer if lib.STDIN in inputs else None
-    events = runner.annotate(inputs, options, done_ids=done, stdin=stdin,
+    events = runner.annotate(inputs, options, done_ids=done, stdin=stdin, with_docs=folder,
                              on_progress=lambda n_bytes: progress.advance(task, n_bytes))
     try:
         with progress:
@@ -274,7 +315,8 @@ def annotate_command(
         else:
             console.print(
                 f"[yellow]Interrupted.[/] {out_path} holds {stats.annotated + len(done)} complete "
-                "records. Run the same command with --resume (without --overwrite) to continue."
+                f"{'documents' if folder else 'records'}. Run the same command with --resume "
+                "(without --overwrite) to continue."
             )
         raise typer.Exit(130)
     except BrokenPipeError:
@@ -282,6 +324,9 @@ def annotate_command(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         console.print("Output pipe closed; stopped.")
         raise typer.Exit(1)
+    finally:
+        writer.close()  # whatever stopped the run: a sink writes what it buffers
+        error_writer.close()
     _finish(console, stats, writer, error_writer, model_label, quiet)
     raise typer.Exit(1 if stats.n_failed else 0)
 
@@ -302,7 +347,7 @@ def _stdout_is_terminal() -> bool:
 def _finish(
     console: Console,
     stats: lib.RunStats,
-    writer: lib.JsonlWriter,
+    writer: lib.EventWriter,
     error_writer: lib.JsonlWriter,
     model: str,
     quiet: bool,

@@ -34,8 +34,10 @@ class Engine(Protocol):
         done_ids: Optional[Set[str]] = None,
         stdin: Optional[BinaryIO] = None,
         on_progress: Optional[Callable[[int], None]] = None,
+        with_docs: bool = False,
     ) -> Iterator[Event]:
-        """A record, resume skip or error per input, ids in ``done_ids`` skipped unread."""
+        """A record, resume skip or error per input, ids in ``done_ids`` skipped unread;
+        ``with_docs``: each record with its whole ``Doc``, for the formats that write docs."""
 
     def close(self) -> None:
         """Release the engine's resources; safe to call twice."""

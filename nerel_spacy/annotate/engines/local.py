@@ -25,9 +25,11 @@ class LocalEngine:
         done_ids: Optional[Set[str]] = None,
         stdin: Optional[BinaryIO] = None,
         on_progress: Optional[Callable[[int], None]] = None,
+        with_docs: bool = False,
     ) -> Iterator[Event]:
         sources = iter_sources(inputs, options.glob, stdin=stdin, encoding=options.encoding)
-        return annotate_sources(self.nlp, sources, options, done_ids=done_ids, on_progress=on_progress)
+        return annotate_sources(self.nlp, sources, options, done_ids=done_ids, on_progress=on_progress,
+                                with_docs=with_docs)
 
     def close(self) -> None:
         pass

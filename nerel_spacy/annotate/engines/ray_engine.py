@@ -229,8 +229,11 @@ class RayEngine:
         done_ids: Optional[Set[str]] = None,
         stdin: Optional[BinaryIO] = None,
         on_progress: Optional[Callable[[int], None]] = None,
+        with_docs: bool = False,
     ) -> Iterator[Event]:
         """As the local engine: an event per input, in completion order; each id once."""
+        if with_docs:
+            raise ValueError("the Ray engine's actors return records, not Docs; write --format jsonl")
         if options.n_process != 1:
             raise ValueError("--n-process is the local engine's; size the Ray engine with --workers")
         done = done_ids or set()
