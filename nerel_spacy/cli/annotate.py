@@ -103,11 +103,11 @@ def annotate_command(
     )] = None,
     output_format: Annotated[OutputFormat, typer.Option(
         "--format",
-        help="jsonl: one record per input (see README). spacy: DocBin shards OUT/part-NNNNNN.spacy "
-        "(docs with ents, spans, cats, relations; read with spacy.training.Corpus(OUT)). brat: "
-        "OUT/<id>.txt + .ann (every mention, relations, kb ids) to correct in brat and read back "
-        "with nerel-batch convert. html: a page OUT/<id>.html per input. A split text is written "
-        "as one document. See docs/annotate_formats.md.",
+        help="jsonl: one record per input. spacy: a folder of DocBin shards (part-NNNNNN.spacy) "
+        "holding docs with ents, spans, cats and relations, which spaCy's Corpus reads as it is. "
+        "brat: OUT/ID.txt + OUT/ID.ann (every mention, relations, kb ids) to correct in brat, "
+        "then nerel-batch convert. html: a page OUT/ID.html per input. A split text is written "
+        "as one document; details in docs/annotate_formats.md",
     )] = OutputFormat.jsonl,
     glob: Annotated[str, typer.Option(
         help="Which files in a folder to read, matched against paths relative to it from the "
@@ -153,7 +153,7 @@ def annotate_command(
     errors: Annotated[Optional[Path], typer.Option(
         show_default=False, dir_okay=False,
         help="JSONL of inputs that failed, with the reason; default OUT.errors.jsonl beside a file "
-        f"output, OUT/{lib.STDOUT_ERRORS} inside a --format spacy/brat/html folder, and "
+        f"output, {lib.STDOUT_ERRORS} inside the folder of --format spacy/brat/html, and "
         f"./{lib.STDOUT_ERRORS} when records go to stdout (these two written only when an input "
         "fails). Rewritten each run (failed inputs are retried on --resume).",
     )] = None,
