@@ -345,23 +345,23 @@ def test_errors_go_into_the_folder_and_the_default_folder_is_named(model_dir, do
 
 
 def test_ctrl_c_leaves_whole_shards_and_resume_finishes(model_dir, tmp_path):
+    """The pipeline sends itself a real SIGINT at the sixth text, while the shard is in memory."""
     root = tmp_path / "docs"
     root.mkdir()
-    for i in range(8):
-        marker = " СТОП" if i == 5 else ""
-        (root / f"{i}.txt").write_text(f"Москва {i}.{marker}", encoding="utf-8")
-    stopping = annotate_helpers.build_pipeline(tmp_path / "stopping", interrupt_marker="СТОП")
+    ids = [f"{i}.txt" for i in range(8)]
+    for i, doc_id in enumerate(ids):
+        (root / doc_id).write_text("Москва СТОП" if i == 5 else f"Москва {i}.", encoding="utf-8")
     out = tmp_path / "out"
-    interrupted = run_process(root, "-m", stopping, "-o", out, "--batch-size", "2", "--format", "spacy")
-    assert interrupted.returncode == 130, interrupted.stderr.decode()
-    assert "--resume" in interrupted.stderr.decode()
+    stopping = annotate_helpers.build_pipeline(tmp_path / "stopping", interrupt_marker="СТОП")
+    interrupted = run_process(root, "-m", stopping, "--format", "spacy", "-o", out, "--batch-size", "2")
+    assert interrupted.returncode == 130 and "--resume" in interrupted.stderr.decode(), interrupted.stderr
     # The docs annotated before the Ctrl-C were in memory: closing the sink wrote them.
     done = shard_ids(out / "part-000000.spacy")
-    assert done == [f"{i}.txt" for i in range(len(done))] and 0 < len(done) < 8
+    assert done == ids[: len(done)] and 0 < len(done) < 8
     assert not list(out.glob(".*.tmp"))
     resumed = run_cli(root, "-m", model_dir, "-o", out, "--resume", "--format", "spacy")
     assert resumed.exit_code == 0, resumed.stderr
-    assert sorted(read_spacy_output(out)) == [f"{i}.txt" for i in range(8)]
+    assert sorted(read_spacy_output(out)) == ids
 
 
 # ---------------------------------------------------------------------------
