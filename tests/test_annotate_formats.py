@@ -342,6 +342,8 @@ def test_errors_go_into_the_folder_and_the_default_folder_is_named(model_dir, do
     assert lib.errors_path_for(Path("out"), "brat") == Path("out/annotate-errors.jsonl")
     as_file = run_cli("docs", "-m", model_dir, "--format", "spacy", "-o", docs / "a.txt")
     assert as_file.exit_code == 2 and "is a file; this format writes a folder" in flat(as_file.stderr)
+    on_ray = run_cli("docs", "-m", model_dir, "--format", "spacy", "--engine", "ray")
+    assert on_ray.exit_code == 2 and "only --engine local hands over" in flat(on_ray.stderr)
 
 
 def test_ctrl_c_leaves_whole_shards_and_resume_finishes(model_dir, tmp_path):

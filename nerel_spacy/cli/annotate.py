@@ -49,8 +49,8 @@ EXAMPLES = """\
 
   nerel-batch annotate ./docs -m ./model --format spacy --resume
 
-Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors JSONL), 2 usage
-error, 130 interrupted (rerun with --resume).
+Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors
+JSONL), 2 usage error, 130 interrupted (rerun with --resume).
 """
 
 
@@ -107,7 +107,7 @@ def annotate_command(
         "holding docs with ents, spans, cats and relations, which spaCy's Corpus reads as it is. "
         "brat: OUT/ID.txt + OUT/ID.ann (every mention, relations, kb ids) to correct in brat, "
         "then nerel-batch convert. html: a page OUT/ID.html per input. A split text is written "
-        "as one document; details in docs/annotate_formats.md",
+        "as one document.",
     )] = OutputFormat.jsonl,
     glob: Annotated[str, typer.Option(
         help="Which files in a folder to read, matched against paths relative to it from the "
@@ -195,12 +195,13 @@ def annotate_command(
     """Annotate texts with any spaCy pipeline: entities, spans, relations and relation-type scores.
 
     Inputs are read lazily and streamed through nlp.pipe in batches of at most
-    --max-batch-chars characters, so memory stays bounded however many and however long
-    the files are. On a terminal, a bar shows the input bytes done and an ETA. Bad inputs
-    (missing, broken symlinks, unreadable, binary, not UTF-8, empty, too long) are recorded
-    in the errors JSONL and counted; the run goes on. Every batch is synced to disk, so an
-    interrupted run is continued with --resume. Output is JSONL, or with --format a folder
-    of spaCy DocBin shards, brat files or HTML pages.
+    --max-batch-chars characters, so memory stays bounded however many and
+    however long the files are. On a terminal, a bar shows the input bytes done
+    and an ETA. Bad inputs (missing, broken symlinks, unreadable, binary, not
+    UTF-8, empty, too long) are recorded in the errors JSONL and counted; the run
+    goes on. Every batch is synced to disk, so an interrupted run is continued
+    with --resume. Output is JSONL, or with --format a folder of spaCy DocBin
+    shards, brat files or HTML pages (see docs/annotate_formats.md).
     """
     console = Console(stderr=True)
     output_note = ""
