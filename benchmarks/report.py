@@ -26,21 +26,61 @@ def pct(value) -> str:
 
 def runs_table(runs: dict) -> str:
     lines = [
-        "| run | config diff | steps | wall (min) | NER seqeval F1 | cats micro P | R | F | cats macro F | σ_ner / σ_cats |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| run | config diff | steps | wall (min) | NER seqeval F1 | nested F1 | cats micro P | R | F | cats macro F | σ_ner / (σ_spans /) σ_cats |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in runs.items():
         dev = run["dev"]
         sigma = "–"
         curve = run.get("curve") or []
         if curve and "SIGMA_NER" in curve[-1]:
-            sigma = f"{curve[-1]['SIGMA_NER']:.2f} / {curve[-1]['SIGMA_CATS']:.2f}"
+            middle = f"{curve[-1]['SIGMA_SPANS']:.2f} / " if "SIGMA_SPANS" in curve[-1] else ""
+            sigma = f"{curve[-1]['SIGMA_NER']:.2f} / {middle}{curve[-1]['SIGMA_CATS']:.2f}"
         pairs = zip(run["overrides"][::2], run["overrides"][1::2])
         diff = " ".join(f"{k} {v}" for k, v in pairs if k != "--training.eval_frequency") or "–"
         lines.append(
             f"| `{name}` | `{diff}` | {run['steps']} | {(run['wall_seconds'] or 0) / 60:.0f} | "
-            f"{pct(dev['seqeval_f'])} | {pct(dev['cats_micro_p'])} | {pct(dev['cats_micro_r'])} | "
+            f"{pct(dev['seqeval_f'])} | {pct(dev.get('spans_nerel_f'))} | {pct(dev['cats_micro_p'])} | "
+            f"{pct(dev['cats_micro_r'])} | "
             f"{pct(dev['cats_micro_f'])} | {pct(dev['cats_macro_f'])} | {sigma} |"
+        )
+    return "\n".join(lines)
+
+
+def nested_table(runs: dict) -> str:
+    """Nested-mention scores of every run with a span head."""
+    lines = [
+        "| run | nested P | R | F | outermost P | R | F | inner P | R | F |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, run in runs.items():
+        dev = run["dev"]
+        if dev.get("spans_nerel_f") is None:
+            continue
+        cells = [pct(dev.get(f"spans_nerel{part}_{m}")) for part in ("", "_outer", "_inner") for m in "prf"]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def decoding_table(record: dict) -> str:
+    """A nested_decoding_*.json sweep: ents source and span threshold at load time."""
+    lines = [
+        "| doc.ents from | span threshold | nested P | R | F | outermost F | inner F | flat ents F | cats micro F |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in record["sweep"]:
+        lines.append(
+            f"| {row['ents_source']} | {row['span_threshold']} | {pct(row['spans_nerel_p'])} | "
+            f"{pct(row['spans_nerel_r'])} | {pct(row['spans_nerel_f'])} | {pct(row['spans_nerel_outer_f'])} | "
+            f"{pct(row['spans_nerel_inner_f'])} | {pct(row['ents_f'])} | {pct(row['cats_micro_f'])} |"
+        )
+    cost = record.get("cost")
+    if cost:
+        lines.append(
+            f"\nPrediction on dev ({cost['docs']} docs, {record['machine'].get('cpu', '?')}, "
+            f"{record['machine'].get('threads', '?')} threads): {cost['docs_per_second']} docs/s; the span head "
+            f"and its decoding take {100 * cost['span_share']:.1f}% of the time "
+            f"({cost['span_head_seconds']} s + {cost['span_decoding_seconds']} s of {cost['seconds']} s)."
         )
     return "\n".join(lines)
 
@@ -105,6 +145,10 @@ def main() -> None:
     natasha = load(RESULTS / "natasha_baseline.json")
     quant = load(RESULTS / "quantization.json")
     sections = ["### Every recorded run (dev)", runs_table(runs)]
+    sections += ["### Nested mentions (dev, exact start, end and type over every mention)", nested_table(runs)]
+    for path in sorted(RESULTS.glob("nested_decoding_*.json")):
+        name = path.stem[len("nested_decoding_"):]
+        sections += [f"### Decoding `{name}` at load time (dev)", decoding_table(load(path))]
     sections += ["### Entity types (dev, `" + args.main + "`)", per_type_table(main_dev)]
     sections += [
         "### Relation types: the most common and the rarest (dev, `" + args.main + "`)",
