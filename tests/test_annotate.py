@@ -456,6 +456,7 @@ def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
 # stdin and stdout
 
 
+@pytest.mark.slow
 def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir, tmp_path):
     lines = [
         "Иван Петров работает в Москве.",

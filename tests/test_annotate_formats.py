@@ -182,6 +182,7 @@ def test_spacy_format_with_the_rule_pipeline(model_dir, docs, tmp_path):
 # --format brat: brat -> annotate -> brat -> convert
 
 
+@pytest.mark.slow
 def test_brat_round_trip_through_annotate_and_convert(gold_model, gold_docs, tmp_path):
     out = tmp_path / "brat"
     # A process of its own, so the pipeline's component can only come from --code.
@@ -346,6 +347,7 @@ def test_errors_go_into_the_folder_and_the_default_folder_is_named(model_dir, do
     assert on_ray.exit_code == 2 and "only --engine local hands over" in flat(on_ray.stderr)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_whole_shards_and_resume_finishes(model_dir, tmp_path):
     """The pipeline sends itself a real SIGINT at the sixth text, while the shard is in memory."""
     root = tmp_path / "docs"

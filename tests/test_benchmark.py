@@ -75,6 +75,7 @@ def test_benchmark_cli_needs_a_model_and_a_corpus(tmp_path):
     assert result.exit_code == 2 and "no such corpus" in result.stderr
 
 
+@pytest.mark.slow
 def test_benchmark_reads_a_corpus_folders_dev_split(models, tmp_path):
     paths, data = models
     report = benchmark_models({"int8": paths["int8"]}, data.parent, n_docs=1, score=False)

@@ -19,6 +19,7 @@ NEREL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ne
 
 pytestmark = [
     pytest.mark.nerel,
+    pytest.mark.slow,  # converts the whole corpus (about 13 s) before its checks
     pytest.mark.skipif(not NEREL_DIR.is_dir(), reason=f"NEREL corpus not found at {NEREL_DIR}"),
 ]
 
