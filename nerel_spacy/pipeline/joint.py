@@ -1,13 +1,10 @@
 """``nerel_joint``: one trainable component for entities, nested mentions and relation types.
 
-A shared encoder feeds one head per task (see ``nerel_spacy.models.joint``): BIO tags
-(``ner``, decoded with constrained Viterbi, so ``doc.ents`` never holds an invalid
-span), every nested mention (``spans``, with ``nerel.JointTagCat.v2``), the
-document's relation types (``cats``) and, with ``nerel.JointTagCat.v3``, relation
-triples between mentions (``relations``: gold mentions in training, the span head's
-at inference, into ``doc._.relations``). The task losses are balanced by learned
-uncertainty weights (``loss_weighting = "uncertainty"``) or fixed weights
-(``"fixed"``, the ablation).
+A shared encoder feeds one head per task (``nerel_spacy.models.joint``): BIO tags
+(``ner``, constrained Viterbi), every nested mention (``spans``, v2), the document's
+relation types (``cats``) and, with v3, triples between mentions (``relations``: gold
+mentions in training, the span head's at inference). The task losses are balanced by
+learned uncertainty weights, or by fixed weights (the ablation).
 """
 import inspect
 from itertools import islice
