@@ -62,6 +62,20 @@ def test_binary_cross_entropy_gradient_matches_finite_differences(rng):
     numpy.testing.assert_allclose(d_logits, expected, atol=1e-6)
 
 
+def test_per_row_binary_cross_entropy_sums_labels_and_averages_rows(rng):
+    logits = rng.normal(scale=3.0, size=(5, 7))
+    targets = (rng.random((5, 7)) > 0.7).astype("float64")
+    mask = numpy.ones((5, 7))
+    mask[2] = 0.0  # a row with nothing counted does not count as a row
+    loss, d_logits = sigmoid_binary_cross_entropy(OPS, logits, targets, mask, per_row=True)
+    mean_loss, _ = sigmoid_binary_cross_entropy(OPS, logits, targets, mask)
+    assert loss == pytest.approx(mean_loss * 7)  # 28 entries in 4 rows of 7
+    expected = numeric_gradient(
+        lambda x: sigmoid_binary_cross_entropy(OPS, x, targets, mask, per_row=True)[0], logits
+    )
+    numpy.testing.assert_allclose(d_logits, expected, atol=1e-6)
+
+
 def test_binary_cross_entropy_is_stable_for_large_logits():
     loss, grad = sigmoid_binary_cross_entropy(OPS, 
         numpy.array([[1000.0, -1000.0]]), numpy.array([[0.0, 1.0]])

@@ -66,13 +66,17 @@ def softmax(ops: Ops, logits: FloatArray) -> FloatArray:
 
 
 def sigmoid_binary_cross_entropy(
-    ops: Ops, logits: FloatArray, targets: FloatArray, mask: Optional[FloatArray] = None
+    ops: Ops, logits: FloatArray, targets: FloatArray, mask: Optional[FloatArray] = None,
+    *, per_row: bool = False,
 ) -> Tuple[float, FloatArray]:
     """Mean binary cross-entropy of ``logits`` against 0/1 ``targets`` (same shape).
 
     Computed from logits in the numerically stable form
     ``max(x, 0) - x·y + log(1 + exp(-|x|))``. Entries whose ``mask`` is 0 (labels
-    missing from a document's gold cats) are ignored. Returns ``(loss, d_logits)``.
+    missing from a document's gold cats) are ignored. ``per_row``: summed over each
+    row's labels and averaged over the rows with a counted entry (SpERT's relation loss),
+    so a rare label's gradient is not divided by the number of labels. Returns
+    ``(loss, d_logits)``.
     """
     xp = ops.xp
     logits = xp.asarray(logits, dtype="float64")
@@ -80,7 +84,7 @@ def sigmoid_binary_cross_entropy(
     if mask is None:
         mask = xp.ones_like(logits)
     mask = xp.asarray(mask, dtype="float64")
-    n_counted = float(mask.sum())
+    n_counted = float((mask.reshape((mask.shape[0], -1)).max(axis=1) > 0).sum() if per_row else mask.sum())
     if logits.size == 0 or n_counted == 0:
         return 0.0, xp.zeros(logits.shape, dtype="float32")
     per_entry = xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))
