@@ -4,9 +4,16 @@ spaCy's ``nlp.pipe`` batches by item count, so 32 texts of 100k characters take 
 the memory of 32 news items. ``batch_by_chars`` bounds both, like Ray Data's byte-sized
 batches.
 """
-from typing import Callable, Iterable, Iterator, List, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, TypeVar
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 T = TypeVar("T")
+# Characters in one nlp.pipe batch: a model's activations, hence peak memory, follow it.
+# benchmarks/memory.py measured the bound it gives (docs/annotate.md, "Memory").
+DEFAULT_MAX_BATCH_CHARS = 100_000
 
 
 def batch_by_chars(
@@ -34,3 +41,11 @@ def batch_by_chars(
             batch, chars = [], 0
     if batch:
         yield batch
+
+
+def pipe_by_chars(
+    nlp: "Language", texts: Iterable[str], max_chars: int = DEFAULT_MAX_BATCH_CHARS, max_items: int = 16
+) -> Iterator["Doc"]:
+    """``nlp.pipe(texts)`` in order, in batches of at most ``max_items`` texts and ``max_chars`` characters."""
+    for batch in batch_by_chars(texts, max_chars, max_items):
+        yield from nlp.pipe(batch, batch_size=len(batch))

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy
 
+from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_file
 from .machine import describe_machine, directory_size, load_average
 
@@ -55,6 +56,7 @@ def benchmark_models(
     f1_docs: int = 0,
     threads: int = 2,
     batch_size: int = 16,
+    max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
     rounds: int = 1,
     score: bool = True,
     baseline: Optional[str] = None,
@@ -81,7 +83,8 @@ def benchmark_models(
         for label, model in models.items():
             runs[label].append(
                 run_worker(model, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads,
-                           batch_size=batch_size, score=score and round_index == 0, timeout=timeout)
+                           batch_size=batch_size, max_batch_chars=max_batch_chars,
+                           score=score and round_index == 0, timeout=timeout)
             )
     results: Dict[str, Any] = {}
     for label, model in models.items():
@@ -107,7 +110,7 @@ def benchmark_models(
         "schema_version": SCHEMA_VERSION,
         "data": str(data),
         "settings": {"n_docs": n_docs, "f1_docs": f1_docs if score else None, "threads": threads,
-                     "batch_size": batch_size, "rounds": max(1, rounds)},
+                     "batch_size": batch_size, "max_batch_chars": max_batch_chars, "rounds": max(1, rounds)},
         "machine": machine_start,
         "load_average_end": load_average(),
         "baseline": baseline,
@@ -140,6 +143,8 @@ def compare(baseline: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Option
         "delta_ents_f": delta("ents_f"),
         "delta_spans_nerel_f": delta("spans_nerel_f"),
         "delta_cats_micro_f": delta("cats_micro_f"),
+        "delta_relations_f": delta("relations_f"),
+        "delta_relations_gold_insent_f": delta("relations_gold_insent_f"),
     }
 
 
@@ -151,6 +156,7 @@ def run_worker(
     f1_docs: int,
     threads: int,
     batch_size: int,
+    max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
     score: bool = True,
     timeout: Optional[float] = None,
 ) -> Dict[str, Any]:
@@ -159,7 +165,7 @@ def run_worker(
     command = [
         sys.executable, "-m", "nerel_spacy.benchmark", str(model), str(data),
         "--n-docs", str(n_docs), "--f1-docs", str(f1_docs), "--threads", str(threads),
-        "--batch-size", str(batch_size),
+        "--batch-size", str(batch_size), "--max-batch-chars", str(max_batch_chars),
     ]
     if not score:
         command.append("--no-score")
@@ -175,7 +181,7 @@ def run_worker(
 
 def measure_model(
     model: str, data: PathLike, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 2,
-    batch_size: int = 16, score: bool = True,
+    batch_size: int = 16, max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS, score: bool = True,
 ) -> Dict[str, Any]:
     """Load ``model`` and time it on ``data`` in this process (the worker's job)."""
     import spacy
@@ -201,16 +207,16 @@ def measure_model(
         nlp(text)
         latencies.append(1000 * (time.perf_counter() - t0))
     t0 = time.perf_counter()
-    predicted = list(nlp.pipe(texts, batch_size=batch_size))
+    predicted = list(pipe_by_chars(nlp, texts, max_batch_chars, batch_size))
     seconds = time.perf_counter() - t0
     n_tokens = sum(len(doc) for doc in predicted)
     scores: Dict[str, Optional[float]] = {}
     if score:
         scored = gold[: f1_docs or len(gold)]
-        all_scores, _ = predict_and_score(nlp, scored, batch_size=batch_size)
+        all_scores, _ = predict_and_score(nlp, scored, batch_size=batch_size, max_batch_chars=max_batch_chars)
         scores = {key: _float_or_none(all_scores.get(key))
                   for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "spans_nerel_f", "cats_micro_f",
-                              "cats_macro_f")}
+                              "cats_macro_f", "relations_f", "relations_gold_f", "relations_gold_insent_f")}
         scores["n_docs"] = len(scored)
     return {
         "model": str(model),
@@ -254,11 +260,12 @@ def _worker_main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--f1-docs", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-batch-chars", type=int, default=DEFAULT_MAX_BATCH_CHARS)
     parser.add_argument("--no-score", action="store_true")
     args = parser.parse_args(argv)
     result = measure_model(
         args.model, args.data, n_docs=args.n_docs, f1_docs=args.f1_docs, threads=args.threads,
-        batch_size=args.batch_size, score=not args.no_score,
+        batch_size=args.batch_size, max_batch_chars=args.max_batch_chars, score=not args.no_score,
     )
     print(json.dumps(result))
 

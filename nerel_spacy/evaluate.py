@@ -19,6 +19,7 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_files, read_corpus
 from .machine import describe_machine
 from .scoring import score_natasha_mapping
@@ -27,16 +28,18 @@ PathLike = Union[str, Path]
 
 
 def predict_and_score(
-    nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 16
+    nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 16,
+    max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
 ) -> Tuple[Dict[str, object], List[Example]]:
     """Annotate the texts of ``gold_docs`` with ``nlp`` and score the result.
 
-    Returns the scores and the ``Example`` pairs (predicted, gold) they were computed
-    on. The scores are those of ``spacy evaluate`` (each component's ``score()``),
-    plus ``natasha_mapping`` and ``speed`` (the annotation alone, timed).
+    Batches hold at most ``batch_size`` docs and ``max_batch_chars`` characters, as
+    annotate's do. Returns the scores and the ``Example`` pairs (predicted, gold) they
+    were computed on. The scores are those of ``spacy evaluate`` (each component's
+    ``score()``), plus ``natasha_mapping`` and ``speed`` (the annotation alone, timed).
     """
     start = time.perf_counter()
-    predicted = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+    predicted = list(pipe_by_chars(nlp, (doc.text for doc in gold_docs), max_batch_chars, batch_size))
     seconds = time.perf_counter() - start
     examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
     scores: Dict[str, object] = dict(Scorer(nlp).score(examples))
@@ -56,13 +59,14 @@ def evaluate_model(
     corpus: PathLike,
     output_dir: Optional[PathLike] = None,
     batch_size: int = 16,
+    max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate ``model`` (a path, a package name or an nlp) on each split in ``corpus``."""
     nlp = spacy.load(model) if not isinstance(model, Language) else model
     results = {}
     for split, path in find_split_files(corpus).items():
         gold_docs = read_corpus(path, nlp.vocab)
-        scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size)
+        scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size, max_batch_chars=max_batch_chars)
         scores["meta"] = describe_run(nlp, model, path)
         results[split] = scores
         if output_dir is not None:

@@ -3,14 +3,18 @@
 - ``score_relations``: end-to-end strict micro P/R/F and per-type P/R/F of
   ``doc._.relations``. A predicted triple is right when both argument spans match a
   gold triple's in character offsets and entity type, and the relation type matches.
-- ``score_relations_with_gold_mentions``: runs the relation head of a ``nerel_joint``
-  pipeline on each example's gold mentions and scores micro P/R/F over all pairs and
-  over pairs whose arguments share a sentence (the NEREL authors' in-sentence setting).
+- ``score_gold_mention_relations``: runs a relation head on each example's gold mentions
+  and scores micro P/R/F over all pairs and over pairs whose arguments share a sentence
+  (the NEREL authors' in-sentence setting); ``score_relations_with_gold_mentions`` does
+  so for a whole pipeline and bare docs.
 
-``nerel.joint_scorer.v3`` adds the end-to-end scores to ``nerel.joint_scorer.v2``'s.
+``nerel.joint_scorer.v3`` adds both to ``nerel.joint_scorer.v2``'s, so ``spacy evaluate``,
+``nerel-batch evaluate`` and training's dev scores all carry them.
 """
 from collections import defaultdict
-from typing import Callable, Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import numpy
 
 from spacy.language import Language
 from spacy.pipeline import Sentencizer
@@ -81,31 +85,32 @@ def sentence_ids(doc: Doc) -> List[int]:
     return ids
 
 
-def score_relations_with_gold_mentions(
-    nlp: Language,
+RelationPredictor = Callable[[List[Doc], Sequence[numpy.ndarray]], List[list]]
+
+
+def score_gold_mention_relations(
     examples: Sequence[Example],
+    predict_relations: RelationPredictor,
+    entity_labels: Sequence[str],
+    relation_labels: Sequence[str],
     *,
-    component: str = "nerel_joint",
+    spans_key: str = SPANS_KEY,
     batch_size: int = 16,
 ) -> Dict[str, object]:
     """``relations_gold_*`` (all pairs) and ``relations_gold_insent_*`` micro P/R/F, per type too.
 
-    The components before ``component`` (a transformer) run on copies of the examples'
-    predicted docs; the relation head then scores pairs of the gold mentions. Gold pairs
-    beyond the head's ``max_distance`` count as missed.
+    ``predict_relations(docs, mentions)`` (``NerelJoint.predict_relations``) scores pairs
+    of each example's gold mentions on its predicted doc, which must have been through the
+    components before the relation head's (a transformer), as in ``nlp.evaluate``. Gold
+    pairs beyond the head's ``max_distance`` count as missed.
     """
     from .pipeline.targets import gold_relations
 
-    pipe = nlp.get_pipe(component)
-    upstream = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
     scores = {scope: (PRFScore(), defaultdict(PRFScore)) for scope in ("all", "insent")}
-    labels = pipe.cats_labels
     for batch in minibatch(list(examples), batch_size):
-        gold = gold_relations(batch, pipe.entity_labels, labels, pipe.cfg["spans_key"] or SPANS_KEY)
-        docs = [eg.predicted.copy() for eg in batch]
-        for proc in upstream:
-            docs = list(proc.pipe(docs))
-        predicted = pipe.predict_relations(docs, [g.mentions for g in gold])
+        gold = gold_relations(batch, entity_labels, relation_labels, spans_key)
+        docs = [eg.predicted for eg in batch]
+        predicted = predict_relations(docs, [g.mentions for g in gold])
         for doc, doc_gold, doc_predicted in zip(docs, gold, predicted):
             sentence = sentence_ids(doc)
             rows = doc_gold.mentions
@@ -114,8 +119,8 @@ def score_relations_with_gold_mentions(
                 tokens = [*range(rows[head][0], rows[head][1]), *range(rows[tail][0], rows[tail][1])]
                 return len({sentence[t] for t in tokens}) == 1
 
-            gold_set = {(h, t, labels[k]) for h, t, k in doc_gold.triples}
-            predicted_set = {(r.head, r.tail, labels[r.label]) for r in doc_predicted}
+            gold_set = {(h, t, relation_labels[k]) for h, t, k in doc_gold.triples}
+            predicted_set = {(r.head, r.tail, relation_labels[r.label]) for r in doc_predicted}
             count_triples(gold_set, predicted_set, *scores["all"])
             inside = {triple for triple in gold_set | predicted_set if same_sentence(triple[0], triple[1])}
             count_triples(gold_set & inside, predicted_set & inside, *scores["insent"])
@@ -124,17 +129,58 @@ def score_relations_with_gold_mentions(
     return found
 
 
-def score_joint_relations(examples: Iterable[Example], *, spans_key: str = SPANS_KEY, **kwargs) -> Dict[str, object]:
-    """``nerel.joint_scorer.v2``'s scores plus the end-to-end relation scores."""
+def score_relations_with_gold_mentions(
+    nlp: Language,
+    examples: Sequence[Example],
+    *,
+    component: str = "nerel_joint",
+    batch_size: int = 16,
+) -> Dict[str, object]:
+    """``score_gold_mention_relations`` for examples whose predicted docs are bare.
+
+    The components before ``component`` (a transformer) run on copies of the examples'
+    predicted docs first.
+    """
+    pipe = nlp.get_pipe(component)
+    upstream = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
+    prepared = []
+    for batch in minibatch(list(examples), batch_size):
+        docs = [eg.predicted.copy() for eg in batch]
+        for proc in upstream:
+            docs = list(proc.pipe(docs))
+        prepared.extend(Example(doc, eg.reference) for doc, eg in zip(docs, batch))
+    return score_gold_mention_relations(
+        prepared, pipe.predict_relations, pipe.entity_labels, pipe.cats_labels,
+        spans_key=pipe.cfg["spans_key"] or SPANS_KEY, batch_size=batch_size,
+    )
+
+
+def score_joint_relations(
+    examples: Iterable[Example],
+    *,
+    spans_key: str = SPANS_KEY,
+    predict_relations: Optional[RelationPredictor] = None,
+    entity_labels: Sequence[str] = (),
+    **kwargs,
+) -> Dict[str, object]:
+    """``nerel.joint_scorer.v2``'s scores plus the end-to-end relation scores.
+
+    With ``predict_relations`` (the component passes its own), the gold-mention scores too.
+    """
     examples = list(examples)
     scores = score_joint_nested(examples, spans_key=spans_key, **kwargs)
     scores.update(score_relations(examples, spans_key))
+    if predict_relations is not None:
+        scores.update(score_gold_mention_relations(
+            examples, predict_relations, entity_labels, kwargs.get("cats_labels", ()), spans_key=spans_key,
+        ))
     return scores
 
 
 @registry.scorers("nerel.joint_scorer.v3")
 def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict[str, object]]:
-    """``nerel.joint_scorer.v2`` plus end-to-end strict relation P/R/F over ``doc._.relations``."""
+    """``nerel.joint_scorer.v2`` plus relation P/R/F: end to end over ``doc._.relations``, and
+    with gold mentions when the component hands over its relation head."""
 
     def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, object]:
         return score_joint_relations(examples, spans_key=spans_key, **kwargs)
@@ -144,6 +190,7 @@ def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict
 
 __all__ = [
     "relation_triples",
+    "score_gold_mention_relations",
     "score_relations",
     "score_relations_with_gold_mentions",
     "score_joint_relations",

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nerel_spacy.annotate import split_text
-from nerel_spacy.batching import batch_by_chars
+from nerel_spacy.batching import batch_by_chars, pipe_by_chars
 
 
 def test_batches_fill_up_to_the_budget_in_order():
@@ -83,3 +83,22 @@ def test_split_parts_never_pass_the_budget(texts, max_chars, extra):
     batches = list(batch_by_chars(parts, budget, max_items=32))
     assert all(sum(map(len, batch)) <= budget for batch in batches)
     assert [part for batch in batches for part in batch] == parts
+
+
+def test_pipe_by_chars_gives_every_doc_in_order_in_bounded_batches():
+    class Nlp:
+        """Records the batches nlp.pipe is given; a doc is its text here."""
+
+        def __init__(self):
+            self.batches: List[List[int]] = []
+
+        def pipe(self, texts, batch_size):
+            texts = list(texts)
+            assert batch_size == len(texts)
+            self.batches.append([len(text) for text in texts])
+            return iter(texts)
+
+    nlp = Nlp()
+    texts = ["а" * n for n in (30, 50, 40, 10, 90, 5, 5, 5)]
+    assert list(pipe_by_chars(nlp, iter(texts), max_chars=100, max_items=3)) == texts
+    assert nlp.batches == [[30, 50], [40, 10], [90, 5, 5], [5]]

@@ -21,6 +21,7 @@ MODEL_KEYS = {
 COMPARISON_KEYS = {
     "speedup_docs_per_second", "speedup_ms_per_doc_p50", "rss_ratio", "size_ratio",
     "delta_seqeval_f", "delta_ents_f", "delta_spans_nerel_f", "delta_cats_micro_f",
+    "delta_relations_f", "delta_relations_gold_insent_f",
 }
 
 
@@ -41,7 +42,9 @@ def test_benchmark_writes_json_with_speed_memory_size_and_f1(models, tmp_path):
     assert json.loads(output.read_text(encoding="utf-8")) == report
     assert report["schema_version"] == SCHEMA_VERSION and report["baseline"] == "fp32"
     assert report["notes"] == ["tiny random BERT"]
-    assert report["settings"] == {"n_docs": 3, "f1_docs": 0, "threads": 2, "batch_size": 16, "rounds": 1}
+    assert report["settings"] == {
+        "n_docs": 3, "f1_docs": 0, "threads": 2, "batch_size": 16, "max_batch_chars": 100_000, "rounds": 1,
+    }
     machine = report["machine"]
     for key in ("cpu", "cores", "threads", "torch", "spacy", "spacy-transformers", "date", "load_average"):
         assert key in machine

@@ -64,6 +64,9 @@ def test_cnn_overfit_predicts_every_triple_exactly(trained):
     gold_mentions = score_relations_with_gold_mentions(nlp, examples)
     assert gold_mentions["relations_gold_f"] == 1.0
     assert gold_mentions["relations_gold_insent_r"] == 1.0  # two of the three are in-sentence
+    # nlp.evaluate (spacy evaluate, training's dev scores) carries the same gold-mention scores
+    for key in ("relations_gold_f", "relations_gold_insent_f", "relations_gold_insent_p"):
+        assert scores[key] == gold_mentions[key]
 
 
 @pytest.mark.slow

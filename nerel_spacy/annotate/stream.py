@@ -12,7 +12,7 @@ from typing import Callable, Deque, Iterable, Iterator, List, Optional, Set, Tup
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ..batching import batch_by_chars
+from ..batching import DEFAULT_MAX_BATCH_CHARS, batch_by_chars
 from ..formats.join import join_parts
 from .records import Annotated, Event, Part, Resumed, build_record, doc_part, model_info, resolve_thresholds
 from .sources import (
@@ -28,8 +28,6 @@ from .sources import (
 from .split import split_text
 
 DEFAULT_MAX_CHARS = 100_000
-# Characters in one nlp.pipe batch: a model's activations, hence peak memory, follow it.
-DEFAULT_MAX_BATCH_CHARS = 100_000
 LONG_TEXT_POLICIES = ("split", "skip")
 # Docs processed inside one ``nlp.memory_zone()``: strings added by a zone's docs are
 # freed when it ends, which keeps a long run's memory flat.

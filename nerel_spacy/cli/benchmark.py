@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 from typing_extensions import Annotated
 
+from ..batching import DEFAULT_MAX_BATCH_CHARS
 from ..benchmark import DEFAULT_DATA, BenchmarkError, benchmark_models
 from ._app import app
 
@@ -36,6 +37,8 @@ ROWS = (
     ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
     ("nested mentions F1", lambda r: r["scores"].get("spans_nerel_f"), "{:.4f}"),
     ("relation types micro F1", lambda r: r["scores"].get("cats_micro_f"), "{:.4f}"),
+    ("relations end-to-end F1", lambda r: r["scores"].get("relations_f"), "{:.4f}"),
+    ("relations gold-mention in-sent. F1", lambda r: r["scores"].get("relations_gold_insent_f"), "{:.4f}"),
 )
 
 
@@ -102,7 +105,11 @@ def benchmark_command(
     threads: Annotated[int, typer.Option(
         "--threads", min=1, help="torch (and OpenMP/MKL) threads in each model's process.",
     )] = 2,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Docs per nlp.pipe batch.")] = 16,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Most docs in one nlp.pipe batch.")] = 16,
+    max_batch_chars: Annotated[int, typer.Option(
+        "--max-batch-chars", min=1,
+        help="Most characters in one nlp.pipe batch: bounds the model's memory, as in annotate.",
+    )] = DEFAULT_MAX_BATCH_CHARS,
     rounds: Annotated[int, typer.Option(
         "--rounds", min=1, help="Alternate the models this many times; each keeps its fastest round.",
     )] = 1,
@@ -125,6 +132,7 @@ def benchmark_command(
     try:
         report = benchmark_models(
             models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
+            max_batch_chars=max_batch_chars,
             rounds=rounds, score=score, notes=notes or [], output=output,
         )
     except (OSError, ValueError, BenchmarkError) as err:

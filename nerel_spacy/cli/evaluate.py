@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..batching import DEFAULT_MAX_BATCH_CHARS
 from ..evaluate import evaluate_model
 from ._app import app
 
@@ -26,6 +27,13 @@ ROWS = (
     ("relation types micro R", lambda s: s.get("cats_micro_r"), "pct"),
     ("relation types micro F", lambda s: s.get("cats_micro_f"), "pct"),
     ("relation types macro F", lambda s: s.get("cats_macro_f"), "pct"),
+    ("relations end to end P", lambda s: s.get("relations_p"), "pct"),
+    ("relations end to end R", lambda s: s.get("relations_r"), "pct"),
+    ("relations end to end F", lambda s: s.get("relations_f"), "pct"),
+    ("relations, gold mentions F", lambda s: s.get("relations_gold_f"), "pct"),
+    ("  in-sentence P", lambda s: s.get("relations_gold_insent_p"), "pct"),
+    ("  in-sentence R", lambda s: s.get("relations_gold_insent_r"), "pct"),
+    ("  in-sentence F", lambda s: s.get("relations_gold_insent_f"), "pct"),
     ("PER/LOC/ORG F (natasha's types)", lambda s: s["natasha_mapping"]["f"], "pct"),
     ("docs/s", lambda s: s["speed"]["docs_per_second"], "rate"),
 )
@@ -64,18 +72,26 @@ def evaluate(
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Folder for one SPLIT.json of metrics per split."
     ),
-    batch_size: int = typer.Option(16, help="Documents per nlp.pipe batch."),
+    batch_size: int = typer.Option(16, min=1, help="Most documents in one nlp.pipe batch."),
+    max_batch_chars: int = typer.Option(
+        DEFAULT_MAX_BATCH_CHARS, min=1,
+        help="Most characters in one nlp.pipe batch: bounds the model's memory, as in annotate.",
+    ),
 ) -> None:
     """Score a pipeline on every split of a corpus and write the metrics as JSON.
 
-    Entities (spaCy exact spans and seqeval), relation types (micro/macro, per label),
+    Entities (spaCy exact spans and seqeval), nested mentions (all, outermost, inner),
+    relation types (micro/macro, per label), relation triples (end to end, and on gold
+    mentions over all and in-sentence pairs) where the pipeline has those heads,
     PER/LOC/ORG as natasha sees them, and speed.
 
     Example: [bold]nerel-batch evaluate training/trf/model-best corpus -o metrics/trf[/bold]
     """
     console = Console(stderr=True)
     try:
-        results = evaluate_model(model, corpus, output_dir=output, batch_size=batch_size)
+        results = evaluate_model(
+            model, corpus, output_dir=output, batch_size=batch_size, max_batch_chars=max_batch_chars,
+        )
     except (OSError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)

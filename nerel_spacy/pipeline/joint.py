@@ -373,17 +373,17 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         return self
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        """Entity, seqeval, nested-mention and relation-type scores (no side effects)."""
+        """Entity, seqeval, nested-mention, relation-type and relation scores (no side effects).
+
+        A relation head is handed to the scorer, to score it on the gold mentions too.
+        """
         validate_examples(examples, "NerelJoint.score")
-        return dict(
-            self.scorer(
-                examples,
-                cats_labels=self.cats_labels,
-                thresholds=self.cats_thresholds,
-                threshold=self.cfg["threshold"],
-                **kwargs,
-            )
-        )
+        if self.relation_head is not None:
+            kwargs = {"predict_relations": self.predict_relations, "entity_labels": self.entity_labels, **kwargs}
+        return dict(self.scorer(
+            examples, cats_labels=self.cats_labels, thresholds=self.cats_thresholds,
+            threshold=self.cfg["threshold"], **kwargs,
+        ))
 
 
 # Settings: the keyword arguments of the factory (and of __init__), applied over a
