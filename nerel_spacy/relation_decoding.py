@@ -7,7 +7,7 @@ sigmoid); decoding keeps the (pair, type) entries whose probability reaches a
 threshold. Pure functions of arrays; mentions are ``(start, end, label)`` rows in token
 offsets, ``end`` exclusive.
 """
-from typing import List, NamedTuple, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 
@@ -30,29 +30,55 @@ def mention_array(mentions: Sequence[Tuple[int, int, int]]) -> numpy.ndarray:
     return numpy.asarray(list(mentions), dtype="int32").reshape((-1, 3))
 
 
-def pair_gaps(starts: numpy.ndarray, ends: numpy.ndarray) -> numpy.ndarray:
-    """``(m, m)`` token gap between every two mentions: 0 when they overlap or nest."""
+def pair_gaps(
+    starts: numpy.ndarray,
+    ends: numpy.ndarray,
+    other_starts: Optional[numpy.ndarray] = None,
+    other_ends: Optional[numpy.ndarray] = None,
+) -> numpy.ndarray:
+    """Token gap between every mention and every other one: 0 when they overlap or nest.
+
+    ``(m, m)`` for one set of mentions; ``(m, k)`` against ``other_starts``/``other_ends``.
+    """
     starts = numpy.asarray(starts, dtype="int64")
     ends = numpy.asarray(ends, dtype="int64")
-    later_start = numpy.maximum(starts[:, None], starts[None, :])
-    earlier_end = numpy.minimum(ends[:, None], ends[None, :])
+    other_starts = starts if other_starts is None else numpy.asarray(other_starts, dtype="int64")
+    other_ends = ends if other_ends is None else numpy.asarray(other_ends, dtype="int64")
+    later_start = numpy.maximum(starts[:, None], other_starts[None, :])
+    earlier_end = numpy.minimum(ends[:, None], other_ends[None, :])
     return numpy.maximum(later_start - earlier_end, 0)
 
 
-def enumerate_pairs(mentions: numpy.ndarray, max_distance: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+def enumerate_pairs(
+    mentions: numpy.ndarray, max_distance: int, block: int = 256
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Head and tail mention index of every candidate pair, by head then tail.
 
-    The order is the row order of the relation head's output for these mentions.
+    The order is the row order of the relation head's output for these mentions. Heads
+    are taken ``block`` at a time against the mentions that can lie within
+    ``max_distance`` of them, so time and memory follow the pairs near each other, not
+    the square of a long text's mentions.
     """
     mentions = numpy.asarray(mentions).reshape((-1, 3))
     n = mentions.shape[0]
+    empty = numpy.zeros((0,), dtype="int32")
     if n < 2:
-        empty = numpy.zeros((0,), dtype="int32")
         return empty, empty.copy()
-    keep = pair_gaps(mentions[:, 0], mentions[:, 1]) <= max_distance
-    numpy.fill_diagonal(keep, False)
-    heads, tails = numpy.nonzero(keep)
-    return heads.astype("int32"), tails.astype("int32")
+    starts = mentions[:, 0].astype("int64")
+    ends = mentions[:, 1].astype("int64")
+    found_heads, found_tails = [empty], [empty]
+    for first in range(0, n, block):
+        rows = numpy.arange(first, min(first + block, n))
+        # A tail within max_distance of any head here ends at or after `low` and starts
+        # at or before `high` (whether it comes before, after or overlaps the head).
+        low, high = starts[rows].min() - max_distance, ends[rows].max() + max_distance
+        cols = numpy.nonzero((ends >= low) & (starts <= high))[0]
+        keep = pair_gaps(starts[rows], ends[rows], starts[cols], ends[cols]) <= max_distance
+        keep &= rows[:, None] != cols[None, :]
+        r, c = numpy.nonzero(keep)
+        found_heads.append(rows[r].astype("int32"))
+        found_tails.append(cols[c].astype("int32"))
+    return numpy.concatenate(found_heads), numpy.concatenate(found_tails)
 
 
 def gap_bucket(gaps: numpy.ndarray) -> numpy.ndarray:
