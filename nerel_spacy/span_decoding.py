@@ -5,7 +5,8 @@ for every entity type plus "none". Decoding keeps the candidates whose best enti
 probability reaches a threshold and resolves partial overlaps ("crossing" pairs) by
 score: nesting is allowed, crossing only when asked for. Pure functions of arrays.
 """
-from typing import List, NamedTuple, Sequence, Tuple
+from collections import defaultdict
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy
 
@@ -81,13 +82,27 @@ def decode_spans(
     rows = numpy.flatnonzero(keep)
     # Highest score first; ties to the longer, then the earlier span.
     order = sorted(rows, key=lambda r: (-best_prob[r], -(ends[r] - starts[r]), starts[r]))
+    # Accepted spans by start: one that crosses [s, e) starts in (s - longest, e), so a
+    # candidate is checked against its neighbours only, not every accepted span.
+    longest = max((int(ends[r]) - int(starts[r]) for r in rows), default=0)
+    ends_by_start: Dict[int, List[int]] = defaultdict(list)
     accepted: List[DecodedSpan] = []
     for r in order:
         span = (int(starts[r]), int(ends[r]))
-        if not allow_crossing and any(crosses(span, (a.start, a.end)) for a in accepted):
+        if not allow_crossing and _crosses_accepted(span, ends_by_start, longest):
             continue
+        ends_by_start[span[0]].append(span[1])
         accepted.append(DecodedSpan(span[0], span[1], int(best[r]), float(best_prob[r])))
     return sorted(accepted, key=lambda s: (s.start, -s.end))
+
+
+def _crosses_accepted(span: Tuple[int, int], ends_by_start: Dict[int, List[int]], longest: int) -> bool:
+    start, end = span
+    return any(
+        crosses(span, (other_start, other_end))
+        for other_start in range(max(0, start - longest + 1), end)
+        for other_end in ends_by_start.get(other_start, ())
+    )
 
 
 def span_targets(
