@@ -12,8 +12,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 # Characters in one nlp.pipe batch: a model's activations, hence peak memory, follow it.
-# benchmarks/memory.py measured the bound it gives (docs/annotate.md, "Memory").
-DEFAULT_MAX_BATCH_CHARS = 100_000
+# Chosen by benchmarks/memory.py (docs/annotate.md, "Memory"): against 50k and 100k, 25k
+# was the fastest and the smallest for both the CNN and e5-small int8, and the only one to
+# keep a 1.5 MB text within 1.5x the peak memory of the news texts.
+DEFAULT_MAX_BATCH_CHARS = 25_000
 
 
 def batch_by_chars(

@@ -43,7 +43,7 @@ def test_benchmark_writes_json_with_speed_memory_size_and_f1(models, tmp_path):
     assert report["schema_version"] == SCHEMA_VERSION and report["baseline"] == "fp32"
     assert report["notes"] == ["tiny random BERT"]
     assert report["settings"] == {
-        "n_docs": 3, "f1_docs": 0, "threads": 2, "batch_size": 16, "max_batch_chars": 100_000, "rounds": 1,
+        "n_docs": 3, "f1_docs": 0, "threads": 2, "batch_size": 16, "max_batch_chars": 25_000, "rounds": 1,
     }
     machine = report["machine"]
     for key in ("cpu", "cores", "threads", "torch", "spacy", "spacy-transformers", "date", "load_average"):
