@@ -563,13 +563,16 @@ def test_long_inputs_stream_in_bounded_batches_one_record_each(model_dir, tmp_pa
     n_chars = sum(map(len, texts.values()))
     assert sum(annotate_helpers.BATCH_CHARS) == n_chars
     assert max(annotate_helpers.BATCH_CHARS) <= 700 and len(annotate_helpers.BATCH_CHARS) > n_chars // 700
-    # Progress accounts for every input byte, the failed file's included.
+    # Progress moves once per part, so within a long text, not once per text ...
+    assert len(progress) == sum(len(record.get("parts", [None])) for record in records) + 1
+    assert len(progress) > len(texts) + 1
+    # ... and accounts for every input byte, the failed file's included.
     assert sum(progress) == lib.measure_sources([str(root)]) [1] == (root / "f.txt").stat().st_size + len(
         "".join(texts.values()).encode("utf-8"))
 
 
 def test_batch_budget_options():
-    assert lib.AnnotateOptions().batch_chars == lib.DEFAULT_MAX_BATCH_CHARS == 100_000
+    assert lib.AnnotateOptions().batch_chars == lib.DEFAULT_MAX_BATCH_CHARS == lib.DEFAULT_MAX_CHARS == 25_000
     assert lib.AnnotateOptions(max_chars=250_000).batch_chars == 250_000
     with pytest.raises(ValueError, match="--max-batch-chars 500 is below --max-chars 1000"):
         lib.AnnotateOptions(max_chars=1000, max_batch_chars=500)

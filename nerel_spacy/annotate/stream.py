@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 
 from ..batching import DEFAULT_MAX_BATCH_CHARS, batch_by_chars
 from ..formats.join import join_parts
+from ..heap import HeapTrimmer
 from .records import Annotated, Event, Part, Resumed, build_record, doc_part, model_info, resolve_thresholds
 from .sources import (
     DEFAULT_GLOB,
@@ -27,7 +28,9 @@ from .sources import (
 )
 from .split import split_text
 
-DEFAULT_MAX_CHARS = 100_000
+# Longer texts are split into parts of at most this many characters; no larger than the
+# batch budget, so a part fits one batch (benchmarks/memory.py).
+DEFAULT_MAX_CHARS = 25_000
 LONG_TEXT_POLICIES = ("split", "skip")
 # Docs processed inside one ``nlp.memory_zone()``: strings added by a zone's docs are
 # freed when it ends, which keeps a long run's memory flat.
@@ -96,7 +99,8 @@ def annotate_sources(
     Texts are read lazily and fed to ``nlp.pipe`` in batches of at most ``options.batch_chars``
     characters; ids in ``done_ids`` are skipped before their file is read. Parts of a split
     text come back in order and are merged into one record, so at most one text's parts are
-    held at a time. ``on_progress`` is called with the input bytes (``source_size``) each
+    held at a time, and freed heap memory goes back to the OS every
+    ``heap.TRIM_EVERY_CHARS`` characters. ``on_progress`` is called with the input bytes (``source_size``) each
     annotated part, failure or skip accounts for, so a bar moves within a long text. Raises
     ``nlp.max_length`` to ``options.max_chars`` where it is lower, since no part is longer.
 
@@ -112,6 +116,7 @@ def annotate_sources(
     pending: Deque[Event] = deque()
     seen: Set[str] = set()
     progress = on_progress or (lambda n_bytes: None)
+    trimmer = HeapTrimmer()
 
     def skip(event: Event, source: Union[Source, InputError]) -> None:
         pending.append(event)
@@ -165,6 +170,7 @@ def annotate_sources(
                 while pending:
                     yield pending.popleft()
                 progress(ctx.progress)
+                trimmer.add(len(doc.text))
                 offset = ctx.ranges[ctx.index][0]
                 parts.append(doc_part(doc, offset))
                 if with_docs:
