@@ -87,8 +87,9 @@ def run_block(block: List[str], clone: Path, tiny_vars: Dict[str, str]) -> None:
 def test_cnn_quick_path(tmp_path):
     clone = fresh_copy(tmp_path)
     (cnn, _) = quick_start_blocks()
-    run_block(cnn, clone, {"cnn_max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000"})
-    assert (clone / "metrics" / "joint_cnn" / "dev.json").exists()
+    run_block(cnn, clone, {"cnn_max_steps": "4", "cnn_eval_frequency": "2", "vectors_max_words": "2000"})
+    dev = json.loads((clone / "metrics" / "joint_cnn_rel" / "dev.json").read_text(encoding="utf-8"))
+    assert "relations_gold_insent_f" in dev  # the quick path trains the relation head too
 
 
 def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
