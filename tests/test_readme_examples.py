@@ -114,8 +114,8 @@ def test_every_trained_config_and_override_exists():
     checked = 0
     for name, text in texts():
         for config_path, rest in SPACY_TRAIN.findall(text):
-            if "$" in config_path:
-                config_path = config_path.replace("${vars.config}", PROJECT["vars"]["config"])
+            for var, value in PROJECT["vars"].items():  # ${vars.config}, ${vars.cnn_config}
+                config_path = config_path.replace(f"${{vars.{var}}}", str(value))
             config = load_config(REPO_ROOT / config_path, interpolate=False)
             for override in OVERRIDE.findall(rest):
                 *sections, key = override.split(".")
