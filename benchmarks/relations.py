@@ -29,7 +29,7 @@ from nerel_spacy.machine import describe_machine
 from nerel_spacy.pipeline.targets import gold_relations
 from nerel_spacy.relation_decoding import enumerate_pairs, pair_gaps
 from nerel_spacy.schema import SPANS_KEY
-from nerel_spacy.scoring_relations import sentence_ids
+from nerel_spacy.scoring_relations import in_one_sentence, sentence_ids
 
 DISTANCE_BINS = ((0, 0, "nested or touching"), (1, 5, "1-5"), (6, 10, "6-10"), (11, 20, "11-20"),
                  (21, 40, "21-40"), (41, 64, "41-64"), (65, 10**9, "65+"))
@@ -77,8 +77,7 @@ def error_analysis(nlp, gold_docs, batch_size: int = 16) -> Dict[str, Any]:
             for h, t, k in doc_gold.triples:
                 gold_pairs[(h, t)].add(k)
             for (h, t), gold_labels in gold_pairs.items():
-                tokens = [*range(mentions[h][0], mentions[h][1]), *range(mentions[t][0], mentions[t][1])]
-                same = len({sentence[i] for i in tokens}) == 1
+                same = in_one_sentence(sentence, mentions[h], mentions[t])
                 for k in gold_labels:
                     hit = k in by_pair[(h, t)]
                     windows["gold"] += 1

@@ -85,6 +85,12 @@ def sentence_ids(doc: Doc) -> List[int]:
     return ids
 
 
+def in_one_sentence(sentence: Sequence[int], head: Sequence[int], tail: Sequence[int]) -> bool:
+    """Whether every token of two ``(start, end, …)`` mentions lies in one sentence (``sentence_ids``)."""
+    tokens = [*range(head[0], head[1]), *range(tail[0], tail[1])]
+    return len({sentence[t] for t in tokens}) == 1
+
+
 RelationPredictor = Callable[[List[Doc], Sequence[numpy.ndarray]], List[list]]
 
 
@@ -114,15 +120,11 @@ def score_gold_mention_relations(
         for doc, doc_gold, doc_predicted in zip(docs, gold, predicted):
             sentence = sentence_ids(doc)
             rows = doc_gold.mentions
-
-            def same_sentence(head: int, tail: int) -> bool:
-                tokens = [*range(rows[head][0], rows[head][1]), *range(rows[tail][0], rows[tail][1])]
-                return len({sentence[t] for t in tokens}) == 1
-
             gold_set = {(h, t, relation_labels[k]) for h, t, k in doc_gold.triples}
             predicted_set = {(r.head, r.tail, relation_labels[r.label]) for r in doc_predicted}
             count_triples(gold_set, predicted_set, *scores["all"])
-            inside = {triple for triple in gold_set | predicted_set if same_sentence(triple[0], triple[1])}
+            inside = {triple for triple in gold_set | predicted_set
+                      if in_one_sentence(sentence, rows[triple[0]], rows[triple[1]])}
             count_triples(gold_set & inside, predicted_set & inside, *scores["insent"])
     found = prf_scores("relations_gold", *scores["all"])
     found.update(prf_scores("relations_gold_insent", *scores["insent"]))
@@ -194,5 +196,6 @@ __all__ = [
     "score_relations",
     "score_relations_with_gold_mentions",
     "score_joint_relations",
+    "in_one_sentence",
     "sentence_ids",
 ]
