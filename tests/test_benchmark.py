@@ -118,3 +118,22 @@ def test_results_table_is_readable_at_80_columns():
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:4]]
             for line in text.splitlines() if line.startswith("│")}
     assert rows["docs/s"] == ["4.78", "13.46"] and rows["size MB"] == ["468", "-"]
+
+
+def test_benchmark_cli_model_labels_must_be_label_equals_model(tmp_path):
+    result = CliRunner().invoke(app, ["benchmark", str(tmp_path), "--model", "just-a-path"])
+    assert result.exit_code == 2 and "LABEL=MODEL" in result.stderr
+    result = CliRunner().invoke(app, ["benchmark", str(tmp_path), "--fp32", "a", "--model", "fp32=b"])
+    assert result.exit_code == 2 and "own label" in result.stderr
+
+
+@pytest.mark.slow
+def test_benchmark_cli_puts_any_number_of_models_side_by_side(models, tmp_path):
+    paths, data = models
+    out = tmp_path / "side_by_side.json"
+    result = CliRunner().invoke(app, ["benchmark", str(data), "--int8", paths["int8"], "--model", f"again={paths['int8']}",
+                                      "--model", f"float={paths['fp32']}", "--n-docs", "1", "--no-f1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert list(report["models"]) == ["int8", "again", "float"] and report["baseline"] == "int8"
+    assert set(report["comparison"]) == {"again", "float"}

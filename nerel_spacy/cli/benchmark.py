@@ -93,6 +93,11 @@ def benchmark_command(
         "--int8", metavar="MODEL", show_default=False,
         help="The int8 pipeline from `nerel-batch quantize`.",
     )] = None,
+    extra: Annotated[Optional[List[str]], typer.Option(
+        "--model", metavar="LABEL=MODEL", show_default=False,
+        help="Another pipeline to put beside them (repeatable), e.g. --model cnn=training/joint_cnn_rel/model-best "
+        "or --model trimmed-int8=training/joint_trf/model-trimmed-int8. The first model given is the baseline.",
+    )] = None,
     n_docs: Annotated[int, typer.Option(
         "--n-docs", min=0, help="Documents timed, from the start of DATA (0: all).",
     )] = 30,
@@ -120,13 +125,25 @@ def benchmark_command(
         "--output", "-o", help="Where the JSON results go.",
     )] = DEFAULT_OUTPUT,
 ) -> None:
-    """Compare a float32 pipeline and its int8 copy: docs/s, tokens/s, ms/doc p50/p95,
-    peak RSS, size on disk, NER seqeval F1 and relation-type micro F1.
+    """Compare pipelines side by side (a float32 pipeline, its int8 copy, and any --model):
+    docs/s, tokens/s, ms/doc p50/p95, load time, peak RSS, size on disk, NER seqeval F1 and
+    relation-type micro F1, each model in its own process.
     """
     errors = Console(stderr=True)
     models = {label: model for label, model in (("fp32", fp32), ("int8", int8)) if model}
+    for item in extra or []:
+        label, sep, model = item.partition("=")
+        if not sep or not label or not model:
+            errors.print(f"[red]error:[/red] --model {item!r}: write it as LABEL=MODEL, e.g. cnn=training/joint_cnn_rel/model-best.",
+                         soft_wrap=True)
+            raise typer.Exit(2)
+        if label in models:
+            errors.print(f"[red]error:[/red] two models are labelled {label!r}; give each --model its own label.", soft_wrap=True)
+            raise typer.Exit(2)
+        models[label] = model
     if not models:
-        errors.print("[red]error:[/red] give --fp32 MODEL and/or --int8 MODEL to benchmark.", soft_wrap=True)
+        errors.print("[red]error:[/red] give --fp32 MODEL, --int8 MODEL and/or --model LABEL=MODEL to benchmark.",
+                     soft_wrap=True)
         raise typer.Exit(2)
     errors.print(f"Benchmarking {', '.join(models)} on {data}, one process per model …")
     try:
