@@ -75,3 +75,17 @@ def test_scorer_outputs_relation_types_and_rejects_a_bad_distance():
     assert model.attrs["max_distance"] == 2
     with pytest.raises(ValueError, match="max_distance"):
         build_relation_scorer(max_distance=-1)
+
+
+def test_prior_sets_the_starting_probability_of_every_pair_and_type():
+    docs = [numpy.ones((9, 6), dtype="float32"), numpy.ones((4, 6), dtype="float32")]
+    default = build_relation_scorer(max_distance=2, hidden_width=8, nO=4, n_entity_types=3)
+    default.initialize(X=(docs, MENTIONS[:2]))
+    numpy.testing.assert_allclose(default.predict((docs, MENTIONS[:2]))[0], 0.0)
+    model = build_relation_scorer(max_distance=2, hidden_width=8, nO=4, n_entity_types=3, prior=0.01)
+    model.initialize(X=(docs, MENTIONS[:2]))
+    probabilities = 1 / (1 + numpy.exp(-model.predict((docs, MENTIONS[:2]))[0]))
+    numpy.testing.assert_allclose(probabilities, 0.01, rtol=1e-5)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="prior"):
+            build_relation_scorer(prior=bad)

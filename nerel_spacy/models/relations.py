@@ -37,6 +37,7 @@ def build_relation_scorer(
     dropout: float = 0.1,
     nO: Optional[int] = None,
     n_entity_types: Optional[int] = None,
+    prior: Optional[float] = None,
 ) -> Model[RelationInput, List[Floats2d]]:
     """Score every mention pair at most ``max_distance`` tokens apart for ``nO`` relation types.
 
@@ -45,16 +46,34 @@ def build_relation_scorer(
         48 keeps 93.2% of the relations, 64 keeps 95.4%, 128 keeps 99.2%.
     hidden_width: the size of a pair's representation.
     n_entity_types: sizes the type embeddings; usually set from the labels.
+    prior: the probability every pair starts with for every type (the output bias is
+        its log-odds). ``None`` starts at 0.5, where 49 types × all candidate pairs
+        give a loss hundreds of times the other tasks' until the bias has moved; a
+        small prior (about 0.01 on NEREL, where one pair in ten holds some relation)
+        starts near the label frequencies instead (Lin et al. 2017, "Focal Loss").
     """
     if max_distance < 0:
         raise ValueError(f"nerel.RelationScorer.v1: max_distance must be 0 or more, not {max_distance}")
+    if prior is not None and not 0.0 < prior < 1.0:
+        raise ValueError(f"nerel.RelationScorer.v1: prior must lie strictly between 0 and 1, not {prior}")
     representation = build_relation_representation(max_distance, hidden_width, n_entity_types)
-    output = Linear(nO=nO, nI=hidden_width, init_W=zero_init)
+    output = Linear(nO=nO, nI=hidden_width, init_W=zero_init,
+                    init_b=zero_init if prior is None else prior_log_odds_init(prior))
     model = chain(representation, with_array(chain(Dropout(dropout), output)))
     model.set_ref(RELATION_OUTPUT, output)
     model.set_ref(RELATION_REPRESENTATION, representation)
     model.attrs["max_distance"] = max_distance
     return model
+
+
+def prior_log_odds_init(prior: float) -> Callable:
+    """A thinc initializer filling an array with ``log(prior / (1 - prior))``."""
+    log_odds = float(numpy.log(prior / (1.0 - prior)))
+
+    def init(ops, shape):
+        return ops.alloc(shape) + log_odds
+
+    return init
 
 
 def build_relation_representation(
