@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+import spacy
 
 from brat_fixtures import NEREL_ROOT
 from conftest import REPO_ROOT
@@ -95,9 +96,14 @@ def test_cnn_quick_path(tmp_path):
 def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     clone = fresh_copy(tmp_path)
     (_, transformer) = quick_start_blocks()
-    tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000"}
+    # trim_words=none: tokenizing navec's 750k word forms adds a minute (tests/test_trim_* cover words)
+    tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000",
+            "trim_words": "none"}
     run_block(transformer, clone, tiny)
     assert (clone / "training" / "joint_trf" / "model-int8" / "config.cfg").exists()
+    trim = json.loads((clone / "metrics" / "joint_trf" / "trim_vocab.json").read_text(encoding="utf-8"))
+    assert trim["transformer"]["identity"]["mismatched"] == 0  # `all` quantizes the trimmed copy
+    assert spacy.load(clone / "training" / "joint_trf" / "model-int8").meta["trimmed_vocabulary"]
 
 
 def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
