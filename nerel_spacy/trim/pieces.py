@@ -10,7 +10,7 @@ chosen set (the out-of-vocabulary rate) and how many documents keep their tokeni
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 # ``on_progress(done, total)`` after each batch, for a progress bar.
 ProgressCallback = Optional[Callable[[int, int], None]]
@@ -36,15 +36,21 @@ def encode(tokenizer, texts: Sequence[str]) -> List[List[int]]:
     return tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
 
 
+def encode_in_batches(tokenizer, texts: Sequence[str], batch_size: int,
+                      on_progress: ProgressCallback = None) -> Iterator[List[int]]:
+    """``encode`` a batch at a time, reporting ``on_progress(done, total)`` after each."""
+    for start in range(0, len(texts), batch_size):
+        yield from encode(tokenizer, texts[start:start + batch_size])
+        if on_progress:
+            on_progress(min(start + batch_size, len(texts)), len(texts))
+
+
 def pieces_in_texts(tokenizer, texts: Sequence[str], batch_size: int = 64,
                     on_progress: ProgressCallback = None) -> Counter:
     """How often the tokenizer produces each piece id on the texts."""
     counts: Counter = Counter()
-    for start in range(0, len(texts), batch_size):
-        for ids in encode(tokenizer, texts[start:start + batch_size]):
-            counts.update(ids)
-        if on_progress:
-            on_progress(min(start + batch_size, len(texts)), len(texts))
+    for ids in encode_in_batches(tokenizer, texts, batch_size, on_progress):
+        counts.update(ids)
     return counts
 
 
@@ -58,11 +64,8 @@ def pieces_of_words(tokenizer, words: Iterable[str], batch_size: int = 4096,
     """Piece ids of each word in its three ``word_forms``, each read as a word of its own."""
     forms = sorted({form for word in words if word for form in word_forms(word)})
     kept: Set[int] = set()
-    for start in range(0, len(forms), batch_size):
-        for ids in encode(tokenizer, forms[start:start + batch_size]):
-            kept.update(ids)
-        if on_progress:
-            on_progress(min(start + batch_size, len(forms)), len(forms))
+    for ids in encode_in_batches(tokenizer, forms, batch_size, on_progress):
+        kept.update(ids)
     return kept
 
 
@@ -121,6 +124,7 @@ __all__ = [
     "Coverage",
     "coverage",
     "encode",
+    "encode_in_batches",
     "number_pieces",
     "piece_body",
     "pieces_in_texts",
