@@ -18,7 +18,6 @@ from .tokenizer_json import (
     model_vocabulary,
     remap_tokenizer_config,
     trim_tokenizer_json,
-    vocabulary_size,
     wordpiece_vocab_txt,
 )
 
@@ -199,7 +198,7 @@ def trim_encoder(
     kept = sorted(choice.kept)
     rows_before = int(transformer.get_input_embeddings().weight.shape[0])
     parameters_before = sum(p.numel() for p in transformer.parameters())
-    size = vocabulary_size(tokenizer_json(tokenizer))
+    size = len(tokenizer)  # its model's pieces and any added tokens beyond
     trimmed_tokenizer, old_to_new, vocab_file = trim_tokenizer(tokenizer, kept)
     identity = check_identical_tokenization(tokenizer, trimmed_tokenizer, old_to_new, list(check_texts))
     if identity.mismatched:
