@@ -7,6 +7,7 @@ from nerel_spacy.models.loss import (
     fixed_weighted_loss,
     sigma_from_log_variance,
     sigmoid_binary_cross_entropy,
+    soft_cross_entropy,
     softmax_cross_entropy,
     uncertainty_weighted_loss,
 )
@@ -49,6 +50,33 @@ def test_softmax_cross_entropy_value():
 def test_softmax_cross_entropy_all_masked_is_zero():
     loss, grad = softmax_cross_entropy(OPS, numpy.ones((3, 4)), numpy.zeros(3), numpy.zeros(3))
     assert loss == 0.0 and not grad.any()
+
+
+def test_soft_cross_entropy_gradient_matches_finite_differences(rng):
+    logits = rng.normal(size=(6, 4))
+    targets = rng.dirichlet(numpy.ones(4), size=6)
+    mask = numpy.array([1, 0, 1, 1, 1, 0], dtype="float64")
+    _, d_logits = soft_cross_entropy(OPS, logits, targets, mask)
+    expected = numeric_gradient(lambda x: soft_cross_entropy(OPS, x, targets, mask)[0], logits)
+    numpy.testing.assert_allclose(d_logits, expected, atol=1e-6)
+    assert numpy.all(d_logits[mask == 0] == 0)
+
+
+def test_soft_cross_entropy_with_one_hot_targets_is_the_hard_loss(rng):
+    logits = rng.normal(size=(5, 3))
+    gold = numpy.array([0, 2, 1, 1, 0])
+    hard, d_hard = softmax_cross_entropy(OPS, logits, gold)
+    soft, d_soft = soft_cross_entropy(OPS, logits, numpy.eye(3)[gold])
+    assert soft == pytest.approx(hard)
+    numpy.testing.assert_allclose(d_soft, d_hard, atol=1e-7)
+
+
+def test_soft_cross_entropy_is_smallest_at_the_target():
+    targets = numpy.array([[0.7, 0.2, 0.1]])
+    at_target, grad = soft_cross_entropy(OPS, numpy.log(targets), targets)
+    elsewhere, _ = soft_cross_entropy(OPS, numpy.log(numpy.array([[0.5, 0.3, 0.2]])), targets)
+    assert at_target < elsewhere
+    numpy.testing.assert_allclose(grad, 0.0, atol=1e-7)
 
 
 def test_binary_cross_entropy_gradient_matches_finite_differences(rng):

@@ -52,6 +52,29 @@ def softmax_cross_entropy(
     return float(loss), d_logits.astype("float32")
 
 
+def soft_cross_entropy(
+    ops: Ops, logits: FloatArray, targets: FloatArray, mask: Optional[FloatArray] = None
+) -> Tuple[float, FloatArray]:
+    """Mean cross-entropy of ``logits`` (n, n_classes) against target distributions (n, n_classes).
+
+    The distillation form of ``softmax_cross_entropy``: a row of ``targets`` may be a
+    teacher's probabilities mixed with the gold one-hot (each row sums to 1). Rows whose
+    ``mask`` is 0 are ignored. Returns ``(loss, d_logits)``; ``d = softmax - targets``.
+    """
+    xp = ops.xp
+    logits = xp.asarray(logits, dtype="float64")
+    n_rows = logits.shape[0]
+    mask = xp.ones((n_rows,), dtype="float64") if mask is None else xp.asarray(mask, dtype="float64")
+    n_counted = float(mask.sum())
+    if n_rows == 0 or n_counted == 0:
+        return 0.0, xp.zeros(logits.shape, dtype="float32")
+    targets = xp.asarray(targets, dtype="float64")
+    log_probs = log_softmax(ops, logits)
+    loss = -((targets * log_probs).sum(axis=1) * mask).sum() / n_counted
+    d_logits = (xp.exp(log_probs) * targets.sum(axis=1, keepdims=True) - targets) * (mask / n_counted)[:, None]
+    return float(loss), d_logits.astype("float32")
+
+
 def sigmoid(ops: Ops, logits: FloatArray) -> FloatArray:
     """The logistic function in float64, without overflow for large negative logits."""
     xp = ops.xp

@@ -55,6 +55,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "head_learn_rate_scale": 1.0,
         "overwrite_ents": False,
         "spans_key": SPANS_KEY,
+        "distill_weight": 0.0,
         "scorer": {"@scorers": "nerel.joint_scorer.v2", "spans_key": SPANS_KEY},
     },
     default_score_weights={
@@ -89,6 +90,7 @@ def make_nerel_joint(
     head_learn_rate_scale: float,
     overwrite_ents: bool,
     spans_key: Optional[str],
+    distill_weight: float,
     scorer: Optional[Callable],
 ) -> "NerelJoint":
     """Create the joint component.
@@ -111,6 +113,8 @@ def make_nerel_joint(
     overwrite_ents: False keeps entities set by earlier components (an
         entity_ruler) and adds only predictions that do not overlap them.
     spans_key: write every predicted mention to doc.spans[spans_key] (None: don't).
+    distill_weight: on training docs that carry a teacher's outputs (written by
+        `nerel-batch distill`), learn from (1 - w)·gold + w·teacher; 0 ignores them.
     """
     settings = {key: value for key, value in locals().items() if key in SETTINGS}
     return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)

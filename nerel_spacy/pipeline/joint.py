@@ -41,11 +41,12 @@ from .annotations import (
     tag_path_to_spans,
 )
 from .optimizer import apply_gradients
-from .objective import check_settings, output_gradients, raw_task_losses, relation_task_loss
+from .objective import check_settings, output_gradients, raw_task_losses, relation_task_loss, teacher_record
 from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
 
 TASK_LOSSES = "task_losses"
+
 
 class JointPrediction(NamedTuple):
     """What ``predict`` returns: per doc a tag path and mentions, and relation-type scores."""
@@ -77,6 +78,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         head_learn_rate_scale: float = 1.0,
         overwrite_ents: bool = False,
         spans_key: Optional[str] = SPANS_KEY,
+        distill_weight: float = 0.0,
         scorer: Optional[Callable] = score_joint,
     ) -> None:
         self.vocab = vocab
@@ -99,6 +101,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             "head_learn_rate_scale": float(head_learn_rate_scale),
             "overwrite_ents": bool(overwrite_ents),
             "spans_key": spans_key,
+            "distill_weight": float(distill_weight),
         }
         check_settings(self.cfg, self.tasks, name)
         # Settings come from the config; learned state (labels, tuned thresholds, sigmas)
@@ -269,6 +272,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             cats_labels=self.cats_labels,
             max_width=self.max_width,
             spans_key=self.cfg["spans_key"] or "",
+            distill_weight=self.cfg.get("distill_weight", 0.0),
         )
         if self.relation_head is not None:
             gold = self._gold_relations(examples)
@@ -278,7 +282,8 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
                     (scores[joint_model.TOKENS], [g.mentions for g in gold])
                 )
             raw["relations"] = relation_task_loss(
-                ops, scores["relations"], gold, self.relation_head.attrs["max_distance"]
+                ops, scores["relations"], gold, self.relation_head.attrs["max_distance"],
+                [teacher_record(eg) for eg in examples], self.cfg.get("distill_weight", 0.0),
             )
         tasks = self.tasks
         fixed = self.cfg["fixed_weights"]

@@ -5,14 +5,23 @@
 tasks (uncertainty or fixed weights). ``check_settings`` refuses settings that
 cannot work with the model, naming the config block to fix.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.training import Example
 from thinc.api import Ops
 
-from ..models.loss import sigmoid_binary_cross_entropy, softmax_cross_entropy
+from ..distill.soft_targets import (
+    TEACHER_KEY,
+    mix_targets,
+    unpack_cats,
+    unpack_relations,
+    unpack_spans,
+    unpack_tags,
+)
+from ..models.loss import sigmoid_binary_cross_entropy, soft_cross_entropy, softmax_cross_entropy
 from ..relation_decoding import enumerate_pairs, relation_targets
+from ..span_decoding import n_candidates
 from .targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
@@ -30,25 +39,68 @@ def raw_task_losses(
     cats_labels: Sequence[str],
     max_width: int,
     spans_key: str,
+    distill_weight: float = 0.0,
 ) -> Dict[str, Tuple[float, object]]:
-    """``{task: (loss, d_logits)}`` for each head in ``scores``; token and span gradients flat."""
+    """``{task: (loss, d_logits)}`` for each head in ``scores``; token and span gradients flat.
+
+    With ``distill_weight > 0``, docs that carry a teacher's outputs (``TEACHER_KEY`` in
+    the reference's ``user_data``) learn from gold and teacher mixed (``mix_targets``).
+    """
     raw: Dict[str, Tuple[float, object]] = {}
+    teachers = [teacher_record(eg) if distill_weight > 0 else None for eg in examples]
+    distilling = any(record is not None for record in teachers)
     gold_tags, tag_mask = gold_tag_ids(examples, tag_labels)
     tag_logits = scores["ner"]
     flat_tags = ops.flatten(tag_logits) if tag_logits else ops.alloc2f(0, 0)
-    raw["ner"] = softmax_cross_entropy(ops, flat_tags, gold_tags, tag_mask)
+    if distilling:
+        n_tags = len(tag_labels)
+        raw["ner"] = soft_cross_entropy(ops, flat_tags, *_mixed_rows(
+            examples, teachers, numpy.eye(n_tags)[gold_tags], tag_mask, distill_weight,
+            size=lambda eg: len(eg.predicted), unpack=lambda r, n: unpack_tags(r, n, n_tags)))
+    else:
+        raw["ner"] = softmax_cross_entropy(ops, flat_tags, gold_tags, tag_mask)
     if "spans" in scores:
         classes, span_mask, _ = gold_span_classes(examples, entity_labels, max_width, spans_key)
         span_logits = scores["spans"]
         flat_spans = ops.flatten(span_logits) if span_logits else ops.alloc2f(0, 0)
-        raw["spans"] = softmax_cross_entropy(ops, flat_spans, classes, span_mask)
+        if distilling:
+            n_classes = 1 + len(entity_labels)
+            raw["spans"] = soft_cross_entropy(ops, flat_spans, *_mixed_rows(
+                examples, teachers, numpy.eye(n_classes)[classes], span_mask, distill_weight,
+                size=lambda eg: n_candidates(len(eg.predicted), max_width),
+                unpack=lambda r, n: unpack_spans(r, n, n_classes)))
+        else:
+            raw["spans"] = softmax_cross_entropy(ops, flat_spans, classes, span_mask)
     truths, cats_mask = gold_cats(examples, cats_labels)
+    if distilling:
+        truths, cats_mask = _mixed_rows(
+            examples, teachers, truths, cats_mask, distill_weight,
+            size=lambda eg: 1, unpack=lambda r, n: unpack_cats(r, len(cats_labels))[None, :])
     raw["cats"] = sigmoid_binary_cross_entropy(ops, scores["cats"], truths, cats_mask)
     return raw
 
 
+def teacher_record(example: Example) -> Optional[dict]:
+    """The teacher's stored outputs for this example (``distill.soft_targets``), if any."""
+    return example.reference.user_data.get(TEACHER_KEY)
+
+
+def _mixed_rows(examples, teachers, gold, mask, weight, *, size, unpack):
+    """Flat gold targets with each distilled doc's rows mixed with its teacher's."""
+    targets, mask = numpy.asarray(gold, dtype="float64").copy(), numpy.asarray(mask, dtype="float64").copy()
+    offset = 0
+    for eg, record in zip(examples, teachers):
+        n = size(eg)
+        if record is not None:
+            rows = slice(offset, offset + n)
+            targets[rows], mask[rows] = mix_targets(targets[rows], mask[rows], unpack(record, n), weight)
+        offset += n
+    return targets, mask
+
+
 def relation_task_loss(
-    ops: Ops, logits: List[object], gold: Sequence[GoldRelations], max_distance: int
+    ops: Ops, logits: List[object], gold: Sequence[GoldRelations], max_distance: int,
+    teachers: Optional[Sequence[Optional[dict]]] = None, distill_weight: float = 0.0,
 ) -> Tuple[float, object]:
     """Sigmoid cross-entropy of every candidate pair of gold mentions, summed over the
     relation types and averaged over the pairs (``per_row``): with 49 types and one pair
@@ -57,14 +109,20 @@ def relation_task_loss(
 
     ``logits`` holds one ``(n_pairs, n_labels)`` array per doc, in ``enumerate_pairs``
     order over ``gold[i].mentions``; returns ``(loss, d_logits)`` with the gradient flat.
+    A doc with a ``teachers`` record learns from gold and teacher mixed by ``distill_weight``.
     """
     n_labels = logits[0].shape[1] if len(logits) else 0
     targets, masks = [], []
-    for doc_gold in gold:
+    teachers = teachers if teachers is not None and distill_weight > 0 else [None] * len(gold)
+    for doc_gold, record in zip(gold, teachers):
         heads, tails = enumerate_pairs(doc_gold.mentions, max_distance)
         doc_targets, _ = relation_targets(heads, tails, doc_gold.triples, n_labels)
+        doc_mask = numpy.full(doc_targets.shape, float(doc_gold.known), dtype="float32")
+        if record is not None and "relations" in record:
+            teacher = unpack_relations(record, len(heads), n_labels)
+            doc_targets, doc_mask = mix_targets(doc_targets, doc_mask, teacher, distill_weight)
         targets.append(doc_targets)
-        masks.append(numpy.full(doc_targets.shape, float(doc_gold.known), dtype="float32"))
+        masks.append(doc_mask)
     flat = ops.flatten(logits) if len(logits) else ops.alloc2f(0, 0)
     if not targets:
         return 0.0, flat

@@ -18,15 +18,25 @@ def read_texts(path: Union[str, Path]) -> List[str]:
         files = sorted(path.rglob("*.txt"))
         if not files:
             raise TextSourceError(f"{path}: no .txt files below this folder. Point --texts at a brat or text folder.")
-        return [file.read_text(encoding="utf8") for file in files]
+        return [_read_utf8(file) for file in files]
     if path.suffix == ".spacy" and path.is_file():
         import spacy
         from spacy.tokens import DocBin
 
         return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
     if path.is_file():
-        return [path.read_text(encoding="utf8")]
+        return [_read_utf8(path)]
     raise TextSourceError(f"{path}: no such file or folder. Pass a folder of .txt files, a .txt file or a .spacy corpus.")
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf8")
+    except UnicodeDecodeError as err:
+        raise TextSourceError(
+            f"{path}: not UTF-8 (byte {err.start}: {err.reason}). Re-encode it, e.g. "
+            f"`iconv -f cp1251 -t utf-8`, or move it out of the folder."
+        ) from None
 
 
 def read_all_texts(paths: Sequence[Union[str, Path]]) -> List[str]:

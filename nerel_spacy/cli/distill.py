@@ -1,0 +1,128 @@
+"""``nerel-batch distill``: a shallower, faster student of a trained transformer pipeline."""
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import List
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..distill.run import (
+    CONFIG_FILE,
+    CORPUS_FILE,
+    STUDENT_DIR,
+    student_config,
+    write_distill_corpus,
+    write_student,
+    write_summary,
+)
+from ..trim.texts import TextSourceError, read_all_texts
+from ._app import app
+
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  nerel-batch distill training/joint_trf/model-trimmed training/student4 --layers 4
+
+  nerel-batch distill training/joint_trf/model-best training/student2 --layers 2 --texts ~/news --steps 3000
+
+  nerel-batch quantize training/student4/model-best training/student4/model-int8
+
+Writes OUTPUT/distill-corpus/train.spacy (the training docs with the teacher's outputs),
+OUTPUT/student-init (the cut-down teacher), OUTPUT/config.cfg, then trains into
+OUTPUT/model-best and OUTPUT/model-last like `spacy train`, and OUTPUT/distill.json.
+
+Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, too many
+layers, OUTPUT not empty without --overwrite).
+"""
+
+
+@app.command("distill", epilog=EXAMPLES)
+def distill_command(
+    teacher: Path = typer.Argument(
+        ..., metavar="TEACHER", show_default=False,
+        help="A trained float32 transformer pipeline of this project (model-best, or its trim-vocab copy: "
+        "the student keeps the teacher's vocabulary).",
+    ),
+    output: Path = typer.Argument(..., metavar="OUTPUT", show_default=False, help="Folder for the student and its run."),
+    layers: int = typer.Option(4, "--layers", min=1, help="Encoder layers the student keeps, spread evenly over "
+                               "the teacher's (first and last included)."),
+    train: Path = typer.Option(Path("corpus/train.spacy"), "--train", help="The gold training corpus."),
+    dev: Path = typer.Option(Path("corpus/dev.spacy"), "--dev", help="The corpus model-best is chosen on."),
+    texts: List[Path] = typer.Option(
+        [], "--texts", metavar="PATH", show_default=False,
+        help="Unlabeled Russian texts to learn the teacher's predictions from too (repeatable): a folder of "
+        ".txt files, a .txt file or a .spacy corpus.",
+    ),
+    weight: float = typer.Option(0.5, "--weight", min=0.0, max=1.0,
+                                 help="How much of each target is the teacher's: (1 - w)·gold + w·teacher."),
+    steps: int = typer.Option(2000, "--steps", min=1, help="Training steps of the student."),
+    eval_frequency: int = typer.Option(250, "--eval-frequency", min=1, help="Evaluate on --dev every N steps."),
+    learn_rate: float = typer.Option(1.5e-4, "--learn-rate", help="Peak learning rate (linear warm-up and decay); "
+                                     "the teacher's own in configs/joint_trf.cfg."),
+    warmup_steps: int = typer.Option(100, "--warmup-steps", min=0, help="Warm-up steps of the learning rate."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Docs per batch in the teacher pass."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it holds something."),
+) -> None:
+    """Train a student with fewer encoder layers on the teacher's soft outputs and the gold labels.
+
+    The student starts as the teacher with only --layers of its transformer layers (and the
+    teacher's embeddings and heads). It then learns from every training doc's gold labels
+    mixed with the teacher's probabilities for each task: BIO tags, nested mentions,
+    relation types and, on the gold mention pairs, relation triples. Quantize the result
+    with `nerel-batch quantize` as any pipeline.
+    """
+    import spacy
+    from spacy.cli.train import train as spacy_train
+
+    console = Console(stderr=True)
+    if output.exists() and any(output.iterdir()):
+        if not overwrite:
+            console.print(f"[red]error:[/red] {output} exists and is not empty. Pass --overwrite to replace it.")
+            raise typer.Exit(2)
+        shutil.rmtree(output)
+    for path, what in ((teacher / "config.cfg", "TEACHER"), (train, "--train"), (dev, "--dev")):
+        if not path.is_file():
+            console.print(f"[red]error:[/red] {what}: {path} not found.")
+            raise typer.Exit(2)
+    try:
+        extra_texts = read_all_texts(texts)
+    except TextSourceError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    try:
+        student = write_student(teacher, layers, weight, output / STUDENT_DIR)
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2)
+    console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
+                  f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
+    teacher_nlp = spacy.load(teacher)
+    progress = Progress(TextColumn("teacher outputs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=console, transient=True)
+    task = progress.add_task("teacher", total=None)
+    with progress:
+        corpus = write_distill_corpus(
+            teacher_nlp, train, extra_texts, output / CORPUS_FILE, batch_size,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    del teacher_nlp
+    teacher_seconds = time.perf_counter() - started
+    console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
+                  f"in {teacher_seconds:.0f}s: {output / CORPUS_FILE}.")
+    config = student_config(output / STUDENT_DIR, output / CORPUS_FILE, dev, max_steps=steps,
+                            eval_frequency=eval_frequency, learn_rate=learn_rate, warmup_steps=warmup_steps)
+    config.to_disk(output / CONFIG_FILE)
+    summary = {"teacher": str(teacher), "weight": weight, "steps": steps, "learn_rate": learn_rate,
+               "corpus": corpus, "student": student, "teacher_pass_seconds": round(teacher_seconds, 1)}
+    write_summary(output, summary)
+    spacy_train(output / CONFIG_FILE, output)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    meta = output / "model-best" / "meta.json"
+    if meta.is_file():
+        summary["dev_scores"] = json.loads(meta.read_text(encoding="utf8")).get("performance", {})
+    write_summary(output, summary)
+    console.print(f"Wrote {output / 'model-best'} ({summary['seconds']:.0f}s).")

@@ -1,0 +1,111 @@
+"""``nerel-batch distill`` as library calls: the teacher's corpus, the student, its training config.
+
+1. ``write_distill_corpus``: the training docs (and the teacher-labelled unlabeled texts)
+   with the teacher's soft outputs, as one ``.spacy`` file;
+2. ``write_student``: the teacher pipeline with its encoder cut to ``n_layers``, and
+   ``distill_weight`` set on its ``nerel_joint`` so that it learns from those outputs;
+3. ``student_config``: a ``spacy train`` config that sources both components from the
+   student and reads the distillation corpus; the rest (batcher, logger, windows, score
+   weights) is the teacher's own training config.
+"""
+import json
+from itertools import chain
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Optional, Sequence
+
+from spacy.language import Language
+from spacy.tokens import DocBin
+from thinc.api import Config
+
+from ..corpus import read_corpus
+from .student import shrink_pipeline
+from .teacher import label_texts, with_teacher_outputs
+
+CORPUS_FILE = "distill-corpus/train.spacy"
+STUDENT_DIR = "student-init"
+CONFIG_FILE = "config.cfg"
+SUMMARY_FILE = "distill.json"
+
+
+def write_distill_corpus(
+    teacher: Language, train_path: Path, texts: Sequence[str], output: Path,
+    batch_size: int = 8, on_progress: Optional[Callable[[int, int], None]] = None,
+) -> Dict[str, int]:
+    """Every doc of ``train_path`` and every text, with the teacher's outputs, to ``output``."""
+    references = read_corpus(train_path, teacher.vocab)
+    total = len(references) + len(texts)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, total)
+
+    docs: Iterable = chain(references, label_texts(teacher, texts, batch_size))
+    doc_bin = DocBin(store_user_data=True)
+    for doc in with_teacher_outputs(teacher, docs, batch_size, on_batch=advance):
+        doc_bin.add(doc)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    doc_bin.to_disk(output)
+    return {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total}
+
+
+def write_student(teacher_path: Path, n_layers: int, distill_weight: float, output: Path) -> Dict[str, object]:
+    """The teacher with ``n_layers`` encoder layers, ready to be sourced by ``spacy train``."""
+    import spacy
+    from spacy.util import load_config
+
+    from ..quantize.pipeline import find_transformer_shims
+    from .teacher import joint_component
+
+    nlp = spacy.load(teacher_path)
+    before = _parameters(nlp, find_transformer_shims)
+    shrunk = shrink_pipeline(nlp, n_layers)
+    joint = joint_component(nlp)
+    joint.cfg["distill_weight"] = float(distill_weight)
+    output.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(output)
+    config = load_config(output / "config.cfg", interpolate=False)
+    config["components"][joint.name]["distill_weight"] = float(distill_weight)
+    config.to_disk(output / "config.cfg")
+    return {"component": joint.name, "layers": {name: kept for name, kept, _ in shrunk},
+            "teacher_layers": shrunk[0][2], "encoder_parameters": {"teacher": before,
+                                                                     "student": _parameters(nlp, find_transformer_shims)}}
+
+
+def _parameters(nlp: Language, find_shims) -> int:
+    return sum(p.numel() for _, shim in find_shims(nlp) for p in shim._hfmodel.transformer.parameters())
+
+
+def student_config(
+    student_dir: Path, train_path: Path, dev_path: Path, *,
+    max_steps: int, eval_frequency: int, learn_rate: float, warmup_steps: int,
+) -> Config:
+    """The teacher's training config, sourcing the student and reading the distillation corpus."""
+    from spacy.util import load_config
+
+    config = load_config(student_dir / "config.cfg", interpolate=False)
+    config["paths"]["train"] = str(train_path)
+    config["paths"]["dev"] = str(dev_path)
+    config["components"] = {name: {"source": str(student_dir)} for name in config["nlp"]["pipeline"]}
+    training = config["training"]
+    training["max_steps"] = int(max_steps)
+    training["eval_frequency"] = int(eval_frequency)
+    training["optimizer"]["learn_rate"] = {
+        "@schedules": "warmup_linear.v1", "warmup_steps": int(warmup_steps),
+        "total_steps": int(max_steps), "initial_rate": float(learn_rate),
+    }
+    logger = training.get("logger", {})
+    if "seconds_per_step" in logger:  # the teacher's step time, not the student's
+        logger["seconds_per_step"] = None
+        logger["measured_on"] = ""
+    return config
+
+
+def write_summary(output: Path, summary: Dict[str, object]) -> None:
+    (output / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf8")
+
+
+__all__ = ["CONFIG_FILE", "CORPUS_FILE", "STUDENT_DIR", "student_config", "write_distill_corpus",
+           "write_student", "write_summary"]

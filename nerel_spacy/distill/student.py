@@ -1,0 +1,67 @@
+"""The student's encoder: the teacher's transformer with only some of its layers.
+
+``choose_layers`` spreads the kept layers over the teacher's depth, keeping the first
+(which reads the embeddings) and the last (which the heads read), as DistilBERT and
+TinyBERT's uniform mapping do; ``keep_layers`` cuts a Hugging Face encoder down to them,
+in place; ``shrink_pipeline`` does it to every transformer of a float32 spaCy pipeline.
+The embeddings and the heads stay the teacher's, so the student starts close to it.
+"""
+from typing import List, Sequence, Tuple
+
+from spacy.language import Language
+
+
+def choose_layers(n_teacher: int, n_student: int) -> List[int]:
+    """``n_student`` layer indices out of ``n_teacher``, first and last included, evenly spread."""
+    if not 1 <= n_student <= n_teacher:
+        raise ValueError(f"a student needs between 1 and {n_teacher} layers (the teacher's), not {n_student}.")
+    if n_student == 1:
+        return [n_teacher - 1]
+    return [round(i * (n_teacher - 1) / (n_student - 1)) for i in range(n_student)]
+
+
+def encoder_layers(transformer):
+    """The ``ModuleList`` of a BERT-like encoder's layers (BERT, XLM-R, e5, RuBERT)."""
+    encoder = getattr(transformer, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    if layers is None:
+        raise ValueError(
+            f"{type(transformer).__name__} has no encoder.layer list; distillation supports BERT-like "
+            "encoders (BERT, XLM-RoBERTa, multilingual-e5, RuBERT)."
+        )
+    return layers
+
+
+def keep_layers(transformer, indices: Sequence[int]) -> None:
+    """Keep only the layers at ``indices`` (in that order); the config's layer count follows."""
+    import torch
+
+    layers = encoder_layers(transformer)
+    if any(not 0 <= i < len(layers) for i in indices) or len(set(indices)) != len(indices):
+        raise ValueError(f"layers {list(indices)} are not distinct layers of a {len(layers)}-layer encoder.")
+    transformer.encoder.layer = torch.nn.ModuleList([layers[i] for i in indices])
+    transformer.config.num_hidden_layers = len(indices)
+
+
+def shrink_pipeline(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
+    """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``."""
+    from ..quantize.pipeline import find_transformer_shims
+    from ..quantize.shim import Int8HFShim
+
+    shims = find_transformer_shims(nlp)
+    if not shims:
+        raise ValueError("this pipeline has no transformer to distill (a CNN pipeline is already small).")
+    if any(isinstance(shim, Int8HFShim) for _, shim in shims):
+        raise ValueError("this pipeline is int8: distill from its float32 model-best (or trimmed copy).")
+    done = []
+    for name, shim in shims:
+        transformer = shim._hfmodel.transformer
+        n_teacher = len(encoder_layers(transformer))
+        kept = choose_layers(n_teacher, n_layers)
+        keep_layers(transformer, kept)
+        done.append((name, kept, n_teacher))
+    nlp.meta["distilled"] = {name: {"layers": kept, "of": of} for name, kept, of in done}
+    return done
+
+
+__all__ = ["choose_layers", "encoder_layers", "keep_layers", "shrink_pipeline"]
