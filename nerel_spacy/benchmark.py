@@ -24,6 +24,7 @@ import numpy
 from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_file
 from .machine import describe_machine, directory_size, load_average
+from .natasha_baseline import is_natasha, measure_natasha, natasha_size_bytes
 
 PathLike = Union[str, Path]
 DEFAULT_DATA = Path("corpus/dev.spacy")
@@ -37,6 +38,8 @@ class BenchmarkError(RuntimeError):
 
 def model_size_bytes(model: str) -> Optional[int]:
     """Bytes on disk of a pipeline folder, or of an installed pipeline package (None if neither)."""
+    if is_natasha(model):
+        return natasha_size_bytes()
     path = Path(model)
     if not path.exists():
         from spacy.util import get_package_path
@@ -184,6 +187,8 @@ def measure_model(
     batch_size: int = 16, max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS, score: bool = True,
 ) -> Dict[str, Any]:
     """Load ``model`` and time it on ``data`` in this process (the worker's job)."""
+    if is_natasha(model):
+        return measure_natasha(data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, score=score)
     import spacy
     import torch
 
@@ -217,6 +222,7 @@ def measure_model(
         scores = {key: _float_or_none(all_scores.get(key))
                   for key in ("seqeval_f", "ents_f", "ents_p", "ents_r", "spans_nerel_f", "cats_micro_f",
                               "cats_macro_f", "relations_f", "relations_gold_f", "relations_gold_insent_f")}
+        scores["per_loc_org_f"] = _float_or_none(all_scores["natasha_mapping"].get("f"))
         scores["n_docs"] = len(scored)
     return {
         "model": str(model),

@@ -137,3 +137,24 @@ def test_benchmark_cli_puts_any_number_of_models_side_by_side(models, tmp_path):
     report = json.loads(out.read_text())
     assert list(report["models"]) == ["int8", "again", "float"] and report["baseline"] == "int8"
     assert set(report["comparison"]) == {"again", "float"}
+
+
+def test_natasha_is_measured_like_a_pipeline_and_scored_on_its_three_types(tmp_path):
+    from nerel_spacy.benchmark import measure_model
+
+    data = save_gold_corpus(tmp_path / "dev.spacy")
+    result = measure_model("natasha", data, n_docs=2)
+    assert MODEL_KEYS - {"size_mb", "docs_per_second_rounds"} <= set(result)
+    assert result["n_docs"] == 2 and result["docs_per_second"] > 0 and result["n_tokens"] > 0
+    assert 0.0 <= result["scores"]["per_loc_org_f"] <= 1.0 and result["scores"]["n_docs"] == 3
+    assert 20 < model_size_bytes("natasha") / 2**20 < 60  # navec news embeddings + the NER model
+
+
+@pytest.mark.slow
+def test_benchmark_puts_natasha_beside_a_pipeline_with_the_same_f1_column(models, tmp_path):
+    paths, data = models
+    report = benchmark_models({"int8": paths["int8"], "natasha": "natasha"}, data, n_docs=1,
+                              output=tmp_path / "b.json")
+    assert report["models"]["natasha"]["pipeline"] == ["natasha.Segmenter", "natasha.NewsNERTagger"]
+    assert all("per_loc_org_f" in report["models"][label]["scores"] for label in ("int8", "natasha"))
+    assert "PER/LOC/ORG" in str(results_table(report).columns[0]._cells)

@@ -32,6 +32,7 @@ ROWS = (
     ("tokens/s", lambda r: r["tokens_per_second"], "{:.0f}"),
     ("ms/doc p50", lambda r: r["ms_per_doc_p50"], "{:.0f}"),
     ("ms/doc p95", lambda r: r["ms_per_doc_p95"], "{:.0f}"),
+    ("load s", lambda r: r["load_seconds"], "{:.1f}"),
     ("peak RSS MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
     ("size MB", lambda r: r["size_mb"], "{:.0f}"),
     ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
@@ -39,6 +40,7 @@ ROWS = (
     ("relation types micro F1", lambda r: r["scores"].get("cats_micro_f"), "{:.4f}"),
     ("relations end-to-end F1", lambda r: r["scores"].get("relations_f"), "{:.4f}"),
     ("relations gold-mention in-sent. F1", lambda r: r["scores"].get("relations_gold_insent_f"), "{:.4f}"),
+    ("PER/LOC/ORG F1 (natasha's types)", lambda r: r["scores"].get("per_loc_org_f"), "{:.4f}"),
 )
 
 
@@ -96,7 +98,8 @@ def benchmark_command(
     extra: Annotated[Optional[List[str]], typer.Option(
         "--model", metavar="LABEL=MODEL", show_default=False,
         help="Another pipeline to put beside them (repeatable), e.g. --model cnn=training/joint_cnn_rel/model-best "
-        "or --model trimmed-int8=training/joint_trf/model-trimmed-int8. The first model given is the baseline.",
+        "or --model trimmed-int8=training/joint_trf/model-trimmed-int8; --model natasha=natasha puts natasha's "
+        "news NER beside them. The first model given is the baseline.",
     )] = None,
     n_docs: Annotated[int, typer.Option(
         "--n-docs", min=0, help="Documents timed, from the start of DATA (0: all).",

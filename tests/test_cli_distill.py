@@ -1,0 +1,96 @@
+"""``nerel-batch distill`` end to end on the tiny transformer pipeline, and its refusals."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+from nerel_spacy.distill.soft_targets import TEACHER_KEY
+from nerel_spacy.distill.student import choose_layers, keep_layers, shrink_pipeline
+from nerel_spacy.distill.teacher import TEACHER_SOURCE
+from nerel_spacy.quantize import find_transformer_shims, quantize_pipeline
+from quantize_helpers import save_gold_corpus, save_trained_cnn, save_trained_trf
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tiny_bert_dir, tmp_path_factory):
+    return save_trained_trf(tiny_bert_dir, tmp_path_factory.mktemp("teacher") / "model")
+
+
+@pytest.mark.parametrize("n_teacher,n_student,expected", [
+    (12, 4, [0, 4, 7, 11]), (12, 6, [0, 2, 4, 7, 9, 11]), (12, 2, [0, 11]), (12, 1, [11]), (2, 2, [0, 1]),
+])
+def test_choose_layers_spreads_them_keeping_first_and_last(n_teacher, n_student, expected):
+    assert choose_layers(n_teacher, n_student) == expected
+
+
+def test_choose_layers_refuses_more_layers_than_the_teacher_has():
+    with pytest.raises(ValueError, match="between 1 and 12"):
+        choose_layers(12, 13)
+
+
+def test_keep_layers_keeps_the_chosen_modules_in_order():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=3, num_attention_heads=2,
+                                 intermediate_size=16))
+    layers = list(model.encoder.layer)
+    keep_layers(model, [0, 2])
+    assert list(model.encoder.layer) == [layers[0], layers[2]] and model.config.num_hidden_layers == 2
+    assert model(torch.tensor([[1, 2, 3]])).last_hidden_state.shape == (1, 3, 8)
+    with pytest.raises(ValueError, match="not distinct"):
+        keep_layers(model, [1, 1])
+
+
+@pytest.mark.slow
+def test_shrink_refuses_cnn_and_int8_pipelines(teacher_dir, tmp_path):
+    with pytest.raises(ValueError, match="no transformer"):
+        shrink_pipeline(spacy.load(save_trained_cnn(tmp_path / "cnn")), 1)
+    int8_nlp, _ = quantize_pipeline(spacy.load(teacher_dir), compute="int8")
+    with pytest.raises(ValueError, match="int8"):
+        shrink_pipeline(int8_nlp, 1)
+
+
+@pytest.mark.slow
+def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tmp_path):
+    train = save_gold_corpus(tmp_path / "train.spacy")
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("Путин посетил Москву и Вашингтон.", encoding="utf8")
+    out = tmp_path / "student"
+    result = CliRunner().invoke(app, [
+        "distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
+        "--texts", str(texts), "--steps", "3", "--eval-frequency", "2",
+    ])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "distill.json").read_text())
+    assert summary["student"]["layers"] == {"transformer": [1]}
+    assert summary["corpus"] == {"gold_docs": 3, "teacher_labelled_texts": 1, "docs": 4}
+    assert "ents_f" in summary["dev_scores"] and "spans_nerel_f" in summary["dev_scores"]
+    docs = list(DocBin().from_disk(out / "distill-corpus" / "train.spacy").get_docs(spacy.blank("ru").vocab))
+    assert all(TEACHER_KEY in doc.user_data for doc in docs)
+    assert [bool(doc.user_data.get(TEACHER_SOURCE)) for doc in docs] == [False, False, False, True]
+    student = spacy.load(out / "model-best")
+    [(_, shim)] = find_transformer_shims(student)
+    assert len(shim._hfmodel.transformer.encoder.layer) == 1
+    assert student.get_pipe("nerel_joint").cfg["distill_weight"] == 0.5
+    assert student("Путин посетил Москву.") is not None
+    int8_nlp, _ = quantize_pipeline(student, compute="int8")
+    assert int8_nlp("Путин посетил Москву.") is not None
+
+
+def test_cli_refuses_a_cnn_teacher_and_a_full_output_folder(tmp_path):
+    train = save_gold_corpus(tmp_path / "train.spacy")
+    cnn = save_trained_cnn(tmp_path / "cnn")
+    args = ["--train", str(train), "--dev", str(train)]
+    result = CliRunner().invoke(app, ["distill", str(cnn), str(tmp_path / "out"), *args])
+    assert result.exit_code == 2 and "no transformer" in result.output
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    result = CliRunner().invoke(app, ["distill", str(cnn), str(tmp_path / "full"), *args])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    result = CliRunner().invoke(app, ["distill", str(tmp_path / "nope"), str(tmp_path / "out2"), *args])
+    assert result.exit_code == 2 and "TEACHER" in result.output
