@@ -111,3 +111,15 @@ def _weights(model) -> list:
         for shim in node.shims:
             weights += [tensor.detach().numpy() for tensor in shim._model.state_dict().values()]
     return weights
+
+
+def test_distill_trains_and_quantizes_a_student_of_the_trimmed_model(project_dir, tiny_bert_dir):
+    if not (project_dir / "training" / "joint_trf" / "model-best").exists():
+        train_transformer(project_dir, tiny_bert_dir)
+    variables = ("run=joint_trf", "trim_words=none", "student_layers=1", "distill_steps=2", "eval_frequency=1")
+    weasel_run(project_dir, "trim-vocab", *variables)
+    weasel_run(project_dir, "distill", *variables)
+    student = project_dir / "training" / "joint_trf_student"
+    assert json.loads((student / "distill.json").read_text())["student"]["layers"] == {"transformer": [1]}
+    int8 = spacy.load(student / "model-int8")
+    assert int8.meta["quantization"] and int8("Путин посетил Москву.") is not None
