@@ -80,6 +80,17 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     assert student("Путин посетил Москву.") is not None
     int8_nlp, _ = quantize_pipeline(student, compute="int8")
     assert int8_nlp("Путин посетил Москву.") is not None
+    # a second student size reuses the teacher outputs; a corpus without them is refused
+    again = tmp_path / "student2"
+    result = CliRunner().invoke(app, [
+        "distill", str(teacher_dir), str(again), "--layers", "2", "--dev", str(train), "--steps", "1",
+        "--teacher-outputs", str(out / "distill-corpus" / "train.spacy"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert json.loads((again / "distill.json").read_text())["corpus"]["teacher_labelled_texts"] == 1
+    result = CliRunner().invoke(app, ["distill", str(teacher_dir), str(tmp_path / "s3"), "--dev", str(train),
+                                      "--teacher-outputs", str(train)])
+    assert result.exit_code == 2 and "no teacher outputs" in result.output
 
 
 def test_cli_refuses_a_cnn_teacher_and_a_full_output_folder(tmp_path):

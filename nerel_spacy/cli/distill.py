@@ -3,7 +3,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -13,6 +13,7 @@ from ..distill.run import (
     CONFIG_FILE,
     CORPUS_FILE,
     STUDENT_DIR,
+    copy_distill_corpus,
     student_config,
     write_distill_corpus,
     write_student,
@@ -64,6 +65,11 @@ def distill_command(
                                      "the teacher's own in configs/joint_trf.cfg."),
     warmup_steps: int = typer.Option(100, "--warmup-steps", min=0, help="Warm-up steps of the learning rate."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Docs per batch in the teacher pass."),
+    teacher_outputs: Optional[Path] = typer.Option(
+        None, "--teacher-outputs", metavar="FILE", show_default=False,
+        help="Reuse the distill-corpus/train.spacy of an earlier run of the same teacher instead of "
+        "running the teacher again (e.g. for a second student size); --train and --texts are then unused.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it holds something."),
 ) -> None:
     """Train a student with fewer encoder layers on the teacher's soft outputs and the gold labels.
@@ -83,7 +89,9 @@ def distill_command(
             console.print(f"[red]error:[/red] {output} exists and is not empty. Pass --overwrite to replace it.")
             raise typer.Exit(2)
         shutil.rmtree(output)
-    for path, what in ((teacher / "config.cfg", "TEACHER"), (train, "--train"), (dev, "--dev")):
+    needed = ((teacher / "config.cfg", "TEACHER"), (dev, "--dev"))
+    needed += ((train, "--train"),) if teacher_outputs is None else ((teacher_outputs, "--teacher-outputs"),)
+    for path, what in needed:
         if not path.is_file():
             console.print(f"[red]error:[/red] {what}: {path} not found.")
             raise typer.Exit(2)
@@ -93,23 +101,27 @@ def distill_command(
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
     started = time.perf_counter()
+    corpus = None
     try:
+        if teacher_outputs is not None:  # cheap: checked before the student is built
+            corpus = copy_distill_corpus(teacher_outputs, output / CORPUS_FILE)
         student = write_student(teacher, layers, weight, output / STUDENT_DIR)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
                   f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
-    teacher_nlp = spacy.load(teacher)
-    progress = Progress(TextColumn("teacher outputs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, transient=True)
-    task = progress.add_task("teacher", total=None)
-    with progress:
-        corpus = write_distill_corpus(
-            teacher_nlp, train, extra_texts, output / CORPUS_FILE, batch_size,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-    del teacher_nlp
+    if corpus is None:
+        teacher_nlp = spacy.load(teacher)
+        progress = Progress(TextColumn("teacher outputs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=console, transient=True)
+        task = progress.add_task("teacher", total=None)
+        with progress:
+            corpus = write_distill_corpus(
+                teacher_nlp, train, extra_texts, output / CORPUS_FILE, batch_size,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        del teacher_nlp
     teacher_seconds = time.perf_counter() - started
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
                   f"in {teacher_seconds:.0f}s: {output / CORPUS_FILE}.")

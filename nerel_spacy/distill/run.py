@@ -9,6 +9,7 @@
    weights) is the teacher's own training config.
 """
 import json
+import shutil
 from itertools import chain
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional, Sequence
@@ -19,7 +20,8 @@ from thinc.api import Config
 
 from ..corpus import read_corpus
 from .student import shrink_pipeline
-from .teacher import label_texts, with_teacher_outputs
+from .soft_targets import TEACHER_KEY
+from .teacher import TEACHER_SOURCE, label_texts, with_teacher_outputs
 
 CORPUS_FILE = "distill-corpus/train.spacy"
 STUDENT_DIR = "student-init"
@@ -49,6 +51,22 @@ def write_distill_corpus(
     output.parent.mkdir(parents=True, exist_ok=True)
     doc_bin.to_disk(output)
     return {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total}
+
+
+def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
+    """An earlier run's distillation corpus, copied; refused unless every doc has teacher outputs."""
+    from spacy.vocab import Vocab
+
+    docs = list(DocBin(store_user_data=True).from_disk(source).get_docs(Vocab()))
+    missing = sum(len(doc) > 0 and TEACHER_KEY not in doc.user_data for doc in docs)
+    if not docs or missing:
+        raise ValueError(f"{source}: {missing} of {len(docs)} docs have no teacher outputs; "
+                         "pass the distill-corpus/train.spacy that `nerel-batch distill` wrote.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, output)
+    labelled = sum(bool(doc.user_data.get(TEACHER_SOURCE)) for doc in docs)
+    return {"gold_docs": len(docs) - labelled, "teacher_labelled_texts": labelled, "docs": len(docs),
+            "copied_from": str(source)}
 
 
 def write_student(teacher_path: Path, n_layers: int, distill_weight: float, output: Path) -> Dict[str, object]:
@@ -107,5 +125,5 @@ def write_summary(output: Path, summary: Dict[str, object]) -> None:
     (output / SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf8")
 
 
-__all__ = ["CONFIG_FILE", "CORPUS_FILE", "STUDENT_DIR", "student_config", "write_distill_corpus",
+__all__ = ["CONFIG_FILE", "CORPUS_FILE", "STUDENT_DIR", "copy_distill_corpus", "student_config", "write_distill_corpus",
            "write_student", "write_summary"]
