@@ -158,3 +158,9 @@ def test_benchmark_puts_natasha_beside_a_pipeline_with_the_same_f1_column(models
     assert report["models"]["natasha"]["pipeline"] == ["natasha.Segmenter", "natasha.NewsNERTagger"]
     assert all("per_loc_org_f" in report["models"][label]["scores"] for label in ("int8", "natasha"))
     assert "PER/LOC/ORG" in str(results_table(report).columns[0]._cells)
+
+
+def test_benchmark_cli_refuses_a_baseline_that_is_not_a_model(tmp_path):
+    data = save_gold_corpus(tmp_path / "dev.spacy")
+    result = CliRunner().invoke(app, ["benchmark", str(data), "--model", "a=natasha", "--baseline", "b", "--no-f1"])
+    assert result.exit_code == 2 and "baseline 'b'" in result.stderr

@@ -89,7 +89,7 @@ def benchmark_command(
     )] = DEFAULT_DATA,
     fp32: Annotated[Optional[str], typer.Option(
         "--fp32", metavar="MODEL", show_default=False,
-        help="The float32 pipeline (folder or package): the baseline.",
+        help="The float32 pipeline (folder or package): the baseline unless --baseline says otherwise.",
     )] = None,
     int8: Annotated[Optional[str], typer.Option(
         "--int8", metavar="MODEL", show_default=False,
@@ -99,7 +99,11 @@ def benchmark_command(
         "--model", metavar="LABEL=MODEL", show_default=False,
         help="Another pipeline to put beside them (repeatable), e.g. --model cnn=training/joint_cnn_rel/model-best "
         "or --model trimmed-int8=training/joint_trf/model-trimmed-int8; --model natasha=natasha puts natasha's "
-        "news NER beside them. The first model given is the baseline.",
+        "news NER beside them. The first model given is the baseline unless --baseline names another.",
+    )] = None,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", metavar="LABEL", show_default=False,
+        help="The model the others are compared with (fp32, int8 or a --model label); default: the first given.",
     )] = None,
     n_docs: Annotated[int, typer.Option(
         "--n-docs", min=0, help="Documents timed, from the start of DATA (0: all).",
@@ -153,7 +157,7 @@ def benchmark_command(
         report = benchmark_models(
             models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
             max_batch_chars=max_batch_chars,
-            rounds=rounds, score=score, notes=notes or [], output=output,
+            rounds=rounds, score=score, notes=notes or [], output=output, baseline=baseline,
         )
     except (OSError, ValueError, BenchmarkError) as err:
         errors.print(f"[red]error:[/red] {err}", soft_wrap=True)
