@@ -95,7 +95,7 @@ def test_results_table_is_readable_at_80_columns():
     """Metrics are rows and models columns: every label and header whole, nothing cut."""
     model = {
         "docs_per_second": 4.78, "tokens_per_second": 1286.0, "ms_per_doc_p50": 208.0,
-        "ms_per_doc_p95": 335.0, "peak_rss_mb": 3044.0, "size_mb": 468.0,
+        "ms_per_doc_p95": 335.0, "peak_rss_mb": 3044.0, "size_mb": 468.0, "load_seconds": 4.8,
         "scores": {"seqeval_f": 0.7654, "cats_micro_f": 0.7779},
     }
     report = {
@@ -112,7 +112,7 @@ def test_results_table_is_readable_at_80_columns():
     text = console.export_text()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     for word in ("metric", "fp32", "int8", "docs/s", "tokens/s", "ms/doc p50", "ms/doc p95", "peak RSS MB",
-                 "size MB", "NER seqeval F1", "relation types micro F1", "13.46", "0.7779", "Platinum 8480+",
+                 "size MB", "load s", "NER seqeval F1", "relation types micro F1", "13.46", "0.7779", "Platinum 8480+",
                  "speed-up 2.82x"):
         assert word in text, word
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:4]]

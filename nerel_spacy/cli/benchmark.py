@@ -32,7 +32,7 @@ ROWS = (
     ("tokens/s", lambda r: r["tokens_per_second"], "{:.0f}"),
     ("ms/doc p50", lambda r: r["ms_per_doc_p50"], "{:.0f}"),
     ("ms/doc p95", lambda r: r["ms_per_doc_p95"], "{:.0f}"),
-    ("load s", lambda r: r["load_seconds"], "{:.1f}"),
+    ("load s", lambda r: r.get("load_seconds"), "{:.1f}"),
     ("peak RSS MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
     ("size MB", lambda r: r["size_mb"], "{:.0f}"),
     ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
