@@ -224,16 +224,24 @@ def measure_model(
                               "cats_macro_f", "relations_f", "relations_gold_f", "relations_gold_insent_f")}
         scores["per_loc_org_f"] = _float_or_none(all_scores["natasha_mapping"].get("f"))
         scores["n_docs"] = len(scored)
+    return timed_result(str(model), nlp.pipe_names, nlp.meta.get("quantization"), load_seconds, rss_after_load,
+                        len(timed), n_tokens, seconds, latencies, scores)
+
+
+def timed_result(model: str, pipeline: List[str], quantization: Any, load_seconds: float,
+                 rss_after_load: Optional[float], n_docs: int, n_tokens: int, seconds: float,
+                 latencies: Sequence[float], scores: Dict[str, Any]) -> Dict[str, Any]:
+    """One worker's measurements as the JSON it prints (pipelines and natasha alike)."""
     return {
-        "model": str(model),
-        "pipeline": nlp.pipe_names,
-        "quantization": nlp.meta.get("quantization"),
+        "model": model,
+        "pipeline": pipeline,
+        "quantization": quantization,
         "load_seconds": load_seconds,
         "rss_after_load_mb": rss_after_load,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "n_docs": len(timed),
+        "n_docs": n_docs,
         "n_tokens": n_tokens,
-        "docs_per_second": len(timed) / seconds,
+        "docs_per_second": n_docs / seconds,
         "tokens_per_second": n_tokens / seconds,
         "ms_per_doc": statistics.fmean(latencies),
         "ms_per_doc_p50": float(numpy.percentile(latencies, 50)),

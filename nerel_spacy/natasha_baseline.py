@@ -7,13 +7,10 @@ files it loads (navec news embeddings and the NER model) and its PER/LOC/ORG F1.
 pipelines get that F1 too (their nested mentions mapped by ``scoring.NATASHA_MAPPING``),
 so that one column compares like with like.
 """
-import resource
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-import numpy
 
 NATASHA = "natasha"
 # What NewsEmbedding + NewsNERTagger load, relative to the natasha package.
@@ -39,7 +36,7 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
     import spacy
     import torch
 
-    from .benchmark import _current_rss_mb
+    from .benchmark import _current_rss_mb, timed_result
     from .corpus import read_corpus
     from .scoring import NATASHA_MAPPING, map_char_spans, score_char_spans
 
@@ -79,19 +76,5 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
         spans = [{(s.start, s.stop, s.type) for s in annotate(doc.text).spans} for doc in scored]
         expected = [map_char_spans(doc.spans["nerel"], NATASHA_MAPPING) for doc in scored]
         scores = {"per_loc_org_f": float(score_char_spans(expected, spans)["f"]), "n_docs": len(scored)}
-    return {
-        "model": NATASHA,
-        "pipeline": ["natasha.Segmenter", "natasha.NewsNERTagger"],
-        "quantization": None,
-        "load_seconds": load_seconds,
-        "rss_after_load_mb": rss_after_load,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "n_docs": len(texts),
-        "n_tokens": n_tokens,
-        "docs_per_second": len(texts) / seconds,
-        "tokens_per_second": n_tokens / seconds,
-        "ms_per_doc": statistics.fmean(latencies),
-        "ms_per_doc_p50": float(numpy.percentile(latencies, 50)),
-        "ms_per_doc_p95": float(numpy.percentile(latencies, 95)),
-        "scores": scores,
-    }
+    return timed_result(NATASHA, ["natasha.Segmenter", "natasha.NewsNERTagger"], None, load_seconds,
+                        rss_after_load, len(texts), n_tokens, seconds, latencies, scores)

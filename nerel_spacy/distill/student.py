@@ -45,14 +45,11 @@ def keep_layers(transformer, indices: Sequence[int]) -> None:
 
 def shrink_pipeline(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
     """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``."""
-    from ..quantize.pipeline import find_transformer_shims
-    from ..quantize.shim import Int8HFShim
+    from ..quantize.pipeline import float32_transformer_shims
 
-    shims = find_transformer_shims(nlp)
-    if not shims:
-        raise ValueError("this pipeline has no transformer to distill (a CNN pipeline is already small).")
-    if any(isinstance(shim, Int8HFShim) for _, shim in shims):
-        raise ValueError("this pipeline is int8: distill from its float32 model-best (or trimmed copy).")
+    shims = float32_transformer_shims(
+        nlp, "this pipeline has no transformer to distill (a CNN pipeline is already small).",
+        "this pipeline is int8: distill from its float32 model-best (or trimmed copy).")
     done = []
     for name, shim in shims:
         transformer = shim._hfmodel.transformer

@@ -64,6 +64,19 @@ def find_transformer_shims(nlp: Language) -> List[Tuple[str, HFShim]]:
     return found
 
 
+def float32_transformer_shims(nlp: Language, no_transformer: str, is_int8: str) -> List[Tuple[str, HFShim]]:
+    """``find_transformer_shims`` of a float32 pipeline; a ValueError with the given reasons
+    when there is no transformer or it is already int8 (what ``trim-vocab`` and ``distill`` need)."""
+    from .shim import Int8HFShim
+
+    shims = find_transformer_shims(nlp)
+    if not shims:
+        raise ValueError(no_transformer)
+    if any(isinstance(shim, Int8HFShim) for _, shim in shims):
+        raise ValueError(is_int8)
+    return shims
+
+
 def int8_config(nlp: Language, compute: str = "auto", float_layers: str = DEFAULT_FLOAT_LAYERS):
     """The pipeline's config with each transformer architecture swapped for its int8 twin.
 

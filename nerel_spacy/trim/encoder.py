@@ -245,14 +245,11 @@ def trim_pipeline(nlp, texts: Sequence[str], words: Iterable[str] = (), numbers:
     """Trim every transformer in a float32 spaCy pipeline, in place; ``[(component, report)]``."""
     from spacy_transformers.data_classes import HFObjects
 
-    from ..quantize.pipeline import find_transformer_shims
-    from ..quantize.shim import Int8HFShim
+    from ..quantize.pipeline import float32_transformer_shims
 
-    shims = find_transformer_shims(nlp)
-    if not shims:
-        raise ValueError("this pipeline has no transformer whose vocabulary could be trimmed (a CNN pipeline?).")
-    if any(isinstance(shim, Int8HFShim) for _, shim in shims):
-        raise ValueError("this pipeline is int8: trim its float32 model-best, then quantize the trimmed copy.")
+    shims = float32_transformer_shims(
+        nlp, "this pipeline has no transformer whose vocabulary could be trimmed (a CNN pipeline?).",
+        "this pipeline is int8: trim its float32 model-best, then quantize the trimmed copy.")
     reports = []
     for name, shim in shims:
         hf = shim._hfmodel
