@@ -44,6 +44,7 @@ from .optimizer import apply_gradients
 from .objective import check_settings, output_gradients, raw_task_losses, relation_task_loss, teacher_record
 from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
+from .upstream import require_upstream_transformer
 
 TASK_LOSSES = "task_losses"
 
@@ -137,7 +138,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         non_empty = [i for i, doc in enumerate(docs) if len(doc)]
         if not non_empty:
             return JointPrediction(tag_paths, spans, cat_probs)
-        self._require_upstream_transformer(docs[non_empty[0]])
+        require_upstream_transformer(self.model, docs[non_empty[0]], self.name)
         ops = self.model.ops
         outputs = self.model.predict([docs[i] for i in non_empty])
         allowed, allowed_start = self._transition_constraints()
@@ -192,16 +193,6 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
                 cat_probs = combine_cats(cat_probs, predictions.triple_cat_probs[i], self.cfg["cats_source"])
             for j, label in enumerate(self.cats_labels):
                 doc.cats[label] = float(cat_probs[j])
-
-    def _require_upstream_transformer(self, doc: Doc) -> None:
-        """A listener with no transformer before it would silently read zeros: refuse instead."""
-        listens = any(node.name == "transformer-listener" for node in self.model.walk())
-        if listens and Doc.has_extension("trf_data") and doc._.trf_data is None:
-            raise ValueError(
-                f"{self.name} listens to a 'transformer' component, but none ran before it. "
-                "When sourcing it into another pipeline, source the 'transformer' component "
-                "too (see README: Use it from Python)."
-            )
 
     def _transition_constraints(self) -> Tuple[numpy.ndarray, numpy.ndarray]:
         if self._constraints is None or self._constraints[0].shape[0] != len(self.tag_labels):
