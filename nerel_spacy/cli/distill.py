@@ -19,6 +19,7 @@ from ..distill.run import (
     write_student,
     write_summary,
 )
+from ..distill.student import plan_layers
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
 
@@ -101,30 +102,33 @@ def distill_command(
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
     started = time.perf_counter()
-    corpus = None
     try:
-        if teacher_outputs is not None:  # cheap: checked before the student is built
+        # One load: the teacher annotates the corpus, then is cut down into the student.
+        if teacher_outputs is not None:
             corpus = copy_distill_corpus(teacher_outputs, output / CORPUS_FILE)
-        student = write_student(teacher, layers, weight, output / STUDENT_DIR)
+        teacher_nlp = spacy.load(teacher)
+        plan_layers(teacher_nlp, layers)  # refuse a CNN, an int8 pipeline or too many layers now
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)
-    console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
-                  f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
-    if corpus is None:
-        teacher_nlp = spacy.load(teacher)
+    teacher_seconds = 0.0
+    if teacher_outputs is None:
         progress = Progress(TextColumn("teacher outputs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TimeRemainingColumn(), console=console, transient=True)
         task = progress.add_task("teacher", total=None)
+        pass_started = time.perf_counter()
         with progress:
             corpus = write_distill_corpus(
                 teacher_nlp, train, extra_texts, output / CORPUS_FILE, batch_size,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-        del teacher_nlp
-    teacher_seconds = time.perf_counter() - started
+        teacher_seconds = time.perf_counter() - pass_started
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
                   f"in {teacher_seconds:.0f}s: {output / CORPUS_FILE}.")
+    student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR)
+    del teacher_nlp
+    console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
+                  f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
     config = student_config(output / STUDENT_DIR, output / CORPUS_FILE, dev, max_steps=steps,
                             eval_frequency=eval_frequency, learn_rate=learn_rate, warmup_steps=warmup_steps)
     config.to_disk(output / CONFIG_FILE)

@@ -69,15 +69,14 @@ def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
             "copied_from": str(source)}
 
 
-def write_student(teacher_path: Path, n_layers: int, distill_weight: float, output: Path) -> Dict[str, object]:
-    """The teacher with ``n_layers`` encoder layers, ready to be sourced by ``spacy train``."""
-    import spacy
+def write_student(nlp: Language, n_layers: int, distill_weight: float, output: Path) -> Dict[str, object]:
+    """Cut the teacher ``nlp`` (in place) to ``n_layers`` encoder layers and save it to ``output``,
+    ready to be sourced by ``spacy train``."""
     from spacy.util import load_config
 
     from ..quantize.pipeline import find_transformer_shims
     from .teacher import joint_component
 
-    nlp = spacy.load(teacher_path)
     before = _parameters(nlp, find_transformer_shims)
     shrunk = shrink_pipeline(nlp, n_layers)
     joint = joint_component(nlp)

@@ -43,22 +43,31 @@ def keep_layers(transformer, indices: Sequence[int]) -> None:
     transformer.config.num_hidden_layers = len(indices)
 
 
-def shrink_pipeline(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
-    """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``."""
+def plan_layers(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
+    """``[(component, kept layers, teacher layers)]`` for each transformer of a float32 pipeline,
+    changing nothing: a ValueError says why the pipeline cannot be cut to ``n_layers``."""
     from ..quantize.pipeline import float32_transformer_shims
 
     shims = float32_transformer_shims(
         nlp, "this pipeline has no transformer to distill (a CNN pipeline is already small).",
         "this pipeline is int8: distill from its float32 model-best (or trimmed copy).")
-    done = []
+    plan = []
     for name, shim in shims:
-        transformer = shim._hfmodel.transformer
-        n_teacher = len(encoder_layers(transformer))
-        kept = choose_layers(n_teacher, n_layers)
-        keep_layers(transformer, kept)
-        done.append((name, kept, n_teacher))
-    nlp.meta["distilled"] = {name: {"layers": kept, "of": of} for name, kept, of in done}
-    return done
+        n_teacher = len(encoder_layers(shim._hfmodel.transformer))
+        plan.append((name, choose_layers(n_teacher, n_layers), n_teacher))
+    return plan
 
 
-__all__ = ["choose_layers", "encoder_layers", "keep_layers", "shrink_pipeline"]
+def shrink_pipeline(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
+    """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``."""
+    from ..quantize.pipeline import find_transformer_shims
+
+    plan = plan_layers(nlp, n_layers)
+    shims = dict(find_transformer_shims(nlp))
+    for name, kept, _ in plan:
+        keep_layers(shims[name]._hfmodel.transformer, kept)
+    nlp.meta["distilled"] = {name: {"layers": kept, "of": of} for name, kept, of in plan}
+    return plan
+
+
+__all__ = ["choose_layers", "encoder_layers", "keep_layers", "plan_layers", "shrink_pipeline"]

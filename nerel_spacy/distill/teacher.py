@@ -8,7 +8,6 @@ own prediction; their soft outputs are then taken like any other doc's.
 """
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
-import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
