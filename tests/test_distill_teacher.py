@@ -1,22 +1,17 @@
 """The teacher pass: soft outputs aligned with the student's rows, and teacher-labelled texts."""
-import numpy
 import pytest
 
-from conftest import NESTED_DOCS, make_nested_examples
+from conftest import NESTED_DOCS
 from nerel_spacy.distill.soft_targets import TEACHER_KEY, unpack_relations, unpack_spans, unpack_tags
 from nerel_spacy.distill.teacher import TEACHER_SOURCE, label_texts, teacher_records, with_teacher_outputs
 from nerel_spacy.relation_decoding import enumerate_pairs
 from nerel_spacy.span_decoding import n_candidates
-from test_pipeline_joint import train
-from test_pipeline_relations import v3_nlp
+from test_pipeline_relations import v3_trained_on_nested
 
 
 @pytest.fixture(scope="module")
 def teacher():
-    nlp = v3_nlp()
-    examples = make_nested_examples(nlp)
-    train(nlp, examples, 30)
-    return nlp, examples
+    return v3_trained_on_nested(30)
 
 
 def test_records_line_up_with_the_rows_the_student_is_trained_on(teacher):

@@ -5,18 +5,14 @@ import pytest
 from conftest import make_nested_examples
 from nerel_spacy.distill.soft_targets import TEACHER_KEY
 from nerel_spacy.distill.teacher import teacher_records
-from test_pipeline_joint import train
-from test_pipeline_relations import v3_nlp
+from test_pipeline_relations import v3_trained_on_nested
 
 TASKS = ("ner", "spans", "cats", "relations")
 
 
 @pytest.fixture(scope="module")
 def trained():
-    nlp = v3_nlp()
-    examples = make_nested_examples(nlp)
-    train(nlp, examples, 20)
-    return nlp, examples
+    return v3_trained_on_nested(20)
 
 
 def task_gradients(component, examples, weight):

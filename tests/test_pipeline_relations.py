@@ -26,6 +26,14 @@ def v3_nlp(**cfg):
     return cnn_nlp(model=V3_MODEL, scorer=V3_SCORER, **cfg)
 
 
+def v3_trained_on_nested(n_steps: int):
+    """A v3 pipeline trained ``n_steps`` on the three nested docs, and their examples."""
+    nlp = v3_nlp()
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, n_steps)
+    return nlp, examples
+
+
 def triples(doc):
     """Relations as ((start, end, type), (start, end, type), relation), in token offsets."""
     group = doc.spans["nerel"]
