@@ -105,6 +105,7 @@ def student_config(
     config = load_config(student_dir / "config.cfg", interpolate=False)
     config["paths"]["train"] = str(train_path)
     config["paths"]["dev"] = str(dev_path)
+    _read_corpora_from_paths(config)
     config["components"] = {name: {"source": str(student_dir)} for name in config["nlp"]["pipeline"]}
     training = config["training"]
     training["max_steps"] = int(max_steps)
@@ -118,6 +119,21 @@ def student_config(
         logger["seconds_per_step"] = None
         logger["measured_on"] = ""
     return config
+
+
+def _read_corpora_from_paths(config: Config) -> None:
+    """Point the training and dev readers at ``${paths.train}`` and ``${paths.dev}``.
+
+    A pipeline saved outside ``spacy train`` can carry a literal corpus path in its config
+    (e.g. ``corpus/train.spacy``); the student would then train on the gold corpus without
+    the teacher's outputs, or fail where that file does not exist."""
+    training = config["training"]
+    for key, variable in (("train_corpus", "${paths.train}"), ("dev_corpus", "${paths.dev}")):
+        section = config
+        for part in str(training.get(key, f"corpora.{key.split('_')[0]}")).split("."):
+            section = section.get(part, {})
+        if "path" in section:
+            section["path"] = variable
 
 
 def write_summary(output: Path, summary: Dict[str, object]) -> None:

@@ -1,0 +1,53 @@
+"""``distill.run.student_config``: the student's training config reads the distillation corpus."""
+from thinc.api import Config
+
+from nerel_spacy.distill.run import student_config
+
+TEACHER_CONFIG = """
+[paths]
+train = null
+dev = null
+
+[nlp]
+lang = "ru"
+pipeline = ["transformer","nerel_joint"]
+
+[components]
+
+[corpora]
+
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = "corpus/train.spacy"
+
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = "corpus/dev.spacy"
+
+[training]
+train_corpus = "corpora.train"
+dev_corpus = "corpora.dev"
+max_steps = 20000
+eval_frequency = 200
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+learn_rate = 0.001
+
+[training.logger]
+@loggers = "spacy.ConsoleLogger.v1"
+"""
+
+
+def test_student_config_reads_the_distillation_corpus_even_where_the_teacher_had_literal_paths(tmp_path):
+    student = tmp_path / "student-init"
+    student.mkdir()
+    (student / "config.cfg").write_text(TEACHER_CONFIG, encoding="utf8")
+    config = student_config(student, tmp_path / "distill.spacy", tmp_path / "dev.spacy", max_steps=30,
+                            eval_frequency=10, learn_rate=1e-4, warmup_steps=5)
+    resolved = Config().from_str(config.to_str()).interpolate()
+    assert resolved["corpora"]["train"]["path"] == str(tmp_path / "distill.spacy")
+    assert resolved["corpora"]["dev"]["path"] == str(tmp_path / "dev.spacy")
+    assert config["components"] == {name: {"source": str(student)} for name in ("transformer", "nerel_joint")}
+    assert config["training"]["max_steps"] == 30
+    assert config["training"]["optimizer"]["learn_rate"]["total_steps"] == 30
