@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 from nerel_spacy.distill.soft_targets import TEACHER_KEY
-from nerel_spacy.distill.student import choose_layers, keep_layers, shrink_pipeline
+from nerel_spacy.distill.student import choose_layers, keep_layers, set_attention_dropout, shrink_pipeline
 from nerel_spacy.distill.teacher import TEACHER_SOURCE
 from nerel_spacy.quantize import find_transformer_shims, quantize_pipeline
 from quantize_helpers import save_gold_corpus, save_trained_cnn, save_trained_trf
@@ -45,6 +45,25 @@ def test_keep_layers_keeps_the_chosen_modules_in_order():
         keep_layers(model, [1, 1])
 
 
+@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
+def test_set_attention_dropout_reaches_the_attention_kernels_and_the_config(attn_implementation):
+    import torch
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=16, attention_probs_dropout_prob=0.5, hidden_dropout_prob=0.0)
+    model = BertModel._from_config(config, attn_implementation=attn_implementation)
+    model.train()
+    ids = torch.tensor([[1, 2, 3, 4, 5]])
+    torch.manual_seed(0)
+    assert not torch.allclose(model(ids).last_hidden_state, model(ids).last_hidden_state)  # dropout is on
+    set_attention_dropout(model, 0.0)
+    assert model.config.attention_probs_dropout_prob == 0.0
+    assert torch.allclose(model(ids).last_hidden_state, model(ids).last_hidden_state)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        set_attention_dropout(model, 1.0)
+
+
 @pytest.mark.slow
 def test_shrink_refuses_cnn_and_int8_pipelines(teacher_dir, tmp_path):
     with pytest.raises(ValueError, match="no transformer"):
@@ -63,7 +82,7 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     out = tmp_path / "student"
     result = CliRunner().invoke(app, [
         "distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
-        "--texts", str(texts), "--steps", "3", "--eval-frequency", "2",
+        "--texts", str(texts), "--steps", "3", "--eval-frequency", "2", "--attention-dropout", "0",
     ])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "distill.json").read_text())
@@ -76,6 +95,8 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     student = spacy.load(out / "model-best")
     [(_, shim)] = find_transformer_shims(student)
     assert len(shim._hfmodel.transformer.encoder.layer) == 1
+    assert shim._hfmodel.transformer.config.attention_probs_dropout_prob == 0.0  # survives the reload
+    assert summary["student"]["attention_dropout"] == 0.0
     assert student.get_pipe("nerel_joint").cfg["distill_weight"] == 0.5
     assert student("Путин посетил Москву.") is not None
     int8_nlp, _ = quantize_pipeline(student, compute="int8")

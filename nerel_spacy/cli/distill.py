@@ -65,6 +65,11 @@ def distill_command(
     learn_rate: float = typer.Option(1.5e-4, "--learn-rate", help="Peak learning rate (linear warm-up and decay); "
                                      "the teacher's own in configs/joint_trf.cfg."),
     warmup_steps: int = typer.Option(100, "--warmup-steps", min=0, help="Warm-up steps of the learning rate."),
+    attention_dropout: Optional[float] = typer.Option(
+        None, "--attention-dropout", min=0.0, max=0.99, show_default="the teacher's",
+        help="Dropout on the student's attention probabilities. 0 lets torch use its fused attention "
+        "kernel in training, which is several times faster than the one with dropout.",
+    ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Docs per batch in the teacher pass."),
     teacher_outputs: Optional[Path] = typer.Option(
         None, "--teacher-outputs", metavar="FILE", show_default=False,
@@ -125,7 +130,7 @@ def distill_command(
         teacher_seconds = time.perf_counter() - pass_started
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
                   f"in {teacher_seconds:.0f}s: {output / CORPUS_FILE}.")
-    student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR)
+    student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout)
     del teacher_nlp
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
                   f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")

@@ -69,16 +69,18 @@ def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
             "copied_from": str(source)}
 
 
-def write_student(nlp: Language, n_layers: int, distill_weight: float, output: Path) -> Dict[str, object]:
+def write_student(
+    nlp: Language, n_layers: int, distill_weight: float, output: Path, attention_dropout: Optional[float] = None,
+) -> Dict[str, object]:
     """Cut the teacher ``nlp`` (in place) to ``n_layers`` encoder layers and save it to ``output``,
-    ready to be sourced by ``spacy train``."""
+    ready to be sourced by ``spacy train``. ``attention_dropout``: see ``set_attention_dropout``."""
     from spacy.util import load_config
 
     from ..quantize.pipeline import find_transformer_shims
     from .teacher import joint_component
 
     before = _parameters(nlp, find_transformer_shims)
-    shrunk = shrink_pipeline(nlp, n_layers)
+    shrunk = shrink_pipeline(nlp, n_layers, attention_dropout)
     joint = joint_component(nlp)
     joint.cfg["distill_weight"] = float(distill_weight)
     output.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,7 @@ def write_student(nlp: Language, n_layers: int, distill_weight: float, output: P
     config["components"][joint.name]["distill_weight"] = float(distill_weight)
     config.to_disk(output / "config.cfg")
     return {"component": joint.name, "layers": {name: kept for name, kept, _ in shrunk},
-            "teacher_layers": shrunk[0][2], "encoder_parameters": {"teacher": before,
+            "teacher_layers": shrunk[0][2], "attention_dropout": attention_dropout, "encoder_parameters": {"teacher": before,
                                                                      "student": _parameters(nlp, find_transformer_shims)}}
 
 

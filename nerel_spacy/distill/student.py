@@ -6,7 +6,7 @@ TinyBERT's uniform mapping do; ``keep_layers`` cuts a Hugging Face encoder down 
 in place; ``shrink_pipeline`` does it to every transformer of a float32 spaCy pipeline.
 The embeddings and the heads stay the teacher's, so the student starts close to it.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 
@@ -43,6 +43,20 @@ def keep_layers(transformer, indices: Sequence[int]) -> None:
     transformer.config.num_hidden_layers = len(indices)
 
 
+def set_attention_dropout(transformer, probability: float) -> None:
+    """Set the attention-probability dropout of a BERT-like encoder (its config follows, so a
+    saved and reloaded student keeps it). With dropout, torch's fused attention falls back to a
+    slower kernel: on a 2-layer student's training step 30 ms against 4-5 ms without."""
+    if not 0.0 <= probability < 1.0:
+        raise ValueError(f"attention dropout must be in [0, 1), not {probability}.")
+    transformer.config.attention_probs_dropout_prob = float(probability)
+    for module in transformer.modules():
+        if type(module).__name__.endswith("SelfAttention"):
+            module.dropout.p = float(probability)
+            if hasattr(module, "dropout_prob"):  # the SDPA variants read this, not module.dropout
+                module.dropout_prob = float(probability)
+
+
 def plan_layers(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
     """``[(component, kept layers, teacher layers)]`` for each transformer of a float32 pipeline,
     changing nothing: a ValueError says why the pipeline cannot be cut to ``n_layers``."""
@@ -58,16 +72,21 @@ def plan_layers(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]
     return plan
 
 
-def shrink_pipeline(nlp: Language, n_layers: int) -> List[Tuple[str, List[int], int]]:
-    """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``."""
+def shrink_pipeline(
+    nlp: Language, n_layers: int, attention_dropout: Optional[float] = None,
+) -> List[Tuple[str, List[int], int]]:
+    """Cut every transformer of a float32 pipeline to ``n_layers``; ``[(component, kept, of)]``.
+    ``attention_dropout`` replaces the teacher's attention dropout where it is given."""
     from ..quantize.pipeline import find_transformer_shims
 
     plan = plan_layers(nlp, n_layers)
     shims = dict(find_transformer_shims(nlp))
     for name, kept, _ in plan:
         keep_layers(shims[name]._hfmodel.transformer, kept)
+        if attention_dropout is not None:
+            set_attention_dropout(shims[name]._hfmodel.transformer, attention_dropout)
     nlp.meta["distilled"] = {name: {"layers": kept, "of": of} for name, kept, of in plan}
     return plan
 
 
-__all__ = ["choose_layers", "encoder_layers", "keep_layers", "plan_layers", "shrink_pipeline"]
+__all__ = ["choose_layers", "encoder_layers", "keep_layers", "plan_layers", "set_attention_dropout", "shrink_pipeline"]
