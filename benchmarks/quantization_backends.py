@@ -8,8 +8,11 @@ variants in alternation ``--reps`` times and keeps each one's best time, and
 compares the hidden states with fp32 (mean cosine over real wordpieces). Variants:
 torch's textbook ``quantize_dynamic`` (per-tensor weights, 7-bit activations), this
 project's int8 format with int8 kernels (x86 and oneDNN engines) and with bf16
-compute, plus torchao and ONNX Runtime int8 when they are installed. Writes
-benchmarks/results/quantization_backends.json; the choices in
+compute, plus torchao and ONNX Runtime (int8 as exported, and fp32 and int8 after its
+transformer graph fusions) when they are installed, and ``torch.compile`` (inductor with
+weight freezing) in fp32 and under bf16 autocast. Each variant's set-up time (export,
+quantization, compilation and its first run) is recorded too: it would be paid at every
+load. Writes benchmarks/results/quantization_backends.json; the choices in
 nerel_spacy.quantize.kernels follow these numbers.
 """
 import argparse
@@ -80,9 +83,11 @@ def variants(hf: torch.nn.Module) -> Dict[str, Callable[[], torch.nn.Module]]:
 
 
 class OrtEncoder:
-    """ONNX Runtime int8 (quantize_dynamic on the exported graph), called like the HF model."""
+    """The encoder run by ONNX Runtime, called like the HF model: int8 by ``quantize_dynamic``
+    (per-channel weights) and/or the transformer fusions of ``onnxruntime.transformers``
+    (embedding + LayerNorm, attention, bias + GELU, skip + LayerNorm)."""
 
-    def __init__(self, hf: torch.nn.Module, threads: int, folder: Path) -> None:
+    def __init__(self, hf: torch.nn.Module, threads: int, folder: Path, int8: bool = True, fuse: bool = False) -> None:
         import onnxruntime
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -94,7 +99,8 @@ class OrtEncoder:
             def forward(self, input_ids, attention_mask):
                 return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-        fp32_path, int8_path = folder / "encoder.onnx", folder / "encoder.int8.onnx"
+        folder.mkdir(parents=True, exist_ok=True)
+        fp32_path, fused_path, int8_path = folder / "encoder.onnx", folder / "encoder.fused.onnx", folder / "int8.onnx"
         dummy = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
         axes = {0: "batch", 1: "length"}
         # eval(): export restores the wrapper's mode afterwards, and a wrapper left in
@@ -102,19 +108,49 @@ class OrtEncoder:
         torch.onnx.export(Wrapped(hf).eval(), dummy, str(fp32_path), input_names=["input_ids", "attention_mask"],
                           output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
-        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
+        path = fp32_path
+        if fuse:
+            from onnxruntime.transformers import optimizer
+
+            fused = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=hf.config.num_attention_heads,
+                                             hidden_size=hf.config.hidden_size)
+            self.fusions = {op: n for op, n in fused.get_fused_operator_statistics().items() if n}
+            fused.save_model_to_file(str(fused_path))
+            path = fused_path
+        if int8:
+            # fused graphs hold contrib ops that shape inference cannot type: say they are float
+            quantize_dynamic(str(path), str(int8_path), weight_type=QuantType.QInt8, per_channel=True,
+                             extra_options={"DefaultTensorType": 1})
+            path = int8_path
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        self.session = onnxruntime.InferenceSession(str(int8_path), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids, attention_mask):
         (hidden,) = self.session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})
         return torch.from_numpy(hidden)
 
 
+class CompiledEncoder:
+    """``torch.compile`` (inductor, weights frozen as constants) of the fp32 encoder, run in
+    fp32 or under bf16 autocast. The project's packed bf16 linear layers cannot be lowered by
+    inductor, so autocast over the fp32 model is the compiled bf16 path."""
+
+    def __init__(self, hf: torch.nn.Module, bf16: bool) -> None:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
+        self.model = torch.compile(copy.deepcopy(hf).eval(), dynamic=True)
+        self.bf16 = bf16
+
+    def __call__(self, input_ids, attention_mask):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+
+
 def run(model, batches: Batches) -> List[torch.Tensor]:
     with torch.inference_mode():
-        if isinstance(model, OrtEncoder):
+        if isinstance(model, (OrtEncoder, CompiledEncoder)):
             return [model(ids, mask) for ids, mask in batches]
         return [model(input_ids=ids, attention_mask=mask).last_hidden_state.float() for ids, mask in batches]
 
@@ -134,20 +170,41 @@ def main() -> None:
     nlp = spacy.load(args.fp32)
     hf = nlp.get_pipe("transformer").model.transformer.eval()
     batches = dev_batches(nlp, Path(args.data), args.n_docs)
-    models = {name: build() for name, build in variants(hf).items()}
+    builders = dict(variants(hf))
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            models["onnxruntime int8 (quantize_dynamic, per-channel)"] = OrtEncoder(hf, args.threads, Path(tmp))
+            import onnxruntime  # noqa: F401
+
+            ort_variants = {"onnxruntime int8 (quantize_dynamic, per-channel)": (True, False),
+                            "onnxruntime fp32, transformer fusions": (False, True),
+                            "onnxruntime int8, transformer fusions + quantize_dynamic": (True, True)}
+            for i, (name, (int8, fuse)) in enumerate(ort_variants.items()):
+                builders[name] = (lambda i, int8, fuse: lambda: OrtEncoder(
+                    hf, args.threads, Path(tmp) / str(i), int8=int8, fuse=fuse))(i, int8, fuse)
         except ImportError:
             pass
+        builders["torch.compile fp32 (inductor, freezing)"] = lambda: CompiledEncoder(hf, bf16=False)
+        builders["torch.compile bf16 autocast (inductor, freezing)"] = lambda: CompiledEncoder(hf, bf16=True)
         hf.eval()
         reference = run(hf, batches)
-        results: Dict[str, Dict[str, object]] = {}
-        for name, model in models.items():
-            outputs = run(model, batches)  # also the warm-up
+        models, results = {}, {}
+        for name, build in builders.items():
+            start = time.perf_counter()
+            try:
+                models[name] = build()
+                outputs = run(models[name], batches)  # also the warm-up
+            except Exception as err:  # a backend this CPU or version cannot run is reported, not fatal
+                models.pop(name, None)
+                results[name] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
+                print(f"{name:52s} failed: {results[name]['error']}")
+                continue
+            setup = time.perf_counter() - start
             cosine = [torch.nn.functional.cosine_similarity(ref[mask.bool()], out[mask.bool()]).mean()
                       for (_, mask), ref, out in zip(batches, reference, outputs)]
-            results[name] = {"mean_cosine_to_fp32": float(min(cosine)), "seconds": []}
+            results[name] = {"mean_cosine_to_fp32": float(min(cosine)), "setup_and_first_run_seconds": setup,
+                             "seconds": []}
+            if getattr(models[name], "fusions", None):
+                results[name]["fusions"] = models[name].fusions
         for _ in range(args.reps):
             for name, model in models.items():
                 start = time.perf_counter()
@@ -155,6 +212,8 @@ def main() -> None:
                 results[name]["seconds"].append(time.perf_counter() - start)
     base = min(results["fp32"]["seconds"])
     for name, result in results.items():
+        if "error" in result:
+            continue
         result["best_seconds"] = min(result["seconds"])
         result["speedup"] = base / result["best_seconds"]
         print(f"{name:52s} {result['best_seconds']:6.2f}s  {result['speedup']:4.2f}x  "
