@@ -25,6 +25,7 @@ from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_file
 from .machine import describe_machine, directory_size, load_average
 from .natasha_baseline import is_natasha, measure_natasha, natasha_size_bytes
+from .threads import limit_threads
 
 PathLike = Union[str, Path]
 DEFAULT_DATA = Path("corpus/dev.spacy")
@@ -190,12 +191,11 @@ def measure_model(
     if is_natasha(model):
         return measure_natasha(data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, score=score)
     import spacy
-    import torch
 
     from .corpus import read_corpus
     from .evaluate import predict_and_score
 
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     start = time.perf_counter()
     nlp = spacy.load(model)
     load_seconds = time.perf_counter() - start

@@ -34,9 +34,9 @@ def natasha_size_bytes() -> Optional[int]:
 def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 2, score: bool = True) -> Dict[str, Any]:
     """The benchmark worker's measurements (``benchmark.measure_model``'s keys) for natasha."""
     import spacy
-    import torch
 
     from .benchmark import _current_rss_mb, timed_result
+    from .threads import limit_threads
     from .corpus import read_corpus
     from .scoring import NATASHA_MAPPING, map_char_spans, score_char_spans
 
@@ -44,7 +44,7 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
         from natasha import Doc, NewsEmbedding, NewsNERTagger, Segmenter
     except ImportError as err:  # pragma: no cover - natasha is a dependency
         raise ImportError("the natasha baseline needs natasha: pip install natasha") from err
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     start = time.perf_counter()
     segmenter, tagger = Segmenter(), NewsNERTagger(NewsEmbedding())
     load_seconds = time.perf_counter() - start

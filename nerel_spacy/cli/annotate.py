@@ -128,7 +128,8 @@ def annotate_command(
     n_process: Annotated[int, typer.Option(min=1, help="Worker processes for nlp.pipe.")] = 1,
     threads: Annotated[Optional[int], typer.Option(
         min=1, show_default=False,
-        help="torch.set_num_threads per process (when torch is installed); default: leave as is.",
+        help="Threads per process for torch, OpenMP and numpy's BLAS (forked --n-process workers inherit "
+        "it); keep --n-process × --threads at most the cores. Default: leave as is.",
     )] = None,
     threshold: Annotated[Optional[float], typer.Option(
         min=0.0, max=1.0, show_default=False,
@@ -242,7 +243,7 @@ def annotate_command(
         raise typer.BadParameter("--n-process is for --engine local; with --engine ray use --workers",
                                  param_hint="'--n-process'")
     if threads is not None:
-        _set_torch_threads(threads, console)
+        _set_threads(threads)
     if model is None:
         try:
             model = lib.find_default_model()
@@ -332,13 +333,10 @@ def annotate_command(
     raise typer.Exit(1 if stats.n_failed else 0)
 
 
-def _set_torch_threads(threads: int, console: Console) -> None:
-    try:
-        import torch
-    except ImportError:
-        console.print("[yellow]--threads ignored: torch is not installed.[/]")
-        return
-    torch.set_num_threads(threads)
+def _set_threads(threads: int) -> None:
+    from ..threads import limit_threads
+
+    limit_threads(threads)
 
 
 def _stdout_is_terminal() -> bool:

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Union
 
@@ -28,6 +27,7 @@ from ..model import ModelError, load_pipeline
 from ..records import Annotated, Event, Resumed, model_info
 from ..sources import STDIN, InputError, Source, iter_sources, source_size
 from ..stream import AnnotateOptions, annotate_sources, duplicate_id_error
+from ...threads import limit_threads
 from . import EngineError
 from .uri import RemoteFile, is_uri, iter_uri_sources, read_remote_text
 
@@ -67,8 +67,7 @@ class AnnotateActor:
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative input paths read, and read as named in errors, as on the driver
         self.nlp = load_pipeline(model, None if code is None else Path(code))
-        if "torch" in sys.modules:  # Ray sets OMP_NUM_THREADS; torch's own pool too
-            sys.modules["torch"].set_num_threads(threads)
+        limit_threads(threads)  # Ray sets OMP_NUM_THREADS; torch's own pool and the BLAS too
         self.options = options
         self.filesystems: Dict[str, Any] = {}
 
