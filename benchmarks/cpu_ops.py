@@ -1,4 +1,4 @@
-"""thinc's blis kernels against numpy's BLAS (``nerel.numpy_blas_ops.v1``) for the CNN config:
+"""thinc's blis kernels against numpy's BLAS (``nerel.numpy_blas_ops.v2``) for the CNN config:
 training seconds per step, inference docs/s, and whether the outputs are identical.
 
 Training: ``spacy train`` runs twice per kernel, for ``--short`` and ``--long`` steps, in
@@ -23,16 +23,20 @@ from typing import Any, Dict
 from nerel_spacy.machine import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
-CALLBACK = re.compile(r"\[nlp\.before_creation\]\n(#[^\n]*\n)*@callbacks = \"nerel\.numpy_blas_ops\.v1\"\n")
+CALLBACK = re.compile(
+    r"\[nlp\.(before_creation|after_pipeline_creation)\]\n(#[^\n]*\n)*@callbacks = \"nerel\.numpy_blas_ops\.v[12]\"\n")
 
 
 def without_callback(config_text: str) -> str:
-    """The config with its ``[nlp.before_creation]`` numpy-BLAS callback removed (blis kernels)."""
-    text, n = CALLBACK.subn("", config_text)
-    if n != 1:
-        raise SystemExit("the config has no [nlp.before_creation] nerel.numpy_blas_ops.v1 section")
-    if "\nbefore_creation = " not in text:  # a saved pipeline's config is not filled at load
-        text = text.replace("\nafter_creation = ", "\nbefore_creation = null\nafter_creation = ", 1)
+    """The config with its numpy-BLAS callback removed (blis kernels): v2's
+    ``[nlp.after_pipeline_creation]`` or, in older pipelines, v1's ``[nlp.before_creation]``."""
+    match = CALLBACK.search(config_text)
+    if match is None or len(CALLBACK.findall(config_text)) != 1:
+        raise SystemExit("the config has no (or more than one) nerel.numpy_blas_ops callback section")
+    text = CALLBACK.sub("", config_text)
+    setting = match.group(1)
+    if f"\n{setting} = " not in text:  # a saved pipeline's config is not filled at load
+        text = text.replace("\nafter_creation = ", f"\n{setting} = null\nafter_creation = ", 1)
     return text
 
 

@@ -3,22 +3,60 @@
 thinc's ``NumpyOps`` multiplies matrices with blis by default. On the 2-core machines
 this project is measured on, blis's ``gemm`` ran at about 36 GFLOP/s against about 185
 for numpy's OpenBLAS, and the CNN pipeline spent three quarters of its time there.
-``nerel.numpy_blas_ops.v1``, set as ``[nlp.before_creation]``, makes every model the
-pipeline creates afterwards (in training and at ``spacy.load``) use
-``NumpyOps(use_blis=False)``. It changes nothing on a GPU, and the transformer (PyTorch)
-is unaffected either way.
+
+``nerel.numpy_blas_ops.v2``, set as ``[nlp.after_pipeline_creation]``, gives the models of
+this pipeline's components ``NumpyOps(use_blis=False)``, in training and at ``spacy.load``.
+It changes nothing else in the process: another pipeline loaded beside it keeps its own
+kernels (and so its own predictions, to the last bit). On a GPU, and for the transformer
+(PyTorch), it changes nothing.
+
+``nerel.numpy_blas_ops.v1`` (``[nlp.before_creation]``) switched thinc's *current* ops for
+the whole process instead, so every model created afterwards, in any pipeline, used them.
+It stays registered so that pipelines saved with it keep loading.
 """
 from typing import Callable, Type
 
 from spacy.language import Language
 from spacy.util import registry
-from thinc.api import NumpyOps, get_current_ops, set_current_ops
+from thinc.api import Model, NumpyOps, get_current_ops, set_current_ops
+
+
+def use_numpy_blas_in(nlp: Language) -> int:
+    """Give every thinc model node of ``nlp``'s components that runs on blis's ``NumpyOps``
+    one shared ``NumpyOps(use_blis=False)``; the number of nodes switched (0 on a GPU)."""
+    fast = NumpyOps(use_blis=False)
+    seen, switched = set(), 0
+    for _, component in nlp.components:
+        model = getattr(component, "model", None)
+        if not isinstance(model, Model):
+            continue
+        for node in model.walk():
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            # CupyOps, AppleOps, … know their own kernels; only blis's NumpyOps is replaced
+            if type(node.ops) is NumpyOps and getattr(node.ops, "use_blis", True):
+                node.ops = fast
+                switched += 1
+    return switched
+
+
+@registry.callbacks("nerel.numpy_blas_ops.v2")
+def create_pipeline_numpy_blas_ops() -> Callable[[Language], Language]:
+    """An ``[nlp.after_pipeline_creation]`` callback that calls ``use_numpy_blas_in``."""
+
+    def after_pipeline_creation(nlp: Language) -> Language:
+        use_numpy_blas_in(nlp)
+        return nlp
+
+    return after_pipeline_creation
 
 
 def use_numpy_blas() -> bool:
-    """Switch thinc's current CPU ops to numpy's BLAS; False (and no change) on a GPU."""
+    """Switch thinc's current CPU ops, for the whole process, to numpy's BLAS (v1); False
+    (and no change) on a GPU."""
     current = get_current_ops()
-    if type(current) is not NumpyOps:  # CupyOps, AppleOps, … know their own kernels
+    if type(current) is not NumpyOps:
         return False
     if getattr(current, "use_blis", True):
         set_current_ops(NumpyOps(use_blis=False))
@@ -27,7 +65,8 @@ def use_numpy_blas() -> bool:
 
 @registry.callbacks("nerel.numpy_blas_ops.v1")
 def create_numpy_blas_ops() -> Callable[[Type[Language]], Type[Language]]:
-    """A ``[nlp.before_creation]`` callback that calls ``use_numpy_blas``."""
+    """A ``[nlp.before_creation]`` callback that calls ``use_numpy_blas`` (process-wide; kept
+    for pipelines saved with it, use v2)."""
 
     def before_creation(lang_cls: Type[Language]) -> Type[Language]:
         use_numpy_blas()

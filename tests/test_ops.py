@@ -1,10 +1,10 @@
-"""nerel.numpy_blas_ops.v1: numpy's BLAS for thinc's CPU layers, with the same predictions."""
+"""nerel.numpy_blas_ops.v2 (and v1): numpy's BLAS for thinc's CPU layers, with the same predictions."""
 import numpy
 import pytest
 import spacy
 from thinc.api import NumpyOps, get_current_ops, set_current_ops
 
-from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas
+from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas, use_numpy_blas_in
 
 from conftest import make_nested_examples
 from test_pipeline_joint import cnn_nlp, train
@@ -26,6 +26,24 @@ def test_callback_switches_cpu_ops_to_numpy_blas(restore_ops):
     assert use_numpy_blas() is True  # idempotent
 
 
+def _blis_flags(nlp):
+    return {node.ops.use_blis for _, pipe in nlp.components for node in pipe.model.walk()}
+
+
+@pytest.mark.slow
+def test_v2_switches_this_pipelines_models_only(tmp_path, restore_ops):
+    set_current_ops(NumpyOps())
+    nlp = cnn_nlp()
+    train(nlp, make_nested_examples(nlp), 2)
+    nlp.to_disk(tmp_path / "model")
+    fast = spacy.load(tmp_path / "model",
+                      config={"nlp": {"after_pipeline_creation": {"@callbacks": "nerel.numpy_blas_ops.v2"}}})
+    assert _blis_flags(fast) == {False}
+    assert get_current_ops().use_blis is True  # the process keeps its kernels ...
+    assert _blis_flags(spacy.load(tmp_path / "model")) == {True}  # ... and so does the next pipeline
+    assert use_numpy_blas_in(fast) == 0  # idempotent
+
+
 @pytest.mark.slow
 def test_same_predictions_with_numpy_blas(tmp_path, restore_ops):
     set_current_ops(NumpyOps())
@@ -38,7 +56,7 @@ def test_same_predictions_with_numpy_blas(tmp_path, restore_ops):
     assert blis.get_pipe("nerel_joint").model.ops.use_blis is True
     with_blis = list(blis.pipe(texts))
     numpy_blas = spacy.load(
-        tmp_path / "model", config={"nlp": {"before_creation": {"@callbacks": "nerel.numpy_blas_ops.v1"}}}
+        tmp_path / "model", config={"nlp": {"after_pipeline_creation": {"@callbacks": "nerel.numpy_blas_ops.v2"}}}
     )
     assert numpy_blas.get_pipe("nerel_joint").model.ops.use_blis is False
     for a, b in zip(with_blis, numpy_blas.pipe(texts)):
