@@ -134,16 +134,34 @@ def test_int8_pipeline_loads_in_a_fresh_process(int8_dir, tmp_path):
         pickle.load = pickle.loads = torch.load = refuse
         nlp = spacy.load({str(int8_dir)!r})  # no nerel_spacy import: found via entry points
         docs = list(nlp.pipe({TEXTS!r}))
+        import sys
+        # the skeleton is built from its own model class: AutoModel.from_config would have
+        # imported the configuration of every architecture transformers knows (~640 modules)
+        print(sum(name.startswith("transformers.models.") for name in sys.modules))
         print(json.dumps([[[e.start, e.end, e.label_] for e in d.ents] for d in docs]))
         print(json.dumps([d.cats for d in docs]))
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    ents_line, cats_line = done.stdout.strip().splitlines()[-2:]
+    n_model_modules, ents_line, cats_line = done.stdout.strip().splitlines()[-3:]
+    assert int(n_model_modules) < 40
     assert [[tuple(e) for e in doc] for doc in json.loads(ents_line)] == expected_ents
     for a, b in zip(expected_cats, json.loads(cats_line)):
         assert b == pytest.approx(a, abs=1e-5)
+
+
+def test_concrete_model_class_is_what_the_auto_class_builds_or_none():
+    from transformers import AutoModel, BertConfig, BertModel
+
+    from nerel_spacy.quantize.hf_model import concrete_model_class, model_skeleton
+
+    config = BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    assert concrete_model_class(config, AutoModel) is BertModel
+    assert type(model_skeleton(config)) is type(AutoModel.from_config(config)) is BertModel
+    config.auto_map = {"AutoModel": "somebody/model--modeling.Model"}  # remote code: the Auto class decides
+    assert concrete_model_class(config, AutoModel) is None
+    assert concrete_model_class(BertConfig(), BertModel) is None  # not an Auto class
 
 
 def test_compute_can_be_changed_at_load_without_quantizing_again(int8_dir):

@@ -110,8 +110,33 @@ def _take_exact_gelu(model: torch.nn.Module, name: str) -> bool:
 
 def model_skeleton(config: Any, model_cls: Any = AutoModel) -> PreTrainedModel:
     """The Hugging Face model for ``config``, its weights neither initialised nor downloaded."""
+    concrete = concrete_model_class(config, model_cls)
     with _no_init_weights():
+        if concrete is not None:
+            return concrete._from_config(config)
         return model_cls.from_config(config)
+
+
+def concrete_model_class(config: Any, model_cls: Any) -> Any:
+    """The class an Auto class would build for ``config`` (``BertModel`` for a BERT config),
+    importing that model's module only; None where it cannot tell (remote code, an unknown
+    type, another transformers layout), and the caller then asks the Auto class.
+
+    ``AutoModel.from_config`` first checks ``type(config) in mapping.keys()``, which imports
+    the configuration module of every architecture transformers knows: 1.0 of the 2.2 s an
+    int8 student took to load."""
+    mapping = getattr(model_cls, "_model_mapping", None)
+    names = getattr(mapping, "_model_mapping", None)  # model_type -> class name, nothing imported
+    model_type = getattr(config, "model_type", None)
+    if not isinstance(names, dict) or model_type not in names or getattr(config, "auto_map", None):
+        return None
+    name = names[model_type]
+    if not isinstance(name, str):  # several classes per type: the Auto class chooses by architecture
+        return None
+    try:
+        return mapping._load_attr_from_module(model_type, name)
+    except (AttributeError, ImportError):  # pragma: no cover - another transformers layout
+        return None
 
 
 def _set_submodule(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
