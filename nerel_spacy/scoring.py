@@ -9,7 +9,6 @@ from collections import defaultdict
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy
-from seqeval.metrics import f1_score, precision_score, recall_score
 from spacy.scorer import PRFScore, Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -17,6 +16,7 @@ from spacy.training.iob_utils import biluo_to_iob, doc_to_biluo_tags
 from spacy.util import registry
 
 from .bio import OUTSIDE
+from .seqeval_metric import entity_prf
 
 # What ``Example.get_aligned_ner`` gives a token whose gold tag is unknown.
 _MISSING_TAGS = (None, "", "-")
@@ -28,7 +28,8 @@ def doc_bio_tags(doc: Doc) -> List[str]:
 
 
 def score_seqeval(examples: Iterable[Example]) -> Dict[str, float]:
-    """seqeval's entity-level P/R/F over BIO tags of the flat entities, on predicted tokens.
+    """seqeval's entity-level P/R/F over BIO tags of the flat entities, on predicted tokens
+    (``seqeval_metric``, the same numbers as the seqeval package).
 
     Gold tokens whose tag is unknown (misaligned tokenization) count as ``O``.
     """
@@ -37,13 +38,8 @@ def score_seqeval(examples: Iterable[Example]) -> Dict[str, float]:
         gold = [OUTSIDE if tag in _MISSING_TAGS else tag for tag in biluo_to_iob(eg.get_aligned_ner())]
         gold_sequences.append(gold)
         pred_sequences.append(doc_bio_tags(eg.predicted))
-    if not any(gold_sequences) and not any(pred_sequences):
-        return {"seqeval_p": 0.0, "seqeval_r": 0.0, "seqeval_f": 0.0}
-    return {
-        "seqeval_p": float(precision_score(gold_sequences, pred_sequences, zero_division=0)),
-        "seqeval_r": float(recall_score(gold_sequences, pred_sequences, zero_division=0)),
-        "seqeval_f": float(f1_score(gold_sequences, pred_sequences, zero_division=0)),
-    }
+    precision, recall, f1 = entity_prf(gold_sequences, pred_sequences)
+    return {"seqeval_p": precision, "seqeval_r": recall, "seqeval_f": f1}
 
 
 def multilabel_prf(
