@@ -26,7 +26,7 @@ from ._app import app
 EXAMPLES = """\
 [bold]Examples[/bold]
 
-  nerel-batch distill training/joint_trf/model-trimmed training/student4 --layers 4
+  nerel-batch distill training/joint_trf/model-trimmed training/student4 --layers 4 --steps 4000 --attention-dropout 0
 
   nerel-batch distill training/joint_trf/model-best training/student2 --layers 2 --texts ~/news --steps 3000
 
