@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-
 NATASHA = "natasha"
 # What NewsEmbedding + NewsNERTagger load, relative to the natasha package.
 NATASHA_FILES = ("data/emb/navec_news_v1_1B_250K_300d_100q.tar", "data/model/slovnet_ner_news_v1.tar")
@@ -36,9 +35,9 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
     import spacy
 
     from .benchmark import _current_rss_mb, timed_result
-    from .threads import limit_threads
     from .corpus import read_corpus
     from .scoring import NATASHA_MAPPING, map_char_spans, score_char_spans
+    from .threads import limit_threads
 
     try:
         from natasha import Doc, NewsEmbedding, NewsNERTagger, Segmenter

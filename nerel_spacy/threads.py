@@ -9,7 +9,6 @@ worker still ran OpenBLAS with a thread per core: two processes on 2 cores fough
 sets all three through threadpoolctl, in this process, and forked workers (``nlp.pipe``'s
 ``n_process``) inherit the limits.
 """
-import sys
 from typing import Dict, List
 
 
@@ -21,15 +20,12 @@ def limit_threads(threads: int) -> Dict[str, int]:
 
     threadpool_limits(limits=threads)  # the BLAS libraries and OpenMP runtimes loaded so far
     pools = {pool["internal_api"]: pool["num_threads"] for pool in thread_pools()}
-    torch = sys.modules.get("torch")
-    if torch is None:
-        try:
-            import torch
-        except ImportError:
-            torch = None
-    if torch is not None:
-        torch.set_num_threads(threads)
-        pools["torch"] = torch.get_num_threads()
+    try:
+        import torch
+    except ImportError:  # a CNN-only install: nothing more to limit
+        return pools
+    torch.set_num_threads(threads)
+    pools["torch"] = torch.get_num_threads()
     return pools
 
 

@@ -243,7 +243,9 @@ def annotate_command(
         raise typer.BadParameter("--n-process is for --engine local; with --engine ray use --workers",
                                  param_hint="'--n-process'")
     if threads is not None:
-        _set_threads(threads)
+        from ..threads import limit_threads
+
+        limit_threads(threads)
     if model is None:
         try:
             model = lib.find_default_model()
@@ -331,12 +333,6 @@ def annotate_command(
         error_writer.close()
     _finish(console, stats, writer, error_writer, model_label, quiet)
     raise typer.Exit(1 if stats.n_failed else 0)
-
-
-def _set_threads(threads: int) -> None:
-    from ..threads import limit_threads
-
-    limit_threads(threads)
 
 
 def _stdout_is_terminal() -> bool:
