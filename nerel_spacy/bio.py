@@ -3,6 +3,8 @@
 Decoding is a Viterbi search over the tag scores restricted to valid transitions
 (no ``I-X`` after ``O`` or after another type, none at the start), so every output
 is a well-formed sequence, and the best one under the model rather than a repair.
+``constrained_viterbi`` decodes one doc; ``constrained_viterbi_batch`` gives the same
+paths for many docs at once, stepping through all of them together.
 """
 from typing import Iterable, List, Optional, Sequence, Tuple
 
@@ -84,3 +86,92 @@ def constrained_viterbi(
     for t in range(n_tokens - 1, 0, -1):
         path.append(int(backpointers[t, path[-1]]))
     return path[::-1]
+
+
+def constrained_viterbi_batch(
+    scores: Sequence[numpy.ndarray], allowed: numpy.ndarray, allowed_start: numpy.ndarray
+) -> List[List[int]]:
+    """``constrained_viterbi`` of every doc's ``(n_tokens, n_tags)`` scores, in one pass.
+
+    Returns exactly the paths ``constrained_viterbi`` returns, ties included: a step
+    works on every doc still running, and on the transition structure rather than the
+    full ``(n_tags, n_tags)`` table. A tag that any tag may precede (``O``, ``B-X``)
+    takes the best previous tag; one with a restricted set (``I-X``: ``B-X``, ``I-X``)
+    takes the best of its few allowed ones. On NEREL's 59 tags that is a few small
+    array operations per step for the whole batch, where the per-doc search does a
+    59×59 one per token of every doc.
+    """
+    lengths = numpy.asarray([len(doc_scores) for doc_scores in scores], dtype="int64")
+    paths: List[List[int]] = [[] for _ in scores]
+    # Longest first, so the docs still running at step t are a prefix of the order.
+    order = numpy.argsort(-lengths, kind="stable")
+    order = order[lengths[order] > 0]
+    if not len(order):
+        return paths
+    n_tags = allowed.shape[0]
+    sorted_lengths = lengths[order]
+    offsets = numpy.concatenate([[0], numpy.cumsum(sorted_lengths)[:-1]])
+    flat = numpy.concatenate([numpy.asarray(scores[i], dtype="float64") for i in order])
+    max_length = int(sorted_lengths[0])
+    n_running = numpy.searchsorted(-sorted_lengths, -numpy.arange(max_length), side="left")
+    free_tags, restricted_tags, previous, previous_pointer = _transition_structure(allowed)
+    restricted_rows = numpy.arange(len(restricted_tags))[None, :]
+
+    best = numpy.where(allowed_start, flat[offsets], -numpy.inf)
+    final_best = numpy.empty((len(order), n_tags))
+    # One extra column at -inf stands in for "no allowed previous tag".
+    extended = numpy.full((len(order), n_tags + 1), -numpy.inf)
+    backpointers: List[numpy.ndarray] = []
+    for t in range(1, max_length):
+        running = int(n_running[t])
+        finished = slice(running, int(n_running[t - 1]))
+        final_best[finished] = best[finished]
+        best = best[:running]
+        best_previous = best.argmax(axis=1)
+        best_previous_score = best[numpy.arange(running), best_previous]
+        extended[:running, :n_tags] = best
+        candidates = extended[:running, previous]  # (running, n_restricted, k)
+        choice = candidates.argmax(axis=2)
+        chosen_score = numpy.take_along_axis(candidates, choice[..., None], axis=2)[..., 0]
+        step_best = numpy.empty((running, n_tags))
+        step_best[:, free_tags] = best_previous_score[:, None]
+        step_best[:, restricted_tags] = chosen_score
+        pointers = numpy.empty((running, n_tags), dtype="int32")
+        pointers[:, free_tags] = best_previous[:, None]
+        pointers[:, restricted_tags] = previous_pointer[restricted_rows, choice]
+        backpointers.append(pointers)
+        best = step_best + flat[offsets[:running] + t]
+    final_best[: int(n_running[max_length - 1])] = best
+
+    tags = final_best.argmax(axis=1)
+    flat_path = numpy.empty((len(flat),), dtype="int64")
+    for t in range(max_length - 1, -1, -1):
+        running = int(n_running[t])
+        flat_path[offsets[:running] + t] = tags[:running]
+        if t:
+            tags[:running] = backpointers[t - 1][numpy.arange(running), tags[:running]]
+    for position, doc_index in enumerate(order):
+        start = offsets[position]
+        paths[doc_index] = flat_path[start : start + sorted_lengths[position]].tolist()
+    return paths
+
+
+def _transition_structure(allowed: numpy.ndarray):
+    """Tags any tag may precede; the others with their allowed previous tags, padded.
+
+    ``previous[r]`` lists the allowed previous tags of restricted tag ``r`` in index
+    order, padded with ``n_tags`` (a score column at -inf). ``previous_pointer`` is the
+    same with padding as 0, the backpointer the full search stores when nothing is
+    allowed.
+    """
+    n_tags = allowed.shape[0]
+    free = allowed.all(axis=0)
+    free_tags = numpy.flatnonzero(free)
+    restricted_tags = numpy.flatnonzero(~free)
+    width = max([int(allowed[:, j].sum()) for j in restricted_tags] + [1])
+    previous = numpy.full((len(restricted_tags), width), n_tags, dtype="int64")
+    for row, tag in enumerate(restricted_tags):
+        allowed_previous = numpy.flatnonzero(allowed[:, tag])
+        previous[row, : len(allowed_previous)] = allowed_previous
+    previous_pointer = numpy.where(previous == n_tags, 0, previous)
+    return free_tags, restricted_tags, previous, previous_pointer

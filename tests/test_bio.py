@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from nerel_spacy.bio import (
     bio_to_spans,
     constrained_viterbi,
+    constrained_viterbi_batch,
     make_bio_labels,
     spans_to_bio,
     transition_constraints,
@@ -83,3 +84,43 @@ def test_lenient_decoding_never_yields_overlaps(tags):
     covered = [i for s, e, _ in spans for i in range(s, e)]
     assert len(covered) == len(set(covered))
     assert all(0 <= s < e <= len(tags) for s, e, _ in spans)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=25), min_size=1, max_size=6),
+    st.integers(min_value=0, max_value=2**31 - 1),
+    st.booleans(),
+)
+def test_batched_viterbi_returns_the_per_doc_paths_ties_included(lengths, seed, integer_scores):
+    """Integer scores make ties common: the batch must break them as the per-doc search does."""
+    rng = numpy.random.default_rng(seed)
+    allowed, start = transition_constraints(LABELS)
+    if integer_scores:
+        docs = [rng.integers(-3, 1, size=(n, len(LABELS))).astype("float64") for n in lengths]
+    else:
+        docs = [rng.normal(scale=5.0, size=(n, len(LABELS))) for n in lengths]
+    expected = [constrained_viterbi(doc, allowed, start) for doc in docs]
+    assert constrained_viterbi_batch(docs, allowed, start) == expected
+
+
+def test_batched_viterbi_on_no_docs_and_empty_docs():
+    allowed, start = transition_constraints(LABELS)
+    assert constrained_viterbi_batch([], allowed, start) == []
+    empty = numpy.zeros((0, len(LABELS)))
+    assert constrained_viterbi_batch([empty, empty], allowed, start) == [[], []]
+
+
+def test_batched_viterbi_with_an_unreachable_tag():
+    """A tag no tag may precede (nor start) is never chosen, as in the per-doc search."""
+    allowed, start = transition_constraints(LABELS)
+    allowed = allowed.copy()
+    allowed[:, 2] = False
+    rng = numpy.random.default_rng(0)
+    docs = [rng.normal(size=(n, len(LABELS))) for n in (5, 1, 9)]
+    for doc in docs:
+        doc[:, 2] = 10.0
+    expected = [constrained_viterbi(doc, allowed, start) for doc in docs]
+    result = constrained_viterbi_batch(docs, allowed, start)
+    assert result == expected
+    assert all(2 not in path for path in result)

@@ -60,3 +60,33 @@ def test_scorer_outputs_classes_and_rejects_a_bad_width():
     assert model.attrs["max_width"] == 3
     with pytest.raises(ValueError, match="max_width"):
         build_span_scorer(max_width=0)
+
+
+def reference_representation(model, docs):
+    """The representation by a plain gather of every candidate (the module doc's formula)."""
+    W, b, widths = model.get_param("W"), model.get_param("b"), model.get_param("widths")
+    n_hidden = model.get_dim("nH")
+    outputs = []
+    for X in docs:
+        starts, ends = enumerate_candidates(len(X), model.attrs["max_width"])
+        projected = model.ops.gemm(X, W, trans2=True)
+        prefix = numpy.concatenate([numpy.zeros((1, n_hidden), "float32"), numpy.cumsum(projected[:, 2 * n_hidden :], axis=0)])
+        mean = (prefix[ends] - prefix[starts]) / (ends - starts)[:, None].astype("float32")
+        hidden = projected[starts, :n_hidden] + projected[ends - 1, n_hidden : 2 * n_hidden] + mean + widths[ends - starts - 1] + b
+        outputs.append(hidden * (hidden > 0))
+    return outputs
+
+
+@pytest.mark.parametrize("max_width", [1, 3, 4, 7])
+def test_the_width_by_width_fill_equals_the_gather_to_the_bit(max_width):
+    model = build_span_representation(max_width=max_width, hidden_width=6)
+    rng = numpy.random.default_rng(max_width)
+    docs = [rng.normal(size=(n, 5)).astype("float32") for n in (1, 2, 3, 4, 6, 9, 20)]
+    model.initialize(X=docs)
+    model.set_param("b", rng.normal(size=6).astype("float32") * 0.3)
+    model.set_param("widths", rng.normal(size=(max_width, 6)).astype("float32") * 0.3)
+    expected = reference_representation(model, docs)
+    for predicted in (model.predict(docs), model.begin_update(docs)[0]):
+        for got, want in zip(predicted, expected):
+            assert got.shape == want.shape
+            numpy.testing.assert_array_equal(got, want)

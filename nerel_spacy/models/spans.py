@@ -14,10 +14,10 @@ plus spancat, every gold span within ``max_width`` is a candidate, so each gives
 from typing import Callable, List, Optional, Tuple
 
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Model, chain, glorot_uniform_init, with_array, zero_init
+from thinc.api import Dropout, Linear, Model, chain, get_array_module, glorot_uniform_init, with_array, zero_init
 from thinc.types import Floats2d
 
-from ..span_decoding import enumerate_candidates
+from ..span_decoding import enumerate_candidates, n_candidates
 
 SPAN_OUTPUT = "span_output"
 
@@ -74,26 +74,38 @@ def span_representation_forward(
     W, b, width_table = model.get_param("W"), model.get_param("b"), model.get_param("widths")
     n_hidden = model.get_dim("nH")
     max_width = model.attrs["max_width"]
+    counts = [n_candidates(X.shape[0], max_width) for X in Xs]
+    # All docs' candidates in one buffer; each doc's output is a view of its rows.
+    hidden = ops.alloc2f(sum(counts), n_hidden, zeros=False)
     outputs, caches = [], []
-    for X in Xs:
-        starts, ends = (ops.asarray1i(a) for a in enumerate_candidates(X.shape[0], max_width))
-        widths = ends - starts
+    offset = 0
+    for X, count in zip(Xs, counts):
         projected = ops.gemm(X, W, trans2=True)  # (n, 3h): start | end | inside
-        start_part = projected[:, :n_hidden]
-        end_part = projected[:, n_hidden : 2 * n_hidden]
         inside = projected[:, 2 * n_hidden :]
         prefix = ops.xp.concatenate([ops.alloc2f(1, n_hidden), ops.xp.cumsum(inside, axis=0)])
-        inside_mean = (prefix[ends] - prefix[starts]) / widths[:, None].astype("float32")
-        hidden = start_part[starts] + end_part[ends - 1] + inside_mean + width_table[widths - 1] + b
-        active = hidden > 0
-        outputs.append(hidden * active)
-        caches.append((X, starts, ends, widths, active))
+        doc_hidden = hidden[offset : offset + count]
+        fill_candidates(
+            doc_hidden, projected[:, :n_hidden], projected[:, n_hidden : 2 * n_hidden], prefix,
+            width_table, b, max_width,
+        )
+        outputs.append(doc_hidden)
+        caches.append(X)
+        offset += count
+    if not is_train:
+        ops.xp.maximum(hidden, 0, out=hidden)
+        return outputs, _no_backprop
+    active = hidden > 0
+    hidden *= active
 
     def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
         dXs = []
-        for dY, (X, starts, ends, widths, active) in zip(dYs, caches):
+        row = 0
+        for dY, X in zip(dYs, caches):
             n = X.shape[0]
-            d_hidden = dY * active
+            starts, ends = (ops.asarray1i(a) for a in enumerate_candidates(n, max_width))
+            widths = ends - starts
+            d_hidden = dY * active[row : row + len(starts)]
+            row += len(starts)
             d_start = ops.alloc2f(n, n_hidden)
             d_end = ops.alloc2f(n, n_hidden)
             ops.scatter_add(d_start, starts, d_hidden)
@@ -117,3 +129,47 @@ def span_representation_forward(
         return dXs
 
     return outputs, backprop
+
+
+def _no_backprop(dYs):
+    raise ValueError("span_representation: backprop needs a forward pass with is_train=True")
+
+
+def fill_candidates(
+    out: Floats2d,
+    start_part: Floats2d,
+    end_part: Floats2d,
+    prefix: Floats2d,
+    width_table: Floats2d,
+    bias,
+    max_width: int,
+) -> None:
+    """Write one doc's candidate pre-activations into ``out``, in candidate order.
+
+    Row ``[s, e)`` is ``start_part[s] + end_part[e-1] + (prefix[e] - prefix[s]) / (e-s)
+    + width_table[e-s-1] + bias``. Every start of a doc of ``n`` tokens before
+    ``n - max_width + 1`` has all ``max_width`` widths, so its rows form an
+    ``(n_full, max_width, h)`` grid: one width at a time, each term is a contiguous
+    slice, not a gather. The few starts left (the last ``max_width - 1`` tokens) are
+    gathered. The sums run in the same order as the gather everywhere, so the values
+    are the same to the bit.
+    """
+    xp = get_array_module(out)
+    n_tokens, n_hidden = start_part.shape
+    n_full = max(0, n_tokens - max_width + 1)
+    if n_full:
+        grid = out[: n_full * max_width].reshape(n_full, max_width, n_hidden)
+        inside_mean = xp.empty((n_full, n_hidden), dtype=out.dtype)
+        for width in range(1, max_width + 1):
+            block = grid[:, width - 1]
+            xp.add(start_part[:n_full], end_part[width - 1 : width - 1 + n_full], out=block)
+            xp.subtract(prefix[width : width + n_full], prefix[:n_full], out=inside_mean)
+            inside_mean /= xp.float32(width)
+            block += inside_mean
+            block += width_table[width - 1]
+            block += bias
+    starts, ends = enumerate_candidates(n_tokens - n_full, max_width)
+    starts, ends = xp.asarray(starts + n_full), xp.asarray(ends + n_full)
+    widths = ends - starts
+    inside_mean = (prefix[ends] - prefix[starts]) / widths[:, None].astype("float32")
+    out[n_full * max_width :] = start_part[starts] + end_part[ends - 1] + inside_mean + width_table[widths - 1] + bias

@@ -11,25 +11,36 @@ from spacy.tokens import Doc, Span, SpanGroup
 
 from thinc.api import Ops
 
-from ..bio import bio_to_spans, constrained_viterbi
+from ..bio import bio_to_spans, constrained_viterbi_batch
 from ..models.loss import softmax
-from ..span_decoding import DecodedSpan, decode_spans, enumerate_candidates
+from ..span_decoding import NONE_CLASS, DecodedSpan, decode_spans, enumerate_candidates
 
 
-def best_tag_path(logits: numpy.ndarray, allowed: numpy.ndarray, allowed_start: numpy.ndarray) -> List[int]:
-    """The most probable BIO path of one doc that never makes an invalid span."""
+def best_tag_paths(
+    logits: Sequence[numpy.ndarray], allowed: numpy.ndarray, allowed_start: numpy.ndarray
+) -> List[List[int]]:
+    """The most probable BIO path of each doc that never makes an invalid span."""
+    return constrained_viterbi_batch([_log_softmax(doc_logits) for doc_logits in logits], allowed, allowed_start)
+
+
+def _log_softmax(logits: numpy.ndarray) -> numpy.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
-    return constrained_viterbi(log_probs, allowed, allowed_start)
+    return shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def decode_span_logits(
     ops: Ops, logits, n_tokens: int, max_width: int, threshold: float, allow_crossing: bool
 ) -> List[DecodedSpan]:
-    """One doc's mentions from the span head's logits (rows in candidate order)."""
+    """One doc's mentions from the span head's logits (rows in candidate order).
+
+    Only candidates whose best entity logit beats "none" can be kept, so only those
+    rows go through the softmax and the decoder: the same mentions, in less time.
+    """
     starts, ends = enumerate_candidates(n_tokens, max_width)
-    probs = ops.to_numpy(softmax(ops, logits))
-    return decode_spans(probs, starts, ends, threshold, allow_crossing)
+    logits = ops.to_numpy(logits)
+    rows = numpy.flatnonzero(logits[:, NONE_CLASS + 1 :].max(axis=1, initial=-numpy.inf) > logits[:, NONE_CLASS])
+    probs = ops.to_numpy(softmax(ops, ops.asarray2f(logits[rows])))
+    return decode_spans(probs, starts[rows], ends[rows], threshold, allow_crossing)
 
 
 def tag_path_to_spans(doc: Doc, path: Sequence[int], tag_labels: Sequence[str]) -> List[Span]:

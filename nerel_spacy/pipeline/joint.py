@@ -33,7 +33,7 @@ from ..spans import select_flat_entities
 from .. import ops as numpy_blas_ops, training_logger  # noqa: F401  (register a callback, a logger)
 from .labels import LabelsAndThresholds
 from .annotations import (
-    best_tag_path,
+    best_tag_paths,
     decode_span_logits,
     mentions_to_spans,
     set_ents_keeping_earlier,
@@ -142,8 +142,9 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         ops = self.model.ops
         outputs = self.model.predict([docs[i] for i in non_empty])
         allowed, allowed_start = self._transition_constraints()
-        for i, logits in zip(non_empty, outputs["ner"]):
-            tag_paths[i] = best_tag_path(ops.to_numpy(logits), allowed, allowed_start)
+        paths = best_tag_paths([ops.to_numpy(logits) for logits in outputs["ner"]], allowed, allowed_start)
+        for i, path in zip(non_empty, paths):
+            tag_paths[i] = path
         if spans is not None:
             for i, logits in zip(non_empty, outputs["spans"]):
                 spans[i] = decode_span_logits(
