@@ -89,3 +89,20 @@ def test_prior_sets_the_starting_probability_of_every_pair_and_type():
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="prior"):
             build_relation_scorer(prior=bad)
+
+
+def test_prediction_per_mention_agrees_with_training_per_token(representation):
+    """``predict`` projects mentions, ``begin_update`` every token: the same sums, regrouped."""
+    model, docs = representation
+    predicted = model.predict((docs, MENTIONS))
+    trained, _ = model.begin_update((docs, MENTIONS))
+    for got, want in zip(predicted, trained):
+        assert got.shape == want.shape
+        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_prediction_has_no_backprop(representation):
+    model, docs = representation
+    _, backprop = model((docs, MENTIONS), is_train=False)
+    with pytest.raises(ValueError, match="is_train=True"):
+        backprop([])

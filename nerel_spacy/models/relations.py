@@ -13,7 +13,9 @@ A pair ``(h, t)`` is represented as ``relu(head(h) + tail(t) + between(h, t) + d
 - ``d`` = an embedding of the distance bucket (nesting, crossing, or a signed gap).
 
 The seven projections are one matrix product per token and the means come from prefix
-sums, so a mention costs O(hidden) and a pair O(hidden) however long they are.
+sums, so a mention costs O(hidden) and a pair O(hidden) however long they are. At
+prediction the head and tail projections run per mention instead (see
+``_mention_level_hidden``).
 """
 from typing import Callable, List, Optional, Tuple
 
@@ -23,6 +25,7 @@ from thinc.api import Dropout, Linear, Model, chain, glorot_uniform_init, with_a
 from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
+from .ranges import prefix_sums, range_means, range_means_backward
 
 RELATION_OUTPUT = "relation_output"
 RELATION_REPRESENTATION = "relation_representation"
@@ -104,31 +107,6 @@ def init_relation_representation(model: Model, X: Optional[RelationInput] = None
     model.set_param("distances", ops.alloc2f(N_DISTANCE_BUCKETS, n_hidden))
 
 
-def prefix_sums(ops, rows):
-    """``P[k] = Σ_{t<k} rows[t]`` for k = 0..n (n + 1 rows)."""
-    return ops.xp.concatenate([ops.alloc2f(1, rows.shape[1]), ops.xp.cumsum(rows, axis=0)])
-
-
-def range_means(prefix, starts, ends):
-    """Mean of rows ``[s, e)`` from prefix sums ``prefix[k] = Σ_{t<k}``; 0 for empty ranges."""
-    lengths = (ends - starts).clip(1).astype("float32")
-    return (prefix[ends] - prefix[starts]) / lengths[:, None]
-
-
-def range_means_backward(ops, d_means, starts, ends, n_rows: int):
-    """The gradient of ``range_means`` for each of ``n_rows`` input rows.
-
-    ``mean = (P[e] - P[s]) / len`` with ``P[k] = Σ_{t<k} x[t]``: push ±d/len onto the
-    prefix rows, then ``d x[t] = Σ_{k>t} d P[k]`` (a reversed cumulative sum).
-    """
-    lengths = (ends - starts).clip(1).astype("float32")
-    d_scaled = d_means / lengths[:, None]
-    d_prefix = ops.alloc2f(n_rows + 1, d_means.shape[1])
-    ops.scatter_add(d_prefix, ends, d_scaled)
-    ops.scatter_add(d_prefix, starts, -d_scaled)
-    return ops.xp.cumsum(d_prefix[::-1], axis=0)[::-1][1:]
-
-
 def relation_representation_forward(
     model: Model, inputs: RelationInput, is_train: bool
 ) -> Tuple[List[Floats2d], Callable]:
@@ -151,6 +129,11 @@ def relation_representation_forward(
         gap_starts, gap_ends = (ops.asarray1i(a) for a in between_ranges(mentions, heads, tails))
         buckets = ops.asarray1i(distance_buckets(mentions, heads, tails))
         heads, tails = ops.asarray1i(heads), ops.asarray1i(tails)
+        if not is_train:
+            hidden = _mention_level_hidden(model, X, starts, ends, labels, gap_starts, gap_ends)
+            hidden = hidden[0][heads] + hidden[1][tails] + hidden[2] + distance_table[buckets] + b
+            outputs.append(ops.xp.maximum(hidden, 0, out=hidden))
+            continue
         P = ops.gemm(X, W, trans2=True)  # (n, 7h)
         part = [P[:, k * h : (k + 1) * h] for k in range(N_PROJECTIONS)]
         head_inside, tail_inside, between = (prefix_sums(ops, part[k]) for k in (2, 5, 6))
@@ -191,4 +174,34 @@ def relation_representation_forward(
             dXs.append(ops.gemm(d_projected, W))
         return dXs, mention_sets
 
+    if not is_train:
+        return outputs, _no_backprop
     return outputs, backprop
+
+
+def _no_backprop(dYs):
+    raise ValueError("relation_representation: backprop needs a forward pass with is_train=True")
+
+
+def _mention_level_hidden(model: Model, X: Floats2d, starts, ends, labels, gap_starts, gap_ends):
+    """``head(m)`` and ``tail(m)`` per mention and ``between`` per pair, for prediction.
+
+    The same sums as training's per-token projections, regrouped: a mention's start,
+    end and mean token vectors are projected, not every token's (the mean of
+    projections is the projection of the mean), and only the ``between`` projection
+    runs over every token. A doc has a few dozen mentions and hundreds of tokens, so
+    this is about a seventh of the multiplications; the values agree to float
+    rounding (``tests/test_models_relations.py``).
+    """
+    ops = model.ops
+    h, n_in = model.get_dim("nH"), X.shape[1]
+    W = model.get_param("W").reshape((N_PROJECTIONS, h, n_in))
+    mention_inputs = ops.xp.concatenate(
+        [X[starts], X[ends - 1], range_means(prefix_sums(ops, X), starts, ends)], axis=1
+    )
+    head_vec = ops.gemm(mention_inputs, ops.xp.concatenate(list(W[0:3]), axis=1), trans2=True)
+    head_vec += model.get_param("head_types")[labels]
+    tail_vec = ops.gemm(mention_inputs, ops.xp.concatenate(list(W[3:6]), axis=1), trans2=True)
+    tail_vec += model.get_param("tail_types")[labels]
+    between = range_means(prefix_sums(ops, ops.gemm(X, W[6], trans2=True)), gap_starts, gap_ends)
+    return head_vec, tail_vec, between

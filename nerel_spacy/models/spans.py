@@ -18,6 +18,7 @@ from thinc.api import Dropout, Linear, Model, chain, get_array_module, glorot_un
 from thinc.types import Floats2d
 
 from ..span_decoding import enumerate_candidates, n_candidates
+from .ranges import prefix_sums
 
 SPAN_OUTPUT = "span_output"
 
@@ -81,8 +82,7 @@ def span_representation_forward(
     offset = 0
     for X, count in zip(Xs, counts):
         projected = ops.gemm(X, W, trans2=True)  # (n, 3h): start | end | inside
-        inside = projected[:, 2 * n_hidden :]
-        prefix = ops.xp.concatenate([ops.alloc2f(1, n_hidden), ops.xp.cumsum(inside, axis=0)])
+        prefix = prefix_sums(ops, projected[:, 2 * n_hidden :])
         doc_hidden = hidden[offset : offset + count]
         fill_candidates(
             doc_hidden, projected[:, :n_hidden], projected[:, n_hidden : 2 * n_hidden], prefix,
