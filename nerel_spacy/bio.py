@@ -114,34 +114,32 @@ def constrained_viterbi_batch(
     flat = numpy.concatenate([numpy.asarray(scores[i], dtype="float64") for i in order])
     max_length = int(sorted_lengths[0])
     n_running = numpy.searchsorted(-sorted_lengths, -numpy.arange(max_length), side="left")
-    free_tags, restricted_tags, previous, previous_pointer = _transition_structure(allowed)
+    restricted_tags, previous, previous_pointer = _transition_structure(allowed)
     restricted_rows = numpy.arange(len(restricted_tags))[None, :]
 
-    best = numpy.where(allowed_start, flat[offsets], -numpy.inf)
+    # Each row is a doc's best score per tag so far, plus a column at -inf that stands in
+    # for "no allowed previous tag".
+    best = numpy.full((len(order), n_tags + 1), -numpy.inf)
+    best[:, :n_tags] = numpy.where(allowed_start, flat[offsets], -numpy.inf)
     final_best = numpy.empty((len(order), n_tags))
-    # One extra column at -inf stands in for "no allowed previous tag".
-    extended = numpy.full((len(order), n_tags + 1), -numpy.inf)
     backpointers: List[numpy.ndarray] = []
     for t in range(1, max_length):
         running = int(n_running[t])
         finished = slice(running, int(n_running[t - 1]))
-        final_best[finished] = best[finished]
-        best = best[:running]
-        best_previous = best.argmax(axis=1)
-        best_previous_score = best[numpy.arange(running), best_previous]
-        extended[:running, :n_tags] = best
-        candidates = extended[:running, previous]  # (running, n_restricted, k)
+        final_best[finished] = best[finished, :n_tags]
+        current = best[:running]
+        best_previous = current.argmax(axis=1)
+        best_previous_score = current[numpy.arange(running), best_previous]
+        candidates = current[:, previous]  # (running, n_restricted, k)
         choice = candidates.argmax(axis=2)
-        chosen_score = numpy.take_along_axis(candidates, choice[..., None], axis=2)[..., 0]
-        step_best = numpy.empty((running, n_tags))
-        step_best[:, free_tags] = best_previous_score[:, None]
-        step_best[:, restricted_tags] = chosen_score
         pointers = numpy.empty((running, n_tags), dtype="int32")
-        pointers[:, free_tags] = best_previous[:, None]
+        pointers[:] = best_previous[:, None]
         pointers[:, restricted_tags] = previous_pointer[restricted_rows, choice]
         backpointers.append(pointers)
-        best = step_best + flat[offsets[:running] + t]
-    final_best[: int(n_running[max_length - 1])] = best
+        current[:, :n_tags] = best_previous_score[:, None]
+        current[:, restricted_tags] = numpy.take_along_axis(candidates, choice[..., None], axis=2)[..., 0]
+        current[:, :n_tags] += flat[offsets[:running] + t]
+    final_best[: int(n_running[max_length - 1])] = best[: int(n_running[max_length - 1]), :n_tags]
 
     tags = final_best.argmax(axis=1)
     flat_path = numpy.empty((len(flat),), dtype="int64")
@@ -157,7 +155,7 @@ def constrained_viterbi_batch(
 
 
 def _transition_structure(allowed: numpy.ndarray):
-    """Tags any tag may precede; the others with their allowed previous tags, padded.
+    """The tags not every tag may precede, with their allowed previous tags, padded.
 
     ``previous[r]`` lists the allowed previous tags of restricted tag ``r`` in index
     order, padded with ``n_tags`` (a score column at -inf). ``previous_pointer`` is the
@@ -165,13 +163,11 @@ def _transition_structure(allowed: numpy.ndarray):
     allowed.
     """
     n_tags = allowed.shape[0]
-    free = allowed.all(axis=0)
-    free_tags = numpy.flatnonzero(free)
-    restricted_tags = numpy.flatnonzero(~free)
+    restricted_tags = numpy.flatnonzero(~allowed.all(axis=0))
     width = max([int(allowed[:, j].sum()) for j in restricted_tags] + [1])
     previous = numpy.full((len(restricted_tags), width), n_tags, dtype="int64")
     for row, tag in enumerate(restricted_tags):
         allowed_previous = numpy.flatnonzero(allowed[:, tag])
         previous[row, : len(allowed_previous)] = allowed_previous
     previous_pointer = numpy.where(previous == n_tags, 0, previous)
-    return free_tags, restricted_tags, previous, previous_pointer
+    return restricted_tags, previous, previous_pointer

@@ -148,26 +148,27 @@ def fill_candidates(
 
     Row ``[s, e)`` is ``start_part[s] + end_part[e-1] + (prefix[e] - prefix[s]) / (e-s)
     + width_table[e-s-1] + bias``. Every start of a doc of ``n`` tokens before
-    ``n - max_width + 1`` has all ``max_width`` widths, so its rows form an
-    ``(n_full, max_width, h)`` grid: one width at a time, each term is a contiguous
-    slice, not a gather. The few starts left (the last ``max_width - 1`` tokens) are
-    gathered. The sums run in the same order as the gather everywhere, so the values
-    are the same to the bit.
+    ``n - max_width + 1`` has all ``max_width`` widths: those rows are computed one
+    width at a time from contiguous slices, not gathers, into a width-major block that
+    one strided copy puts in candidate order. The few starts left (the last
+    ``max_width - 1`` tokens) are gathered. The sums run in the same order as the
+    gather everywhere, so the values are the same to the bit.
     """
     xp = get_array_module(out)
     n_tokens, n_hidden = start_part.shape
     n_full = max(0, n_tokens - max_width + 1)
     if n_full:
-        grid = out[: n_full * max_width].reshape(n_full, max_width, n_hidden)
+        by_width = xp.empty((max_width, n_full, n_hidden), dtype=out.dtype)
         inside_mean = xp.empty((n_full, n_hidden), dtype=out.dtype)
         for width in range(1, max_width + 1):
-            block = grid[:, width - 1]
+            block = by_width[width - 1]
             xp.add(start_part[:n_full], end_part[width - 1 : width - 1 + n_full], out=block)
             xp.subtract(prefix[width : width + n_full], prefix[:n_full], out=inside_mean)
             inside_mean /= xp.float32(width)
             block += inside_mean
             block += width_table[width - 1]
             block += bias
+        out[: n_full * max_width].reshape(n_full, max_width, n_hidden)[...] = by_width.transpose(1, 0, 2)
     starts, ends = enumerate_candidates(n_tokens - n_full, max_width)
     starts, ends = xp.asarray(starts + n_full), xp.asarray(ends + n_full)
     widths = ends - starts
