@@ -137,7 +137,7 @@ def constrained_viterbi_batch(
         pointers[:, restricted_tags] = previous_pointer[restricted_rows, choice]
         backpointers.append(pointers)
         current[:, :n_tags] = best_previous_score[:, None]
-        current[:, restricted_tags] = numpy.take_along_axis(candidates, choice[..., None], axis=2)[..., 0]
+        current[:, restricted_tags] = candidates.max(axis=2)
         current[:, :n_tags] += flat[offsets[:running] + t]
     final_best[: int(n_running[max_length - 1])] = best[: int(n_running[max_length - 1]), :n_tags]
 
