@@ -51,6 +51,33 @@ def bio_to_spans(tags: Sequence[str]) -> List[SpanTuple]:
     return spans
 
 
+def tag_ids_to_spans(path: Sequence[int], labels: Sequence[str]) -> List[SpanTuple]:
+    """``bio_to_spans`` of ``[labels[t] for t in path]``, looking only at the tokens not ``O``.
+
+    ``O`` only ever closes a span, so a run of them needs no visit: on news text nine
+    tokens in ten are ``O``.
+    """
+    path = numpy.asarray(path, dtype="int64")
+    parts = [label.partition("-") for label in labels]
+    outside = [i for i, label in enumerate(labels) if label == OUTSIDE]
+    spans: List[SpanTuple] = []
+    start: Optional[int] = None
+    label: Optional[str] = None
+    last = -2
+    positions = numpy.flatnonzero(path != outside[0]) if outside else numpy.arange(len(path))
+    for i in positions.tolist():
+        prefix, _, tag_label = parts[path[i]]
+        continues = prefix == "I" and label == tag_label and start is not None and i == last + 1
+        if not continues:
+            if start is not None:
+                spans.append((start, last + 1, label))  # type: ignore[arg-type]
+            start, label = (i, tag_label) if prefix in ("B", "I") else (None, None)
+        last = i
+    if start is not None:
+        spans.append((start, last + 1, label))  # type: ignore[arg-type]
+    return spans
+
+
 def transition_constraints(labels: Sequence[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Boolean ``allowed[prev, next]`` transitions and ``allowed_start[tag]`` for BIO tags."""
     n_tags = len(labels)

@@ -10,6 +10,7 @@ from nerel_spacy.bio import (
     constrained_viterbi_batch,
     make_bio_labels,
     spans_to_bio,
+    tag_ids_to_spans,
     transition_constraints,
 )
 
@@ -124,3 +125,12 @@ def test_batched_viterbi_with_an_unreachable_tag():
     result = constrained_viterbi_batch(docs, allowed, start)
     assert result == expected
     assert all(2 not in path for path in result)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LABELS + ["X"]), max_size=40))
+def test_spans_from_tag_ids_are_those_of_the_tags(tags):
+    """Any sequence, invalid ones and a tag without a prefix included."""
+    labels = LABELS + ["X"]
+    path = [labels.index(tag) for tag in tags]
+    assert tag_ids_to_spans(path, labels) == bio_to_spans(tags)

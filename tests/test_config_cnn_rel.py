@@ -1,4 +1,4 @@
-"""configs/joint_cnn_rel.cfg: joint_cnn.cfg with the relation head trains through spaCy's loop."""
+"""configs/joint_cnn_rel.cfg (joint_cnn.cfg plus the relation head) and its smaller joint_cnn_fast.cfg train through spaCy's loop."""
 import io
 from typing import Dict
 
@@ -14,7 +14,7 @@ from nerel_spacy.vectors import prepare_vectors
 from conftest import NESTED_DOCS, REPO_ROOT, make_nested_examples
 from vectors_helpers import write_fake_navec
 
-REL_CFG = REPO_ROOT / "configs" / "joint_cnn_rel.cfg"
+CONFIGS = {"joint_cnn_rel": 64, "joint_cnn_fast": 64}  # config name: the relation head's max_distance
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,13 @@ def tiny_project(tmp_path_factory) -> Dict[str, str]:
 
 
 @pytest.mark.slow
-def test_spacy_train_loop_scores_relations_and_saves_the_relation_head(tiny_project, tmp_path):
+@pytest.mark.parametrize("config_name", sorted(CONFIGS))
+def test_spacy_train_loop_scores_relations_and_saves_the_relation_head(config_name, tiny_project, tmp_path):
     overrides = {**tiny_project, "training.max_steps": 6, "training.eval_frequency": 3}
-    nlp = init_nlp(load_config(REL_CFG, overrides=overrides))
+    nlp = init_nlp(load_config(REPO_ROOT / "configs" / f"{config_name}.cfg", overrides=overrides))
     pipe = nlp.get_pipe("nerel_joint")
     assert pipe.tasks == ("ner", "spans", "cats", "relations")
-    assert pipe.relation_head.attrs["max_distance"] == 64
+    assert pipe.relation_head.attrs["max_distance"] == CONFIGS[config_name]
     (tmp_path / "out").mkdir()
     log = io.StringIO()
     train(nlp, tmp_path / "out", stdout=log, stderr=io.StringIO())

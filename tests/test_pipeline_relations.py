@@ -169,3 +169,29 @@ def test_empty_docs_and_docs_without_mentions():
     train(nlp, examples, 2)
     docs = list(nlp.pipe(["", "Привет", examples[0].reference.text]))
     assert get_relations(docs[0]) == [] and get_relations(docs[1]) == []
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.5, 0.9])
+def test_predict_relations_decodes_as_if_every_pair_were_scored(threshold):
+    """Only pairs near the threshold get a probability, and each type's best is its best logit's."""
+    from nerel_spacy.models.loss import sigmoid
+    from nerel_spacy.models.relations import RELATION_OUTPUT, build_relation_scorer
+    from nerel_spacy.pipeline.relations import predict_relations
+    from nerel_spacy.relation_decoding import decode_relations, enumerate_pairs
+
+    rng = numpy.random.default_rng(3)
+    head = build_relation_scorer(max_distance=5, hidden_width=8, nO=6, n_entity_types=3)
+    vectors = [rng.normal(size=(n, 4)).astype("float32") for n in (12, 3)]
+    mentions = [numpy.asarray([[0, 2, 0], [1, 2, 1], [3, 5, 2], [6, 7, 0], [10, 12, 1]], dtype="int32"),
+                numpy.asarray([[0, 1, 0]], dtype="int32")]
+    head.initialize(X=(vectors, mentions))
+    output = head.get_ref(RELATION_OUTPUT)
+    output.set_param("W", rng.normal(scale=3.0, size=output.get_param("W").shape).astype("float32"))
+    relations, best = predict_relations(head, vectors, [0, 2], mentions, 3, threshold, 6)
+    logits = head.predict((vectors, mentions))[0]
+    probs = sigmoid(head.ops, logits)
+    heads, tails = enumerate_pairs(mentions[0], 5)
+    assert relations[0] == decode_relations(probs, heads, tails, threshold)
+    assert relations[1] == relations[2] == []
+    numpy.testing.assert_array_equal(best[0], probs.max(axis=0).astype("float32"))
+    assert not best[1].any() and not best[2].any()

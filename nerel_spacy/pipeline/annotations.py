@@ -11,7 +11,7 @@ from spacy.tokens import Doc, Span, SpanGroup
 
 from thinc.api import Ops
 
-from ..bio import bio_to_spans, constrained_viterbi_batch
+from ..bio import constrained_viterbi_batch, tag_ids_to_spans
 from ..models.loss import softmax
 from ..span_decoding import NONE_CLASS, DecodedSpan, decode_spans, enumerate_candidates
 
@@ -45,8 +45,7 @@ def decode_span_logits(
 
 def tag_path_to_spans(doc: Doc, path: Sequence[int], tag_labels: Sequence[str]) -> List[Span]:
     """The entity spans of a decoded tag path."""
-    tags = [tag_labels[t] for t in path]
-    return [Span(doc, s, e, label=label) for s, e, label in bio_to_spans(tags)]
+    return [Span(doc, s, e, label=label) for s, e, label in tag_ids_to_spans(path, tag_labels)]
 
 
 def mentions_to_spans(doc: Doc, mentions: Sequence[DecodedSpan], entity_labels: Sequence[str]) -> List[Span]:

@@ -45,10 +45,22 @@ def predict_relations(
     for i, doc_logits, doc_mentions in zip(rows, logits, mentions):
         heads, tails = enumerate_pairs(doc_mentions, max_distance)
         if len(heads):
-            probs = ops.to_numpy(sigmoid(ops, doc_logits))
-            relations[i] = decode_relations(probs, heads, tails, threshold)
-            best[i] = probs.max(axis=0)
+            doc_logits = ops.to_numpy(doc_logits)
+            # The logistic function is monotone: each type's best probability is that of
+            # its best logit, and only pairs with a logit near the threshold's need one.
+            best[i] = ops.to_numpy(sigmoid(ops, doc_logits.max(axis=0)))
+            pairs = _pairs_that_may_reach(doc_logits, threshold)
+            probs = ops.to_numpy(sigmoid(ops, doc_logits[pairs]))
+            relations[i] = decode_relations(probs, heads[pairs], tails[pairs], threshold)
     return relations, best
+
+
+def _pairs_that_may_reach(logits: numpy.ndarray, threshold: float) -> numpy.ndarray:
+    """Rows with some logit within float rounding of ``threshold``'s log-odds, or above."""
+    if not 0.0 < threshold < 1.0:
+        return numpy.arange(len(logits))
+    cutoff = numpy.log(threshold / (1.0 - threshold)) - 1e-3
+    return numpy.flatnonzero(logits.max(axis=1) >= cutoff)
 
 
 def relations_to_dicts(relations: Sequence[DecodedRelation], labels: Sequence[str]) -> List[dict]:
