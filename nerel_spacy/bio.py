@@ -143,6 +143,11 @@ def constrained_viterbi_batch(
     n_running = numpy.searchsorted(-sorted_lengths, -numpy.arange(max_length), side="left")
     restricted_tags, previous, previous_pointer = _transition_structure(allowed)
     restricted_rows = numpy.arange(len(restricted_tags))[None, :]
+    bio_layout = (
+        numpy.array_equal(restricted_tags, numpy.arange(2, n_tags, 2))
+        and previous.shape[1] == 2
+        and numpy.array_equal(previous, numpy.stack([restricted_tags - 1, restricted_tags], axis=1))
+    )
 
     # Each row is a doc's best score per tag so far, plus a column at -inf that stands in
     # for "no allowed previous tag".
@@ -157,14 +162,23 @@ def constrained_viterbi_batch(
         current = best[:running]
         best_previous = current.argmax(axis=1)
         best_previous_score = current[numpy.arange(running), best_previous]
-        candidates = current[:, previous]  # (running, n_restricted, k)
-        choice = candidates.argmax(axis=2)
         pointers = numpy.empty((running, n_tags), dtype="int32")
         pointers[:] = best_previous[:, None]
-        pointers[:, restricted_tags] = previous_pointer[restricted_rows, choice]
+        if bio_layout:
+            # make_bio_labels' order (O, B-X, I-X, ...): I-X at 2k+2 follows B-X at 2k+1
+            # or itself, so strided views replace the gather; a tie goes to B-X, as argmax.
+            begins, insides = current[:, 1:n_tags:2], current[:, 2:n_tags:2]
+            from_inside = insides > begins
+            inside_best = numpy.maximum(begins, insides)
+            pointers[:, 2:n_tags:2] = restricted_tags - 1 + from_inside
+            current[:, :n_tags] = best_previous_score[:, None]
+            current[:, 2:n_tags:2] = inside_best
+        else:
+            candidates = current[:, previous]  # (running, n_restricted, k)
+            pointers[:, restricted_tags] = previous_pointer[restricted_rows, candidates.argmax(axis=2)]
+            current[:, :n_tags] = best_previous_score[:, None]
+            current[:, restricted_tags] = candidates.max(axis=2)
         backpointers.append(pointers)
-        current[:, :n_tags] = best_previous_score[:, None]
-        current[:, restricted_tags] = candidates.max(axis=2)
         current[:, :n_tags] += flat[offsets[:running] + t]
     final_best[: int(n_running[max_length - 1])] = best[: int(n_running[max_length - 1]), :n_tags]
 

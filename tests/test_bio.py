@@ -93,14 +93,18 @@ def test_lenient_decoding_never_yields_overlaps(tags):
     st.integers(min_value=0, max_value=2**31 - 1),
     st.booleans(),
 )
-def test_batched_viterbi_returns_the_per_doc_paths_ties_included(lengths, seed, integer_scores):
-    """Integer scores make ties common: the batch must break them as the per-doc search does."""
+@pytest.mark.parametrize("labels", [LABELS, ["O", "B-CITY", "B-DATE", "I-DATE", "I-CITY", "B-PERSON", "I-PERSON"]])
+def test_batched_viterbi_returns_the_per_doc_paths_ties_included(labels, lengths, seed, integer_scores):
+    """Integer scores make ties common: the batch must break them as the per-doc search does.
+
+    The second label order is not make_bio_labels', so it takes the general path.
+    """
     rng = numpy.random.default_rng(seed)
-    allowed, start = transition_constraints(LABELS)
+    allowed, start = transition_constraints(labels)
     if integer_scores:
-        docs = [rng.integers(-3, 1, size=(n, len(LABELS))).astype("float64") for n in lengths]
+        docs = [rng.integers(-3, 1, size=(n, len(labels))).astype("float64") for n in lengths]
     else:
-        docs = [rng.normal(scale=5.0, size=(n, len(LABELS))) for n in lengths]
+        docs = [rng.normal(scale=5.0, size=(n, len(labels))) for n in lengths]
     expected = [constrained_viterbi(doc, allowed, start) for doc in docs]
     assert constrained_viterbi_batch(docs, allowed, start) == expected
 
