@@ -194,6 +194,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 @pytest.mark.nerel
 @pytest.mark.skipif(not NEREL_DEV.is_dir(), reason=f"NEREL dev not found at {NEREL_DEV}")
+@pytest.mark.slow
 def test_nerel_dev_round_trip_is_exact(tmp_path, nlp):
     paths = find_documents(NEREL_DEV)
     assert len(paths) == 94

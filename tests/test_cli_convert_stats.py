@@ -80,6 +80,7 @@ def test_stats_tables(runner, corpus_dir):
     assert "PROFESSION" in result.output and "PARTICIPANT_IN" in result.output
 
 
+@pytest.mark.slow
 def test_stats_plots(runner, corpus_dir, tmp_path):
     out, _ = corpus_dir
     result = run(runner, "stats", out / "dev.spacy", "--plots", tmp_path / "plots")

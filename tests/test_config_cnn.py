@@ -79,6 +79,7 @@ def test_loss_falls_with_the_config_optimizer(tiny_project):
     assert history[-1]["nerel_joint_cats"] < history[0]["nerel_joint_cats"]
 
 
+@pytest.mark.slow
 def test_spacy_train_loop_saves_a_pipeline_with_the_vectors(tiny_project, tmp_path):
     overrides = {**tiny_project, "training.max_steps": 6, "training.eval_frequency": 3}
     nlp = init_nlp(cnn_config(overrides))
