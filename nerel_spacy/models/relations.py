@@ -130,8 +130,8 @@ def relation_representation_forward(
         buckets = ops.asarray1i(distance_buckets(mentions, heads, tails))
         heads, tails = ops.asarray1i(heads), ops.asarray1i(tails)
         if not is_train:
-            hidden = _mention_level_hidden(model, X, starts, ends, labels, gap_starts, gap_ends)
-            hidden = hidden[0][heads] + hidden[1][tails] + hidden[2] + distance_table[buckets] + b
+            head_vec, tail_vec, between = _mention_level_hidden(model, X, starts, ends, labels, gap_starts, gap_ends)
+            hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
             outputs.append(ops.xp.maximum(hidden, 0, out=hidden))
             continue
         P = ops.gemm(X, W, trans2=True)  # (n, 7h)

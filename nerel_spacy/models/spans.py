@@ -18,7 +18,7 @@ from thinc.api import Dropout, Linear, Model, chain, get_array_module, glorot_un
 from thinc.types import Floats2d
 
 from ..span_decoding import enumerate_candidates, n_candidates
-from .ranges import prefix_sums
+from .ranges import prefix_sums, range_means_backward
 
 SPAN_OUTPUT = "span_output"
 
@@ -110,13 +110,7 @@ def span_representation_forward(
             d_end = ops.alloc2f(n, n_hidden)
             ops.scatter_add(d_start, starts, d_hidden)
             ops.scatter_add(d_end, ends - 1, d_hidden)
-            # mean = (P[e] - P[s]) / w with P[k] = Σ_{t<k} inside[t]: push ±d/w onto the
-            # prefix rows, then d inside[t] = Σ_{k>t} d P[k] (a reversed cumulative sum).
-            d_mean = d_hidden / widths[:, None].astype("float32")
-            d_prefix = ops.alloc2f(n + 1, n_hidden)
-            ops.scatter_add(d_prefix, ends, d_mean)
-            ops.scatter_add(d_prefix, starts, -d_mean)
-            d_inside = ops.xp.cumsum(d_prefix[::-1], axis=0)[::-1][1:]
+            d_inside = range_means_backward(ops, d_hidden, starts, ends, n)
             d_projected = ops.xp.ascontiguousarray(
                 ops.xp.concatenate([d_start, d_end, d_inside], axis=1)
             )
