@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from nerel_spacy.models.relations import build_relation_representation, build_relation_scorer
+from nerel_spacy.models.relations import build_relation_representation, build_relation_scorer, build_relation_scorer_v2
 from nerel_spacy.relation_decoding import distance_buckets, enumerate_pairs
 
 from gradient_helpers import assert_input_gradients, assert_param_gradients
@@ -15,9 +15,9 @@ MENTIONS = [
 ]
 
 
-@pytest.fixture
-def representation():
-    model = build_relation_representation(max_distance=2, hidden_width=5, n_entity_types=3)
+@pytest.fixture(params=[False, True], ids=["additive", "interaction"])
+def representation(request):
+    model = build_relation_representation(max_distance=2, hidden_width=5, n_entity_types=3, interaction=request.param)
     rng = numpy.random.default_rng(0)
     docs = [rng.normal(size=(n, 3)).astype("float32") for n in (9, 4, 7)]
     model.initialize(X=(docs, MENTIONS))
@@ -32,7 +32,8 @@ def test_one_row_per_candidate_pair(representation):
     outputs = model.predict((docs, MENTIONS))
     expected = [len(enumerate_pairs(m, 2)[0]) for m in MENTIONS]
     assert expected == [8, 0, 4]  # (0,3)-(6,9) is 3 tokens apart; one mention has no pair
-    assert [o.shape for o in outputs] == [(n, 5) for n in expected]
+    width = 10 if model.attrs["interaction"] else 5
+    assert [o.shape for o in outputs] == [(n, width) for n in expected]
 
 
 def test_a_pair_sees_both_roles_the_tokens_between_and_the_distance(representation):
@@ -48,6 +49,8 @@ def test_a_pair_sees_both_roles_the_tokens_between_and_the_distance(representati
     between = P[5:6, 30:35].mean(axis=0)
     bucket = distance_buckets(mentions, heads, tails)[row]
     expected = numpy.maximum(head + tail + between + model.get_param("distances")[bucket] + b, 0)
+    if model.attrs["interaction"]:
+        expected = numpy.concatenate([expected, head * tail])
     numpy.testing.assert_allclose(model.predict((docs, MENTIONS))[0][row], expected, rtol=1e-5, atol=1e-6)
 
 
@@ -89,6 +92,21 @@ def test_prior_sets_the_starting_probability_of_every_pair_and_type():
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="prior"):
             build_relation_scorer(prior=bad)
+
+
+def test_v1_is_v2_without_interaction_or_hidden_layers():
+    docs = [numpy.random.default_rng(2).normal(size=(9, 6)).astype("float32")]
+    v1 = build_relation_scorer(max_distance=2, hidden_width=8, nO=4, n_entity_types=3)
+    v1.initialize(X=(docs, MENTIONS[:1]))
+    assert not v1.get_ref("relation_representation").attrs["interaction"]
+    assert [layer.name for layer in v1.walk() if layer.name == "relu"] == []
+    v2 = build_relation_scorer_v2(max_distance=2, hidden_width=8, nO=4, n_entity_types=3, depth=2)
+    v2.initialize(X=(docs, MENTIONS[:1]))
+    assert v2.get_ref("relation_representation").attrs["interaction"]
+    assert len([layer for layer in v2.walk() if layer.name == "relu"]) == 2
+    assert v2.predict((docs, MENTIONS[:1]))[0].shape == (8, 4)
+    with pytest.raises(ValueError, match="depth"):
+        build_relation_scorer_v2(depth=-1)
 
 
 def test_prediction_per_mention_agrees_with_training_per_token(representation):

@@ -16,12 +16,20 @@ The seven projections are one matrix product per token and the means come from p
 sums, so a mention costs O(hidden) and a pair O(hidden) however long they are. At
 prediction the head and tail projections run per mention instead (see
 ``_mention_level_hidden``).
+
+``nerel.RelationScorer.v2`` adds two settings, both measured on NEREL dev
+(docs/results.md, "The relation head"):
+
+- ``interaction``: the pair row also carries ``head(h) ⊙ tail(t)``, so a relation can
+  depend on how the two arguments' features combine, not only on their sum (a
+  rank-``hidden`` bilinear term built from the same projections, no new weights);
+- ``depth``: hidden ReLU layers between the pair row and the output.
 """
 from typing import Callable, List, Optional, Tuple
 
 import numpy
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Model, chain, glorot_uniform_init, with_array, zero_init
+from thinc.api import Dropout, Linear, Model, Relu, chain, glorot_uniform_init, with_array, zero_init
 from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
@@ -42,6 +50,22 @@ def build_relation_scorer(
     n_entity_types: Optional[int] = None,
     prior: Optional[float] = None,
 ) -> Model[RelationInput, List[Floats2d]]:
+    """The additive pair representation and a linear output (v2 with its extras off)."""
+    return build_relation_scorer_v2(max_distance, hidden_width, dropout, nO, n_entity_types, prior,
+                                    interaction=False, depth=0)
+
+
+@registry.architectures("nerel.RelationScorer.v2")
+def build_relation_scorer_v2(
+    max_distance: int = 64,
+    hidden_width: int = 128,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+    n_entity_types: Optional[int] = None,
+    prior: Optional[float] = None,
+    interaction: bool = True,
+    depth: int = 1,
+) -> Model[RelationInput, List[Floats2d]]:
     """Score every mention pair at most ``max_distance`` tokens apart for ``nO`` relation types.
 
     max_distance: the largest token gap between a pair's arguments (0 when they nest).
@@ -54,15 +78,24 @@ def build_relation_scorer(
         give a loss hundreds of times the other tasks' until the bias has moved; a
         small prior (about 0.01 on NEREL, where one pair in ten holds some relation)
         starts near the label frequencies instead (Lin et al. 2017, "Focal Loss").
+    interaction: add ``head(h) ⊙ tail(t)`` to each pair's row (twice as wide).
+    depth: the number of hidden ReLU layers (``hidden_width`` wide) before the output.
     """
     if max_distance < 0:
-        raise ValueError(f"nerel.RelationScorer.v1: max_distance must be 0 or more, not {max_distance}")
+        raise ValueError(f"nerel.RelationScorer: max_distance must be 0 or more, not {max_distance}")
     if prior is not None and not 0.0 < prior < 1.0:
-        raise ValueError(f"nerel.RelationScorer.v1: prior must lie strictly between 0 and 1, not {prior}")
-    representation = build_relation_representation(max_distance, hidden_width, n_entity_types)
-    output = Linear(nO=nO, nI=hidden_width, init_W=zero_init,
+        raise ValueError(f"nerel.RelationScorer: prior must lie strictly between 0 and 1, not {prior}")
+    if depth < 0:
+        raise ValueError(f"nerel.RelationScorer: depth must be 0 or more, not {depth}")
+    representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
+    width = hidden_width * (2 if interaction else 1)
+    layers = [Dropout(dropout)]
+    for _ in range(depth):
+        layers.append(Relu(nO=hidden_width, nI=width, dropout=dropout))
+        width = hidden_width
+    output = Linear(nO=nO, nI=width, init_W=zero_init,
                     init_b=zero_init if prior is None else prior_log_odds_init(prior))
-    model = chain(representation, with_array(chain(Dropout(dropout), output)))
+    model = chain(representation, with_array(chain(*layers, output)))
     model.set_ref(RELATION_OUTPUT, output)
     model.set_ref(RELATION_REPRESENTATION, representation)
     model.attrs["max_distance"] = max_distance
@@ -80,16 +113,20 @@ def prior_log_odds_init(prior: float) -> Callable:
 
 
 def build_relation_representation(
-    max_distance: int, hidden_width: int, n_entity_types: Optional[int] = None
+    max_distance: int, hidden_width: int, n_entity_types: Optional[int] = None, interaction: bool = False
 ) -> Model[RelationInput, List[Floats2d]]:
-    """The parameters and maths of the pair representation (see the module doc)."""
+    """The parameters and maths of the pair representation (see the module doc).
+
+    Each pair's row is ``relu(head + tail + between + distance + b)``, followed by
+    ``head ⊙ tail`` when ``interaction`` is set.
+    """
     return Model(
         RELATION_REPRESENTATION,
         relation_representation_forward,
         init=init_relation_representation,
         dims={"nI": None, "nH": hidden_width, "nT": n_entity_types},
         params={"W": None, "b": None, "head_types": None, "tail_types": None, "distances": None},
-        attrs={"max_distance": max_distance},
+        attrs={"max_distance": max_distance, "interaction": interaction},
     )
 
 
@@ -117,12 +154,14 @@ def relation_representation_forward(
     distance_table = model.get_param("distances")
     h = model.get_dim("nH")
     max_distance = model.attrs["max_distance"]
+    interaction = model.attrs.get("interaction", False)
+    width = h * (2 if interaction else 1)
     outputs, caches = [], []
     for X, mentions in zip(Xs, mention_sets):
         mentions = numpy.asarray(mentions, dtype="int32").reshape((-1, 3))
         heads, tails = enumerate_pairs(mentions, max_distance)
         if len(heads) == 0:
-            outputs.append(ops.alloc2f(0, h))
+            outputs.append(ops.alloc2f(0, width))
             caches.append(None)
             continue
         starts, ends, labels = (ops.asarray1i(mentions[:, k]) for k in range(3))
@@ -132,7 +171,10 @@ def relation_representation_forward(
         if not is_train:
             head_vec, tail_vec, between = _mention_level_hidden(model, X, starts, ends, labels, gap_starts, gap_ends)
             hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
-            outputs.append(ops.xp.maximum(hidden, 0, out=hidden))
+            hidden = ops.xp.maximum(hidden, 0, out=hidden)
+            if interaction:
+                hidden = ops.xp.concatenate([hidden, head_vec[heads] * tail_vec[tails]], axis=1)
+            outputs.append(hidden)
             continue
         P = ops.gemm(X, W, trans2=True)  # (n, 7h)
         part = [P[:, k * h : (k + 1) * h] for k in range(N_PROJECTIONS)]
@@ -142,8 +184,12 @@ def relation_representation_forward(
         between = range_means(between, gap_starts, gap_ends)
         hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
         active = hidden > 0
-        outputs.append(hidden * active)
-        caches.append((X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active))
+        if interaction:
+            outputs.append(ops.xp.concatenate([hidden * active, head_vec[heads] * tail_vec[tails]], axis=1))
+        else:
+            outputs.append(hidden * active)
+        products = (head_vec, tail_vec) if interaction else None
+        caches.append((X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active, products))
 
     def backprop(dYs: List[Floats2d]) -> Tuple[List[Floats2d], List[Ints2d]]:
         dXs = []
@@ -151,17 +197,24 @@ def relation_representation_forward(
             if cache is None:
                 dXs.append(ops.alloc2f(*X.shape))
                 continue
-            X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active = cache
+            X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active, products = cache
             n, n_mentions = X.shape[0], starts.shape[0]
-            d_hidden = dY * active
+            d_hidden = dY[:, :h] * active
+            d_head_rows = d_tail_rows = d_hidden
+            if products is not None:
+                head_vec, tail_vec = products
+                d_product = dY[:, h:]
+                d_head_rows = d_hidden + d_product * tail_vec[tails]
+                d_tail_rows = d_hidden + d_product * head_vec[heads]
             model.inc_grad("b", d_hidden.sum(axis=0))
             d_distances = ops.alloc2f(N_DISTANCE_BUCKETS, h)
             ops.scatter_add(d_distances, buckets, d_hidden)
             model.inc_grad("distances", d_distances)
             d_P = [ops.alloc2f(n, h) for _ in range(N_PROJECTIONS)]
-            for offset, index, table in ((0, heads, "head_types"), (3, tails, "tail_types")):
+            for offset, index, d_rows, table in ((0, heads, d_head_rows, "head_types"),
+                                                 (3, tails, d_tail_rows, "tail_types")):
                 d_vec = ops.alloc2f(n_mentions, h)
-                ops.scatter_add(d_vec, index, d_hidden)
+                ops.scatter_add(d_vec, index, d_rows)
                 d_types = ops.alloc2f(*model.get_param(table).shape)
                 ops.scatter_add(d_types, labels, d_vec)
                 model.inc_grad(table, d_types)
