@@ -103,6 +103,27 @@ def test_train_more_continues_from_the_checkpoint(project_dir, tiny_bert_dir):
     assert (project_dir / "metrics" / "joint_trf_more" / "dev.json").exists()
 
 
+def test_train_heads_trains_new_heads_on_the_frozen_encoder(project_dir, tiny_bert_dir):
+    """train-heads sources the transformer and freezes it; nerel_joint starts afresh and learns."""
+    if not (project_dir / "training" / "joint_trf" / "model-best").exists():
+        train_transformer(project_dir, tiny_bert_dir)
+    weasel_run(project_dir, "train-heads", "run=joint_trf", "heads_steps=3", "eval_frequency=1")
+    source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
+    trained = spacy.load(project_dir / "training" / "joint_trf_heads" / "model-last")
+    assert trained.pipe_names == source.pipe_names
+    for a, b in zip(_weights(source.get_pipe("transformer").model), _weights(trained.get_pipe("transformer").model)):
+        assert a.shape == b.shape
+        assert (a == b).all()
+    relation_head = trained.config["components"]["nerel_joint"]["model"]["relation_head"]
+    assert relation_head["@architectures"] == "nerel.RelationScorer.v2"
+    before = _weights(source.get_pipe("nerel_joint").model)
+    after = _weights(trained.get_pipe("nerel_joint").model)
+    assert len(after) > 0
+    assert any(a.shape != b.shape or abs(a - b).max() > 0 for a, b in zip(before, after))
+    doc = trained("Президент России Владимир Путин посетил Москву.")
+    assert doc._.trf_data is not None
+
+
 def _weights(model) -> list:
     """Every weight of a thinc model as numpy: its own params and its PyTorch shims'."""
     weights = []

@@ -17,13 +17,15 @@ sums, so a mention costs O(hidden) and a pair O(hidden) however long they are. A
 prediction the head and tail projections run per mention instead (see
 ``_mention_level_hidden``).
 
-``nerel.RelationScorer.v2`` adds two settings, both measured on NEREL dev
-(docs/results.md, "The relation head"):
+``nerel.RelationScorer.v2`` adds two settings, both measured on NEREL dev with the fast
+CNN (docs/results.md, "The relation head"):
 
-- ``interaction``: the pair row also carries ``head(h) ⊙ tail(t)``, so a relation can
-  depend on how the two arguments' features combine, not only on their sum (a
-  rank-``hidden`` bilinear term built from the same projections, no new weights);
-- ``depth``: hidden ReLU layers between the pair row and the output.
+- ``interaction`` (on by default): the pair row also carries ``head(h) ⊙ tail(t)``, so a
+  relation can depend on how the two arguments' features combine, not only on their
+  sum (a rank-``hidden`` bilinear term built from the same projections, no new
+  weights). In-sentence gold-mention F 0.488 → 0.524 at width 64, 0.531 → 0.560 at 256;
+- ``depth`` (0 by default): hidden ReLU layers between the pair row and the output.
+  One layer gave 0.499 against 0.488, and nothing on top of ``interaction``.
 """
 from typing import Callable, List, Optional, Tuple
 
@@ -64,7 +66,7 @@ def build_relation_scorer_v2(
     n_entity_types: Optional[int] = None,
     prior: Optional[float] = None,
     interaction: bool = True,
-    depth: int = 1,
+    depth: int = 0,
 ) -> Model[RelationInput, List[Floats2d]]:
     """Score every mention pair at most ``max_distance`` tokens apart for ``nO`` relation types.
 
