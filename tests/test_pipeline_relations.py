@@ -89,6 +89,24 @@ def test_saved_pipeline_predicts_the_same_triples(trained):
 
 
 @pytest.mark.slow
+def test_relation_scorer_v2_overfits_and_round_trips(tmp_path):
+    """The v2 head (interaction, one hidden layer) learns every triple and saves and loads."""
+    relation_head = {"@architectures": "nerel.RelationScorer.v2", "max_distance": 16, "hidden_width": 64,
+                     "interaction": True, "depth": 1}
+    nlp = cnn_nlp(model={**V3_MODEL, "relation_head": relation_head}, scorer=V3_SCORER)
+    examples = make_nested_examples(nlp)
+    train(nlp, examples, 120)
+    for example in examples:
+        assert triples(nlp(example.reference.text)) == triples(example.reference)
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    for example in examples:
+        a, b = nlp(example.reference.text), loaded(example.reference.text)
+        assert [r["score"] for r in get_relations(a)] == pytest.approx([r["score"] for r in get_relations(b)])
+        assert relation_triples(a) == relation_triples(b)
+
+
+@pytest.mark.slow
 def test_cats_can_come_from_the_triples(trained):
     nlp, examples, _, path = trained
     from_triples = spacy.load(path, config={"components": {"nerel_joint": {"cats_source": "triples"}}})
