@@ -156,7 +156,7 @@ def relation_representation_forward(
     distance_table = model.get_param("distances")
     h = model.get_dim("nH")
     max_distance = model.attrs["max_distance"]
-    interaction = model.attrs.get("interaction", False)
+    interaction = model.attrs["interaction"]
     width = h * (2 if interaction else 1)
     outputs, caches = [], []
     for X, mentions in zip(Xs, mention_sets):
@@ -174,9 +174,7 @@ def relation_representation_forward(
             head_vec, tail_vec, between = _mention_level_hidden(model, X, starts, ends, labels, gap_starts, gap_ends)
             hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
             hidden = ops.xp.maximum(hidden, 0, out=hidden)
-            if interaction:
-                hidden = ops.xp.concatenate([hidden, head_vec[heads] * tail_vec[tails]], axis=1)
-            outputs.append(hidden)
+            outputs.append(_pair_rows(ops, hidden, head_vec, tail_vec, heads, tails, interaction))
             continue
         P = ops.gemm(X, W, trans2=True)  # (n, 7h)
         part = [P[:, k * h : (k + 1) * h] for k in range(N_PROJECTIONS)]
@@ -186,10 +184,7 @@ def relation_representation_forward(
         between = range_means(between, gap_starts, gap_ends)
         hidden = head_vec[heads] + tail_vec[tails] + between + distance_table[buckets] + b
         active = hidden > 0
-        if interaction:
-            outputs.append(ops.xp.concatenate([hidden * active, head_vec[heads] * tail_vec[tails]], axis=1))
-        else:
-            outputs.append(hidden * active)
+        outputs.append(_pair_rows(ops, hidden * active, head_vec, tail_vec, heads, tails, interaction))
         products = (head_vec, tail_vec) if interaction else None
         caches.append((X, starts, ends, labels, heads, tails, gap_starts, gap_ends, buckets, active, products))
 
@@ -232,6 +227,13 @@ def relation_representation_forward(
     if not is_train:
         return outputs, _no_backprop
     return outputs, backprop
+
+
+def _pair_rows(ops, hidden, head_vec, tail_vec, heads, tails, interaction: bool):
+    """Each pair's output row: the activated sum, then ``head ⊙ tail`` with ``interaction``."""
+    if not interaction:
+        return hidden
+    return ops.xp.concatenate([hidden, head_vec[heads] * tail_vec[tails]], axis=1)
 
 
 def _no_backprop(dYs):
