@@ -12,7 +12,7 @@
 ``nerel-batch evaluate`` and training's dev scores all carry them.
 """
 from collections import defaultdict
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy
 
@@ -94,7 +94,7 @@ def in_one_sentence(sentence: Sequence[int], head: Sequence[int], tail: Sequence
 RelationPredictor = Callable[[List[Doc], Sequence[numpy.ndarray]], List[list]]
 
 
-def score_gold_mention_relations(
+def gold_mention_triples(
     examples: Sequence[Example],
     predict_relations: RelationPredictor,
     entity_labels: Sequence[str],
@@ -102,17 +102,17 @@ def score_gold_mention_relations(
     *,
     spans_key: str = SPANS_KEY,
     batch_size: int = 16,
-) -> Dict[str, object]:
-    """``relations_gold_*`` (all pairs) and ``relations_gold_insent_*`` micro P/R/F, per type too.
+) -> Iterator[Tuple[Set, Set, Set]]:
+    """Per example, ``(gold, predicted, in_sentence)`` sets of ``(head, tail, label)`` triples.
 
     ``predict_relations(docs, mentions)`` (``NerelJoint.predict_relations``) scores pairs
     of each example's gold mentions on its predicted doc, which must have been through the
-    components before the relation head's (a transformer), as in ``nlp.evaluate``. Gold
-    pairs beyond the head's ``max_distance`` count as missed.
+    components before the relation head's (a transformer), as in ``nlp.evaluate``. ``head``
+    and ``tail`` index the gold mentions; ``in_sentence`` holds the triples of either set
+    whose arguments share a sentence.
     """
     from .pipeline.targets import gold_relations
 
-    scores = {scope: (PRFScore(), defaultdict(PRFScore)) for scope in ("all", "insent")}
     for batch in minibatch(list(examples), batch_size):
         gold = gold_relations(batch, entity_labels, relation_labels, spans_key)
         docs = [eg.predicted for eg in batch]
@@ -122,10 +122,30 @@ def score_gold_mention_relations(
             rows = doc_gold.mentions
             gold_set = {(h, t, relation_labels[k]) for h, t, k in doc_gold.triples}
             predicted_set = {(r.head, r.tail, relation_labels[r.label]) for r in doc_predicted}
-            count_triples(gold_set, predicted_set, *scores["all"])
             inside = {triple for triple in gold_set | predicted_set
                       if in_one_sentence(sentence, rows[triple[0]], rows[triple[1]])}
-            count_triples(gold_set & inside, predicted_set & inside, *scores["insent"])
+            yield gold_set, predicted_set, inside
+
+
+def score_gold_mention_relations(
+    examples: Sequence[Example],
+    predict_relations: RelationPredictor,
+    entity_labels: Sequence[str],
+    relation_labels: Sequence[str],
+    *,
+    spans_key: str = SPANS_KEY,
+    batch_size: int = 16,
+) -> Dict[str, object]:
+    """``relations_gold_*`` (all pairs) and ``relations_gold_insent_*`` micro P/R/F, per type too,
+    over :func:`gold_mention_triples`. Gold pairs beyond the head's ``max_distance`` count
+    as missed.
+    """
+    scores = {scope: (PRFScore(), defaultdict(PRFScore)) for scope in ("all", "insent")}
+    for gold_set, predicted_set, inside in gold_mention_triples(
+        examples, predict_relations, entity_labels, relation_labels, spans_key=spans_key, batch_size=batch_size,
+    ):
+        count_triples(gold_set, predicted_set, *scores["all"])
+        count_triples(gold_set & inside, predicted_set & inside, *scores["insent"])
     found = prf_scores("relations_gold", *scores["all"])
     found.update(prf_scores("relations_gold_insent", *scores["insent"]))
     return found
@@ -191,6 +211,7 @@ def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict
 
 
 __all__ = [
+    "gold_mention_triples",
     "relation_triples",
     "score_gold_mention_relations",
     "score_relations",

@@ -1,0 +1,60 @@
+"""Per-document ``(tp, fp, fn)`` counts of the joint component's scores.
+
+The micro scores of ``nerel.joint_scorer.v3`` sum these over documents; kept per
+document, they feed ``cross_fitting`` (settings chosen on other documents, paired
+bootstrap). One ``(n_docs, 3)`` array per score:
+
+- ``cats_counts``: relation types in ``doc.cats`` at the component's thresholds;
+- ``relation_counts``: end-to-end strict triples in ``doc._.relations``;
+- ``gold_mention_counts``: triples predicted on the gold mentions, all pairs and
+  in-sentence pairs.
+"""
+from typing import Dict, Mapping, Sequence
+
+import numpy
+from spacy.training import Example
+
+from .cross_fitting import Counts, counts_rows
+from .schema import SPANS_KEY
+from .scoring import cats_arrays
+from .scoring_relations import gold_mention_triples, relation_triples
+
+
+def set_counts(gold: set, predicted: set) -> tuple:
+    """``(tp, fp, fn)`` of one document's predicted set against its gold set."""
+    return len(gold & predicted), len(predicted - gold), len(gold - predicted)
+
+
+def cats_counts(examples: Sequence[Example], labels: Sequence[str], thresholds: Mapping[str, float]) -> Counts:
+    """Relation-type counts per document: ``doc.cats[label] >= thresholds[label]`` against the gold cats."""
+    gold, scores = cats_arrays(examples, labels)
+    predicted = scores >= numpy.array([thresholds[label] for label in labels])[None, :]
+    gold = gold.astype(bool)
+    return numpy.stack([(gold & predicted).sum(1), (~gold & predicted).sum(1), (gold & ~predicted).sum(1)], axis=1)
+
+
+def relation_counts(examples: Sequence[Example], spans_key: str = SPANS_KEY) -> Counts:
+    """End-to-end strict triple counts per document (``score_relations``'s matching)."""
+    return counts_rows([
+        set_counts(relation_triples(eg.reference, spans_key), relation_triples(eg.predicted, spans_key))
+        for eg in examples
+    ])
+
+
+def gold_mention_counts(examples: Sequence[Example], component, batch_size: int = 16) -> Dict[str, Counts]:
+    """``{"all": …, "insent": …}`` counts of ``component``'s triples on each example's gold mentions.
+
+    The examples' predicted docs must have been through the components before
+    ``component`` (``nlp.evaluate`` and ``predict_and_score`` leave them so).
+    """
+    rows = {"all": [], "insent": []}
+    for gold, predicted, inside in gold_mention_triples(
+        examples, component.predict_relations, component.entity_labels, component.cats_labels,
+        spans_key=component.cfg["spans_key"] or SPANS_KEY, batch_size=batch_size,
+    ):
+        rows["all"].append(set_counts(gold, predicted))
+        rows["insent"].append(set_counts(gold & inside, predicted & inside))
+    return {scope: counts_rows(values) for scope, values in rows.items()}
+
+
+__all__ = ["cats_counts", "gold_mention_counts", "relation_counts", "set_counts"]
