@@ -83,7 +83,7 @@ def test_train_more_continues_from_the_checkpoint(project_dir, tiny_bert_dir):
     """train-more sources both components: with a zero learning rate nothing may change."""
     if not (project_dir / "training" / "joint_trf" / "model-best").exists():
         train_transformer(project_dir, tiny_bert_dir)
-    variables = ("run=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0",
+    variables = ("more_from=joint_trf", "more_steps=2", "eval_frequency=1", "more_learn_rate=0.0",
                  "more_window=10", "more_stride=7")
     weasel_run(project_dir, "train-more", *variables)
     source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
@@ -107,7 +107,7 @@ def test_train_heads_trains_new_heads_on_the_frozen_encoder(project_dir, tiny_be
     """train-heads sources the transformer and freezes it; nerel_joint starts afresh and learns."""
     if not (project_dir / "training" / "joint_trf" / "model-best").exists():
         train_transformer(project_dir, tiny_bert_dir)
-    weasel_run(project_dir, "train-heads", "run=joint_trf", "heads_steps=3", "eval_frequency=1")
+    weasel_run(project_dir, "train-heads", "heads_from=joint_trf", "heads_steps=3", "heads_eval_frequency=1")
     source = spacy.load(project_dir / "training" / "joint_trf" / "model-best")
     trained = spacy.load(project_dir / "training" / "joint_trf_heads" / "model-last")
     assert trained.pipe_names == source.pipe_names

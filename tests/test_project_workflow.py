@@ -1,0 +1,47 @@
+"""project.yml's workflows are wired: each stage reads what an earlier stage of the same
+workflow wrote, and `all` ends in the run the later commands read."""
+from pathlib import Path
+
+import pytest
+from weasel.util import load_project_config
+
+from conftest import REPO_ROOT
+
+
+def project(**overrides):
+    return load_project_config(Path(REPO_ROOT), overrides={f"vars.{k}": v for k, v in overrides.items()})
+
+
+def commands_of(config, workflow):
+    by_name = {command["name"]: command for command in config["commands"]}
+    return [by_name[name] for name in config["workflows"][workflow]]
+
+
+@pytest.mark.parametrize("workflow", ["all", "cnn"])
+@pytest.mark.parametrize("overrides", [{}, {"config": "joint_trf_custom"}])
+def test_every_trained_model_a_stage_reads_comes_from_an_earlier_stage(workflow, overrides):
+    config = project(**overrides)
+    written = set()
+    for command in commands_of(config, workflow):
+        for dep in command.get("deps", []):
+            if dep.startswith("training/"):
+                assert dep in written, f"{command['name']} reads {dep}, which no earlier stage of {workflow} writes"
+        written.update(command.get("outputs", []))
+
+
+def test_all_trains_encoder_then_heads_then_both_and_ships_the_last():
+    config = project()
+    names = config["workflows"]["all"]
+    assert names.index("train") < names.index("train-heads") < names.index("train-more") < names.index("evaluate")
+    by_name = {command["name"]: command for command in config["commands"]}
+    assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
+    assert by_name["train-more"]["deps"][1] == "training/joint_trf_heads/model-best"
+    assert by_name["evaluate"]["deps"][0] == "training/joint_trf_heads_more/model-best"
+    assert by_name["package"]["deps"] == ["training/joint_trf_heads_more/model-int8"]
+
+
+def test_run_can_point_the_later_commands_at_another_run():
+    config = project(run="joint_trf")
+    by_name = {command["name"]: command for command in config["commands"]}
+    assert by_name["evaluate"]["deps"][0] == "training/joint_trf/model-best"
+    assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
