@@ -57,7 +57,7 @@ def train_transformer(project_dir: Path, tiny_bert_dir: Path) -> tuple:
 def test_transformer_config_trains_and_evaluates(project_dir, tiny_bert_dir):
     variables = train_transformer(project_dir, tiny_bert_dir)
     assert (project_dir / "training" / "joint_trf" / "model-best" / "config.cfg").exists()
-    weasel_run(project_dir, "evaluate", *variables)
+    weasel_run(project_dir, "evaluate", *variables, "run=joint_trf")
     metrics = json.loads((project_dir / "metrics" / "joint_trf" / "dev.json").read_text())
     for key in ("seqeval_f", "ents_f", "cats_micro_f", "cats_micro_p", "natasha_mapping"):
         assert key in metrics

@@ -98,12 +98,18 @@ def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     (_, transformer) = quick_start_blocks()
     # trim_words=none: tokenizing navec's 750k word forms adds a minute (tests/test_trim_* cover words)
     tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000",
-            "trim_words": "none"}
+            "trim_words": "none", "heads_steps": "2", "heads_eval_frequency": "1", "more_steps": "2"}
     run_block(transformer, clone, tiny)
-    assert (clone / "training" / "joint_trf" / "model-int8" / "config.cfg").exists()
-    trim = json.loads((clone / "metrics" / "joint_trf" / "trim_vocab.json").read_text(encoding="utf-8"))
+    # `all` trains three stages, each from the previous one, and ships the last
+    for stage in ("joint_trf", "joint_trf_heads", "joint_trf_heads_more"):
+        assert (clone / "training" / stage / "model-best" / "config.cfg").exists(), stage
+    final = clone / "training" / "joint_trf_heads_more"
+    assert (final / "model-int8" / "config.cfg").exists()
+    trim = json.loads((clone / "metrics" / "joint_trf_heads_more" / "trim_vocab.json").read_text(encoding="utf-8"))
     assert trim["transformer"]["identity"]["mismatched"] == 0  # `all` quantizes the trimmed copy
-    assert spacy.load(clone / "training" / "joint_trf" / "model-int8").meta["trimmed_vocabulary"]
+    shipped = spacy.load(final / "model-int8")
+    assert shipped.meta["trimmed_vocabulary"]
+    assert shipped.get_pipe("nerel_joint").cfg["cats_source"] == "max"
 
 
 def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
