@@ -4,6 +4,11 @@ Scores one pipeline with `doc.ents` from the BIO head or from the outermost pred
 mentions, at several span thresholds (load-time settings, no retraining), and measures
 the share of prediction time spent in the span head and its decoding.
 
+Whether choosing either setting by these dev scores is worth it on unseen documents:
+each of 5 folds of documents is scored with the setting best on the other four
+(``cross_fitting.choice_report``): ``ents_source`` by flat ``ents_f`` at the shipped
+threshold, ``span_threshold`` by the nested ``spans_nerel_f``.
+
     python benchmarks/nested_decoding.py /work/runs/cnn_nested/model-best corpus/dev.spacy \
         --name cnn_nested
 """
@@ -15,8 +20,10 @@ from pathlib import Path
 import spacy
 
 from nerel_spacy.corpus import read_corpus
+from nerel_spacy.cross_fitting import choice_report, micro_f
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
+from nerel_spacy.per_doc_counts import entity_counts, mention_counts
 from nerel_spacy.pipeline import annotations as decoding_module
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,16 +34,33 @@ KEYS = (
 
 
 def sweep(model: Path, dev: Path, thresholds, sources):
-    rows = []
+    """Scores of every (source, threshold), and the per-document counts behind ents_f and spans_nerel_f."""
+    rows, counts = [], {}
     for source in sources:
         for threshold in thresholds:
             settings = {"ents_source": source, "span_threshold": threshold}
             nlp = spacy.load(model, config={"components": {"nerel_joint": settings}})
-            scores, _ = predict_and_score(nlp, read_corpus(dev, nlp.vocab))
+            spans_key = nlp.get_pipe("nerel_joint").cfg["spans_key"]
+            scores, examples = predict_and_score(nlp, read_corpus(dev, nlp.vocab))
+            counts[(source, threshold)] = {"ents": entity_counts(examples), "spans": mention_counts(examples, spans_key)}
+            for name, key in (("ents", "ents_f"), ("spans", f"spans_{spans_key}_f")):  # must add up to the scorer's
+                if abs(micro_f(counts[(source, threshold)][name]) - float(scores[key])) > 1e-6:
+                    raise AssertionError(f"{key}: per-document counts give {micro_f(counts[(source, threshold)][name])}, "
+                                         f"the scorer {scores[key]}")
             row = {**settings, **{key: round(float(scores[key]), 4) for key in KEYS}}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    return rows
+    return rows, counts
+
+
+def choices(counts, shipped_source: str, shipped_threshold: float, thresholds, sources):
+    """Cross-fitted choices of ``ents_source`` (by ents_f) and ``span_threshold`` (by spans_nerel_f)."""
+    return {
+        "ents_source (ents_f)": choice_report(
+            {source: counts[(source, shipped_threshold)]["ents"] for source in sources}, shipped_source),
+        "span_threshold (spans_nerel_f)": choice_report(
+            {str(t): counts[(shipped_source, t)]["spans"] for t in thresholds}, str(shipped_threshold)),
+    }
 
 
 class Timer:
@@ -86,12 +110,20 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.4, 0.5])
     parser.add_argument("--no-cost", action="store_true", help="Skip the timing (e.g. while a training runs)")
     args = parser.parse_args()
+    shipped = spacy.load(args.model).get_pipe("nerel_joint").cfg
+    shipped_source, shipped_threshold = shipped["ents_source"], float(shipped["span_threshold"])
+    thresholds = sorted(set(args.thresholds) | {shipped_threshold})
+    sources = ("tags", "spans")
+    rows, counts = sweep(args.model, args.dev, thresholds, sources)
     record = {
         "model": str(args.model),
         "dev": str(args.dev),
-        "sweep": sweep(args.model, args.dev, args.thresholds, ("tags", "spans")),
+        "shipped": {"ents_source": shipped_source, "span_threshold": shipped_threshold},
+        "sweep": rows,
+        "chosen_on_other_documents": choices(counts, shipped_source, shipped_threshold, thresholds, sources),
         "machine": describe_machine(),
     }
+    print(json.dumps(record["chosen_on_other_documents"], indent=1), flush=True)
     if not args.no_cost:
         record["cost"] = span_head_cost(args.model, args.dev)
         print(json.dumps(record["cost"]), flush=True)

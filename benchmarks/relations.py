@@ -28,7 +28,7 @@ from spacy.training import Example
 from spacy.util import minibatch
 
 from nerel_spacy.corpus import read_corpus
-from nerel_spacy.cross_fitting import cross_fitted_choice, micro_f, paired_bootstrap
+from nerel_spacy.cross_fitting import choice_report, micro_f
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
 from nerel_spacy.per_doc_counts import cats_counts, gold_mention_counts, relation_counts
@@ -135,21 +135,6 @@ def scores_and_counts(nlp, gold_docs) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         if abs(micro_f(array) - float(scores[f"{key}_f"])) > 1e-6:
             raise AssertionError(f"{key}: per-document counts give {micro_f(array)}, the scorer {scores[f'{key}_f']}")
     return scores, counts
-
-
-def choice_report(options: Dict[str, Any], shipped: str) -> Dict[str, Any]:
-    """Cross-fitted micro F of choosing among ``options`` (shipped first: it wins ties) and
-    the paired bootstrap of the option best on all documents against the shipped one."""
-    ordered = {shipped: options[shipped], **{k: v for k, v in options.items() if k != shipped}}
-    report: Dict[str, Any] = {"shipped": shipped, "shipped_f": round(micro_f(options[shipped]), 4)}
-    chosen = cross_fitted_choice(ordered, n_folds=5, seed=0)
-    report["cross_fitted"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in chosen.items()}
-    best = chosen["chosen_on_all"]
-    report["bootstrap_best_vs_shipped"] = {
-        k: round(v, 4) if isinstance(v, float) else v
-        for k, v in paired_bootstrap(options[shipped], options[best]).items()
-    }
-    return report
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ The micro scores of ``nerel.joint_scorer.v3`` sum these over documents; kept per
 document, they feed ``cross_fitting`` (settings chosen on other documents, paired
 bootstrap). One ``(n_docs, 3)`` array per score:
 
+- ``entity_counts``: flat entities in ``doc.ents`` (spaCy's ``ents_f``);
+- ``mention_counts``: every mention in ``doc.spans[key]`` (``spans_{key}_f``, the
+  nested metric of ``scoring_nested``);
 - ``cats_counts``: relation types in ``doc.cats`` at the component's thresholds;
 - ``relation_counts``: end-to-end strict triples in ``doc._.relations``;
 - ``gold_mention_counts``: triples predicted on the gold mentions, all pairs and
@@ -17,12 +20,28 @@ from spacy.training import Example
 from .cross_fitting import Counts, counts_rows
 from .schema import SPANS_KEY
 from .scoring import cats_arrays
+from .scoring_nested import char_mentions
 from .scoring_relations import gold_mention_triples, relation_triples
 
 
 def set_counts(gold: set, predicted: set) -> tuple:
     """``(tp, fp, fn)`` of one document's predicted set against its gold set."""
     return len(gold & predicted), len(predicted - gold), len(gold - predicted)
+
+
+def entity_counts(examples: Sequence[Example]) -> Counts:
+    """Flat entity counts per document: ``doc.ents`` as exact ``(start_char, end_char, label)``."""
+    def entities(doc) -> set:
+        return {(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents}
+
+    return counts_rows([set_counts(entities(eg.reference), entities(eg.predicted)) for eg in examples])
+
+
+def mention_counts(examples: Sequence[Example], key: str = SPANS_KEY) -> Counts:
+    """Nested mention counts per document: every mention in ``doc.spans[key]``, exact offsets and label."""
+    return counts_rows([
+        set_counts(char_mentions(eg.reference, key), char_mentions(eg.predicted, key)) for eg in examples
+    ])
 
 
 def cats_counts(examples: Sequence[Example], labels: Sequence[str], thresholds: Mapping[str, float]) -> Counts:
@@ -57,4 +76,4 @@ def gold_mention_counts(examples: Sequence[Example], component, batch_size: int 
     return {scope: counts_rows(values) for scope, values in rows.items()}
 
 
-__all__ = ["cats_counts", "gold_mention_counts", "relation_counts", "set_counts"]
+__all__ = ["cats_counts", "entity_counts", "gold_mention_counts", "mention_counts", "relation_counts", "set_counts"]

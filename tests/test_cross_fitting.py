@@ -2,7 +2,7 @@ import numpy
 import pytest
 
 from nerel_spacy.cross_fitting import (
-    best_option, counts_rows, cross_fitted_choice, micro_f, paired_bootstrap,
+    best_option, choice_report, counts_rows, cross_fitted_choice, micro_f, paired_bootstrap,
 )
 
 
@@ -70,3 +70,18 @@ def test_paired_bootstrap_of_an_option_better_on_every_document():
     assert result["gain"] == pytest.approx(0.5)
     assert result["low"] == pytest.approx(0.5) and result["high"] == pytest.approx(0.5)
     assert result["p_better"] == 1.0
+
+
+def test_choice_report_lets_the_shipped_option_win_ties_and_compares_the_best_with_it():
+    tie = counts_rows([(1, 1, 0)] * 5)
+    # Listed after its tie, the shipped option still wins: nothing to gain.
+    report = choice_report({"other": tie, "shipped": tie.copy()}, "shipped")
+    assert report["cross_fitted"]["choices"] == ["shipped"] * 5
+    assert report["bootstrap_best_vs_shipped"]["gain"] == 0.0
+    better = counts_rows([(2, 0, 0)] * 5)
+    report = choice_report({"shipped": tie, "better": better}, "shipped")
+    assert report["shipped_f"] == pytest.approx(round(2 / 3, 4))
+    assert report["cross_fitted"]["f"] == 1.0 and report["cross_fitted"]["chosen_on_all"] == "better"
+    assert report["bootstrap_best_vs_shipped"]["gain"] == pytest.approx(round(1 / 3, 4))
+    with pytest.raises(ValueError, match="not among"):
+        choice_report({"a": tie}, "b")

@@ -5,7 +5,10 @@ import spacy
 from spacy.training import Example
 
 from nerel_spacy.cross_fitting import micro_f
-from nerel_spacy.per_doc_counts import cats_counts, gold_mention_counts, relation_counts, set_counts
+from nerel_spacy.per_doc_counts import (
+    cats_counts, entity_counts, gold_mention_counts, mention_counts, relation_counts, set_counts,
+)
+from nerel_spacy.scoring_nested import score_nested
 from nerel_spacy.scoring_relations import score_relations
 
 from test_scoring_relations import FixedRelations, annotated, examples  # noqa: F401  (fixture)
@@ -13,6 +16,43 @@ from test_scoring_relations import FixedRelations, annotated, examples  # noqa: 
 
 def test_set_counts():
     assert set_counts({1, 2, 3}, {2, 3, 4, 5}) == (2, 2, 1)
+
+
+def _doc(nlp, text, ents=(), mentions=()):
+    doc = nlp.make_doc(text)
+    doc.ents = [doc.char_span(s, e, label=label) for s, e, label in ents]
+    doc.spans["nerel"] = [doc.char_span(s, e, label=label) for s, e, label in mentions]
+    return doc
+
+
+def test_entity_counts_are_per_document_and_sum_to_spacys_ents_f():
+    nlp = spacy.blank("ru")
+    text = "Банк России и Газпром"  # Банк 0-4, России 5-11, Газпром 14-21
+    rows = [
+        # the first right, the second with the wrong type: 1 tp, 1 fp, 1 fn
+        Example(_doc(nlp, text, [(0, 11, "ORG"), (14, 21, "ORG")]), _doc(nlp, text, [(0, 11, "ORG"), (14, 21, "PER")])),
+        # nothing predicted: 2 fn
+        Example(_doc(nlp, text), _doc(nlp, text, [(0, 4, "ORG"), (14, 21, "ORG")])),
+    ]
+    counts = entity_counts(rows)
+    assert counts.tolist() == [[1, 1, 1], [0, 0, 2]]
+    assert micro_f(counts) == pytest.approx(spacy.scorer.Scorer.score_spans(rows, "ents")["ents_f"])
+
+
+def test_mention_counts_keep_nested_mentions_and_sum_to_the_nested_score():
+    nlp = spacy.blank("ru")
+    text = "Банк России и Газпром"
+    gold = [(0, 11, "ORGANIZATION"), (5, 11, "COUNTRY"), (14, 21, "ORGANIZATION")]
+    rows = [
+        # the outer and the inner mention right, Газпром given the wrong type
+        Example(_doc(nlp, text, mentions=[(0, 11, "ORGANIZATION"), (5, 11, "COUNTRY"), (14, 21, "COUNTRY")]),
+                _doc(nlp, text, mentions=gold)),
+        # only the inner mention
+        Example(_doc(nlp, text, mentions=[(5, 11, "COUNTRY")]), _doc(nlp, text, mentions=gold)),
+    ]
+    counts = mention_counts(rows)
+    assert counts.tolist() == [[2, 1, 1], [1, 0, 2]]
+    assert micro_f(counts) == pytest.approx(score_nested(rows)["spans_nerel_f"])
 
 
 def test_relation_counts_are_per_document_and_sum_to_the_micro_score(examples):  # noqa: F811
