@@ -109,7 +109,9 @@ def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     assert trim["transformer"]["identity"]["mismatched"] == 0  # `all` quantizes the trimmed copy
     shipped = spacy.load(final / "model-int8")
     assert shipped.meta["trimmed_vocabulary"]
-    assert shipped.get_pipe("nerel_joint").cfg["cats_source"] == "max"
+    # the configs' decoding settings reach the shipped pipeline through all three stages
+    settings = shipped.get_pipe("nerel_joint").cfg
+    assert (settings["cats_source"], settings["relation_threshold"], settings["ents_source"]) == ("max", 0.3, "spans")
 
 
 def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
