@@ -29,15 +29,24 @@ def test_every_trained_model_a_stage_reads_comes_from_an_earlier_stage(workflow,
         written.update(command.get("outputs", []))
 
 
-def test_all_trains_encoder_then_heads_then_both_and_ships_the_last():
+def test_all_trains_encoder_then_heads_then_both_twice_and_ships_the_last():
     config = project()
     names = config["workflows"]["all"]
-    assert names.index("train") < names.index("train-heads") < names.index("train-more") < names.index("evaluate")
+    stages = ("train", "train-heads", "train-more", "train-more-again", "evaluate")
+    assert [names.index(stage) for stage in stages] == sorted(names.index(stage) for stage in stages)
     by_name = {command["name"]: command for command in config["commands"]}
     assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
     assert by_name["train-more"]["deps"][1] == "training/joint_trf_heads/model-best"
-    assert by_name["evaluate"]["deps"][0] == "training/joint_trf_heads_more/model-best"
-    assert by_name["package"]["deps"] == ["training/joint_trf_heads_more/model-int8"]
+    assert by_name["train-more-again"]["deps"][1] == "training/joint_trf_heads_more/model-best"
+    assert by_name["evaluate"]["deps"][0] == "training/joint_trf_heads_more_more/model-best"
+    assert by_name["package"]["deps"] == ["training/joint_trf_heads_more_more/model-int8"]
+
+
+def test_the_two_rounds_of_train_more_differ_only_in_what_they_read_and_write():
+    by_name = {command["name"]: command for command in project()["commands"]}
+    first, second = (" ".join(by_name[name]["script"]) for name in ("train-more", "train-more-again"))
+    normalised = second.replace("joint_trf_heads_more_more", "OUT").replace("joint_trf_heads_more", "IN")
+    assert normalised == first.replace("joint_trf_heads_more", "OUT").replace("joint_trf_heads", "IN")
 
 
 def test_run_can_point_the_later_commands_at_another_run():
