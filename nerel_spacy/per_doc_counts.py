@@ -17,7 +17,7 @@ from typing import Dict, Mapping, Sequence
 import numpy
 from spacy.training import Example
 
-from .cross_fitting import Counts, counts_rows
+from .cross_fitting import Counts, counts_rows, micro_f
 from .schema import SPANS_KEY
 from .scoring import cats_arrays
 from .scoring_nested import char_mentions
@@ -76,4 +76,15 @@ def gold_mention_counts(examples: Sequence[Example], component, batch_size: int 
     return {scope: counts_rows(values) for scope, values in rows.items()}
 
 
-__all__ = ["cats_counts", "entity_counts", "gold_mention_counts", "mention_counts", "relation_counts", "set_counts"]
+def check_against_scores(counts: Mapping[str, Counts], scores: Mapping[str, object], tolerance: float = 1e-6) -> None:
+    """Raise unless each ``counts[key]`` sums to the scorer's ``scores[key + "_f"]``.
+
+    Cross-fitting is only as right as the counts it resamples; a benchmark checks them
+    against the scores of the same examples before using them.
+    """
+    for key, array in counts.items():
+        if abs(micro_f(array) - float(scores[f"{key}_f"])) > tolerance:
+            raise AssertionError(f"{key}: per-document counts give {micro_f(array)}, the scorer {scores[f'{key}_f']}")
+
+
+__all__ = ["cats_counts", "check_against_scores", "entity_counts", "gold_mention_counts", "mention_counts", "relation_counts", "set_counts"]

@@ -6,7 +6,7 @@ from spacy.training import Example
 
 from nerel_spacy.cross_fitting import micro_f
 from nerel_spacy.per_doc_counts import (
-    cats_counts, entity_counts, gold_mention_counts, mention_counts, relation_counts, set_counts,
+    cats_counts, check_against_scores, entity_counts, gold_mention_counts, mention_counts, relation_counts, set_counts,
 )
 from nerel_spacy.scoring_nested import score_nested
 from nerel_spacy.scoring_relations import score_relations
@@ -91,3 +91,10 @@ def test_gold_mention_counts_split_all_pairs_from_in_sentence_pairs():
     assert counts["all"].tolist() == [[1, 1, 1]]
     assert counts["insent"].tolist() == [[1, 1, 0]]
     assert isinstance(counts["all"], numpy.ndarray)
+
+
+def test_check_against_scores_raises_when_counts_and_scores_disagree():
+    counts = {"ents": numpy.array([[2, 1, 1]]), "spans_nerel": numpy.array([[1, 0, 0]])}
+    check_against_scores(counts, {"ents_f": 4 / 6, "spans_nerel_f": 1.0})
+    with pytest.raises(AssertionError, match="spans_nerel"):
+        check_against_scores(counts, {"ents_f": 4 / 6, "spans_nerel_f": 0.5})
