@@ -2,6 +2,7 @@
 import io
 from typing import Dict
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
@@ -48,3 +49,25 @@ def test_spacy_train_loop_scores_relations_and_saves_the_relation_head(config_na
     doc = loaded(NESTED_DOCS[0][0])
     assert isinstance(doc._.relations, list)
     assert "relations_f" in loaded.evaluate(make_nested_examples(loaded))
+
+
+@pytest.mark.slow
+def test_relation_head_v3_trains_saves_and_loads_with_the_same_relations(tiny_project, tmp_path):
+    head = "components.nerel_joint.model.relation_head"
+    overrides = {**tiny_project, "training.max_steps": 6, "training.eval_frequency": 3,
+                 f"{head}.@architectures": "nerel.RelationScorer.v3", f"{head}.hidden_width": 16,
+                 f"{head}.context_width": 8, f"{head}.context_margin": 2}
+    nlp = init_nlp(load_config(REPO_ROOT / "configs" / "joint_cnn_fast.cfg", overrides=overrides))
+    (tmp_path / "out").mkdir()
+    train(nlp, tmp_path / "out", stdout=io.StringIO(), stderr=io.StringIO())
+    loaded = spacy.load(tmp_path / "out" / "model-last")
+    head = loaded.get_pipe("nerel_joint").model.get_ref("relation_head")
+    assert head.layers[0].layers[1].name == "relation_context"
+    loaded.to_disk(tmp_path / "again")
+    reloaded_head = spacy.load(tmp_path / "again").get_pipe("nerel_joint").model.get_ref("relation_head")
+    rng = numpy.random.default_rng(0)
+    tokens = [rng.normal(size=(12, head.layers[0].layers[1].get_dim("nI"))).astype("float32")]
+    mentions = [numpy.asarray([[0, 2, 0], [1, 2, 1], [5, 9, 2], [10, 12, 0]], dtype="int32")]
+    scores = head.predict((tokens, mentions))[0]
+    assert scores.shape[0] == 12 and scores.std() > 0  # every ordered pair within 64 tokens
+    numpy.testing.assert_array_equal(scores, reloaded_head.predict((tokens, mentions))[0])

@@ -36,6 +36,7 @@ from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
 from .ranges import prefix_sums, range_means, range_means_backward
+from .relation_context import build_relation_context
 
 RELATION_OUTPUT = "relation_output"
 RELATION_REPRESENTATION = "relation_representation"
@@ -102,6 +103,90 @@ def build_relation_scorer_v2(
     model.set_ref(RELATION_REPRESENTATION, representation)
     model.attrs["max_distance"] = max_distance
     return model
+
+
+@registry.architectures("nerel.RelationScorer.v3")
+def build_relation_scorer_v3(
+    max_distance: int = 64,
+    hidden_width: int = 256,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+    n_entity_types: Optional[int] = None,
+    prior: Optional[float] = None,
+    interaction: bool = True,
+    depth: int = 0,
+    context_width: int = 64,
+    context_margin: int = 0,
+) -> Model[RelationInput, List[Floats2d]]:
+    """v2 plus each pair's own attention over the tokens it spans (``relation_context``).
+
+    context_width: the attention's query and key size; each pair's row gains
+        ``hidden_width`` columns, the attention-weighted mean of the spanned tokens'
+        values, so a trigger between distant arguments is not averaged away.
+    context_margin: tokens outside both arguments that the attention may also read, on
+        each side.
+    The other settings are v2's.
+    """
+    if depth < 0:
+        raise ValueError(f"nerel.RelationScorer: depth must be 0 or more, not {depth}")
+    if prior is not None and not 0.0 < prior < 1.0:
+        raise ValueError(f"nerel.RelationScorer: prior must lie strictly between 0 and 1, not {prior}")
+    if max_distance < 0:
+        raise ValueError(f"nerel.RelationScorer: max_distance must be 0 or more, not {max_distance}")
+    representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
+    context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
+    features = pair_features(representation, context)
+    width = hidden_width * (3 if interaction else 2)
+    model = chain(features, with_array(_output_layers(hidden_width, width, dropout, depth, nO, prior)))
+    model.set_ref(RELATION_OUTPUT, model.layers[-1].layers[0].layers[-1])
+    model.set_ref(RELATION_REPRESENTATION, representation)
+    model.attrs["max_distance"] = max_distance
+    return model
+
+
+def _output_layers(hidden_width: int, width: int, dropout: float, depth: int, nO: Optional[int],
+                   prior: Optional[float]) -> Model:
+    """Dropout, ``depth`` hidden ReLU layers and the linear output, on each pair's row."""
+    layers = [Dropout(dropout)]
+    for _ in range(depth):
+        layers.append(Relu(nO=hidden_width, nI=width, dropout=dropout))
+        width = hidden_width
+    layers.append(Linear(nO=nO, nI=width, init_W=zero_init,
+                         init_b=zero_init if prior is None else prior_log_odds_init(prior)))
+    return chain(*layers)
+
+
+def pair_features(*layers: Model[RelationInput, List[Floats2d]]) -> Model[RelationInput, List[Floats2d]]:
+    """Run each pair-feature layer on the same ``(token_vectors, mentions)`` and join their rows.
+
+    thinc's ``concatenate`` cannot take this input: it is a tuple, and only the token
+    vectors carry gradients, which are summed over the layers.
+    """
+    return Model("pair_features", _pair_features_forward, init=_init_pair_features, layers=list(layers))
+
+
+def _init_pair_features(model: Model, X: Optional[RelationInput] = None, Y=None) -> None:
+    for layer in model.layers:
+        layer.initialize(X=X)
+
+
+def _pair_features_forward(model: Model, inputs: RelationInput, is_train: bool):
+    results = [layer(inputs, is_train) for layer in model.layers]
+    widths = [outputs[0].shape[1] if outputs else 0 for outputs, _ in results]
+    n_docs = len(inputs[0])
+    joined = [model.ops.xp.concatenate([outputs[i] for outputs, _ in results], axis=1) for i in range(n_docs)]
+
+    def backprop(d_joined: List[Floats2d]) -> Tuple[List[Floats2d], List[Ints2d]]:
+        d_tokens = None
+        offset = 0
+        for (_, layer_backprop), width in zip(results, widths):
+            d_part = [model.ops.as_contig(d[:, offset : offset + width]) for d in d_joined]
+            d_layer_tokens, _ = layer_backprop(d_part)
+            d_tokens = d_layer_tokens if d_tokens is None else [a + b for a, b in zip(d_tokens, d_layer_tokens)]
+            offset += width
+        return d_tokens, inputs[1]
+
+    return joined, backprop
 
 
 def prior_log_odds_init(prior: float) -> Callable:
