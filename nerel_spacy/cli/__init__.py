@@ -9,7 +9,7 @@ from ._app import app
 # One module per command; a module missing from a partial install is skipped, not fatal.
 _COMMAND_MODULES = (
     "convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "package",
-    "vectors", "windows", "report", "trim", "distill",
+    "vectors", "windows", "report", "trim", "distill", "export_onnx",
 )
 for _name in _COMMAND_MODULES:
     try:

@@ -20,7 +20,7 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 
 from ..bio import transition_constraints
 from ..models import joint as joint_model
-from ..models import encoders, pooling  # noqa: F401  (register architectures)
+from ..models import pooling  # noqa: F401  (register architectures; the transformer ones load by entry point)
 from ..models import relations as relation_models, spans as span_models  # noqa: F401
 from ..models.loss import sigma_from_log_variance, sigmoid, weigh_task_losses
 from ..schema import SPANS_KEY

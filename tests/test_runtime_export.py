@@ -1,0 +1,109 @@
+"""nerel-batch export-onnx: the exported pipeline gives the source pipeline's outputs, without torch."""
+import json
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+from nerel_spacy.runtime.export import ExportError, export_onnx_pipeline
+
+from conftest import TINY_DOCS
+from quantize_helpers import save_trained_trf
+
+pytestmark = pytest.mark.slow
+TEXTS = [text for text, _, _ in TINY_DOCS] + ["", "Путин"]
+# As if torch, transformers and spacy-transformers were not installed: their imports fail,
+# and spacy-transformers' entry points (which spaCy loads for every pipeline) are gone.
+NO_TORCH = """\
+import sys
+for name in ('torch', 'transformers', 'spacy_transformers'):
+    sys.modules[name] = None
+import catalogue, importlib.metadata
+groups = catalogue.AVAILABLE_ENTRY_POINTS
+groups = groups.values() if hasattr(groups, "values") else [groups]
+catalogue.AVAILABLE_ENTRY_POINTS = importlib.metadata.EntryPoints(
+    e for group in groups for e in group if not e.value.startswith('spacy_transformers'))
+"""
+
+
+@pytest.fixture(scope="module")
+def source_dir(tiny_bert_dir, tmp_path_factory):
+    return save_trained_trf(tiny_bert_dir, tmp_path_factory.mktemp("onnx_source") / "model")
+
+
+def head_outputs(nlp, text, encoder_name):
+    doc = nlp.get_pipe(encoder_name)(nlp.make_doc(text))
+    outputs = nlp.get_pipe("nerel_joint").model.predict([doc])
+    return {task: value for task, value in outputs.items() if task in ("ner", "spans", "cats")}
+
+
+def annotations(doc):
+    return {"ents": [(e.start, e.end, e.label_) for e in doc.ents],
+            "spans": [(s.start, s.end, s.label_) for s in doc.spans.get("nerel", [])],
+            "cats": {label: round(score, 4) for label, score in doc.cats.items()}}
+
+
+def test_fp32_export_reproduces_the_heads_outputs_and_round_trips(source_dir, tmp_path):
+    source = spacy.load(source_dir)
+    exported, report = export_onnx_pipeline(source, int8=False)
+    assert exported.pipe_names == ["encoder", "nerel_joint"] and (report.window, report.stride) == (8, 6)
+    exported.to_disk(tmp_path / "onnx")
+    loaded = spacy.load(tmp_path / "onnx")
+    for text in TEXTS:
+        if text:  # the heads' raw outputs; an empty doc never reaches them
+            expected, found = head_outputs(source, text, "transformer"), head_outputs(loaded, text, "encoder")
+            for task in expected:
+                for a, b in zip(numpy.atleast_1d(expected[task]), numpy.atleast_1d(found[task])):
+                    numpy.testing.assert_allclose(numpy.asarray(b), numpy.asarray(a), atol=2e-4, rtol=1e-3)
+        assert annotations(loaded(text)) == annotations(source(text))
+    assert loaded.meta["onnx"]["int8"] is False
+
+
+def test_the_export_loads_and_annotates_without_torch(source_dir, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["export-onnx", str(source_dir), str(tmp_path / "onnx")])
+    assert result.exit_code == 0, result.output
+    script = NO_TORCH + (
+        "import json, spacy\n"
+        f"nlp = spacy.load({str(tmp_path / 'onnx')!r})\n"
+        f"docs = list(nlp.pipe({TEXTS!r}))\n"
+        "print(json.dumps([[(e.start, e.end, e.label_) for e in d.ents] for d in docs]))\n"
+        "print(json.dumps([sorted(d.cats.items()) for d in docs]))\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    ents, cats = (json.loads(line) for line in ran.stdout.strip().splitlines()[-2:])
+    in_process = spacy.load(tmp_path / "onnx")
+    assert ents == [[list(e) for e in annotations(d)["ents"]] for d in in_process.pipe(TEXTS)]
+    assert len(cats) == len(TEXTS)
+
+
+def test_int8_export_stays_close_to_the_float_pipeline(source_dir):
+    source = spacy.load(source_dir)
+    exported, report = export_onnx_pipeline(source, int8=True)
+    fp32, _ = export_onnx_pipeline(source, int8=False)
+    assert report.int8 and report.graph_bytes < len(fp32.get_pipe("encoder").to_bytes())
+    for text in TEXTS[:3]:
+        a = fp32.get_pipe("encoder")(fp32.make_doc(text)).tensor
+        b = exported.get_pipe("encoder")(exported.make_doc(text)).tensor
+        cosine = (a * b).sum(axis=1) / (numpy.linalg.norm(a, axis=1) * numpy.linalg.norm(b, axis=1) + 1e-9)
+        assert cosine.mean() > 0.95
+
+
+def test_refuses_what_it_cannot_export(source_dir, tmp_path):
+    exported, _ = export_onnx_pipeline(spacy.load(source_dir), int8=False)
+    with pytest.raises(ExportError, match="already an ONNX export"):
+        export_onnx_pipeline(exported)
+    cnn = spacy.blank("ru")
+    with pytest.raises(ExportError, match="need a 'transformer' component"):
+        export_onnx_pipeline(cnn)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["export-onnx", str(source_dir), str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    assert (tmp_path / "taken" / "notes.txt").exists()
