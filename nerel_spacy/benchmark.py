@@ -30,6 +30,7 @@ from .threads import limit_threads
 PathLike = Union[str, Path]
 DEFAULT_DATA = Path("corpus/dev.spacy")
 SCHEMA_VERSION = 1
+LAUNCHED_AT = "NEREL_BENCHMARK_LAUNCHED_AT"  # when run_worker started the worker (time.time())
 SPEED_KEYS = ("docs_per_second", "tokens_per_second", "ms_per_doc_p50", "ms_per_doc_p95")
 
 
@@ -67,12 +68,15 @@ def benchmark_models(
     notes: Sequence[str] = (),
     output: Optional[PathLike] = None,
     timeout: Optional[float] = None,
+    pythons: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
     """Measure each ``{label: model}`` in its own process and compare them with ``baseline``.
 
     n_docs: documents timed (0: all). f1_docs: documents scored (0: all); score=False
     skips scoring (speed only, e.g. to compare thread counts).
     baseline: the label the others are compared with (default: the first).
+    pythons: ``{label: interpreter}`` for models that run elsewhere than this Python, e.g.
+    an ONNX export in a virtual environment without torch.
     Returns (and writes to ``output``, if given) the results as plain JSON data.
     """
     if not models:
@@ -88,7 +92,8 @@ def benchmark_models(
             runs[label].append(
                 run_worker(model, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads,
                            batch_size=batch_size, max_batch_chars=max_batch_chars,
-                           score=score and round_index == 0, timeout=timeout)
+                           score=score and round_index == 0, timeout=timeout,
+                           python=(pythons or {}).get(label, sys.executable))
             )
     results: Dict[str, Any] = {}
     for label, model in models.items():
@@ -100,6 +105,8 @@ def benchmark_models(
             load_seconds=min(run["load_seconds"] for run in runs[label]),
             rss_after_load_mb=min(run["rss_after_load_mb"] for run in runs[label]),
             peak_rss_mb=min(run["peak_rss_mb"] for run in runs[label]),
+            cold_start_seconds=_min_or_none(run.get("cold_start_seconds") for run in runs[label]),
+            torch_imported=any(run.get("torch_imported", False) for run in runs[label]),
             docs_per_second_rounds=[run["docs_per_second"] for run in runs[label]],
             scores=runs[label][0]["scores"],
             pipeline=runs[label][0]["pipeline"],
@@ -163,11 +170,13 @@ def run_worker(
     max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
     score: bool = True,
     timeout: Optional[float] = None,
+    python: str = sys.executable,
 ) -> Dict[str, Any]:
-    """Measure one model in a fresh interpreter; returns the worker's JSON."""
+    """Measure one model in a fresh interpreter (``python``); returns the worker's JSON."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env[LAUNCHED_AT] = repr(time.time())
     command = [
-        sys.executable, "-m", "nerel_spacy.benchmark", str(model), str(data),
+        python, "-m", "nerel_spacy.benchmark", str(model), str(data),
         "--n-docs", str(n_docs), "--f1-docs", str(f1_docs), "--threads", str(threads),
         "--batch-size", str(batch_size), "--max-batch-chars", str(max_batch_chars),
     ]
@@ -189,7 +198,9 @@ def measure_model(
 ) -> Dict[str, Any]:
     """Load ``model`` and time it on ``data`` in this process (the worker's job)."""
     if is_natasha(model):
-        return measure_natasha(data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, score=score)
+        result = measure_natasha(data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, score=score)
+        result.update(cold_start_seconds=None, torch_imported=sys.modules.get("torch") is not None)
+        return result
     import spacy
 
     from .corpus import read_corpus
@@ -200,6 +211,9 @@ def measure_model(
     nlp = spacy.load(model)
     load_seconds = time.perf_counter() - start
     rss_after_load = _current_rss_mb()
+    launched = os.environ.get(LAUNCHED_AT)
+    # a user's cold start: the interpreter, every import (spaCy, thinc, torch if installed) and the load
+    cold_start = time.time() - float(launched) if launched else None
     gold = read_corpus(data, nlp.vocab)
     if not gold:
         raise ValueError(f"{data}: no documents to benchmark on.")
@@ -224,8 +238,10 @@ def measure_model(
                               "cats_macro_f", "relations_f", "relations_gold_f", "relations_gold_insent_f")}
         scores["per_loc_org_f"] = _float_or_none(all_scores["natasha_mapping"].get("f"))
         scores["n_docs"] = len(scored)
-    return timed_result(str(model), nlp.pipe_names, nlp.meta.get("quantization"), load_seconds, rss_after_load,
-                        len(timed), n_tokens, seconds, latencies, scores)
+    result = timed_result(str(model), nlp.pipe_names, nlp.meta.get("quantization"), load_seconds, rss_after_load,
+                          len(timed), n_tokens, seconds, latencies, scores)
+    result.update(cold_start_seconds=cold_start, torch_imported=sys.modules.get("torch") is not None)
+    return result
 
 
 def timed_result(model: str, pipeline: List[str], quantization: Any, load_seconds: float,
@@ -248,6 +264,11 @@ def timed_result(model: str, pipeline: List[str], quantization: Any, load_second
         "ms_per_doc_p95": float(numpy.percentile(latencies, 95)),
         "scores": scores,
     }
+
+
+def _min_or_none(values) -> Optional[float]:
+    found = [value for value in values if value is not None]
+    return min(found) if found else None
 
 
 def _current_rss_mb() -> Optional[float]:

@@ -16,7 +16,8 @@ from quantize_helpers import save_gold_corpus, save_trained_trf
 MODEL_KEYS = {
     "model", "pipeline", "quantization", "size_mb", "load_seconds", "rss_after_load_mb",
     "peak_rss_mb", "n_docs", "n_tokens", "docs_per_second", "tokens_per_second", "ms_per_doc",
-    "ms_per_doc_p50", "ms_per_doc_p95", "docs_per_second_rounds", "scores",
+    "ms_per_doc_p50", "ms_per_doc_p95", "docs_per_second_rounds", "scores", "cold_start_seconds",
+    "torch_imported",
 }
 COMPARISON_KEYS = {
     "speedup_docs_per_second", "speedup_ms_per_doc_p50", "rss_ratio", "size_ratio",
@@ -55,6 +56,7 @@ def test_benchmark_writes_json_with_speed_memory_size_and_f1(models, tmp_path):
         assert result["docs_per_second"] > 0 and result["ms_per_doc_p95"] >= result["ms_per_doc_p50"] > 0
         assert result["peak_rss_mb"] >= result["rss_after_load_mb"] > 0 and result["size_mb"] > 0
         assert result["pipeline"] == ["transformer", "nerel_joint"]
+        assert result["torch_imported"] is True and result["cold_start_seconds"] > result["load_seconds"] > 0
         for key in ("seqeval_f", "ents_f", "cats_micro_f"):
             assert 0.0 <= result["scores"][key] <= 1.0
     assert report["models"]["fp32"]["quantization"] is None

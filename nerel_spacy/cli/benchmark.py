@@ -33,6 +33,7 @@ ROWS = (
     ("ms/doc p50", lambda r: r["ms_per_doc_p50"], "{:.0f}"),
     ("ms/doc p95", lambda r: r["ms_per_doc_p95"], "{:.0f}"),
     ("load s", lambda r: r.get("load_seconds"), "{:.1f}"),
+    ("cold start s (imports + load)", lambda r: r.get("cold_start_seconds"), "{:.1f}"),
     ("peak RSS MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
     ("size MB", lambda r: r["size_mb"], "{:.0f}"),
     ("NER seqeval F1", lambda r: r["scores"].get("seqeval_f"), "{:.4f}"),
@@ -101,6 +102,12 @@ def benchmark_command(
         "or --model trimmed-int8=training/joint_trf/model-trimmed-int8; --model natasha=natasha puts natasha's "
         "news NER beside them. The first model given is the baseline unless --baseline names another.",
     )] = None,
+    pythons: Annotated[Optional[List[str]], typer.Option(
+        "--python", metavar="LABEL=PYTHON", show_default=False,
+        help="Run LABEL's process with another interpreter (repeatable), e.g. --python "
+        "onnx=/opt/runtime/bin/python for an export from `nerel-batch export-onnx` in a virtual "
+        "environment without torch, to measure the load time and memory a deployment sees.",
+    )] = None,
     baseline: Annotated[Optional[str], typer.Option(
         "--baseline", metavar="LABEL", show_default=False,
         help="The model the others are compared with (fp32, int8 or a --model label); default: the first given.",
@@ -148,6 +155,14 @@ def benchmark_command(
             errors.print(f"[red]error:[/red] two models are labelled {label!r}; give each --model its own label.", soft_wrap=True)
             raise typer.Exit(2)
         models[label] = model
+    interpreters = {}
+    for item in pythons or []:
+        label, sep, python = item.partition("=")
+        if not sep or label not in models or not Path(python).exists():
+            errors.print(f"[red]error:[/red] --python {item!r}: write it as LABEL=PYTHON with the label of a model "
+                         f"given ({', '.join(models) or 'none'}) and an existing interpreter.", soft_wrap=True)
+            raise typer.Exit(2)
+        interpreters[label] = python
     if not models:
         errors.print("[red]error:[/red] give --fp32 MODEL, --int8 MODEL and/or --model LABEL=MODEL to benchmark.",
                      soft_wrap=True)
@@ -158,6 +173,7 @@ def benchmark_command(
             models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
             max_batch_chars=max_batch_chars,
             rounds=rounds, score=score, notes=notes or [], output=output, baseline=baseline,
+            pythons=interpreters,
         )
     except (OSError, ValueError, BenchmarkError) as err:
         errors.print(f"[red]error:[/red] {err}", soft_wrap=True)
