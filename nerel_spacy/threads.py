@@ -9,13 +9,21 @@ worker still ran OpenBLAS with a thread per core: two processes on 2 cores fough
 sets all three through threadpoolctl, in this process, and forked workers (``nlp.pipe``'s
 ``n_process``) inherit the limits.
 """
-from typing import Dict, List
+from typing import Dict, List, Optional
+
+_limit: Optional[int] = None  # the last limit_threads() in this process; ONNX Runtime reads it
 
 
 def limit_threads(threads: int) -> Dict[str, int]:
-    """Limit torch, OpenMP and BLAS to ``threads`` threads each; ``{pool: threads}`` as set."""
+    """Limit torch, OpenMP and BLAS to ``threads`` threads each; ``{pool: threads}`` as set.
+
+    ONNX Runtime sessions made afterwards (``nerel_onnx_encoder`` makes its own at its first
+    doc) take the same limit: see ``thread_limit``.
+    """
+    global _limit
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
+    _limit = threads
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)  # the BLAS libraries and OpenMP runtimes loaded so far
@@ -29,6 +37,11 @@ def limit_threads(threads: int) -> Dict[str, int]:
     return pools
 
 
+def thread_limit() -> Optional[int]:
+    """The limit the last ``limit_threads`` set in this process, or None."""
+    return _limit
+
+
 def thread_pools() -> List[Dict[str, object]]:
     """threadpoolctl's description of the thread pools loaded in this process."""
     from threadpoolctl import threadpool_info
@@ -36,4 +49,4 @@ def thread_pools() -> List[Dict[str, object]]:
     return threadpool_info()
 
 
-__all__ = ["limit_threads", "thread_pools"]
+__all__ = ["limit_threads", "thread_limit", "thread_pools"]

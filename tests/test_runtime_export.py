@@ -107,3 +107,10 @@ def test_refuses_what_it_cannot_export(source_dir, tmp_path):
     result = CliRunner().invoke(app, ["export-onnx", str(source_dir), str(tmp_path / "taken")])
     assert result.exit_code == 2 and "--overwrite" in result.output
     assert (tmp_path / "taken" / "notes.txt").exists()
+
+
+def test_the_export_requires_onnxruntime_not_the_torch_stack(source_dir):
+    source = spacy.load(source_dir)
+    source.meta["requirements"] = ["spacy-transformers>=1.4.0,<1.5.0", "nerel-spacy>=0.1"]
+    exported, _ = export_onnx_pipeline(source, int8=False)
+    assert exported.meta["requirements"] == ["nerel-spacy>=0.1", "onnxruntime>=1.17", "tokenizers>=0.15"]

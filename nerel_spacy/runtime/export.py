@@ -61,11 +61,22 @@ def export_onnx_pipeline(nlp: Language, *, int8: bool = True, threads: int = 0) 
     joint.from_bytes(source_joint.to_bytes(exclude=["model", "vocab"]), exclude=["model", "vocab"])
     copy_weights_outside_encoder(source_joint.model, joint.model)
     runtime.meta.update(copy.deepcopy(nlp.meta))
+    runtime.meta["requirements"] = runtime_requirements(nlp.meta.get("requirements", []))
     runtime.meta["onnx"] = {"int8": int8, "window": window, "stride": stride, "max_length": max_length,
                             "exported_from": nlp.meta.get("name", "")}
     report = ExportReport(int8=int8, window=window, stride=stride, max_length=max_length,
                           graph_bytes=len(graph), seconds=time.perf_counter() - start)
     return runtime, report
+
+
+RUNTIME_REQUIREMENTS = ["onnxruntime>=1.17", "tokenizers>=0.15"]
+TORCH_PACKAGES = ("spacy-transformers", "spacy_transformers", "torch", "transformers")
+
+
+def runtime_requirements(requirements: List[str]) -> List[str]:
+    """The source pipeline's package requirements without the torch stack, plus the runtime's."""
+    kept = [r for r in requirements if not r.replace(" ", "").lower().startswith(TORCH_PACKAGES)]
+    return kept + [r for r in RUNTIME_REQUIREMENTS if r not in kept]
 
 
 def _check_exportable(nlp: Language, config: Config) -> None:
@@ -132,7 +143,7 @@ def _runtime_config(config: Config, window: int, stride: int, max_length: int, t
     components = new["components"]
     del components[SOURCE_COMPONENT]
     components[ENCODER_COMPONENT] = {"factory": "nerel_onnx_encoder", "window": window, "stride": stride,
-                                     "max_length": max_length, "threads": threads, "batch_windows": 16}
+                                     "max_length": max_length, "threads": threads, "batch_windows": 8}
     components[JOINT_COMPONENT]["model"]["tok2vec"] = {"@architectures": "nerel.DocTensor.v1"}
     training = new.get("training", {})
     for key in ("frozen_components", "annotating_components"):
