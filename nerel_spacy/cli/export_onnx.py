@@ -2,13 +2,13 @@
 import shutil
 from pathlib import Path
 
-import srsly
 import typer
 from rich.console import Console
 from typing_extensions import Annotated
 
 from ..benchmark import model_size_bytes
 from ._app import app
+from ._outputs import check_out_dir
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -18,14 +18,6 @@ EXAMPLES = """\
 Exit status: 0 written, 2 usage error (not a float32 transformer pipeline, OUT_DIR holds
 something else).
 """
-
-
-def _is_onnx_pipeline(path: Path) -> bool:
-    """Whether ``path`` holds an earlier output of this command (safe to replace on a rerun)."""
-    try:
-        return "onnx" in srsly.read_json(path / "meta.json")
-    except (OSError, ValueError):
-        return False
 
 
 @app.command("export-onnx", epilog=EXAMPLES)
@@ -61,13 +53,7 @@ def export_onnx_command(
     transformers and spacy-transformers are not needed.
     """
     errors = Console(stderr=True)
-    if Path(model_dir).exists() and Path(model_dir).resolve() == out_dir.resolve():
-        errors.print("[red]error:[/red] OUT_DIR is MODEL_DIR; write the export elsewhere.", soft_wrap=True)
-        raise typer.Exit(2)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (overwrite or _is_onnx_pipeline(out_dir)):
-        errors.print(f"[red]error:[/red] {out_dir} exists and is not an ONNX export; pass --overwrite "
-                     "to replace it.", soft_wrap=True)
-        raise typer.Exit(2)
+    check_out_dir(model_dir, out_dir, overwrite=overwrite, meta_key="onnx", kind="ONNX export", errors=errors)
     try:
         from ..runtime.export import ExportError, export_onnx_pipeline
     except ImportError as err:

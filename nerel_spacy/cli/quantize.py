@@ -4,7 +4,6 @@ import time
 from enum import Enum
 from pathlib import Path
 
-import srsly
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +18,7 @@ from ..quantize import (
     quantize_pipeline,
 )
 from ._app import app
+from ._outputs import check_out_dir
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -69,14 +69,6 @@ def report_table(report: QuantizationReport, size_before: float, size_after: flo
     return table
 
 
-def _is_int8_pipeline(path: Path) -> bool:
-    """Whether ``path`` holds an earlier output of this command (safe to replace on a rerun)."""
-    try:
-        return "quantization" in srsly.read_json(path / "meta.json")
-    except (OSError, ValueError):
-        return False
-
-
 @app.command("quantize", epilog=EXAMPLES)
 def quantize_command(
     model_dir: Annotated[str, typer.Argument(
@@ -113,15 +105,7 @@ def quantize_command(
     The copy loads with plain spacy.load, without pickle and without quantizing again.
     """
     errors = Console(stderr=True)
-    if Path(model_dir).exists() and Path(model_dir).resolve() == out_dir.resolve():
-        errors.print("[red]error:[/red] OUT_DIR is MODEL_DIR; write the int8 copy elsewhere.", soft_wrap=True)
-        raise typer.Exit(2)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (overwrite or _is_int8_pipeline(out_dir)):
-        errors.print(
-            f"[red]error:[/red] {out_dir} exists and is not an int8 pipeline; pass --overwrite "
-            "to replace it.", soft_wrap=True,
-        )
-        raise typer.Exit(2)
+    check_out_dir(model_dir, out_dir, overwrite=overwrite, meta_key="quantization", kind="int8 copy", errors=errors)
     import spacy
 
     start = time.perf_counter()

@@ -84,25 +84,10 @@ def build_relation_scorer_v2(
     interaction: add ``head(h) ⊙ tail(t)`` to each pair's row (twice as wide).
     depth: the number of hidden ReLU layers (``hidden_width`` wide) before the output.
     """
-    if max_distance < 0:
-        raise ValueError(f"nerel.RelationScorer: max_distance must be 0 or more, not {max_distance}")
-    if prior is not None and not 0.0 < prior < 1.0:
-        raise ValueError(f"nerel.RelationScorer: prior must lie strictly between 0 and 1, not {prior}")
-    if depth < 0:
-        raise ValueError(f"nerel.RelationScorer: depth must be 0 or more, not {depth}")
+    _check_settings(max_distance, prior, depth)
     representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
     width = hidden_width * (2 if interaction else 1)
-    layers = [Dropout(dropout)]
-    for _ in range(depth):
-        layers.append(Relu(nO=hidden_width, nI=width, dropout=dropout))
-        width = hidden_width
-    output = Linear(nO=nO, nI=width, init_W=zero_init,
-                    init_b=zero_init if prior is None else prior_log_odds_init(prior))
-    model = chain(representation, with_array(chain(*layers, output)))
-    model.set_ref(RELATION_OUTPUT, output)
-    model.set_ref(RELATION_REPRESENTATION, representation)
-    model.attrs["max_distance"] = max_distance
-    return model
+    return _scorer(representation, _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance)
 
 
 @registry.architectures("nerel.RelationScorer.v3")
@@ -127,19 +112,30 @@ def build_relation_scorer_v3(
         each side.
     The other settings are v2's.
     """
-    if depth < 0:
-        raise ValueError(f"nerel.RelationScorer: depth must be 0 or more, not {depth}")
-    if prior is not None and not 0.0 < prior < 1.0:
-        raise ValueError(f"nerel.RelationScorer: prior must lie strictly between 0 and 1, not {prior}")
-    if max_distance < 0:
-        raise ValueError(f"nerel.RelationScorer: max_distance must be 0 or more, not {max_distance}")
+    _check_settings(max_distance, prior, depth)
     representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
     context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
-    features = pair_features(representation, context)
     width = hidden_width * (3 if interaction else 2)
-    model = chain(features, with_array(_output_layers(hidden_width, width, dropout, depth, nO, prior)))
-    model.set_ref(RELATION_OUTPUT, model.layers[-1].layers[0].layers[-1])
-    model.set_ref(RELATION_REPRESENTATION, representation)
+    return _scorer(pair_features(representation, context),
+                   _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
+
+
+def _check_settings(max_distance: int, prior: Optional[float], depth: int) -> None:
+    if max_distance < 0:
+        raise ValueError(f"nerel.RelationScorer: max_distance must be 0 or more, not {max_distance}")
+    if prior is not None and not 0.0 < prior < 1.0:
+        raise ValueError(f"nerel.RelationScorer: prior must lie strictly between 0 and 1, not {prior}")
+    if depth < 0:
+        raise ValueError(f"nerel.RelationScorer: depth must be 0 or more, not {depth}")
+
+
+def _scorer(features: Model, output_layers: Model, max_distance: int,
+            representation: Optional[Model] = None) -> Model[RelationInput, List[Floats2d]]:
+    """``features`` (pair rows per doc), then ``output_layers`` on every row; with the refs
+    the joint model sizes and reads (the last output layer and the pair representation)."""
+    model = chain(features, with_array(output_layers))
+    model.set_ref(RELATION_OUTPUT, output_layers.layers[-1])
+    model.set_ref(RELATION_REPRESENTATION, representation or features)
     model.attrs["max_distance"] = max_distance
     return model
 
