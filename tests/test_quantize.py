@@ -1,5 +1,6 @@
 """Int8 pipelines: quantize, save, load (here and in a fresh process), no pickle, clear errors."""
 import json
+import re
 import pickle
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 from nerel_spacy.quantize import (
+    DEFAULT_FLOAT_LAYERS,
     INT8_FORMAT,
     AlreadyQuantizedError,
     DynamicInt8Linear,
@@ -24,6 +26,7 @@ from nerel_spacy.quantize import (
     find_transformer_shims,
     hf_model,
     quantize_pipeline,
+    resolve_float_layers,
 )
 
 from conftest import TINY_DOCS, make_examples
@@ -64,7 +67,13 @@ def test_int8_pipeline_predicts_close_to_fp32_and_round_trips(fp32_dir, tmp_path
     hf = int8.get_pipe("transformer").model.transformer
     assert isinstance(hf.get_input_embeddings(), Int8Embedding)
     if compute == "int8":
-        assert sum(isinstance(m, DynamicInt8Linear) for m in hf.modules()) == N_TINY_LINEAR
+        # "auto" float layers: none where the CPU has VNNI, else the FFN down-projections
+        float_pattern = re.compile(resolve_float_layers(DEFAULT_FLOAT_LAYERS) or "(?!)")
+        int8_names = [name for name, m in hf.named_modules() if isinstance(m, DynamicInt8Linear)]
+        float_names = [name for name, m in hf.named_modules() if type(m) is torch.nn.Linear]
+        assert len(int8_names) + len(float_names) == N_TINY_LINEAR
+        assert all(float_pattern.search(name) for name in float_names)
+        assert not any(float_pattern.search(name) for name in int8_names)
 
     labels = set(fp32.get_pipe("nerel_joint").entity_labels)
     (ents_fp32, cats_fp32), (ents_int8, cats_int8) = predictions(fp32), predictions(int8)

@@ -139,7 +139,15 @@ class PackedBf16Linear(torch.nn.Module):
 
     @staticmethod
     def available() -> bool:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        """oneDNN's packed linear, on a CPU whose oneDNN has bf16 kernels: packing fails on
+        one with AVX2 only ("bf16 path needs ... avx512bw, avx512vl and avx512dq"), where
+        the plain bfloat16 layers are used instead."""
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
+            return False
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):  # pragma: no cover - older torch
+            return False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         attr, algorithm = ("gelu", "none") if self.gelu else ("none", "")
