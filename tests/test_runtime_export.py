@@ -114,3 +114,28 @@ def test_the_export_requires_onnxruntime_not_the_torch_stack(source_dir):
     source.meta["requirements"] = ["spacy-transformers>=1.4.0,<1.5.0", "nerel-spacy>=0.1"]
     exported, _ = export_onnx_pipeline(source, int8=False)
     assert exported.meta["requirements"] == ["nerel-spacy>=0.1", "onnxruntime>=1.17", "tokenizers>=0.15"]
+
+
+def test_annotate_runs_without_torch_and_the_commands_that_need_it_say_so(source_dir, tmp_path):
+    exported, _ = export_onnx_pipeline(spacy.load(source_dir), int8=False)
+    exported.to_disk(tmp_path / "onnx")
+    (tmp_path / "texts").mkdir()
+    for i, text in enumerate(TEXTS[:3]):
+        (tmp_path / "texts" / f"{i}.txt").write_text(text, encoding="utf-8")
+    script = NO_TORCH + (
+        "from nerel_spacy.cli import app\n"
+        "import sys\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "finally:\n"
+        "    assert sys.modules.get('torch') is None\n"
+    )
+    annotate = [sys.executable, "-c", script, "annotate", str(tmp_path / "texts"), "-m", str(tmp_path / "onnx"),
+                "-o", str(tmp_path / "out.jsonl")]
+    ran = subprocess.run(annotate, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["id"] for r in records) == ["0.txt", "1.txt", "2.txt"]
+    refused = subprocess.run([sys.executable, "-c", script, "quantize", "a", "b"], capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and "pip install" in refused.stderr

@@ -11,12 +11,38 @@ _COMMAND_MODULES = (
     "convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "package",
     "vectors", "windows", "report", "trim", "distill", "export_onnx",
 )
+# What a runtime-only install lacks (README, "Without torch"): the commands that need it
+# answer with how to get it instead of breaking every other command.
+TRAINING_STACK = ("torch", "transformers", "spacy_transformers", "safetensors")
+COMMAND_NAMES = {"convert": "convert", "stats": "stats", "evaluate": "evaluate", "tune": "tune-thresholds",
+                 "annotate": "annotate", "quantize": "quantize", "benchmark": "benchmark", "package": "package",
+                 "vectors": "prepare-vectors", "windows": "set-windows", "report": "report", "trim": "trim-vocab",
+                 "distill": "distill", "export_onnx": "export-onnx"}
+
+
+def _needs(command: str, missing: str) -> None:
+    """Register ``command`` as one that says what this install lacks and exits with 2."""
+
+    @app.command(command, help=f"Unavailable here: needs {missing}, which this install lacks.",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def unavailable() -> None:
+        import typer
+
+        typer.echo(f"nerel-batch {command} needs {missing}, which is not installed here (a runtime-only "
+                   "install). Install nerel-spacy with its dependencies: pip install torch==2.13.0 nerel-spacy",
+                   err=True)
+        raise typer.Exit(2)
+
+
 for _name in _COMMAND_MODULES:
     try:
         importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as err:  # pragma: no cover - only while a command is being written
-        if err.name != f"{__name__}.{_name}":
+    except ModuleNotFoundError as err:
+        if err.name == f"{__name__}.{_name}":  # pragma: no cover - only while a command is being written
+            continue
+        if (err.name or "").split(".")[0] not in TRAINING_STACK:
             raise
+        _needs(COMMAND_NAMES[_name], err.name.split(".")[0])
 from . import data  # noqa: E402,F401  (fetch-data; kept off the tuple above so merges touch one line each)
 
 
