@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Union
 
 # CPU features that decide which int8 and bf16 kernels torch can use.
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-VERSIONED_PACKAGES = ("spacy-transformers", "transformers", "nerel-spacy")
+VERSIONED_PACKAGES = ("spacy-transformers", "transformers", "onnxruntime", "nerel-spacy")
 
 
 def describe_machine(threads: Optional[int] = None) -> Dict[str, Any]:
@@ -23,17 +23,20 @@ def describe_machine(threads: Optional[int] = None) -> Dict[str, Any]:
     torch's current one).
     """
     import spacy
-    import torch
 
+    try:
+        import torch
+    except ImportError:  # a runtime-only install (ONNX Runtime, no torch)
+        torch = None
     info: Dict[str, Any] = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_flags": cpu_flags(),
-        "threads": threads if threads is not None else torch.get_num_threads(),
+        "threads": threads if threads is not None else (torch.get_num_threads() if torch else os.cpu_count()),
         "load_average": load_average(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch.__version__ if torch else None,
         "spacy": spacy.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,5 +1,7 @@
 """The machine description every results JSON records, and sizes on disk."""
 import json
+import os
+import sys
 
 from nerel_spacy.machine import CPU_FLAGS, cpu_flags, cpu_name, describe_machine, directory_size
 
@@ -27,3 +29,9 @@ def test_directory_size_of_a_folder_and_of_a_file(tmp_path):
     assert directory_size(tmp_path) == 15
     assert directory_size(tmp_path / "a.bin") == 10
     assert directory_size(tmp_path / "missing") == 0
+
+
+def test_a_runtime_only_install_is_described_without_torch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails, as where it is not installed
+    info = describe_machine()
+    assert info["torch"] is None and info["threads"] == os.cpu_count() and "onnxruntime" in info
