@@ -62,7 +62,7 @@ def test_int8_embedding_expands_exactly_the_looked_up_rows():
     assert not dict(embedding.state_dict())  # the shim saves the int8 tensors itself
 
 
-@pytest.mark.skipif(not PackedBf16Linear.available(), reason="no oneDNN linear_pointwise")
+@pytest.mark.skipif(not PackedBf16Linear.available(), reason="oneDNN has no packed bf16 linear on this CPU (AVX2 only)")
 @pytest.mark.parametrize("gelu", [False, True])
 def test_packed_bf16_linear_matches_bf16_linear_with_fused_gelu(gelu):
     torch.manual_seed(0)
