@@ -24,3 +24,14 @@ def check_out_dir(model_dir: str, out_dir: Path, *, overwrite: bool, meta_key: s
         errors.print(f"[red]error:[/red] {out_dir} exists and is not an earlier {kind}; pass --overwrite "
                      "to replace it.", soft_wrap=True)
         raise typer.Exit(2)
+
+
+def load_source(model_dir: str, errors: Console):
+    """``spacy.load(model_dir)``, or exit with status 2 saying why it cannot be loaded."""
+    import spacy
+
+    try:
+        return spacy.load(model_dir)
+    except OSError as err:
+        errors.print(f"[red]error:[/red] cannot load {model_dir}: {err}", soft_wrap=True)
+        raise typer.Exit(2)

@@ -8,7 +8,7 @@ from typing_extensions import Annotated
 
 from ..benchmark import model_size_bytes
 from ._app import app
-from ._outputs import check_out_dir
+from ._outputs import check_out_dir, load_source
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -60,13 +60,7 @@ def export_onnx_command(
         errors.print(f"[red]error:[/red] {err}. Install the exporter: pip install 'nerel-spacy[onnx]'",
                      soft_wrap=True)
         raise typer.Exit(2)
-    import spacy
-
-    try:
-        nlp = spacy.load(model_dir)
-    except OSError as err:
-        errors.print(f"[red]error:[/red] cannot load {model_dir}: {err}", soft_wrap=True)
-        raise typer.Exit(2)
+    nlp = load_source(model_dir, errors)
     try:
         with errors.status("exporting the encoder to ONNX" + ("" if fp32 else " and quantizing it to int8")):
             exported, report = export_onnx_pipeline(nlp, int8=not fp32, threads=threads)

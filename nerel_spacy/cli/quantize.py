@@ -18,7 +18,7 @@ from ..quantize import (
     quantize_pipeline,
 )
 from ._app import app
-from ._outputs import check_out_dir
+from ._outputs import check_out_dir, load_source
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -106,14 +106,8 @@ def quantize_command(
     """
     errors = Console(stderr=True)
     check_out_dir(model_dir, out_dir, overwrite=overwrite, meta_key="quantization", kind="int8 copy", errors=errors)
-    import spacy
-
     start = time.perf_counter()
-    try:
-        nlp = spacy.load(model_dir)
-    except OSError as err:
-        errors.print(f"[red]error:[/red] cannot load {model_dir}: {err}", soft_wrap=True)
-        raise typer.Exit(2)
+    nlp = load_source(model_dir, errors)
     try:
         int8_nlp, report = quantize_pipeline(nlp, compute=backend.value, float_layers=float_layers)
     except (NothingToQuantizeError, AlreadyQuantizedError) as err:
