@@ -3,7 +3,7 @@
 # From RUN's model-trimmed: `quantize` (torch int8) and `export-onnx` (ONNX Runtime int8), then
 # one `nerel-batch benchmark` run over all of dev, 3 rounds, with the export twice: in this
 # environment (torch installed, so spaCy's thinc imports it) and in RUNTIME_VENV, made here
-# with only spaCy, onnxruntime, tokenizers and nerel-spacy without its dependencies.
+# with nerel-spacy's core install and its onnxruntime extra: no torch.
 #   RUN=training/joint_trf_heads_more_more bash benchmarks/onnx_runtime.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,7 @@ OUTPUT=${OUTPUT:-benchmarks/results/onnx_runtime.json}
 NOTE=${NOTE:-}
 if [ ! -x "$RUNTIME_VENV/bin/python" ]; then
   python -m venv "$RUNTIME_VENV"
-  "$RUNTIME_VENV/bin/pip" install --quiet "spacy>=3.8,<3.9" "onnxruntime>=1.17" "tokenizers>=0.15" \
-    "threadpoolctl>=3.1" "typer>=0.12" "rich>=13"
-  "$RUNTIME_VENV/bin/pip" install --quiet --no-deps -e .
+  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime]"
 fi
 nerel-batch quantize "$RUN/model-trimmed" "$RUN/model-int8" --backend int8
 nerel-batch export-onnx "$RUN/model-trimmed" "$RUN/model-onnx"

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import srsly
 from packaging.version import InvalidVersion, Version
@@ -50,6 +50,12 @@ NOTES = (
     "entities, mirrored in `doc.spans[\"nerel\"]`; `doc.cats` holds one score per relation "
     "type, to compare with `nlp.get_pipe(\"nerel_joint\").cats_thresholds`. Entities set by "
     "earlier components are kept unless `overwrite_ents` is true. Built with nerel-spacy."
+)
+# Components and registered functions that run the encoder in torch.
+TORCH_FACTORIES = ("transformer",)
+TORCH_FUNCTION_PREFIXES = (
+    "spacy-transformers.", "nerel.TransformerModel", "nerel.Tok2VecTransformer",
+    "nerel.Int8TransformerModel", "nerel.Int8Tok2VecTransformer",
 )
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_]*[A-Za-z0-9])?$")
 
@@ -214,18 +220,37 @@ def with_package_info(
     meta.setdefault("notes", NOTES)
     requirements = list(meta.get("requirements") or [])
     if not any(util.split_requirement(req)[0] == "nerel-spacy" for req in requirements):
-        requirements.append(nerel_spacy_requirement())
+        extras = ["transformers"] if runs_on_torch(model_dir) else []
+        requirements.append(nerel_spacy_requirement(extras))
     meta["requirements"] = requirements
     return meta
 
 
-def nerel_spacy_requirement() -> str:
-    """``nerel-spacy`` pinned to the installed minor version, as spaCy pins its plugins."""
+def nerel_spacy_requirement(extras: Sequence[str] = ()) -> str:
+    """``nerel-spacy`` (with ``extras``) pinned to the installed minor version, as spaCy pins its plugins."""
     try:
         version = metadata.version("nerel-spacy")
     except metadata.PackageNotFoundError:
         from . import __version__ as version
-    return f"nerel-spacy{util.get_minor_version_range(version)}"
+    extras_part = f"[{','.join(extras)}]" if extras else ""
+    return f"nerel-spacy{extras_part}{util.get_minor_version_range(version)}"
+
+
+def runs_on_torch(model_dir: Path) -> bool:
+    """Whether the pipeline's components need the torch stack (nerel-spacy's transformers extra).
+
+    A transformer encoder run by spacy-transformers (float or nerel-batch quantize's int8)
+    does; the CNN pipelines and ONNX exports (nerel-batch export-onnx) do not, so their
+    packages install without torch.
+    """
+    config = util.load_config(model_dir / "config.cfg", interpolate=False)
+    for component in config.get("components", {}).values():
+        if component.get("factory") in TORCH_FACTORIES:
+            return True
+        for _path, value in util.walk_dict(component):
+            if isinstance(value, str) and value.startswith(TORCH_FUNCTION_PREFIXES):
+                return True
+    return False
 
 
 def describe_pipeline(model_dir: Path) -> str:

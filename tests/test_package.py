@@ -70,8 +70,9 @@ def test_wheel_requires_what_loading_needs(built):
         Requirement(line.split(":", 1)[1].strip())
         for line in wheel_meta.splitlines() if line.startswith("Requires-Dist:")
     ]
-    # The CNN pipeline's functions come from spaCy and nerel-spacy only.
+    # The CNN pipeline's functions come from spaCy and nerel-spacy only, without its torch extra.
     assert sorted(r.name for r in requirements) == ["nerel-spacy", "spacy"]
+    assert all(not r.extras for r in requirements)
     for requirement in requirements:  # ... and this environment meets them
         assert requirement.specifier.contains(metadata.version(requirement.name), prereleases=True)
     meta = built.meta
@@ -174,9 +175,10 @@ def test_transformer_pipeline_requires_spacy_transformers(tiny_bert_dir, tmp_pat
     nlp.to_disk(tmp_path / "model")
     result = build_package(tmp_path / "model", tmp_path / "packages", wheel=False)
     assert result.wheel is None
-    assert sorted(Requirement(r).name for r in result.requirements) == [
-        "nerel-spacy", "spacy", "spacy-transformers"
-    ]
+    requirements = {Requirement(r).name: Requirement(r) for r in result.requirements}
+    assert sorted(requirements) == ["nerel-spacy", "spacy", "spacy-transformers"]
+    # nerel-spacy's own install has no torch: the package asks for the extra that has it.
+    assert requirements["nerel-spacy"].extras == {"transformers"}
     assert (result.package_dir / PACKAGE / f"{PACKAGE}-0.1.0" / "transformer" / "model").is_file()
 
 
@@ -311,3 +313,30 @@ def test_annotate_takes_the_package_name(venv_python, tmp_path):
         ("Министр", "PROFESSION"), ("Сергей Лавров", "PERSON"), ("Китай", "COUNTRY")
     ]
     assert set(record["cats"]) == {"WORKS_AS"}
+
+
+def test_the_core_install_leaves_out_the_torch_stack():
+    """pip install nerel-spacy, or a package built from an ONNX export, brings no torch;
+    the transformers extra does, with torch pinned (an unpinned one pulls CUDA)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf8"))["project"]
+    core = {Requirement(r).name for r in project["dependencies"]}
+    assert not core & {"torch", "transformers", "spacy-transformers", "safetensors"}
+    extras = project["optional-dependencies"]
+    torch_stack = {Requirement(r).name: Requirement(r) for r in extras["transformers"]}
+    assert set(torch_stack) == {"torch", "transformers", "spacy-transformers", "safetensors"}
+    assert str(torch_stack["torch"].specifier) == "==2.13.0"
+    assert {Requirement(r).name for r in extras["onnxruntime"]} == {"onnxruntime", "tokenizers"}
+
+
+def test_which_pipelines_need_the_torch_stack(tmp_path):
+    cnn = train_tiny_pipeline(tmp_path / "cnn", n_steps=1)
+    assert not packaging.runs_on_torch(cnn)
+    nlp = spacy.load(cnn)
+    nlp.add_pipe("transformer", first=True, config={"model": {"name": "unused-here"}})
+    nlp.config.to_disk(tmp_path / "config.cfg")
+    (tmp_path / "trf").mkdir()
+    shutil.copy(tmp_path / "config.cfg", tmp_path / "trf" / "config.cfg")
+    assert packaging.runs_on_torch(tmp_path / "trf")
+    assert packaging.nerel_spacy_requirement(["transformers"]).startswith("nerel-spacy[transformers]>=")

@@ -2,16 +2,20 @@
 import json
 import subprocess
 import sys
+import zipfile
 
 import numpy
 import pytest
 import spacy
+from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
+from nerel_spacy.packaging import build_package
 from nerel_spacy.runtime.export import ExportError, export_onnx_pipeline
 
 from conftest import TINY_DOCS
+from package_helpers import make_venv, pip_install
 from quantize_helpers import save_trained_trf
 
 pytestmark = pytest.mark.slow
@@ -111,9 +115,11 @@ def test_refuses_what_it_cannot_export(source_dir, tmp_path):
 
 def test_the_export_requires_onnxruntime_not_the_torch_stack(source_dir):
     source = spacy.load(source_dir)
-    source.meta["requirements"] = ["spacy-transformers>=1.4.0,<1.5.0", "nerel-spacy>=0.1"]
+    source.meta["requirements"] = ["spacy-transformers>=1.4.0,<1.5.0", "nerel-spacy[transformers]>=0.1",
+                                   "torch==2.13.0", "natasha>=1.6"]
     exported, _ = export_onnx_pipeline(source, int8=False)
-    assert exported.meta["requirements"] == ["nerel-spacy>=0.1", "onnxruntime>=1.17", "tokenizers>=0.15"]
+    assert exported.meta["requirements"] == [
+        "nerel-spacy>=0.1", "natasha>=1.6", "onnxruntime>=1.17", "tokenizers>=0.15"]
 
 
 def test_annotate_runs_without_torch_and_the_commands_that_need_it_say_so(source_dir, tmp_path):
@@ -139,3 +145,29 @@ def test_annotate_runs_without_torch_and_the_commands_that_need_it_say_so(source
     refused = subprocess.run([sys.executable, "-c", script, "quantize", "a", "b"], capture_output=True, text=True,
                              timeout=300)
     assert refused.returncode == 2 and "pip install" in refused.stderr
+
+
+def test_its_package_installs_and_loads_by_name_without_the_torch_stack(source_dir, tmp_path):
+    exported, _ = export_onnx_pipeline(spacy.load(source_dir), int8=True)
+    exported.to_disk(tmp_path / "onnx")
+    built = build_package(tmp_path / "onnx", tmp_path / "packages", name="nerel_onnx", version="0.1.0")
+    with zipfile.ZipFile(built.wheel) as wheel:
+        wheel_meta = wheel.read("ru_nerel_onnx-0.1.0.dist-info/METADATA").decode("utf8")
+    requirements = {Requirement(line.split(":", 1)[1].strip()).name: Requirement(line.split(":", 1)[1].strip())
+                    for line in wheel_meta.splitlines() if line.startswith("Requires-Dist:")}
+    assert sorted(requirements) == ["nerel-spacy", "onnxruntime", "spacy", "tokenizers"]
+    assert not requirements["nerel-spacy"].extras  # its transformers extra would bring torch
+    python = make_venv(tmp_path / "venv")
+    pip_install(python, built.wheel)
+    script = NO_TORCH + (
+        "import json, spacy, ru_nerel_onnx\n"
+        "nlp = spacy.load('ru_nerel_onnx')\n"
+        f"docs = list(nlp.pipe({TEXTS!r}))\n"
+        "assert ru_nerel_onnx.__file__.startswith(sys.prefix), ru_nerel_onnx.__file__\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "print(json.dumps([[[e.start, e.end, e.label_] for e in d.ents] for d in docs]))\n"
+    )
+    ran = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == [
+        [list(e) for e in annotations(doc)["ents"]] for doc in exported.pipe(TEXTS)]

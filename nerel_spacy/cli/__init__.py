@@ -29,7 +29,8 @@ def _needs(command: str, missing: str) -> None:
         import typer
 
         typer.echo(f"nerel-batch {command} needs {missing}, which is not installed here (a runtime-only "
-                   "install). Install nerel-spacy with its dependencies: pip install torch==2.13.0 nerel-spacy",
+                   "install). Install nerel-spacy with its torch extra: pip install torch==2.13.0 "
+                   "'nerel-spacy[transformers]'",
                    err=True)
         raise typer.Exit(2)
 

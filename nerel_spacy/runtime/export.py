@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
+from packaging.requirements import Requirement
 from spacy.language import Language
 from spacy.util import load_model_from_config
 from thinc.api import Config, Model
@@ -74,8 +75,19 @@ TORCH_PACKAGES = ("spacy-transformers", "spacy_transformers", "torch", "transfor
 
 
 def runtime_requirements(requirements: List[str]) -> List[str]:
-    """The source pipeline's package requirements without the torch stack, plus the runtime's."""
-    kept = [r for r in requirements if not r.replace(" ", "").lower().startswith(TORCH_PACKAGES)]
+    """The source pipeline's package requirements without the torch stack, plus the runtime's.
+
+    nerel-spacy stays, without its extras: its ``transformers`` extra is the torch stack.
+    """
+    kept = []
+    for requirement in requirements:
+        parsed = Requirement(requirement)
+        if parsed.name.lower() in TORCH_PACKAGES:
+            continue
+        if parsed.name.lower() == "nerel-spacy" and parsed.extras:
+            parsed.extras = set()
+            requirement = str(parsed)
+        kept.append(requirement)
     return kept + [r for r in RUNTIME_REQUIREMENTS if r not in kept]
 
 
