@@ -87,6 +87,21 @@ def test_the_export_loads_and_annotates_without_torch(source_dir, tmp_path):
     assert len(cats) == len(TEXTS)
 
 
+def test_windows_run_shortest_first_and_each_doc_keeps_its_own_vectors(source_dir, monkeypatch):
+    exported, _ = export_onnx_pipeline(spacy.load(source_dir), int8=False)
+    encoder = exported.get_pipe("encoder")
+    encoder.cfg["batch_windows"] = 2
+    texts = [" ".join(TEXTS[:3]) * 3, TEXTS[1], TEXTS[0] * 2, "Путин"]
+    alone = [encoder(exported.make_doc(text)).tensor for text in texts]
+    lengths = []
+    run = encoder._run
+    monkeypatch.setattr(encoder, "_run", lambda ids: lengths.append(max(map(len, ids))) or run(ids))
+    together = [doc.tensor for doc in encoder.pipe((exported.make_doc(text) for text in texts), batch_size=8)]
+    assert len(lengths) > 2 and lengths == sorted(lengths)  # little padding: similar lengths share a batch
+    for a, b in zip(alone, together):
+        numpy.testing.assert_allclose(b, a, atol=1e-5)
+
+
 def test_int8_export_stays_close_to_the_float_pipeline(source_dir):
     source = spacy.load(source_dir)
     exported, report = export_onnx_pipeline(source, int8=True)
