@@ -4,6 +4,7 @@ Each command lives in its own module and registers itself on ``app`` when import
 """
 import importlib
 
+from ..torch_stack import TORCH_STACK_MODULES
 from ._app import app
 
 # One module per command; a module missing from a partial install is skipped, not fatal.
@@ -11,9 +12,8 @@ _COMMAND_MODULES = (
     "convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "package",
     "vectors", "windows", "report", "trim", "distill", "export_onnx",
 )
-# What a runtime-only install lacks (README, "Without torch"): the commands that need it
-# answer with how to get it instead of breaking every other command.
-TRAINING_STACK = ("torch", "transformers", "spacy_transformers", "safetensors")
+# What a runtime-only install lacks (README, "Without torch"), TORCH_STACK_MODULES: the
+# commands that need it answer with how to get it instead of breaking every other command.
 COMMAND_NAMES = {"convert": "convert", "stats": "stats", "evaluate": "evaluate", "tune": "tune-thresholds",
                  "annotate": "annotate", "quantize": "quantize", "benchmark": "benchmark", "package": "package",
                  "vectors": "prepare-vectors", "windows": "set-windows", "report": "report", "trim": "trim-vocab",
@@ -41,7 +41,7 @@ for _name in _COMMAND_MODULES:
     except ModuleNotFoundError as err:
         if err.name == f"{__name__}.{_name}":  # pragma: no cover - only while a command is being written
             continue
-        if (err.name or "").split(".")[0] not in TRAINING_STACK:
+        if (err.name or "").split(".")[0] not in TORCH_STACK_MODULES:
             raise
         _needs(COMMAND_NAMES[_name], err.name.split(".")[0])
 from . import data  # noqa: E402,F401  (fetch-data; kept off the tuple above so merges touch one line each)

@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.util import load_model_from_config
 from thinc.api import Config, Model
 
+from ..torch_stack import is_torch_stack_distribution
 from .onnx_encoder import OnnxEncoder
 
 SOURCE_COMPONENT = "transformer"
@@ -71,7 +72,6 @@ def export_onnx_pipeline(nlp: Language, *, int8: bool = True, threads: int = 0) 
 
 
 RUNTIME_REQUIREMENTS = ["onnxruntime>=1.17", "tokenizers>=0.15"]
-TORCH_PACKAGES = ("spacy-transformers", "spacy_transformers", "torch", "transformers")
 
 
 def runtime_requirements(requirements: List[str]) -> List[str]:
@@ -82,7 +82,7 @@ def runtime_requirements(requirements: List[str]) -> List[str]:
     kept = []
     for requirement in requirements:
         parsed = Requirement(requirement)
-        if parsed.name.lower() in TORCH_PACKAGES:
+        if is_torch_stack_distribution(parsed.name):
             continue
         if parsed.name.lower() == "nerel-spacy" and parsed.extras:
             parsed.extras = set()
