@@ -83,14 +83,16 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     result = CliRunner().invoke(app, [
         "distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
         "--texts", str(texts), "--steps", "3", "--eval-frequency", "2", "--attention-dropout", "0",
+        "--token-vector-weight", "0.5",
     ])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "distill.json").read_text())
     assert summary["student"]["layers"] == {"transformer": [1]}
-    assert summary["corpus"] == {"gold_docs": 3, "teacher_labelled_texts": 1, "docs": 4}
+    assert summary["corpus"] == {"gold_docs": 3, "teacher_labelled_texts": 1, "docs": 4, "token_vectors": True}
     assert "ents_f" in summary["dev_scores"] and "spans_nerel_f" in summary["dev_scores"]
     docs = list(DocBin().from_disk(out / "distill-corpus" / "train.spacy").get_docs(spacy.blank("ru").vocab))
     assert all(TEACHER_KEY in doc.user_data for doc in docs)
+    assert all(doc.user_data[TEACHER_KEY]["token_vectors"].shape[0] == len(doc) for doc in docs)
     assert [bool(doc.user_data.get(TEACHER_SOURCE)) for doc in docs] == [False, False, False, True]
     student = spacy.load(out / "model-best")
     [(_, shim)] = find_transformer_shims(student)
@@ -98,6 +100,7 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     assert shim._hfmodel.transformer.config.attention_probs_dropout_prob == 0.0  # survives the reload
     assert summary["student"]["attention_dropout"] == 0.0
     assert student.get_pipe("nerel_joint").cfg["distill_weight"] == 0.5
+    assert student.get_pipe("nerel_joint").cfg["distill_token_vectors_weight"] == 0.5
     assert student("Путин посетил Москву.") is not None
     int8_nlp, _ = quantize_pipeline(student, compute="int8")
     assert int8_nlp("Путин посетил Москву.") is not None
@@ -112,6 +115,14 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     result = CliRunner().invoke(app, ["distill", str(teacher_dir), str(tmp_path / "s3"), "--dev", str(train),
                                       "--teacher-outputs", str(train)])
     assert result.exit_code == 2 and "no teacher outputs" in result.output
+    # --token-vector-weight needs stored token vectors: a corpus without them is refused
+    for doc in docs:
+        del doc.user_data[TEACHER_KEY]["token_vectors"]
+    without = tmp_path / "without-vectors.spacy"
+    DocBin(store_user_data=True, docs=docs).to_disk(without)
+    result = CliRunner().invoke(app, ["distill", str(teacher_dir), str(tmp_path / "s4"), "--dev", str(train),
+                                      "--teacher-outputs", str(without), "--token-vector-weight", "1"])
+    assert result.exit_code == 2 and "no token vectors" in result.output
 
 
 def test_cli_refuses_a_cnn_teacher_and_a_full_output_folder(tmp_path):

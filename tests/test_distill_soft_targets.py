@@ -13,6 +13,7 @@ from nerel_spacy.distill.soft_targets import (
     unpack_relations,
     unpack_spans,
     unpack_tags,
+    unpack_token_vectors,
 )
 
 
@@ -58,6 +59,21 @@ def test_pack_without_span_or_relation_heads(outputs):
     tags, _, cats, _ = outputs
     record = pack_teacher_outputs(tags, None, cats, None)
     assert "spans" not in record and "relations" not in record
+    assert unpack_token_vectors(record, 7, 16) is None  # stored only when asked for
+
+
+def test_token_vectors_round_trip_as_float16_and_must_fit_the_student(outputs):
+    vectors = numpy.random.default_rng(1).normal(size=(7, 16)).astype("float32")
+    record = pack_teacher_outputs(*outputs, token_vectors=vectors)
+    nlp = spacy.blank("ru")
+    doc = nlp("a b c")
+    doc.user_data[TEACHER_KEY] = record
+    loaded = next(DocBin().from_bytes(DocBin(store_user_data=True, docs=[doc]).to_bytes()).get_docs(nlp.vocab))
+    unpacked = unpack_token_vectors(loaded.user_data[TEACHER_KEY], 7, 16)
+    assert unpacked.dtype == numpy.float32
+    numpy.testing.assert_allclose(unpacked, vectors, rtol=1e-3, atol=1e-3)
+    with pytest.raises(TeacherMismatchError, match="nerel-batch distill"):
+        unpack_token_vectors(record, 7, 32)  # a student encoder of another width
 
 
 @pytest.mark.parametrize("unpack,args", [

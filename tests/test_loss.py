@@ -5,6 +5,7 @@ from thinc.api import NumpyOps
 
 from nerel_spacy.models.loss import (
     fixed_weighted_loss,
+    relative_squared_error,
     sigma_from_log_variance,
     sigmoid_binary_cross_entropy,
     soft_cross_entropy,
@@ -168,3 +169,21 @@ def test_fixed_weighted_loss():
 
 def test_sigma_from_log_variance():
     numpy.testing.assert_allclose(sigma_from_log_variance(OPS, numpy.log([4.0, 1.0])), [2.0, 1.0])
+
+
+def test_relative_squared_error_is_a_fraction_of_the_targets_norm_and_its_gradient_matches(rng):
+    target = rng.normal(size=(6, 4))
+    assert relative_squared_error(OPS, target, target)[0] == 0.0
+    assert relative_squared_error(OPS, numpy.zeros_like(target), target)[0] == pytest.approx(1.0)
+    assert relative_squared_error(OPS, 3 * target, target)[0] == pytest.approx(4.0)
+    predicted = rng.normal(size=(6, 4))
+    _, d_predicted = relative_squared_error(OPS, predicted, target)
+    expected = numeric_gradient(lambda x: relative_squared_error(OPS, x, target)[0], predicted)
+    numpy.testing.assert_allclose(d_predicted, expected, atol=1e-6)
+    assert d_predicted.dtype == numpy.float32
+
+
+def test_relative_squared_error_of_nothing_or_a_zero_target_is_zero():
+    assert relative_squared_error(OPS, numpy.zeros((0, 4)), numpy.zeros((0, 4)))[0] == 0.0
+    loss, d = relative_squared_error(OPS, numpy.ones((2, 3)), numpy.zeros((2, 3)))
+    assert loss == 0.0 and not d.any()

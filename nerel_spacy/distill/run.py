@@ -31,9 +31,10 @@ SUMMARY_FILE = "distill.json"
 
 def write_distill_corpus(
     teacher: Language, train_path: Path, texts: Sequence[str], output: Path,
-    batch_size: int = 8, on_progress: Optional[Callable[[int, int], None]] = None,
+    batch_size: int = 8, on_progress: Optional[Callable[[int, int], None]] = None, token_vectors: bool = False,
 ) -> Dict[str, int]:
-    """Every doc of ``train_path`` and every text, with the teacher's outputs, to ``output``."""
+    """Every doc of ``train_path`` and every text, with the teacher's outputs (and, with
+    ``token_vectors``, its encoder's token vectors), to ``output``."""
     references = read_corpus(train_path, teacher.vocab)
     total = len(references) + len(texts)
     done = 0
@@ -46,11 +47,12 @@ def write_distill_corpus(
 
     docs: Iterable = chain(references, label_texts(teacher, texts, batch_size))
     doc_bin = DocBin(store_user_data=True)
-    for doc in with_teacher_outputs(teacher, docs, batch_size, on_batch=advance):
+    for doc in with_teacher_outputs(teacher, docs, batch_size, on_batch=advance, token_vectors=token_vectors):
         doc_bin.add(doc)
     output.parent.mkdir(parents=True, exist_ok=True)
     doc_bin.to_disk(output)
-    return {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total}
+    return {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total,
+            "token_vectors": bool(token_vectors)}
 
 
 def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
@@ -65,15 +67,18 @@ def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
     output.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, output)
     labelled = sum(bool(doc.user_data.get(TEACHER_SOURCE)) for doc in docs)
+    with_vectors = all("token_vectors" in doc.user_data[TEACHER_KEY] for doc in docs if TEACHER_KEY in doc.user_data)
     return {"gold_docs": len(docs) - labelled, "teacher_labelled_texts": labelled, "docs": len(docs),
-            "copied_from": str(source)}
+            "token_vectors": with_vectors, "copied_from": str(source)}
 
 
 def write_student(
     nlp: Language, n_layers: int, distill_weight: float, output: Path, attention_dropout: Optional[float] = None,
+    token_vectors_weight: float = 0.0,
 ) -> Dict[str, object]:
     """Cut the teacher ``nlp`` (in place) to ``n_layers`` encoder layers and save it to ``output``,
-    ready to be sourced by ``spacy train``. ``attention_dropout``: see ``set_attention_dropout``."""
+    ready to be sourced by ``spacy train``. ``attention_dropout``: see ``set_attention_dropout``;
+    ``token_vectors_weight``: the component's ``distill_token_vectors_weight``."""
     from spacy.util import load_config
 
     from ..quantize.pipeline import find_transformer_shims
@@ -82,11 +87,12 @@ def write_student(
     before = _parameters(nlp, find_transformer_shims)
     shrunk = shrink_pipeline(nlp, n_layers, attention_dropout)
     joint = joint_component(nlp)
-    joint.cfg["distill_weight"] = float(distill_weight)
+    settings = {"distill_weight": float(distill_weight), "distill_token_vectors_weight": float(token_vectors_weight)}
+    joint.cfg.update(settings)
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     config = load_config(output / "config.cfg", interpolate=False)
-    config["components"][joint.name]["distill_weight"] = float(distill_weight)
+    config["components"][joint.name].update(settings)
     config.to_disk(output / "config.cfg")
     return {"component": joint.name, "layers": {name: kept for name, kept, _ in shrunk},
             "teacher_layers": shrunk[0][2], "attention_dropout": attention_dropout, "encoder_parameters": {"teacher": before,

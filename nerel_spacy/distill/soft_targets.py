@@ -10,6 +10,10 @@ Two outputs are sparse and stored sparsely, which makes the corpus about 30 time
 - span candidates: almost all are "none" with probability near 1; only rows where the
   teacher gives "none" less than ``span_floor`` are stored, the rest count as one-hot "none";
 - relation pairs: only probabilities of at least ``relation_floor`` are stored, the rest are 0.
+
+The teacher's token vectors (the encoder output its heads read) are stored too when the
+student is to learn them (``token_vectors``): float16, one row per token, the bulk of the
+corpus (about 0.75 KB a token for e5-small's 384 dimensions).
 """
 from typing import Dict, Optional
 
@@ -32,6 +36,7 @@ def pack_teacher_outputs(
     cat_probs: numpy.ndarray,
     relation_probs: Optional[numpy.ndarray],
     *,
+    token_vectors: Optional[numpy.ndarray] = None,
     span_floor: float = SPAN_FLOOR,
     relation_floor: float = RELATION_FLOOR,
 ) -> Dict[str, object]:
@@ -39,7 +44,8 @@ def pack_teacher_outputs(
 
     ``tag_probs`` (n_tokens, n_tags) and ``span_probs`` (n_candidates, 1 + n_types) are
     softmax rows, column 0 of the spans being "none"; ``cat_probs`` (n_cats,) and
-    ``relation_probs`` (n_pairs, n_labels) are sigmoid probabilities.
+    ``relation_probs`` (n_pairs, n_labels) are sigmoid probabilities; ``token_vectors``
+    (n_tokens, width) is the encoder's output.
     """
     record: Dict[str, object] = {
         "format": FORMAT,
@@ -56,6 +62,8 @@ def pack_teacher_outputs(
         rows, cols = numpy.nonzero(relation_probs >= relation_floor)
         record["relations"] = {"shape": list(relation_probs.shape), "rows": rows.astype("int32"),
                                "cols": cols.astype("int32"), "probs": relation_probs[rows, cols].astype("float16")}
+    if token_vectors is not None:
+        record["token_vectors"] = numpy.asarray(token_vectors, dtype="float16")
     return record
 
 
@@ -99,6 +107,15 @@ def unpack_relations(record: Dict[str, object], n_pairs: int, n_labels: int) -> 
     dense = numpy.zeros((n_pairs, n_labels), dtype="float64")
     dense[numpy.asarray(stored["rows"], dtype="int64"), numpy.asarray(stored["cols"], dtype="int64")] = stored["probs"]
     return dense
+
+
+def unpack_token_vectors(record: Dict[str, object], n_tokens: int, width: int) -> Optional[numpy.ndarray]:
+    """The teacher's (n_tokens, width) token vectors as float32, or None where none were stored."""
+    if "token_vectors" not in record:
+        return None
+    vectors = numpy.asarray(record["token_vectors"], dtype="float32")
+    _check_shape("token vector", vectors.shape, (n_tokens, width))
+    return vectors
 
 
 def mix_targets(gold: numpy.ndarray, mask: numpy.ndarray, teacher: numpy.ndarray, weight: float):

@@ -30,9 +30,12 @@ def joint_component(nlp: Language):
     raise ValueError("the teacher has no nerel_joint component: pass a pipeline trained by this project.")
 
 
-def teacher_records(nlp: Language, references: Sequence[Doc]) -> List[dict]:
-    """``pack_teacher_outputs`` for each reference doc (one batch; empty docs get none)."""
+def teacher_records(nlp: Language, references: Sequence[Doc], token_vectors: bool = False) -> List[dict]:
+    """``pack_teacher_outputs`` for each reference doc (one batch; empty docs get none);
+    ``token_vectors``: with the encoder's token vectors too."""
     component = joint_component(nlp)
+    if token_vectors:
+        component.model.attrs["expose_tokens"] = True
     examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
     docs = [eg.predicted for eg in examples]
     for name, proc in nlp.pipeline:
@@ -53,21 +56,22 @@ def teacher_records(nlp: Language, references: Sequence[Doc]) -> List[dict]:
         relations = [ops.to_numpy(sigmoid(ops, x)) for x in logits]
     for k, i in enumerate(non_empty):
         spans = ops.to_numpy(softmax(ops, outputs["spans"][k])) if "spans" in outputs else None
+        vectors = ops.to_numpy(outputs[joint_model.TOKENS][k]) if token_vectors else None
         records[i] = pack_teacher_outputs(
-            ops.to_numpy(softmax(ops, outputs["ner"][k])), spans, cats[k], relations[k],
+            ops.to_numpy(softmax(ops, outputs["ner"][k])), spans, cats[k], relations[k], token_vectors=vectors,
         )
     return records
 
 
 def with_teacher_outputs(
     nlp: Language, references: Iterable[Doc], batch_size: int = 8,
-    on_batch: Optional[Callable[[int], None]] = None,
+    on_batch: Optional[Callable[[int], None]] = None, token_vectors: bool = False,
 ) -> Iterator[Doc]:
     """Each reference doc with its teacher record in ``user_data[TEACHER_KEY]``."""
     batch: List[Doc] = []
 
     def flush() -> Iterator[Doc]:
-        for ref, record in zip(batch, teacher_records(nlp, batch)):
+        for ref, record in zip(batch, teacher_records(nlp, batch, token_vectors)):
             if record is not None:
                 ref.user_data[TEACHER_KEY] = record
             yield ref

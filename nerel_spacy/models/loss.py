@@ -117,6 +117,23 @@ def sigmoid_binary_cross_entropy(
     return float(loss), d_logits.astype("float32")
 
 
+def relative_squared_error(ops: Ops, predicted: FloatArray, target: FloatArray) -> Tuple[float, FloatArray]:
+    """``Σ (p - t)² / Σ t²`` over all entries of ``predicted`` and ``target`` (same shape).
+
+    The distance between a student's token vectors and its teacher's, as a fraction of the
+    teacher's own squared norm: 0 when they are equal, 1 for an all-zero student, whatever
+    the scale of the encoder's outputs. Returns ``(loss, d_predicted)``.
+    """
+    xp = ops.xp
+    predicted = xp.asarray(predicted, dtype="float64")
+    target = xp.asarray(target, dtype="float64")
+    norm = float((target * target).sum())
+    if predicted.size == 0 or norm == 0:
+        return 0.0, xp.zeros(predicted.shape, dtype="float32")
+    diff = predicted - target
+    return float((diff * diff).sum() / norm), (2.0 * diff / norm).astype("float32")
+
+
 def uncertainty_weighted_loss(
     ops: Ops, task_losses: Sequence[float], log_variances: FloatArray
 ) -> Tuple[float, FloatArray, FloatArray]:

@@ -56,6 +56,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "overwrite_ents": False,
         "spans_key": SPANS_KEY,
         "distill_weight": 0.0,
+        "distill_token_vectors_weight": 0.0,
         "scorer": {"@scorers": "nerel.joint_scorer.v2", "spans_key": SPANS_KEY},
     },
     default_score_weights={
@@ -91,6 +92,7 @@ def make_nerel_joint(
     overwrite_ents: bool,
     spans_key: Optional[str],
     distill_weight: float,
+    distill_token_vectors_weight: float,
     scorer: Optional[Callable],
 ) -> "NerelJoint":
     """Create the joint component.
@@ -115,6 +117,9 @@ def make_nerel_joint(
     spans_key: write every predicted mention to doc.spans[spans_key] (None: don't).
     distill_weight: on training docs that carry a teacher's outputs (written by
         `nerel-batch distill`), learn from (1 - w)·gold + w·teacher; 0 ignores them.
+    distill_token_vectors_weight: on training docs whose teacher outputs include its
+        token vectors, add this times their relative squared distance from the
+        encoder's own (``relative_squared_error``) to the loss; 0 ignores them.
     """
     settings = {key: value for key, value in locals().items() if key in SETTINGS}
     return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)

@@ -41,12 +41,15 @@ from .annotations import (
     tag_path_to_spans,
 )
 from .optimizer import apply_gradients
-from .objective import check_settings, output_gradients, raw_task_losses, relation_task_loss, teacher_record
+from .objective import (
+    check_settings, output_gradients, raw_task_losses, relation_task_loss, teacher_record, token_vectors_loss,
+)
 from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
 TASK_LOSSES = "task_losses"
+TOKEN_VECTORS_LOSS = "token_vectors"  # the raw distillation loss on the encoder's output, when there is one
 
 
 class JointPrediction(NamedTuple):
@@ -80,6 +83,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         overwrite_ents: bool = False,
         spans_key: Optional[str] = SPANS_KEY,
         distill_weight: float = 0.0,
+        distill_token_vectors_weight: float = 0.0,
         scorer: Optional[Callable] = score_joint,
     ) -> None:
         self.vocab = vocab
@@ -103,8 +107,11 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             "overwrite_ents": bool(overwrite_ents),
             "spans_key": spans_key,
             "distill_weight": float(distill_weight),
+            "distill_token_vectors_weight": float(distill_token_vectors_weight),
         }
         check_settings(self.cfg, self.tasks, name)
+        if distill_token_vectors_weight > 0:  # the loss reads the encoder's output beside the heads'
+            self.model.attrs["expose_tokens"] = True
         # Settings come from the config; learned state (labels, tuned thresholds, sigmas)
         # from training. A saved cfg holds both, so re-apply the settings after loading:
         # spacy.load(..., config={"components": {"nerel_joint": {...}}}) must win.
@@ -235,7 +242,11 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             )
         total, d_outputs = self.get_loss(examples, outputs)
         if backprop_relations is not None:
-            d_outputs[joint_model.TOKENS] = backprop_relations(d_outputs["relations"])[0]
+            d_relations = backprop_relations(d_outputs["relations"])[0]
+            d_tokens = d_outputs.get(joint_model.TOKENS)
+            d_outputs[joint_model.TOKENS] = (
+                d_relations if d_tokens is None else [a + b for a, b in zip(d_tokens, d_relations)]
+            )
         backprop(d_outputs)
         if sgd is not None:
             self.finish_update(sgd)
@@ -243,6 +254,9 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         for task, value in d_outputs[TASK_LOSSES].items():
             key = f"{self.name}_{task}"
             losses[key] = losses.get(key, 0.0) + value
+        if TOKEN_VECTORS_LOSS in d_outputs:
+            key = f"{self.name}_{TOKEN_VECTORS_LOSS}"
+            losses[key] = losses.get(key, 0.0) + d_outputs[TOKEN_VECTORS_LOSS]
         for task, sigma in self.cfg["sigmas"].items():
             losses[f"{self.name}_sigma_{task}"] = sigma
         return losses
@@ -292,6 +306,15 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             TASK_LOSSES: {task: raw[task][0] for task in tasks},
         }
         d_outputs.update(output_gradients(ops, scores, raw, factor))
+        weight = self.cfg.get("distill_token_vectors_weight", 0.0)
+        if weight > 0 and joint_model.TOKENS in scores:
+            # Not a task of the uncertainty weighting: a fixed-weight pull towards the
+            # teacher's encoder output, which the heads (copied from the teacher) read.
+            loss, d_tokens = token_vectors_loss(ops, scores[joint_model.TOKENS], [teacher_record(eg) for eg in examples])
+            if d_tokens is not None:
+                total += weight * loss
+                d_outputs[joint_model.TOKENS] = [d * weight for d in d_tokens]
+                d_outputs[TOKEN_VECTORS_LOSS] = loss
         return total, d_outputs
 
     def _gold_relations(self, examples: Sequence[Example]) -> List[GoldRelations]:

@@ -18,8 +18,14 @@ from ..distill.soft_targets import (
     unpack_relations,
     unpack_spans,
     unpack_tags,
+    unpack_token_vectors,
 )
-from ..models.loss import sigmoid_binary_cross_entropy, soft_cross_entropy, softmax_cross_entropy
+from ..models.loss import (
+    relative_squared_error,
+    sigmoid_binary_cross_entropy,
+    soft_cross_entropy,
+    softmax_cross_entropy,
+)
 from ..relation_decoding import enumerate_pairs, relation_targets
 from ..span_decoding import n_candidates
 from .targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
@@ -129,6 +135,33 @@ def relation_task_loss(
     return sigmoid_binary_cross_entropy(
         ops, flat, numpy.concatenate(targets), numpy.concatenate(masks), per_row=True,
     )
+
+
+def token_vectors_loss(
+    ops: Ops, token_vectors: Sequence[object], teachers: Sequence[Optional[dict]],
+) -> Tuple[float, Optional[List[object]]]:
+    """How far the encoder's token vectors are from the teacher's stored ones.
+
+    ``relative_squared_error`` over the tokens of every doc whose teacher record holds
+    token vectors; ``(0.0, None)`` when none does. The gradient is one array per doc,
+    zero for the docs without them.
+    """
+    rows, targets = [], []
+    for i, (vectors, record) in enumerate(zip(token_vectors, teachers)):
+        target = unpack_token_vectors(record, *vectors.shape) if record is not None else None
+        if target is not None:
+            rows.append(i)
+            targets.append(target)
+    if not rows:
+        return 0.0, None
+    lengths = ops.asarray1i([token_vectors[i].shape[0] for i in rows])
+    loss, d_flat = relative_squared_error(
+        ops, ops.flatten([token_vectors[i] for i in rows]), ops.asarray(numpy.concatenate(targets)),
+    )
+    gradients = [ops.alloc2f(*vectors.shape) for vectors in token_vectors]
+    for i, d_doc in zip(rows, ops.unflatten(ops.asarray2f(d_flat), lengths)):
+        gradients[i] = d_doc
+    return loss, gradients
 
 
 def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> None:
