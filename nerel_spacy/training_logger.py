@@ -19,6 +19,8 @@ from spacy.util import registry
 
 TASKS = ("ner", "spans", "cats", "relations")
 RAW_COLUMNS = tuple(f"{kind}_{task}" for kind in ("sigma", "loss") for task in TASKS)
+# A distilled student's distance from its teacher's token vectors (no σ: a fixed weight).
+TOKEN_VECTORS_COLUMN = "loss_token_vectors"
 
 
 def rescale_raw_scores(info: Dict[str, Any], raw_columns: Sequence[str]) -> Dict[str, Any]:
@@ -38,6 +40,8 @@ def task_columns(losses: Dict[str, float], pipe: str, n_steps: int) -> Dict[str,
             columns[f"sigma_{task}"] = float(losses[f"{pipe}_sigma_{task}"])
         if f"{pipe}_{task}" in losses:
             columns[f"loss_{task}"] = float(losses[f"{pipe}_{task}"]) / max(1, n_steps)
+    if f"{pipe}_token_vectors" in losses:
+        columns[TOKEN_VECTORS_COLUMN] = float(losses[f"{pipe}_token_vectors"]) / max(1, n_steps)
     return columns
 
 

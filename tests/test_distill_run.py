@@ -51,3 +51,18 @@ def test_student_config_reads_the_distillation_corpus_even_where_the_teacher_had
     assert config["components"] == {name: {"source": str(student)} for name in ("transformer", "nerel_joint")}
     assert config["training"]["max_steps"] == 30
     assert config["training"]["optimizer"]["learn_rate"]["total_steps"] == 30
+
+
+def test_student_config_shows_the_token_vector_distance_when_the_student_learns_it(tmp_path):
+    student = tmp_path / "student-init"
+    student.mkdir()
+    config_text = TEACHER_CONFIG.replace(
+        '@loggers = "spacy.ConsoleLogger.v1"',
+        '@loggers = "nerel.ConsoleLogger.v1"\nraw_columns = ["sigma_ner","loss_ner"]')
+    (student / "config.cfg").write_text(config_text, encoding="utf8")
+    kwargs = dict(max_steps=30, eval_frequency=10, learn_rate=1e-4, warmup_steps=5)
+    plain = student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)
+    assert plain["training"]["logger"]["raw_columns"] == ["sigma_ner", "loss_ner"]
+    pulled = student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", token_vectors=True, **kwargs)
+    assert pulled["training"]["logger"]["raw_columns"] == ["sigma_ner", "loss_ner", "loss_token_vectors"]
+    assert pulled["training"]["score_weights"]["loss_token_vectors"] == 0.0

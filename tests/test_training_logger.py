@@ -29,3 +29,11 @@ def test_console_logger_prints_sigma_unscaled():
     finalize()
     row = stdout.getvalue().strip().splitlines()[-1].split()
     assert "1.25" in row and "50.00" in row
+
+
+def test_task_columns_average_raw_losses_and_show_a_students_token_vector_distance():
+    from nerel_spacy.training_logger import TOKEN_VECTORS_COLUMN, task_columns
+
+    losses = {"nerel_joint_ner": 3.0, "nerel_joint_sigma_ner": 0.7, "nerel_joint_token_vectors": 1.2}
+    assert task_columns(losses, "nerel_joint", 4) == {"sigma_ner": 0.7, "loss_ner": 0.75, TOKEN_VECTORS_COLUMN: 0.3}
+    assert TOKEN_VECTORS_COLUMN not in task_columns({"nerel_joint_ner": 1.0}, "nerel_joint", 1)

@@ -145,7 +145,8 @@ def distill_command(
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
                   f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
     config = student_config(output / STUDENT_DIR, output / CORPUS_FILE, dev, max_steps=steps,
-                            eval_frequency=eval_frequency, learn_rate=learn_rate, warmup_steps=warmup_steps)
+                            eval_frequency=eval_frequency, learn_rate=learn_rate, warmup_steps=warmup_steps,
+                            token_vectors=token_vector_weight > 0)
     config.to_disk(output / CONFIG_FILE)
     summary = {"teacher": str(teacher), "weight": weight, "token_vector_weight": token_vector_weight,
                "steps": steps, "learn_rate": learn_rate,

@@ -19,6 +19,7 @@ from spacy.tokens import DocBin
 from thinc.api import Config
 
 from ..corpus import read_corpus
+from ..training_logger import TOKEN_VECTORS_COLUMN
 from .student import shrink_pipeline
 from .soft_targets import TEACHER_KEY
 from .teacher import TEACHER_SOURCE, label_texts, with_teacher_outputs
@@ -105,9 +106,10 @@ def _parameters(nlp: Language, find_shims) -> int:
 
 def student_config(
     student_dir: Path, train_path: Path, dev_path: Path, *,
-    max_steps: int, eval_frequency: int, learn_rate: float, warmup_steps: int,
+    max_steps: int, eval_frequency: int, learn_rate: float, warmup_steps: int, token_vectors: bool = False,
 ) -> Config:
-    """The teacher's training config, sourcing the student and reading the distillation corpus."""
+    """The teacher's training config, sourcing the student and reading the distillation corpus;
+    ``token_vectors``: the console table also shows the distance from the teacher's token vectors."""
     from spacy.util import load_config
 
     config = load_config(student_dir / "config.cfg", interpolate=False)
@@ -123,6 +125,9 @@ def student_config(
         "total_steps": int(max_steps), "initial_rate": float(learn_rate),
     }
     logger = training.get("logger", {})
+    if token_vectors and "raw_columns" in logger:
+        logger["raw_columns"] = [*logger["raw_columns"], TOKEN_VECTORS_COLUMN]
+        training.setdefault("score_weights", {})[TOKEN_VECTORS_COLUMN] = 0.0
     if "seconds_per_step" in logger:  # the teacher's step time, not the student's
         logger["seconds_per_step"] = None
         logger["measured_on"] = ""
