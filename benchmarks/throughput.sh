@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every pipeline side by side in one `nerel-batch benchmark` run over all of dev (3 rounds):
+# the e5-small teacher in float32 and int8 (with and without its trimmed vocabulary), its
+# distilled student in torch int8 and as an ONNX Runtime export run without torch, the fast
+# CNN and natasha. This is the run behind the README's speed table and issue 14's targets.
+#   bash benchmarks/throughput.sh
+#   RUN=training/joint_trf STUDENT=training/joint_trf_student CNN=training/joint_cnn_fast bash benchmarks/throughput.sh
+# RUN must hold model-best and model-trimmed (`spacy project run train`, then `trim-vocab
+# --vars.run joint_trf`); STUDENT is `spacy project run distill . --vars.run joint_trf`'s
+# output; CNN is `spacy project run train-cnn . --vars.cnn_config joint_cnn_fast`'s. The
+# copies made here (model-int8-untrimmed, model-int8, model-onnx) are reused when they exist;
+# FORCE=1 makes them again. The torch-free process runs in RUNTIME_VENV, made here with
+# nerel-spacy's core install and its onnxruntime extra.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${RUN:-training/joint_trf}
+STUDENT=${STUDENT:-training/joint_trf_student}
+CNN=${CNN:-training/joint_cnn_fast}
+RUNTIME_VENV=${RUNTIME_VENV:-.runtime-venv}
+OUTPUT=${OUTPUT:-benchmarks/results/throughput.json}
+ROUNDS=${ROUNDS:-3}
+NOTE=${NOTE:-}
+FORCE=${FORCE:-0}
+for needed in "$RUN/model-best" "$RUN/model-trimmed" "$STUDENT/model-best" "$CNN/model-best"; do
+  if [ ! -d "$needed" ]; then
+    echo "benchmarks/throughput.sh: $needed is missing; the comment at the top of this script says which command makes it" >&2
+    exit 1
+  fi
+done
+if [ ! -x "$RUNTIME_VENV/bin/python" ]; then
+  python -m venv "$RUNTIME_VENV"
+  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime]"
+fi
+missing() { [ "$FORCE" = 1 ] || [ ! -d "$1" ]; }
+if missing "$RUN/model-int8-untrimmed"; then
+  nerel-batch quantize "$RUN/model-best" "$RUN/model-int8-untrimmed" --backend int8 --overwrite
+fi
+if missing "$RUN/model-int8"; then
+  nerel-batch quantize "$RUN/model-trimmed" "$RUN/model-int8" --backend int8 --overwrite
+fi
+if missing "$STUDENT/model-int8"; then
+  nerel-batch quantize "$STUDENT/model-best" "$STUDENT/model-int8" --backend int8 --overwrite
+fi
+if missing "$STUDENT/model-onnx"; then
+  nerel-batch export-onnx "$STUDENT/model-best" "$STUDENT/model-onnx" --overwrite
+fi
+nerel-batch benchmark corpus/dev.spacy --n-docs 0 --rounds "$ROUNDS" --output "$OUTPUT" \
+  --fp32 "$RUN/model-best" --int8 "$RUN/model-int8-untrimmed" --baseline int8 \
+  --model "trimmed-int8=$RUN/model-int8" \
+  --model "student-int8=$STUDENT/model-int8" \
+  --model "student-onnx-no-torch=$STUDENT/model-onnx" --python "student-onnx-no-torch=$RUNTIME_VENV/bin/python" \
+  --model "cnn-fast=$CNN/model-best" \
+  --model natasha=natasha \
+  --note "benchmarks/throughput.sh, RUN=$RUN, STUDENT=$STUDENT, CNN=$CNN${NOTE:+; $NOTE}"
