@@ -148,6 +148,7 @@ def run_process(*args: Any, input: bytes = b"", cwd: Path = REPO_ROOT) -> subpro
 # Input discovery and the records
 
 
+@pytest.mark.slow
 def test_folder_recursion_glob_and_schema(model_dir, docs, tmp_path, monkeypatch):
     # Force a terminal so the progress bar and its cheap pre-count run too.
     monkeypatch.setenv("FORCE_COLOR", "1")
@@ -290,6 +291,7 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(model_dir, docs, tmp_path, 
     assert "try --encoding cp1251" in (tmp_path / "out.errors.jsonl").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_encoding_fallback(model_dir, tmp_path):
     (tmp_path / "win.txt").write_bytes("Иван Петров из Москвы, Москва.".encode("cp1251"))
     (tmp_path / "bom.txt").write_bytes("\ufeffМосква".encode("utf-8"))
@@ -366,6 +368,7 @@ def test_model_load_problems_are_usage_errors_but_bugs_raise(tmp_path):
         lib.load_pipeline("ru_no_such_package")
 
 
+@pytest.mark.slow
 def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):
     out = tmp_path / "out.jsonl"
     assert run_cli(docs, "-m", model_dir, "-o", out).exit_code == 0
@@ -594,6 +597,7 @@ def _annotation_peak_bytes(nlp, path: Path, options) -> int:
     return annotating - reading
 
 
+@pytest.mark.slow
 def test_peak_memory_does_not_grow_with_input_length(model_dir, tmp_path):
     """A 10x and a 100x budget-long text need about the same memory: one batch, not all parts.
 
@@ -722,6 +726,7 @@ def test_no_model_found_is_one_clear_usage_error(docs, tmp_path, no_package, mon
     assert result.stdout == "" and not (tmp_path / "annotate-errors.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "training" / "run").mkdir(parents=True)

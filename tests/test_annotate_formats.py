@@ -286,6 +286,7 @@ def snapshot(out: Path) -> Dict[str, Tuple[int, bytes]]:
             for p in out.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["spacy", "brat", "html"])
 def test_resume_redoes_only_what_is_missing(fmt, model_dir, docs, tmp_path):
     out = tmp_path / "out"
@@ -323,6 +324,7 @@ def test_resume_redoes_only_what_is_missing(fmt, model_dir, docs, tmp_path):
     assert run_cli(docs, "-m", model_dir, "--format", fmt, "-o", out, "--resume", "--overwrite").exit_code == 2
 
 
+@pytest.mark.slow
 def test_errors_go_into_the_folder_and_the_default_folder_is_named(model_dir, docs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (docs / "empty.txt").write_bytes(b"")
@@ -393,6 +395,7 @@ def mentions(doc: Doc) -> List[Tuple[int, int, str]]:
     return sorted((s.start_char, s.end_char, s.label_) for s in doc.spans[SPANS_KEY])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["spacy", "brat"])
 def test_a_split_text_comes_out_as_one_document(fmt, model_dir, tmp_path):
     text = long_text()

@@ -141,6 +141,7 @@ def test_benchmark_cli_puts_any_number_of_models_side_by_side(models, tmp_path):
     assert set(report["comparison"]) == {"again", "float"}
 
 
+@pytest.mark.slow
 def test_natasha_is_measured_like_a_pipeline_and_scored_on_its_three_types(tmp_path):
     from nerel_spacy.benchmark import measure_model
 

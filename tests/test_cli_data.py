@@ -66,6 +66,7 @@ def test_folder_without_splits_stops_with_the_recipe(runner, tmp_path):
     assert_offline_message(result.output)
 
 
+@pytest.mark.slow
 def test_failed_fetch_of_the_asset_stops_with_one_message(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     bogus = tmp_path / "no-such-repo"
@@ -91,6 +92,7 @@ def test_fetch_timeout_is_a_failed_fetch(runner, tmp_path, monkeypatch):
     assert_offline_message(result.output)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
 def test_missing_asset_is_fetched_from_its_repository(runner, tmp_path, monkeypatch):
     """A local repository laid out like NEREL's: the asset's path inside it is copied."""

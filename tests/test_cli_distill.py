@@ -125,6 +125,7 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
     assert result.exit_code == 2 and "no token vectors" in result.output
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_cnn_teacher_and_a_full_output_folder(tmp_path):
     train = save_gold_corpus(tmp_path / "train.spacy")
     cnn = save_trained_cnn(tmp_path / "cnn")

@@ -41,6 +41,7 @@ def cnn_config(overrides: Dict[str, object]):
     return load_config(CNN_CFG, overrides=overrides)
 
 
+@pytest.mark.slow
 def test_config_loads_vectors_into_the_static_vectors_layer(tiny_project):
     nlp = init_nlp(cnn_config(tiny_project))
     assert nlp.pipe_names == ["nerel_joint"]
@@ -61,6 +62,7 @@ def test_config_without_vectors_is_an_error(tiny_project):
         init_nlp(cnn_config(overrides))
 
 
+@pytest.mark.slow
 def test_loss_falls_with_the_config_optimizer(tiny_project):
     config = cnn_config({**tiny_project, "training.optimizer.learn_rate.warmup_steps": 1})
     nlp = init_nlp(config)

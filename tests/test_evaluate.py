@@ -78,6 +78,7 @@ def test_evaluate_cli_missing_corpus(trained_model, tmp_path):
     assert missing.exit_code == 2
 
 
+@pytest.mark.slow
 def test_tune_thresholds_cli_saves_thresholds(trained_model, tmp_path):
     model, corpus = trained_model
     out = tmp_path / "tuned"

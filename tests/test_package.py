@@ -158,6 +158,7 @@ print(json.dumps({{
     assert [tuple(e) for e in out["overwritten"]] == alone
 
 
+@pytest.mark.slow
 def test_overwrite_ents_given_at_load_time(tmp_path):
     path = train_tiny_pipeline(tmp_path / "model", n_steps=1)
     nlp = spacy.load(path, config={"components": {"nerel_joint": {"overwrite_ents": True}}})
@@ -330,6 +331,7 @@ def test_the_core_install_leaves_out_the_torch_stack():
     assert {Requirement(r).name for r in extras["onnxruntime"]} == {"onnxruntime", "tokenizers"}
 
 
+@pytest.mark.slow
 def test_which_pipelines_need_the_torch_stack(tmp_path):
     cnn = train_tiny_pipeline(tmp_path / "cnn", n_steps=1)
     assert not packaging.runs_on_torch(cnn)

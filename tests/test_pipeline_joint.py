@@ -56,6 +56,7 @@ def trf_nlp(bert_dir, inline=False):
     return load_model_from_config(config, auto_fill=True, validate=True)
 
 
+@pytest.mark.slow
 def test_cnn_overfits_three_docs():
     nlp = cnn_nlp()
     examples = make_examples(nlp)
@@ -113,6 +114,7 @@ def test_frozen_word_embeddings_do_not_move(tiny_bert_dir):
     assert not hf_model.encoder.layer[0].output.dense.weight.detach().equal(before_layer)
 
 
+@pytest.mark.slow
 def test_word_embeddings_stay_frozen_after_loading(tiny_bert_dir, tmp_path):
     """Loading rebuilds the Hugging Face model; training a loaded pipeline must not unfreeze
     it (the optimizer skips a weight only when it gets no gradient at all)."""
@@ -129,6 +131,7 @@ def test_word_embeddings_stay_frozen_after_loading(tiny_bert_dir, tmp_path):
     assert hf_model.encoder.layer[0].output.dense.weight.grad is not None
 
 
+@pytest.mark.slow
 def test_uncertainty_weights_are_learned_and_fixed_weights_are_not():
     learned = cnn_nlp(loss_weighting="uncertainty")
     train(learned, make_examples(learned), 20)
@@ -151,6 +154,7 @@ def test_unknown_loss_weighting_is_a_clear_error():
         cnn_nlp(loss_weighting="magic")
 
 
+@pytest.mark.slow
 def test_earlier_entities_are_respected_unless_overwrite(tmp_path):
     nlp = cnn_nlp()
     examples = make_examples(nlp)
@@ -171,6 +175,7 @@ def test_earlier_entities_are_respected_unless_overwrite(tmp_path):
     assert ("Барак Обама", "PERSON") in [(e.text, e.label_) for e in doc.ents]
 
 
+@pytest.mark.slow
 def test_per_label_thresholds_are_saved_and_used(tmp_path):
     nlp = cnn_nlp(threshold=0.5)
     train(nlp, make_examples(nlp), 30)
@@ -219,6 +224,7 @@ def test_labels_from_initialize_config():
     assert pipe.label_data == {"entity_labels": ["CITY", "PERSON"], "cats_labels": ["SPOUSE"]}
 
 
+@pytest.mark.slow
 def test_settings_given_at_load_time_override_the_saved_ones(tmp_path):
     nlp = cnn_nlp(threshold=0.5)
     train(nlp, make_examples(nlp), 5)
@@ -297,6 +303,7 @@ TINY_CNN = {
 POOLING = {"@architectures": "nerel.MeanMaxPooling.v1"}
 
 
+@pytest.mark.slow
 def test_v1_model_keeps_flat_spans_and_two_tasks(tmp_path):
     v1 = {"@architectures": "nerel.JointTagCat.v1", "tok2vec": TINY_CNN, "doc_pooling": POOLING}
     nlp = cnn_nlp(model=v1, scorer={"@scorers": "nerel.joint_scorer.v1"})

@@ -54,6 +54,7 @@ def predictions(nlp):
     return [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs], [doc.cats for doc in docs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compute", ["int8", "bf16"])
 def test_int8_pipeline_predicts_close_to_fp32_and_round_trips(fp32_dir, tmp_path, compute):
     fp32 = spacy.load(fp32_dir)
@@ -198,6 +199,7 @@ def test_int8_pipeline_refuses_training_and_second_quantization(int8_dir):
         quantize_pipeline(nlp)
 
 
+@pytest.mark.slow
 def test_cnn_pipeline_has_nothing_to_quantize(tmp_path):
     cnn_dir = save_trained_cnn(tmp_path / "cnn")
     with pytest.raises(NothingToQuantizeError, match="no transformer encoder"):
@@ -209,6 +211,7 @@ def test_cnn_pipeline_has_nothing_to_quantize(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_quantize_cli_writes_a_loadable_pipeline_and_a_summary(fp32_dir, tmp_path):
     out = tmp_path / "int8"
     result = CliRunner().invoke(app, ["quantize", str(fp32_dir), str(out), "--backend", "int8"])
@@ -225,6 +228,7 @@ def test_quantize_cli_writes_a_loadable_pipeline_and_a_summary(fp32_dir, tmp_pat
     assert (other / "notes.txt").exists()
 
 
+@pytest.mark.slow
 def test_int8_pipeline_keeps_the_span_head(fp32_dir, int8_dir):
     fp32, int8 = spacy.load(fp32_dir), spacy.load(int8_dir)
     # configs/joint_trf.cfg trains every head (nerel.JointTagCat.v3)

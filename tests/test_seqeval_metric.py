@@ -30,6 +30,7 @@ def test_sequences_of_other_lengths_are_refused():
     lambda lengths: st.tuples(*[st.tuples(st.lists(st.sampled_from(LABELS), min_size=n, max_size=n),
                                           st.lists(st.sampled_from(LABELS), min_size=n, max_size=n))
                                 for n in lengths])))
+@pytest.mark.slow
 def test_same_numbers_as_the_seqeval_package(pairs):
     gold = [list(g) for g, _ in pairs]
     predicted = [list(p) for _, p in pairs]

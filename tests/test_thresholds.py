@@ -117,6 +117,7 @@ def test_tune_pipeline_starts_from_the_components_thresholds(tiny_model):
     assert result.after == score_at(gold, scores, result.thresholds, result.labels)
 
 
+@pytest.mark.slow
 def test_tune_model_saves_to_output_and_checks_its_arguments(tiny_model, tmp_path):
     model, data = tiny_model
     result = tune_model_thresholds(model, data.parent, tmp_path / "tuned", min_positives=1, folds=0)

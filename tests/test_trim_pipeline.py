@@ -27,6 +27,7 @@ def annotations(nlp, texts):
     return out
 
 
+@pytest.mark.slow
 def test_trimmed_pipeline_annotates_its_texts_exactly_as_before_and_round_trips(fp32_dir, tmp_path):
     nlp = spacy.load(fp32_dir)
     before = annotations(nlp, TEXTS)
@@ -46,6 +47,7 @@ def test_trimmed_pipeline_annotates_its_texts_exactly_as_before_and_round_trips(
     assert len(list(spacy.load(tmp_path / "trimmed-int8").pipe(TEXTS))) == len(TEXTS)
 
 
+@pytest.mark.slow
 def test_int8_and_cnn_pipelines_are_refused(fp32_dir, tmp_path):
     int8_nlp, _ = quantize_pipeline(spacy.load(fp32_dir), compute="int8")
     with pytest.raises(ValueError, match="int8"):
@@ -54,6 +56,7 @@ def test_int8_and_cnn_pipelines_are_refused(fp32_dir, tmp_path):
         trim_pipeline(spacy.load(save_trained_cnn(tmp_path / "cnn")), TEXTS)
 
 
+@pytest.mark.slow
 def test_cli_trims_a_pipeline_from_a_corpus_and_writes_the_report(fp32_dir, tmp_path):
     corpus = save_gold_corpus(tmp_path / "train.spacy")
     words = tmp_path / "words.txt"

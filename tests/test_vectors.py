@@ -130,6 +130,7 @@ def _bundled_navec():
         return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_bundled_navec() is None, reason="natasha's navec embeddings are not installed")
 def test_real_navec_top_words_match_navec(tmp_path):
     navec = load_navec()

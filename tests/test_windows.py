@@ -25,6 +25,7 @@ def test_check_windows_accepts_tilings_only():
         check_windows(0, 0)
 
 
+@pytest.mark.slow
 def test_saved_copy_reads_with_the_new_windows_and_keeps_the_weights(trf_dir, tmp_path):
     save_with_windows(trf_dir, tmp_path / "wide", window=12, stride=10)
     source, wide = spacy.load(trf_dir), spacy.load(tmp_path / "wide")
@@ -38,6 +39,7 @@ def test_saved_copy_reads_with_the_new_windows_and_keeps_the_weights(trf_dir, tm
             numpy.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_cli_writes_the_copy_and_rejects_bad_input(trf_dir, tmp_path):
     runner = CliRunner()
 
