@@ -14,10 +14,11 @@ plus spancat, every gold span within ``max_width`` is a candidate, so each gives
 from typing import Callable, List, Optional, Tuple
 
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Model, chain, get_array_module, glorot_uniform_init, with_array, zero_init
+from thinc.api import Dropout, Linear, Model, chain, get_array_module, glorot_uniform_init, zero_init
 from thinc.types import Floats2d
 
 from ..span_decoding import enumerate_candidates, n_candidates
+from .flat_rows import with_flat_rows
 from .ranges import prefix_sums, range_means_backward
 
 SPAN_OUTPUT = "span_output"
@@ -40,7 +41,8 @@ def build_span_scorer(
         raise ValueError(f"nerel.SpanScorer.v1: max_width must be at least 1, not {max_width}")
     representation = build_span_representation(max_width, hidden_width)
     output = Linear(nO=nO, nI=hidden_width, init_W=zero_init)
-    model = chain(representation, with_array(chain(Dropout(dropout), output)))
+    # the candidates' rows are one buffer already: with_flat_rows reads it without a copy
+    model = chain(representation, with_flat_rows(chain(Dropout(dropout), output)))
     model.set_ref(SPAN_OUTPUT, output)
     model.attrs["max_width"] = max_width
     return model
