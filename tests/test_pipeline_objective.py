@@ -5,7 +5,7 @@ import pytest
 from conftest import make_nested_examples
 from nerel_spacy.distill.soft_targets import TEACHER_KEY
 from nerel_spacy.models.joint import TOKENS
-from nerel_spacy.pipeline.objective import token_vectors_loss
+from nerel_spacy.pipeline.objective import TASK_LOSSES, token_vectors_loss
 from nerel_spacy.distill.teacher import teacher_records
 from test_pipeline_relations import v3_trained_on_nested
 
@@ -87,12 +87,12 @@ def test_the_teacher_pass_stores_its_token_vectors_and_a_student_is_pulled_towar
     component.cfg["distill_token_vectors_weight"] = 1.0
     try:
         _, d_outputs = component.get_loss(examples, outputs)
-        assert d_outputs["token_vectors"] < 1e-5
+        assert d_outputs[TASK_LOSSES]["token_vectors"] < 1e-5
         # A perturbed student gets a gradient back towards the teacher, weighted.
         moved = dict(outputs)
         moved[TOKENS] = [x + 0.5 for x in outputs[TOKENS]]
         _, d_moved = component.get_loss(examples, moved)
-        assert d_moved["token_vectors"] > 0.01
+        assert d_moved[TASK_LOSSES]["token_vectors"] > 0.01
         assert all((numpy.asarray(d) > 0).mean() > 0.95 for d in d_moved[TOKENS])
         component.cfg["distill_token_vectors_weight"] = 2.0
         _, d_double = component.get_loss(examples, moved)
@@ -101,4 +101,4 @@ def test_the_teacher_pass_stores_its_token_vectors_and_a_student_is_pulled_towar
     finally:
         component.cfg["distill_token_vectors_weight"] = 0.0
     # Off by default: no token-vector term, whatever the records hold.
-    assert "token_vectors" not in component.get_loss(examples, outputs)[1]
+    assert "token_vectors" not in component.get_loss(examples, outputs)[1][TASK_LOSSES]

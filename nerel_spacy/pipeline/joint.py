@@ -42,14 +42,13 @@ from .annotations import (
 )
 from .optimizer import apply_gradients
 from .objective import (
-    check_settings, output_gradients, raw_task_losses, relation_task_loss, teacher_record, token_vectors_loss,
+    TASK_LOSSES, add_token_vectors_loss, check_settings, output_gradients, raw_task_losses, relation_task_loss,
+    sum_gradients, teacher_record,
 )
 from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
-TASK_LOSSES = "task_losses"
-TOKEN_VECTORS_LOSS = "token_vectors"  # the raw distillation loss on the encoder's output, when there is one
 
 
 class JointPrediction(NamedTuple):
@@ -243,10 +242,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         total, d_outputs = self.get_loss(examples, outputs)
         if backprop_relations is not None:
             d_relations = backprop_relations(d_outputs["relations"])[0]
-            d_tokens = d_outputs.get(joint_model.TOKENS)
-            d_outputs[joint_model.TOKENS] = (
-                d_relations if d_tokens is None else [a + b for a, b in zip(d_tokens, d_relations)]
-            )
+            d_outputs[joint_model.TOKENS] = sum_gradients(d_outputs.get(joint_model.TOKENS), d_relations)
         backprop(d_outputs)
         if sgd is not None:
             self.finish_update(sgd)
@@ -254,9 +250,6 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         for task, value in d_outputs[TASK_LOSSES].items():
             key = f"{self.name}_{task}"
             losses[key] = losses.get(key, 0.0) + value
-        if TOKEN_VECTORS_LOSS in d_outputs:
-            key = f"{self.name}_{TOKEN_VECTORS_LOSS}"
-            losses[key] = losses.get(key, 0.0) + d_outputs[TOKEN_VECTORS_LOSS]
         for task, sigma in self.cfg["sigmas"].items():
             losses[f"{self.name}_sigma_{task}"] = sigma
         return losses
@@ -307,14 +300,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         }
         d_outputs.update(output_gradients(ops, scores, raw, factor))
         weight = self.cfg.get("distill_token_vectors_weight", 0.0)
-        if weight > 0 and joint_model.TOKENS in scores:
-            # Not a task of the uncertainty weighting: a fixed-weight pull towards the
-            # teacher's encoder output, which the heads (copied from the teacher) read.
-            loss, d_tokens = token_vectors_loss(ops, scores[joint_model.TOKENS], [teacher_record(eg) for eg in examples])
-            if d_tokens is not None:
-                total += weight * loss
-                d_outputs[joint_model.TOKENS] = [d * weight for d in d_tokens]
-                d_outputs[TOKEN_VECTORS_LOSS] = loss
+        total += add_token_vectors_loss(ops, examples, scores, d_outputs, weight)
         return total, d_outputs
 
     def _gold_relations(self, examples: Sequence[Example]) -> List[GoldRelations]:

@@ -26,11 +26,14 @@ from ..models.loss import (
     soft_cross_entropy,
     softmax_cross_entropy,
 )
+from ..models.joint import TOKENS
 from ..relation_decoding import enumerate_pairs, relation_targets
 from ..span_decoding import n_candidates
 from .targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
+TASK_LOSSES = "task_losses"  # the key of each raw loss in the gradients dict, for the logger
+TOKEN_VECTORS = "token_vectors"  # the raw distillation loss on the encoder's output, when there is one
 ENTS_SOURCES = ("tags", "spans")
 CATS_SOURCES = ("doc", "triples", "max")
 
@@ -162,6 +165,30 @@ def token_vectors_loss(
     for i, d_doc in zip(rows, ops.unflatten(ops.asarray2f(d_flat), lengths)):
         gradients[i] = d_doc
     return loss, gradients
+
+
+def add_token_vectors_loss(
+    ops: Ops, examples: Sequence[Example], scores: Dict[str, object], d_outputs: Dict[str, object], weight: float,
+) -> float:
+    """With ``weight > 0``: ``weight`` times ``token_vectors_loss``, a fixed-weight pull of the
+    encoder's output towards the teacher's (not a task of the uncertainty weighting).
+
+    Adds its gradient to ``d_outputs[TOKENS]`` and its raw value to ``d_outputs[TASK_LOSSES]``;
+    returns the weighted loss (0.0 when off, or when no doc carries the teacher's vectors).
+    """
+    if weight <= 0 or TOKENS not in scores:
+        return 0.0
+    loss, d_tokens = token_vectors_loss(ops, scores[TOKENS], [teacher_record(eg) for eg in examples])
+    if d_tokens is None:
+        return 0.0
+    d_outputs[TOKENS] = sum_gradients(d_outputs.get(TOKENS), [d * weight for d in d_tokens])
+    d_outputs[TASK_LOSSES][TOKEN_VECTORS] = loss
+    return weight * loss
+
+
+def sum_gradients(first: Optional[List[object]], second: List[object]) -> List[object]:
+    """Two gradients of one list output (one array per doc), added; ``first`` may be None."""
+    return second if first is None else [a + b for a, b in zip(first, second)]
 
 
 def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> None:
