@@ -5,7 +5,9 @@ names the missing extra when a command needs it, and an ONNX export's package dr
 distributions from its source pipeline's requirements. ``tests/test_torch_stack.py`` checks
 the list against pyproject.toml.
 """
+import importlib.util
 import re
+from typing import Optional
 
 # Distribution names, as pyproject's `transformers` extra lists them.
 TORCH_STACK_DISTRIBUTIONS = ("spacy-transformers", "transformers", "torch", "safetensors")
@@ -20,3 +22,18 @@ def canonical_distribution_name(name: str) -> str:
 
 def is_torch_stack_distribution(name: str) -> bool:
     return canonical_distribution_name(name) in TORCH_STACK_DISTRIBUTIONS
+
+
+def missing_torch_stack_module() -> Optional[str]:
+    """The first torch-stack module this interpreter can't import, without importing any.
+
+    ``None`` when all are there. A module blocked by ``sys.modules[name] = None`` counts as
+    missing, as it would for ``import``.
+    """
+    for name in TORCH_STACK_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None

@@ -212,6 +212,13 @@ def test_cnn_pipeline_has_nothing_to_quantize(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_cli_default_float_layers_are_the_librarys():
+    """The CLI spells the default out (it imports the quantizer only when it runs)."""
+    from nerel_spacy.cli import quantize as quantize_cli
+
+    assert quantize_cli.DEFAULT_FLOAT_LAYERS == DEFAULT_FLOAT_LAYERS
+
+
 def test_quantize_cli_writes_a_loadable_pipeline_and_a_summary(fp32_dir, tmp_path):
     out = tmp_path / "int8"
     result = CliRunner().invoke(app, ["quantize", str(fp32_dir), str(out), "--backend", "int8"])

@@ -1,11 +1,18 @@
-"""The torch stack's one list against pyproject.toml's `transformers` extra."""
+"""The torch stack's one list against pyproject.toml's `transformers` extra, and its detection."""
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 from nerel_spacy.torch_stack import (
-    TORCH_STACK_DISTRIBUTIONS, TORCH_STACK_MODULES, canonical_distribution_name, is_torch_stack_distribution,
+    TORCH_STACK_DISTRIBUTIONS,
+    TORCH_STACK_MODULES,
+    canonical_distribution_name,
+    is_torch_stack_distribution,
+    missing_torch_stack_module,
 )
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -26,3 +33,19 @@ def test_distribution_names_match_in_any_spelling():
         assert is_torch_stack_distribution(spelling)
     for other in ("spacy", "nerel-spacy", "onnxruntime", "tokenizers", "torchvision"):
         assert not is_torch_stack_distribution(other)
+
+
+def test_nothing_is_missing_here_and_a_blocked_module_is(monkeypatch):
+    assert missing_torch_stack_module() is None
+    monkeypatch.setitem(sys.modules, "transformers", None)  # how `import transformers` is blocked
+    assert missing_torch_stack_module() == "transformers"
+
+
+@pytest.mark.slow
+def test_the_cli_starts_without_the_torch_stack_beyond_what_spacy_imports():
+    """Only `quantize` needs spacy-transformers (3-4 s to import): it loads it when it runs."""
+    script = ("import sys; from nerel_spacy.cli import app; "
+              "print(sorted(m for m in ('spacy_transformers', 'transformers') if m in sys.modules))")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.strip() == "[]"

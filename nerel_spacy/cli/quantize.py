@@ -3,6 +3,7 @@ import shutil
 import time
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -10,15 +11,21 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from ..benchmark import model_size_bytes
-from ..quantize import (
-    DEFAULT_FLOAT_LAYERS,
-    AlreadyQuantizedError,
-    NothingToQuantizeError,
-    QuantizationReport,
-    quantize_pipeline,
-)
+from ..torch_stack import missing_torch_stack_module
 from ._app import app
 from ._outputs import check_out_dir, load_source
+
+if TYPE_CHECKING:
+    from ..quantize import QuantizationReport
+
+# nerel_spacy.quantize imports spacy-transformers (3-4 s on 2 cores), so the command loads
+# it when it runs and every other command starts without it. Where the torch stack is
+# missing, cli/__init__ registers a command that says what to install instead of this one.
+_MISSING = missing_torch_stack_module()
+if _MISSING:
+    raise ModuleNotFoundError(f"No module named {_MISSING!r}", name=_MISSING)
+# nerel_spacy.quantize.DEFAULT_FLOAT_LAYERS (tests/test_quantize.py checks they agree).
+DEFAULT_FLOAT_LAYERS = "auto"
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -40,7 +47,7 @@ class Backend(str, Enum):
     bf16 = "bf16"
 
 
-def report_table(report: QuantizationReport, size_before: float, size_after: float) -> Table:
+def report_table(report: "QuantizationReport", size_before: float, size_after: float) -> Table:
     """What was quantized in each encoder (one column each), size on disk and time."""
     table = Table(title="int8 pipeline", title_justify="left")
     table.add_column("", style="bold")
@@ -104,6 +111,8 @@ def quantize_command(
     pipeline shrinks to about a quarter. The heads of nerel_joint stay float32 (tiny).
     The copy loads with plain spacy.load, without pickle and without quantizing again.
     """
+    from ..quantize import AlreadyQuantizedError, NothingToQuantizeError, quantize_pipeline
+
     errors = Console(stderr=True)
     check_out_dir(model_dir, out_dir, overwrite=overwrite, meta_key="quantization", kind="int8 copy", errors=errors)
     start = time.perf_counter()
