@@ -1,4 +1,4 @@
-"""The README's quick start, as typed, on a fresh copy of the repository.
+"""Helpers for the README's quick start tests (test_quickstart_*.py): a fresh copy of the repository, run as typed.
 
 The repository's files (``git ls-files``: what a clone holds) are copied to a temporary
 folder, and the commands of the README's "Quick start" blocks run there as written, with
@@ -17,13 +17,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-import pytest
-import spacy
-
 from brat_fixtures import NEREL_ROOT
 from conftest import REPO_ROOT
-
-pytestmark = pytest.mark.slow
 
 QUICK_START = re.compile(r"^## Quick start\n(.*?)^### ", re.S | re.M)
 BASH = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
@@ -83,44 +78,3 @@ def run_block(block: List[str], clone: Path, tiny_vars: Dict[str, str]) -> None:
     result = run_line(workflow, clone, tiny_vars)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_record_per_document(run_line(annotate, clone, tiny_vars))
-
-
-def test_cnn_quick_path(tmp_path):
-    clone = fresh_copy(tmp_path)
-    (cnn, _) = quick_start_blocks()
-    run_block(cnn, clone, {"cnn_max_steps": "4", "cnn_eval_frequency": "2", "vectors_max_words": "2000"})
-    dev = json.loads((clone / "metrics" / "joint_cnn_rel" / "dev.json").read_text(encoding="utf-8"))
-    assert "relations_gold_insent_f" in dev  # the quick path trains the relation head too
-
-
-def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
-    clone = fresh_copy(tmp_path)
-    (_, transformer) = quick_start_blocks()
-    # trim_words=none: tokenizing navec's 750k word forms adds a minute (tests/test_trim_* cover words)
-    tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000",
-            "trim_words": "none", "heads_steps": "2", "heads_eval_frequency": "1", "more_steps": "2"}
-    run_block(transformer, clone, tiny)
-    # `all` trains four stages, each from the previous one, and ships the last
-    for stage in ("joint_trf", "joint_trf_heads", "joint_trf_heads_more", "joint_trf_heads_more_more"):
-        assert (clone / "training" / stage / "model-best" / "config.cfg").exists(), stage
-    final = clone / "training" / "joint_trf_heads_more_more"
-    assert (final / "model-int8" / "config.cfg").exists()
-    trim = json.loads((clone / "metrics" / "joint_trf_heads_more_more" / "trim_vocab.json").read_text(encoding="utf-8"))
-    assert trim["transformer"]["identity"]["mismatched"] == 0  # `all` quantizes the trimmed copy
-    shipped = spacy.load(final / "model-int8")
-    assert shipped.meta["trimmed_vocabulary"]
-    # the configs' decoding settings reach the shipped pipeline through all four stages
-    settings = shipped.get_pipe("nerel_joint").cfg
-    assert (settings["cats_source"], settings["relation_threshold"], settings["ents_source"]) == ("max", 0.3, "spans")
-
-
-def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
-    clone = fresh_copy(tmp_path)
-    args = [sys.executable, "-m", "spacy", "project", "run", "all", "."]
-    result = subprocess.run(args, cwd=clone, env=offline_env(clone), capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "No NEREL corpus at assets/nerel" in output
-    assert "--vars.nerel_dir" in output and "Offline recipe" in output
-    assert "Missing dependency" not in output
-    assert not (clone / "corpus").exists() or not any((clone / "corpus").iterdir())
