@@ -16,17 +16,12 @@ RUNTIME_VENV=${RUNTIME_VENV:-.runtime-venv}
 OUTPUT=${OUTPUT:-benchmarks/results/onnx_runtime.json}
 NOTE=${NOTE:-}
 FORCE=${FORCE:-0}
-if [ ! -x "$RUNTIME_VENV/bin/python" ]; then
-  python -m venv "$RUNTIME_VENV"
-  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime]"
-fi
+# shellcheck source=benchmarks/copies.sh
+. benchmarks/copies.sh
+ensure_runtime_venv
 make_copies() {  # SOURCE_PIPELINE FOLDER: FOLDER/model-int8 and FOLDER/model-onnx
-  if [ "$FORCE" = 1 ] || [ ! -d "$2/model-int8" ]; then
-    nerel-batch quantize "$1" "$2/model-int8" --backend int8 --overwrite
-  fi
-  if [ "$FORCE" = 1 ] || [ ! -d "$2/model-onnx" ]; then
-    nerel-batch export-onnx "$1" "$2/model-onnx" --overwrite
-  fi
+  make_copy int8 "$1" "$2/model-int8"
+  make_copy onnx "$1" "$2/model-onnx"
 }
 make_copies "$RUN/model-trimmed" "$RUN"
 MODELS=(--int8 "$RUN/model-int8" --model "onnx-no-torch=$RUN/model-onnx"

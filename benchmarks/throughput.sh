@@ -27,23 +27,13 @@ for needed in "$RUN/model-best" "$RUN/model-trimmed" "$STUDENT/model-best" "$CNN
     exit 1
   fi
 done
-if [ ! -x "$RUNTIME_VENV/bin/python" ]; then
-  python -m venv "$RUNTIME_VENV"
-  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime]"
-fi
-missing() { [ "$FORCE" = 1 ] || [ ! -d "$1" ]; }
-if missing "$RUN/model-int8-untrimmed"; then
-  nerel-batch quantize "$RUN/model-best" "$RUN/model-int8-untrimmed" --backend int8 --overwrite
-fi
-if missing "$RUN/model-int8"; then
-  nerel-batch quantize "$RUN/model-trimmed" "$RUN/model-int8" --backend int8 --overwrite
-fi
-if missing "$STUDENT/model-int8"; then
-  nerel-batch quantize "$STUDENT/model-best" "$STUDENT/model-int8" --backend int8 --overwrite
-fi
-if missing "$STUDENT/model-onnx"; then
-  nerel-batch export-onnx "$STUDENT/model-best" "$STUDENT/model-onnx" --overwrite
-fi
+# shellcheck source=benchmarks/copies.sh
+. benchmarks/copies.sh
+ensure_runtime_venv
+make_copy int8 "$RUN/model-best" "$RUN/model-int8-untrimmed"
+make_copy int8 "$RUN/model-trimmed" "$RUN/model-int8"
+make_copy int8 "$STUDENT/model-best" "$STUDENT/model-int8"
+make_copy onnx "$STUDENT/model-best" "$STUDENT/model-onnx"
 nerel-batch benchmark corpus/dev.spacy --n-docs 0 --rounds "$ROUNDS" --output "$OUTPUT" \
   --fp32 "$RUN/model-best" --int8 "$RUN/model-int8-untrimmed" --baseline int8 \
   --model "trimmed-int8=$RUN/model-int8" \
