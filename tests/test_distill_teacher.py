@@ -1,11 +1,16 @@
 """The teacher pass: soft outputs aligned with the student's rows, and teacher-labelled texts."""
+import numpy
 import pytest
 
-from conftest import NESTED_DOCS
-from nerel_spacy.distill.soft_targets import TEACHER_KEY, unpack_relations, unpack_spans, unpack_tags
+from conftest import NESTED_DOCS, make_examples
+from nerel_spacy.distill.soft_targets import (
+    TEACHER_KEY, unpack_relations, unpack_spans, unpack_tags, unpack_token_vectors,
+)
 from nerel_spacy.distill.teacher import TEACHER_SOURCE, label_texts, teacher_records, with_teacher_outputs
+from nerel_spacy.models import joint as joint_model
 from nerel_spacy.relation_decoding import enumerate_pairs
 from nerel_spacy.span_decoding import n_candidates
+from test_pipeline_joint import cnn_nlp, train
 from test_pipeline_relations import v3_trained_on_nested
 
 
@@ -52,3 +57,33 @@ def test_unlabeled_texts_become_docs_with_the_teachers_annotations(teacher):
         assert set(doc.cats.values()) <= {0.0, 1.0}
         assert doc._.relations == [{k: r[k] for k in ("head", "tail", "label")} for r in predicted._.relations]
         assert doc._.trf_data is None if doc.has_extension("trf_data") else True
+
+
+def test_token_vectors_are_stored_and_the_teacher_is_left_as_it_was():
+    """A teacher whose outputs don't carry its token vectors gives them for the pass only."""
+    nlp = cnn_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, 2)
+    model = nlp.get_pipe("nerel_joint").model
+    assert "expose_tokens" not in model.attrs
+    records = teacher_records(nlp, [eg.reference for eg in examples], token_vectors=True)
+    assert "expose_tokens" not in model.attrs
+    expected = model.predict([nlp.make_doc(eg.reference.text) for eg in examples])
+    assert joint_model.TOKENS not in expected
+    with joint_model.tokens_exposed(model):
+        vectors = model.predict([nlp.make_doc(eg.reference.text) for eg in examples])[joint_model.TOKENS]
+    for eg, record, want in zip(examples, records, vectors):
+        stored = unpack_token_vectors(record, len(eg.predicted), want.shape[1])
+        assert numpy.allclose(stored, want, atol=1e-2)  # stored as float16
+    assert "token_vectors" not in teacher_records(nlp, [examples[0].reference])[0]
+
+
+def test_tokens_exposed_restores_an_earlier_setting():
+    nlp = cnn_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    model = nlp.get_pipe("nerel_joint").model
+    model.attrs["expose_tokens"] = False
+    with pytest.raises(RuntimeError), joint_model.tokens_exposed(model):
+        assert model.attrs["expose_tokens"] is True
+        raise RuntimeError
+    assert model.attrs["expose_tokens"] is False

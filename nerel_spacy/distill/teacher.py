@@ -34,8 +34,6 @@ def teacher_records(nlp: Language, references: Sequence[Doc], token_vectors: boo
     """``pack_teacher_outputs`` for each reference doc (one batch; empty docs get none);
     ``token_vectors``: with the encoder's token vectors too."""
     component = joint_component(nlp)
-    if token_vectors:
-        component.model.attrs["expose_tokens"] = True
     examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
     docs = [eg.predicted for eg in examples]
     for name, proc in nlp.pipeline:
@@ -47,7 +45,11 @@ def teacher_records(nlp: Language, references: Sequence[Doc], token_vectors: boo
     if not non_empty:
         return records
     ops = component.model.ops
-    outputs = component.model.predict([docs[i] for i in non_empty])
+    if token_vectors:
+        with joint_model.tokens_exposed(component.model) as model:
+            outputs = model.predict([docs[i] for i in non_empty])
+    else:
+        outputs = component.model.predict([docs[i] for i in non_empty])
     cats = ops.to_numpy(sigmoid(ops, outputs["cats"]))
     relations = [None] * len(non_empty)
     if component.relation_head is not None:

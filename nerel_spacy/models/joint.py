@@ -21,7 +21,8 @@ outputs by task:
 The encoder is any spaCy tok2vec layer: a spacy-transformers listener, an inline
 transformer, or a CNN.
 """
-from typing import Callable, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -198,6 +199,21 @@ def get_log_variances(model: Model) -> Floats1d:
 def get_tasks(model: Model) -> Tuple[str, ...]:
     """The tasks of a joint model, in the order of its log-variances."""
     return tuple(model.attrs.get("tasks", TASKS))
+
+
+@contextmanager
+def tokens_exposed(model: Model) -> Iterator[Model]:
+    """Inside the block ``model``'s outputs also carry its token vectors (``TOKENS``); after
+    it, the model is as it was."""
+    previous = model.attrs.get("expose_tokens")
+    model.attrs["expose_tokens"] = True
+    try:
+        yield model
+    finally:
+        if previous is None:
+            del model.attrs["expose_tokens"]
+        else:
+            model.attrs["expose_tokens"] = previous
 
 
 def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[JointOutput, Callable]:
