@@ -3,8 +3,9 @@
 Nothing is downloaded: the BERT and its WordPiece tokenizer are made from the
 fixture texts, so the transformer tests run offline and in seconds.
 """
+import re
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import pytest
 import spacy
@@ -60,6 +61,15 @@ NESTED_RELATIONS = [
     [(0, 1, "LOCATED_IN")],
     [(0, 2, "LOCATED_IN")],
 ]
+
+
+BOX_DRAWING = re.compile("[\u2500-\u257f]")
+
+
+def unwrapped(output: str) -> str:
+    """A console's output as one line: no box borders, every run of whitespace one space, so
+    a check doesn't depend on where a long tmp path made the console wrap."""
+    return " ".join(BOX_DRAWING.sub(" ", output).split())
 
 
 def make_nested_examples(nlp) -> List[Example]:
@@ -130,3 +140,16 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     )
     BertModel(config).save_pretrained(str(path))
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules holding a test marked ``long(seconds=S)`` run first, longest first; the rest keep
+    their order. Under ``pytest -n auto --dist loadfile`` the workers then finish together
+    instead of one starting the 3-minute quick start last."""
+    seconds: Dict[str, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("long")
+        if marker:
+            module = item.nodeid.split("::")[0]
+            seconds[module] = max(seconds.get(module, 0.0), marker.kwargs["seconds"])
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0.0))

@@ -18,7 +18,7 @@ from vectors_helpers import write_fake_navec
 
 FIXTURE_NEREL = REPO_ROOT / "tests" / "fixtures" / "brat" / "nerel"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=150)]
 
 
 @pytest.fixture(scope="module")

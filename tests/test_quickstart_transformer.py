@@ -10,7 +10,7 @@ import spacy
 
 from quickstart_helpers import fresh_copy, quick_start_blocks, run_block
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=200)]
 
 
 def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):

@@ -21,6 +21,7 @@ from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.tokenizer import make_blank_nlp
 
 from brat_fixtures import NEREL_ROOT
+from conftest import unwrapped
 from test_render import check_page
 
 FIXTURE_IDS = ["train/obama.txt", "train/ministry.txt", "dev/lavrov.txt"]
@@ -207,10 +208,10 @@ def test_cli_report(run, tmp_path):
     result = runner.invoke(app, ["report", str(run), "-o", str(tmp_path / "r.html"), "--samples", "1",
                                  "--texts", str(NEREL_ROOT)])
     assert result.exit_code == 0, result.output
-    said = " ".join(result.output.split())  # the console wraps lines wherever the tmp path ends
+    said = unwrapped(result.output)
     assert "3 documents" in said and "3 malformed lines" in said
     assert (tmp_path / "r.html").read_text(encoding="utf-8").count("Mentions, nested included") == 1
     missing = runner.invoke(app, ["report", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "r.html")])
-    assert missing.exit_code == 2 and "no such file" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "no such file" in unwrapped(missing.output)
     same = runner.invoke(app, ["report", str(run), "-o", str(run)])
-    assert same.exit_code == 2 and "can't overwrite" in " ".join(same.output.split())
+    assert same.exit_code == 2 and "can't overwrite" in unwrapped(same.output)
