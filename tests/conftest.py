@@ -63,6 +63,16 @@ NESTED_RELATIONS = [
 ]
 
 
+def model_weights(model) -> list:
+    """Every weight of a thinc model as numpy: its own params and its PyTorch shims'."""
+    weights = []
+    for node in model.walk():
+        weights += [node.get_param(name) for name in node.param_names if node.has_param(name)]
+        for shim in node.shims:
+            weights += [tensor.detach().numpy() for tensor in shim._model.state_dict().values()]
+    return weights
+
+
 BOX_DRAWING = re.compile("[\u2500-\u257f]")
 
 

@@ -1,13 +1,17 @@
 """The README's quick start, transformer block, as typed on a fresh copy of the repository (quickstart_helpers).
 
 `spacy project run all` trains all four stages on the tiny random BERT and ships the last
-one in int8; then `nerel-batch annotate` without -m finds that pipeline by itself.
+one in int8; then `nerel-batch annotate` without -m finds that pipeline by itself. The
+stages are checked on the way: train-heads keeps the encoder frozen and trains fresh heads;
+the train-more rounds (at learning rate 0 here) source both components unchanged and read
+the windows they were given; evaluate writes the metrics.
 """
 import json
 
 import pytest
 import spacy
 
+from conftest import model_weights
 from quickstart_helpers import fresh_copy, quick_start_blocks, run_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=200)]
@@ -18,11 +22,27 @@ def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     (_, transformer) = quick_start_blocks()
     # trim_words=none: tokenizing navec's 750k word forms adds a minute (tests/test_trim_* cover words)
     tiny = {"encoder": str(tiny_bert_dir), "max_steps": "4", "eval_frequency": "2", "vectors_max_words": "2000",
-            "trim_words": "none", "heads_steps": "2", "heads_eval_frequency": "1", "more_steps": "2"}
+            "trim_words": "none", "heads_steps": "2", "heads_eval_frequency": "1", "more_steps": "2",
+            "more_learn_rate": "0.0", "more_window": "10", "more_stride": "7"}
     run_block(transformer, clone, tiny)
     # `all` trains four stages, each from the previous one, and ships the last
-    for stage in ("joint_trf", "joint_trf_heads", "joint_trf_heads_more", "joint_trf_heads_more_more"):
-        assert (clone / "training" / stage / "model-best" / "config.cfg").exists(), stage
+    stages = ("joint_trf", "joint_trf_heads", "joint_trf_heads_more", "joint_trf_heads_more_more")
+    pipelines = [spacy.load(clone / "training" / stage / "model-best") for stage in stages]
+    first, heads, *more = pipelines
+    assert all(nlp.pipe_names == first.pipe_names for nlp in pipelines)
+    assert_same_weights(first.get_pipe("transformer").model, heads.get_pipe("transformer").model)  # frozen
+    assert heads.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v2"
+    assert any(a.shape != b.shape or abs(a - b).max() > 0 for a, b in zip(
+        model_weights(first.get_pipe("nerel_joint").model), model_weights(heads.get_pipe("nerel_joint").model)))
+    for before, after in zip([heads, *more], more):
+        get_spans = after.config["components"]["transformer"]["model"]["get_spans"]
+        assert (get_spans["window"], get_spans["stride"]) == (10, 7)
+        assert after.get_pipe("nerel_joint").labels == before.get_pipe("nerel_joint").labels
+        for name in before.pipe_names:
+            assert_same_weights(before.get_pipe(name).model, after.get_pipe(name).model, atol=1e-6)
+    metrics = json.loads((clone / "metrics" / "joint_trf_heads_more_more" / "dev.json").read_text(encoding="utf-8"))
+    assert {"seqeval_f", "ents_f", "spans_nerel_f", "cats_micro_f", "natasha_mapping"} <= set(metrics)
     final = clone / "training" / "joint_trf_heads_more_more"
     assert (final / "model-int8" / "config.cfg").exists()
     trim = json.loads((clone / "metrics" / "joint_trf_heads_more_more" / "trim_vocab.json").read_text(encoding="utf-8"))
@@ -32,3 +52,10 @@ def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     # the configs' decoding settings reach the shipped pipeline through all four stages
     settings = shipped.get_pipe("nerel_joint").cfg
     assert (settings["cats_source"], settings["relation_threshold"], settings["ents_source"]) == ("max", 0.3, "spans")
+
+
+def assert_same_weights(model, other, atol: float = 0.0) -> None:
+    weights, others = model_weights(model), model_weights(other)
+    assert len(weights) == len(others) > 0
+    for a, b in zip(weights, others):
+        assert a.shape == b.shape and abs(a - b).max() <= atol

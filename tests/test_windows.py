@@ -8,7 +8,7 @@ from nerel_spacy.cli import app
 from nerel_spacy.windows import check_windows, save_with_windows
 
 from quantize_helpers import save_trained_cnn, save_trained_trf
-from test_project import _weights
+from conftest import model_weights
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_check_windows_accepts_tilings_only():
 
 
 @pytest.mark.slow
-def test_saved_copy_reads_with_the_new_windows_and_keeps_the_weights(trf_dir, tmp_path):
+def test_saved_copy_reads_with_the_new_windows_and_keeps_themodel_weights(trf_dir, tmp_path):
     save_with_windows(trf_dir, tmp_path / "wide", window=12, stride=10)
     source, wide = spacy.load(trf_dir), spacy.load(tmp_path / "wide")
     get_spans = wide.config["components"]["transformer"]["model"]["get_spans"]
@@ -35,7 +35,7 @@ def test_saved_copy_reads_with_the_new_windows_and_keeps_the_weights(trf_dir, tm
     windows = wide.get_pipe("transformer").model.attrs["get_spans"]([doc])[0]
     assert [(span.start, span.end) for span in windows] == [(0, 12), (10, 22), (20, 30)]
     for name in source.pipe_names:
-        for a, b in zip(_weights(source.get_pipe(name).model), _weights(wide.get_pipe(name).model)):
+        for a, b in zip(model_weights(source.get_pipe(name).model), model_weights(wide.get_pipe(name).model)):
             numpy.testing.assert_array_equal(a, b)
 
 
