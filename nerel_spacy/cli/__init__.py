@@ -5,7 +5,7 @@ Each command lives in its own module and registers itself on ``app`` when import
 import importlib
 
 from ..torch_stack import TORCH_STACK_MODULES
-from ._app import app
+from ._app import app, reflow_command_help
 
 # One module per command; a module missing from a partial install is skipped, not fatal.
 _COMMAND_MODULES = (
@@ -45,6 +45,8 @@ for _name in _COMMAND_MODULES:
             raise
         _needs(COMMAND_NAMES[_name], err.name.split(".")[0])
 from . import data  # noqa: E402,F401  (fetch-data; kept off the tuple above so merges touch one line each)
+
+reflow_command_help(app)
 
 
 def main() -> None:

@@ -1,0 +1,41 @@
+"""The nerel-batch application: command help reflowed for the terminal."""
+import inspect
+
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+from nerel_spacy.cli._app import reflowed
+
+
+def test_paragraphs_become_lines_and_lists_stay():
+    doc = """First line.
+
+    A paragraph written
+    over three lines, with --an-option
+    at a line's start.
+
+    - one item
+      continued
+    - another
+        indented block
+    """
+    assert reflowed(doc) == (
+        "First line.\n\n"
+        "A paragraph written over three lines, with --an-option at a line's start.\n\n"
+        "- one item\n  continued\n- another\n    indented block"
+    )
+
+
+def test_every_command_gets_its_docstring_reflowed():
+    for info in app.registered_commands:
+        if info.callback.__doc__ and "Unavailable here" not in (info.help or ""):
+            assert info.help == reflowed(info.callback.__doc__), info.name
+
+
+def test_help_at_80_columns_wraps_where_the_console_does():
+    result = CliRunner().invoke(app, ["evaluate", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0
+    lines = [line.strip() for line in result.output.splitlines()]
+    # the source breaks after "inner)," at 88 columns; reflowed, "inner)," ends a line only if the console says so
+    assert "relation types (micro/macro, per label), relation triples (end to end," in " ".join(lines)
+    assert not any(line.endswith("gold") for line in lines), result.output
