@@ -1,5 +1,4 @@
 """The nerel-batch application: command help reflowed for the terminal."""
-import inspect
 
 from typer.testing import CliRunner
 
