@@ -5,7 +5,7 @@ fixture texts, so the transformer tests run offline and in seconds.
 """
 import re
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
 import spacy
@@ -150,16 +150,3 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     )
     BertModel(config).save_pretrained(str(path))
     return path
-
-
-def pytest_collection_modifyitems(config, items):
-    """Modules holding a test marked ``long(seconds=S)`` run first, longest first; the rest keep
-    their order. Under ``pytest -n auto --dist loadfile`` the workers then finish together
-    instead of one starting the 3-minute quick start last."""
-    seconds: Dict[str, float] = {}
-    for item in items:
-        marker = item.get_closest_marker("long")
-        if marker:
-            module = item.nodeid.split("::")[0]
-            seconds[module] = max(seconds.get(module, 0.0), marker.kwargs["seconds"])
-    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0.0))

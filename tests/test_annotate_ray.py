@@ -61,7 +61,6 @@ except ImportError:
     ray = None
 # The CLI tests at the end run without Ray; the rest need it.
 needs_ray = pytest.mark.skipif(ray is None, reason=f"Ray Data is not installed ({RAY_INSTALL})")
-pytestmark = pytest.mark.long(seconds=170)  # a local Ray cluster and three engine runs
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from vectors_helpers import write_fake_navec
 
 FIXTURE_NEREL = REPO_ROOT / "tests" / "fixtures" / "brat" / "nerel"
 
-pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=75)]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from quickstart_helpers import fresh_copy, offline_env, quick_start_blocks, run_block
 
-pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=80)]
+pytestmark = pytest.mark.slow
 
 
 def test_cnn_quick_path(tmp_path):

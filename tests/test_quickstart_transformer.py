@@ -14,7 +14,7 @@ import spacy
 from conftest import model_weights
 from quickstart_helpers import fresh_copy, quick_start_blocks, run_block
 
-pytestmark = [pytest.mark.slow, pytest.mark.long(seconds=200)]
+pytestmark = pytest.mark.slow
 
 
 def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
