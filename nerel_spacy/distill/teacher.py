@@ -6,6 +6,7 @@ tokens), so every stored row lines up with a row of the student's outputs.
 ``label_texts`` turns unlabeled texts into training docs whose "gold" is the teacher's
 own prediction; their soft outputs are then taken like any other doc's.
 """
+from contextlib import nullcontext
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence
 
 from spacy.language import Language
@@ -45,10 +46,7 @@ def teacher_records(nlp: Language, references: Sequence[Doc], token_vectors: boo
     if not non_empty:
         return records
     ops = component.model.ops
-    if token_vectors:
-        with joint_model.tokens_exposed(component.model) as model:
-            outputs = model.predict([docs[i] for i in non_empty])
-    else:
+    with joint_model.tokens_exposed(component.model) if token_vectors else nullcontext():
         outputs = component.model.predict([docs[i] for i in non_empty])
     cats = ops.to_numpy(sigmoid(ops, outputs["cats"]))
     relations = [None] * len(non_empty)

@@ -50,7 +50,6 @@ from .targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
 
-
 class JointPrediction(NamedTuple):
     """What ``predict`` returns: per doc a tag path and mentions, and relation-type scores."""
 
