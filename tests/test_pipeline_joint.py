@@ -288,6 +288,12 @@ def test_ents_can_come_from_the_span_head(tmp_path):
         doc = from_spans(example.reference.text)
         outermost = [(e.start, e.end, e.label_) for e in example.reference.ents]
         assert [(e.start, e.end, e.label_) for e in doc.ents] == outermost
+    # Nothing reads the BIO head's paths then, so predict does not decode them.
+    docs = [from_spans.make_doc(example.reference.text) for example in examples]
+    assert all(path == [] for path in from_spans.get_pipe("nerel_joint").predict(docs).tag_paths)
+    from_tags = spacy.load(tmp_path / "nested")
+    tag_paths = from_tags.get_pipe("nerel_joint").predict(docs).tag_paths
+    assert [len(path) for path in tag_paths] == [len(doc) for doc in docs]
 
 
 def test_ents_from_spans_needs_a_span_head():

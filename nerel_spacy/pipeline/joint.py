@@ -53,7 +53,7 @@ from .upstream import require_upstream_transformer
 class JointPrediction(NamedTuple):
     """What ``predict`` returns: per doc a tag path and mentions, and relation-type scores."""
 
-    tag_paths: List[List[int]]
+    tag_paths: List[List[int]]  # empty when doc.ents come from the mentions (ents_source "spans")
     spans: Optional[List[List[DecodedSpan]]]  # None without a span head
     cat_probs: numpy.ndarray  # (n_docs, n_cats)
     relations: Optional[List[List[DecodedRelation]]] = None  # None without a relation head
@@ -134,7 +134,8 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
     # ---- prediction ---------------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> JointPrediction:
-        """Best valid tag path and decoded mentions per doc, and relation-type probabilities."""
+        """Decoded mentions and, when ``doc.ents`` come from the BIO head, the best valid tag
+        path per doc; relation-type probabilities and triples."""
         docs = list(docs)
         tag_paths: List[List[int]] = [[] for _ in docs]
         spans: Optional[List[List[DecodedSpan]]] = [[] for _ in docs] if "spans" in self.tasks else None
@@ -146,10 +147,11 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         require_upstream_transformer(self.model, docs[non_empty[0]], self.name)
         ops = self.model.ops
         outputs = self.model.predict([docs[i] for i in non_empty])
-        allowed, allowed_start = self._transition_constraints()
-        paths = best_tag_paths([ops.to_numpy(logits) for logits in outputs["ner"]], allowed, allowed_start)
-        for i, path in zip(non_empty, paths):
-            tag_paths[i] = path
+        if spans is None or self.cfg["ents_source"] == "tags":  # else nothing reads the paths
+            allowed, allowed_start = self._transition_constraints()
+            paths = best_tag_paths([ops.to_numpy(logits) for logits in outputs["ner"]], allowed, allowed_start)
+            for i, path in zip(non_empty, paths):
+                tag_paths[i] = path
         if spans is not None:
             for i, logits in zip(non_empty, outputs["spans"]):
                 spans[i] = decode_span_logits(
