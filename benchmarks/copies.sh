@@ -1,4 +1,4 @@
-# Sourced by the benchmark scripts (throughput.sh, onnx_runtime.sh): the torch-free venv and
+# Sourced by the benchmark scripts (throughput.sh, onnx_runtime.sh, cnn_speed.sh): the torch-free venv and
 # the int8 / ONNX copies they time. Needs FORCE and RUNTIME_VENV set by the caller.
 
 # RUNTIME_VENV: nerel-spacy's core install with its onnxruntime extra, and no torch.
