@@ -6,7 +6,7 @@ from thinc.api import NumpyOps
 
 from nerel_spacy.bio import constrained_viterbi, make_bio_labels, transition_constraints
 from nerel_spacy.models.loss import softmax
-from nerel_spacy.pipeline.annotations import best_tag_paths, decode_span_logits
+from nerel_spacy.pipeline.annotations import best_tag_paths, bio_constraints, decode_span_logits
 from nerel_spacy.span_decoding import decode_spans, enumerate_candidates
 
 OPS = NumpyOps()
@@ -49,3 +49,11 @@ def test_tag_paths_of_a_batch_are_the_per_doc_viterbi_paths():
         log_probs = shifted - numpy.log(numpy.exp(shifted).sum(axis=1, keepdims=True))
         expected.append(constrained_viterbi(log_probs, allowed, start))
     assert best_tag_paths(logits, allowed, start) == expected
+
+
+def test_bio_constraints_are_built_once_per_tag_set_and_read_only():
+    first = bio_constraints(tuple(LABELS))
+    assert bio_constraints(tuple(LABELS)) is first
+    for cached, fresh in zip(first, transition_constraints(LABELS)):
+        assert numpy.array_equal(cached, fresh) and not cached.flags.writeable
+    assert bio_constraints(tuple(LABELS[:3]))[0].shape == (3, 3)

@@ -4,14 +4,15 @@ Pure helpers of ``NerelJoint.predict`` and ``set_annotations``: the best valid B
 path, mentions as ``Span`` objects, the span group with its scores (as spaCy's
 spancat stores them), and ``doc.ents`` merged with entities set by earlier components.
 """
-from typing import List, Optional, Sequence
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc, Span, SpanGroup
 
 from thinc.api import Ops
 
-from ..bio import constrained_viterbi_batch, tag_ids_to_spans
+from ..bio import constrained_viterbi_batch, tag_ids_to_spans, transition_constraints
 from ..models.loss import softmax
 from ..span_decoding import NONE_CLASS, DecodedSpan, decode_spans, enumerate_candidates
 
@@ -21,6 +22,14 @@ def best_tag_paths(
 ) -> List[List[int]]:
     """The most probable BIO path of each doc that never makes an invalid span."""
     return constrained_viterbi_batch([_log_softmax(doc_logits) for doc_logits in logits], allowed, allowed_start)
+
+
+@lru_cache(maxsize=8)
+def bio_constraints(tag_labels: Tuple[str, ...]) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """``bio.transition_constraints`` of a tag set, built once per set; the arrays are read-only."""
+    allowed, allowed_start = transition_constraints(tag_labels)
+    allowed.flags.writeable = allowed_start.flags.writeable = False
+    return allowed, allowed_start
 
 
 def _log_softmax(logits: numpy.ndarray) -> numpy.ndarray:

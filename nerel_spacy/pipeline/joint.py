@@ -18,7 +18,6 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
 
-from ..bio import transition_constraints
 from ..models import joint as joint_model
 from ..models import pooling  # noqa: F401  (register architectures; the transformer ones load by entry point)
 from ..models import relations as relation_models, spans as span_models  # noqa: F401
@@ -34,6 +33,7 @@ from .. import ops as numpy_blas_ops, training_logger  # noqa: F401  (register a
 from .labels import LabelsAndThresholds
 from .annotations import (
     best_tag_paths,
+    bio_constraints,
     decode_span_logits,
     mentions_to_spans,
     set_ents_keeping_earlier,
@@ -114,7 +114,6 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         # from training. A saved cfg holds both, so re-apply the settings after loading:
         # spacy.load(..., config={"components": {"nerel_joint": {...}}}) must win.
         self._settings = {key: self.cfg[key] for key in SETTINGS}
-        self._constraints: Optional[Tuple[numpy.ndarray, numpy.ndarray]] = None
 
     @property
     def tasks(self) -> Tuple[str, ...]:
@@ -148,7 +147,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         ops = self.model.ops
         outputs = self.model.predict([docs[i] for i in non_empty])
         if spans is None or self.cfg["ents_source"] == "tags":  # else nothing reads the paths
-            allowed, allowed_start = self._transition_constraints()
+            allowed, allowed_start = bio_constraints(tuple(self.tag_labels))
             paths = best_tag_paths([ops.to_numpy(logits) for logits in outputs["ner"]], allowed, allowed_start)
             for i, path in zip(non_empty, paths):
                 tag_paths[i] = path
@@ -201,11 +200,6 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
                 cat_probs = combine_cats(cat_probs, predictions.triple_cat_probs[i], self.cfg["cats_source"])
             for j, label in enumerate(self.cats_labels):
                 doc.cats[label] = float(cat_probs[j])
-
-    def _transition_constraints(self) -> Tuple[numpy.ndarray, numpy.ndarray]:
-        if self._constraints is None or self._constraints[0].shape[0] != len(self.tag_labels):
-            self._constraints = transition_constraints(self.tag_labels)
-        return self._constraints
 
     # ---- training -----------------------------------------------------------------
 
@@ -353,7 +347,6 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         self.cfg["entity_labels"] = sorted(entity_labels)
         self.cfg["cats_labels"] = cats_labels
         self.cfg["thresholds"] = {}
-        self._constraints = None
         self.model.set_dim("nO_tags", len(self.tag_labels), force=True)
         self.model.set_dim("nO_cats", max(1, len(cats_labels)), force=True)
         if "spans" in self.tasks:
@@ -370,13 +363,11 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
     def from_disk(self, path, *, exclude=tuple()) -> "NerelJoint":
         super().from_disk(path, exclude=exclude)
         self.cfg.update(self._settings)
-        self._constraints = None
         return self
 
     def from_bytes(self, bytes_data, *, exclude=tuple()) -> "NerelJoint":
         super().from_bytes(bytes_data, exclude=exclude)
         self.cfg.update(self._settings)
-        self._constraints = None
         return self
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, object]:
