@@ -1,8 +1,11 @@
 """project.yml's workflows are wired: each stage reads what an earlier stage of the same
 workflow wrote, and `all` ends in the run the later commands read."""
+import shlex
 from pathlib import Path
 
 import pytest
+from spacy.cli._util import parse_config_overrides
+from spacy.util import load_config, registry
 from weasel.util import load_project_config
 
 from conftest import REPO_ROOT
@@ -54,3 +57,22 @@ def test_run_can_point_the_later_commands_at_another_run():
     by_name = {command["name"]: command for command in config["commands"]}
     assert by_name["evaluate"]["deps"][0] == "training/joint_trf/model-best"
     assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
+
+
+@pytest.mark.parametrize("head", ["nerel.RelationScorer.v2", "nerel.RelationScorer.v3"])
+def test_train_heads_builds_the_relation_head_its_var_names(head):
+    by_name = {command["name"]: command for command in project(relation_head=head)["commands"]}
+    words = shlex.split(by_name["train-heads"]["script"][0])
+    overrides = parse_config_overrides(words[words.index("--output") + 2:])
+    assert overrides["components.nerel_joint.model.relation_head.@architectures"] == head
+    components = {key: value for key, value in overrides.items() if key.startswith("components.")}
+    config = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg", overrides=components)
+    block = config["components"]["nerel_joint"]["model"]["relation_head"]
+    scorer = registry.resolve({"scorer": block})["scorer"]
+    has_context = any(layer.name == "relation_context" for layer in scorer.walk())
+    assert has_context == head.endswith("v3")
+
+
+def test_the_shipped_heads_config_uses_the_relation_head_all_trains():
+    config = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg")
+    assert config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == project()["vars"]["relation_head"]
