@@ -11,19 +11,16 @@ each model's fastest round, which tames a noisy shared machine.
 import argparse
 import json
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-import numpy
-
 from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_file
 from .machine import describe_machine, directory_size, load_average
+from .measurements import current_rss_mb, timed_result
 from .natasha_baseline import is_natasha, measure_natasha, natasha_size_bytes
 from .threads import limit_threads
 
@@ -210,7 +207,7 @@ def measure_model(
     start = time.perf_counter()
     nlp = spacy.load(model)
     load_seconds = time.perf_counter() - start
-    rss_after_load = _current_rss_mb()
+    rss_after_load = current_rss_mb()
     launched = os.environ.get(LAUNCHED_AT)
     # a user's cold start: the interpreter, every import (spaCy, thinc, torch if installed) and the load
     cold_start = time.time() - float(launched) if launched else None
@@ -244,39 +241,9 @@ def measure_model(
     return result
 
 
-def timed_result(model: str, pipeline: List[str], quantization: Any, load_seconds: float,
-                 rss_after_load: Optional[float], n_docs: int, n_tokens: int, seconds: float,
-                 latencies: Sequence[float], scores: Dict[str, Any]) -> Dict[str, Any]:
-    """One worker's measurements as the JSON it prints (pipelines and natasha alike)."""
-    return {
-        "model": model,
-        "pipeline": pipeline,
-        "quantization": quantization,
-        "load_seconds": load_seconds,
-        "rss_after_load_mb": rss_after_load,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "n_docs": n_docs,
-        "n_tokens": n_tokens,
-        "docs_per_second": n_docs / seconds,
-        "tokens_per_second": n_tokens / seconds,
-        "ms_per_doc": statistics.fmean(latencies),
-        "ms_per_doc_p50": float(numpy.percentile(latencies, 50)),
-        "ms_per_doc_p95": float(numpy.percentile(latencies, 95)),
-        "scores": scores,
-    }
-
-
 def _min_or_none(values) -> Optional[float]:
     found = [value for value in values if value is not None]
     return min(found) if found else None
-
-
-def _current_rss_mb() -> Optional[float]:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _float_or_none(value: Any) -> Optional[float]:

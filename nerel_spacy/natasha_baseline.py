@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from .measurements import current_rss_mb, timed_result
+
 NATASHA = "natasha"
 # What NewsEmbedding + NewsNERTagger load, relative to the natasha package.
 NATASHA_FILES = ("data/emb/navec_news_v1_1B_250K_300d_100q.tar", "data/model/slovnet_ner_news_v1.tar")
@@ -34,7 +36,6 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
     """The benchmark worker's measurements (``benchmark.measure_model``'s keys) for natasha."""
     import spacy
 
-    from .benchmark import _current_rss_mb, timed_result
     from .corpus import read_corpus
     from .scoring import NATASHA_MAPPING, map_char_spans, score_char_spans
     from .threads import limit_threads
@@ -47,7 +48,7 @@ def measure_natasha(data, *, n_docs: int = 30, f1_docs: int = 0, threads: int = 
     start = time.perf_counter()
     segmenter, tagger = Segmenter(), NewsNERTagger(NewsEmbedding())
     load_seconds = time.perf_counter() - start
-    rss_after_load = _current_rss_mb()
+    rss_after_load = current_rss_mb()
     gold = read_corpus(data, spacy.blank("ru").vocab)
     if not gold:
         raise ValueError(f"{data}: no documents to benchmark on.")
