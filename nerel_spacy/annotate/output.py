@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Set
 
+from ..formats.base import OutputError
 from .records import Annotated, Event, Resumed
 from .sources import STDIN, InputError
-
-
-class OutputError(ValueError):
-    """The output file can't be used as asked (exists without --resume, or is corrupt)."""
 
 
 class JsonlWriter:

@@ -16,6 +16,14 @@ from urllib.parse import unquote
 
 from spacy.tokens import Doc
 
+
+class OutputError(ValueError):
+    """The output can't be used as asked (exists without --resume, or is corrupt).
+
+    Defined here, below ``nerel_spacy.annotate``, which re-exports it for every writer.
+    """
+
+
 PathLike = Union[str, Path]
 # brat pairs X.txt with X.ann, so a ".txt" id keeps its stem and gets the format's suffix.
 TEXT_SUFFIX = ".txt"
@@ -94,18 +102,11 @@ class PathRegistry:
         relpath = id_to_relpath(doc_id)
         owner = self._owner.setdefault(relpath, doc_id)
         if owner != doc_id:
-            raise _output_error(
+            raise OutputError(
                 f"ids {owner!r} and {doc_id!r} would be written to the same file {relpath!r}; "
                 "give the inputs unique names (a '.txt' suffix does not count)"
             )
         return relpath
-
-
-def _output_error(message: str) -> Exception:
-    # Imported here: nerel_spacy.annotate will import this package to write its formats.
-    from ..annotate import OutputError
-
-    return OutputError(message)
 
 
 def prepare_folder(path: PathLike, *, resume: bool = False, overwrite: bool = False) -> Path:
@@ -115,14 +116,14 @@ def prepare_folder(path: PathLike, *, resume: bool = False, overwrite: bool = Fa
     """
     path = Path(path)
     if resume and overwrite:
-        raise _output_error("--resume and --overwrite contradict each other; choose one")
+        raise OutputError("--resume and --overwrite contradict each other; choose one")
     if path.exists() and not path.is_dir():
-        raise _output_error(
+        raise OutputError(
             f"{path} is a file; this format writes a folder, so give a folder name such as "
             f"{path.with_suffix('')}"
         )
     if path.is_dir() and any(path.iterdir()) and not (resume or overwrite):
-        raise _output_error(
+        raise OutputError(
             f"{path} already exists and is not empty; add --resume to continue it, "
             "or --overwrite to write into it again"
         )

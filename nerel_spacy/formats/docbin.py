@@ -27,7 +27,7 @@ from spacy.vocab import Vocab
 
 from ..brat import DOC_ID_KEY
 from ..brat_writer import atomic_write_bytes
-from .base import ClosingSink, PathLike, _output_error, prepare_folder
+from .base import ClosingSink, OutputError, PathLike, prepare_folder
 
 DEFAULT_DOCS_PER_SHARD = 1000
 SHARD_SUFFIX = ".spacy"
@@ -99,7 +99,7 @@ class DocBinSink(ClosingSink):
             try:
                 done.update(shard_ids(shard))
             except (ValueError, TypeError, KeyError, zlib.error) as err:
-                raise _output_error(
+                raise OutputError(
                     f"{shard}: not a readable DocBin ({err}); delete that shard to resume, "
                     "or start again with --overwrite"
                 ) from None
