@@ -391,7 +391,3 @@ SETTINGS = tuple(
     for name, param in inspect.signature(NerelJoint.__init__).parameters.items()
     if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "scorer"
 )
-
-# The factory lives in .factory; imported last (it needs NerelJoint) and re-exported for
-# code and installed entry points that name nerel_spacy.pipeline.joint:make_nerel_joint.
-from .factory import make_nerel_joint  # noqa: E402,F401
