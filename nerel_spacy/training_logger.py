@@ -82,12 +82,14 @@ def console_logger(
                 )
         log_step, finalize = base(nlp, stdout, stderr)
         joint_pipes = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory == "nerel_joint"]
-        last_step = {"step": 0}
+        last_step: Dict[str, Optional[int]] = {"step": None}
 
         def log_raw_step(info: Optional[Dict[str, Any]]) -> None:
             if info is None:
                 log_step(None)
                 return
+            if last_step["step"] is None:  # a resumed run (nerel-batch train) starts past 0
+                last_step["step"] = info.get("start_step", 0)
             n_steps = info["step"] - last_step["step"]
             last_step["step"] = info["step"]
             columns: Dict[str, float] = {}

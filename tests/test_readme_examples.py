@@ -36,7 +36,7 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 # A command runs to the end of its line, code span, table cell, pipe, redirection or comment.
 SEGMENT_END = r"(?=`|\||>|#|;|&&|$)"
 NERELBATCH = re.compile(r"nerel-batch ([a-z][a-z-]*)(.*?)" + SEGMENT_END, re.M)
-SPACY_TRAIN = re.compile(r"spacy train (configs/[\w$.{}]+\.cfg)(.*?)" + SEGMENT_END, re.M)
+SPACY_TRAIN = re.compile(r"(?:spacy|nerel-batch) train (configs/[\w$.{}]+\.cfg)(.*?)" + SEGMENT_END, re.M)
 PROJECT_RUN = re.compile(r"(?:spacy project run|weasel run) ([a-z][\w-]*)")
 PROJECT_VAR = re.compile(r"--vars\.([a-z_]+)")
 PYTHON_MODULE = re.compile(r"python -m (nerel_spacy[\w.]*)")
@@ -95,7 +95,7 @@ def test_every_nerel_batch_command_and_flag_exists():
     for name, text in texts():
         for command, rest in NERELBATCH.findall(text):
             assert command in options, f"{name}: nerel-batch {command} is not a command"
-            for flag in FLAG.findall(rest):
+            for flag in FLAG.findall(OVERRIDE.sub("", rest)):  # train's config overrides: below
                 assert flag in options[command], f"{name}: nerel-batch {command} has no {flag}"
             seen.add(command)
     assert {"fetch-data", "convert", "annotate", "quantize", "benchmark"} <= seen

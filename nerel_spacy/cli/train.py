@@ -1,0 +1,63 @@
+"""``nerel-batch train``: ``spacy train`` that a stopped run can resume."""
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ._app import app
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_command(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., help="Training config, e.g. configs/joint_trf.cfg.", exists=True,
+                                       dir_okay=False),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for model-best, model-last and the checkpoint."),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore and remove OUTPUT/checkpoint; start at step 0."),
+    code: Optional[Path] = typer.Option(None, "--code", "-c", help="Python file with more registered functions."),
+    use_gpu: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for the CPU."),
+    verbose: bool = typer.Option(False, "--verbose", "-V", help="Show spaCy's debug messages."),
+) -> None:
+    """Train a pipeline like `spacy train`, and resume it where it stopped.
+
+    Takes the same arguments as `spacy train`, config overrides included (`--paths.train
+    corpus/train.spacy`). After every evaluation it writes OUTPUT/checkpoint: the weights, the
+    optimizer's moments, the random states and the position in the shuffled data (about three
+    times the model's size on disk). If the run is stopped (a killed job, a closed laptop),
+    the same command continues after the last evaluation, with the updates the uninterrupted
+    run would have made; a finished run removes its checkpoint. A checkpoint written with
+    other settings is refused, with the settings that differ.
+
+    Example: [bold]nerel-batch train configs/joint_cnn_fast.cfg --output training/cnn --paths.vectors assets/navec_vectors[/bold]
+    """
+    from spacy import util
+    from spacy.cli._util import import_code, parse_config_overrides, setup_gpu, show_validation_error
+    from spacy.training.initialize import init_nlp
+    from wasabi import msg
+
+    from ..resumable import ResumeError, train_resumably
+
+    if verbose:
+        util.logger.setLevel(logging.DEBUG)
+    console = Console(stderr=True)
+    try:
+        overrides = parse_config_overrides(ctx.args)
+    except SystemExit:
+        raise typer.Exit(2)
+    import_code(code)
+    setup_gpu(use_gpu)
+    with show_validation_error(config_path):
+        config = util.load_config(config_path, overrides=overrides, interpolate=False)
+    msg.divider("Initializing pipeline")
+    with show_validation_error(config_path, hint_fill=False):
+        nlp = init_nlp(config, use_gpu=use_gpu)
+    msg.good("Initialized pipeline")
+    msg.divider("Training pipeline")
+    try:
+        train_resumably(nlp, output, resume=not fresh, stdout=sys.stdout, stderr=sys.stderr)
+    except ResumeError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2)

@@ -1,0 +1,16 @@
+"""Training that survives being stopped: ``nerel-batch train``.
+
+``spacy train`` starts from scratch when it is stopped. ``train_resumably`` runs the same loop
+(spaCy's ``train`` and ``train_while_improving``, step for step) and, after each evaluation,
+writes OUTPUT/checkpoint: the weights, the optimizer's moments, the random states and where
+the run is in the shuffled data. Run the same command again and it continues from there, with
+the updates an uninterrupted run would have made.
+
+- ``stream``: the training batches, with each epoch's order kept so it can be replayed;
+- ``state``: the optimizer and random states, saved under names that outlive the process;
+- ``loop``: the loop itself.
+"""
+from .loop import train_resumably
+from .state import ResumeError
+
+__all__ = ["ResumeError", "train_resumably"]

@@ -1,0 +1,224 @@
+"""``spacy train``'s loop, checkpointed after every evaluation so that it can be resumed.
+
+The loop is spaCy 3.8's ``spacy.training.loop.train`` with ``train_while_improving``
+inlined, step for step: the same random calls in the same order, so a run that is never
+stopped writes the same model as ``spacy train``. After each evaluation (when spaCy writes
+model-last) it also writes OUTPUT/checkpoint, and a later call with the same config continues
+from the step after it. A finished run removes its checkpoint.
+"""
+import json
+import shutil
+import sys
+from pathlib import Path
+from timeit import default_timer as timer
+from typing import IO, Any, Dict, List, Optional, Tuple
+
+from spacy.language import Language
+from spacy.schemas import ConfigSchemaTraining
+from spacy.training.loop import (
+    DIR_MODEL_BEST, DIR_MODEL_LAST, clean_output_dir, create_before_to_disk_callback,
+    create_evaluation_callback, subdivide_batch, update_meta,
+)
+from spacy.util import registry, resolve_dot_names
+from thinc.api import Config, constant, fix_random_seed
+from wasabi import Printer
+
+from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
+from .stream import EpochStream, skip_batches
+
+CHECKPOINT_DIR = "checkpoint"
+PROGRESS = "progress.json"
+MODEL = "model"
+
+
+def config_differences(saved: str, current: str, limit: int = 8) -> List[str]:
+    """The dotted settings whose values differ between two config texts, at most ``limit``."""
+    flat_saved = _flatten(Config().from_str(saved, interpolate=False))
+    flat_current = _flatten(Config().from_str(current, interpolate=False))
+    keys = sorted(set(flat_saved) | set(flat_current))
+    diffs = [
+        f"{key}: {flat_saved.get(key, '(absent)')!r} → {flat_current.get(key, '(absent)')!r}"
+        for key in keys
+        if flat_saved.get(key, "(absent)") != flat_current.get(key, "(absent)")
+    ]
+    return diffs[:limit] + ([f"… and {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _flatten(section: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    flat: Dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def train_resumably(
+    nlp: Language,
+    output_path: Path,
+    *,
+    resume: bool = True,
+    stdout: IO = sys.stdout,
+    stderr: IO = sys.stderr,
+) -> Path:
+    """Train the initialized ``nlp`` into ``output_path`` like ``spacy train``, resumably.
+
+    resume: continue from OUTPUT/checkpoint when there is one; False starts afresh and
+        removes it. Raises ``ResumeError`` when the checkpoint's config differs.
+    Returns the path of model-last.
+    """
+    msg = Printer(no_print=True)
+    output_path = Path(output_path)
+    checkpoint = output_path / CHECKPOINT_DIR
+    config_text = nlp.config.to_str()
+    config = nlp.config.interpolate()
+    if config["training"]["seed"] is not None:
+        fix_random_seed(config["training"]["seed"])
+    T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+    train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+    optimizer = T["optimizer"]
+    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
+    frozen, annotating = T["frozen_components"], T["annotating_components"]
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
+    dropouts = constant(T["dropout"]) if isinstance(T["dropout"], float) else T["dropout"]
+    stream = EpochStream(list(train_corpus(nlp)), T["batcher"], T["max_epochs"])
+
+    progress: Dict[str, Any] = {"step": -1, "results": [], "words": 0, "seconds": 0}
+    _recover_interrupted_swap(checkpoint)
+    if resume and (checkpoint / PROGRESS).exists():
+        progress = _load_checkpoint(checkpoint, nlp, optimizer, config_text)
+        stream.orders = [list(order) for order in progress["orders"]]
+    else:
+        clean_output_dir(output_path)
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    batches = iter(stream)
+    first_step = progress["step"] + 1
+    if first_step:
+        skip_batches(batches, first_step)
+        for _ in range(first_step):
+            optimizer.step_schedules()
+            next(dropouts)
+        load_random_states(checkpoint)
+        stdout.write(msg.info(f"Resuming from {checkpoint} after step {progress['step']}: "
+                              f"{first_step} steps done") + "\n")
+
+    def save_model(is_best: bool) -> None:
+        with nlp.use_params(optimizer.averages):
+            before_to_disk(nlp).to_disk(output_path / DIR_MODEL_LAST)
+        if is_best:
+            if (output_path / DIR_MODEL_BEST).exists():
+                shutil.rmtree(output_path / DIR_MODEL_BEST)
+            shutil.copytree(output_path / DIR_MODEL_LAST, output_path / DIR_MODEL_BEST)
+
+    stdout.write(msg.info(f"Pipeline: {nlp.pipe_names}") + "\n")
+    if frozen:
+        stdout.write(msg.info(f"Frozen components: {frozen}") + "\n")
+    if annotating:
+        stdout.write(msg.info(f"Set annotations on update for: {annotating}") + "\n")
+    stdout.write(msg.info(f"Initial learn rate: {optimizer.learn_rate}") + "\n")
+    with nlp.select_pipes(disable=frozen):
+        log_step, finalize_logger = T["logger"](nlp, stdout, stderr)
+    results: List[Tuple[float, int]] = [tuple(r) for r in progress["results"]]
+    losses: Dict[str, float] = {}
+    words_seen, seconds_before, start_time = progress["words"], progress["seconds"], timer()
+    output_path.mkdir(parents=True, exist_ok=True)
+    try:
+        for step, (epoch, batch) in enumerate(batches, start=first_step):
+            if T["before_update"]:
+                T["before_update"](nlp, {"step": step, "epoch": epoch})
+            dropout = next(dropouts)
+            for subbatch in subdivide_batch(batch, T["accumulate_gradient"]):
+                nlp.update(subbatch, drop=dropout, losses=losses, sgd=False,
+                           exclude=frozen, annotates=annotating)
+            for name, proc in nlp.pipeline:
+                if (name not in frozen and getattr(proc, "is_trainable", False)
+                        and proc.model not in (True, False, None)):
+                    proc.finish_update(optimizer)
+            optimizer.step_schedules()
+            is_best: Optional[bool] = None
+            score, other_scores = None, None
+            if not step % T["eval_frequency"]:
+                if optimizer.averages:
+                    with nlp.use_params(optimizer.averages):
+                        score, other_scores = evaluate()
+                else:
+                    score, other_scores = evaluate()
+                results.append((score, step))
+                is_best = score == max(results)[0]
+            words_seen += sum(len(eg) for eg in batch)
+            info = {
+                "epoch": epoch, "step": step, "score": score, "other_scores": other_scores,
+                "losses": losses, "checkpoints": results, "start_step": first_step,
+                "seconds": seconds_before + int(timer() - start_time), "words": words_seen,
+            }
+            if is_best is not None:
+                with nlp.select_pipes(disable=frozen):
+                    update_meta(T, nlp, info)
+                save_model(is_best)
+                info["output_path"] = str(output_path / DIR_MODEL_LAST)
+            log_step(info if is_best is not None else None)
+            if is_best is not None:
+                losses = {}
+                _save_checkpoint(checkpoint, nlp, optimizer, config_text, {
+                    "step": step, "results": results, "words": words_seen,
+                    "seconds": info["seconds"], "orders": stream.orders,
+                })
+            best_step = -max((r_score, -r_step) for r_score, r_step in results)[1]
+            if T["patience"] and (step - best_step) >= T["patience"]:
+                break
+            if T["max_steps"] and step >= T["max_steps"]:
+                break
+    except Exception as err:
+        stdout.write(msg.warn(f"Aborting and saving the final best model. Encountered exception: "
+                              f"{err!r}. Run the same command again to resume from {checkpoint}.")
+                     + "\n")
+        raise
+    finally:
+        finalize_logger()
+        save_model(False)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    if optimizer.averages:
+        nlp.use_params(optimizer.averages)
+    stdout.write(msg.good("Saved pipeline to output directory", output_path / DIR_MODEL_LAST) + "\n")
+    return output_path / DIR_MODEL_LAST
+
+
+def _save_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str,
+                     progress: Dict[str, Any]) -> None:
+    """Write the checkpoint beside the old one, then swap, so a kill never leaves half of one."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    nlp.to_disk(partial / MODEL)
+    save_optimizer(optimizer, nlp, partial)
+    save_random_states(partial)
+    (partial / PROGRESS).write_text(json.dumps({**progress, "config": config_text}), encoding="utf8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    partial.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_interrupted_swap(folder: Path) -> None:
+    """A kill between the two renames of ``_save_checkpoint`` leaves only checkpoint.old."""
+    old = folder.with_name(folder.name + ".old")
+    if not (folder / PROGRESS).exists() and (old / PROGRESS).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        old.rename(folder)
+
+
+def _load_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str) -> Dict[str, Any]:
+    progress = json.loads((folder / PROGRESS).read_text(encoding="utf8"))
+    differences = config_differences(progress["config"], config_text)
+    if differences:
+        raise ResumeError(
+            f"{folder} was written by a run with other settings:\n  " + "\n  ".join(differences)
+            + "\nRun with the settings it was written with to resume it, or pass --fresh to "
+            "start over (the checkpoint is then removed)."
+        )
+    nlp.from_disk(folder / MODEL, exclude=["config.cfg"])
+    load_optimizer(optimizer, nlp, folder)
+    return progress

@@ -1,0 +1,51 @@
+"""``nerel-batch train``: spacy train's arguments, resumable, and a clear refusal of a foreign checkpoint."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+
+from conftest import REPO_ROOT, make_nested_examples, unwrapped
+
+runner = CliRunner()
+
+
+def test_help_says_how_to_resume():
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    text = unwrapped(result.output)
+    assert "the same command continues after the last evaluation" in text and "--fresh" in text
+
+
+def test_a_missing_config_is_an_error(tmp_path):
+    result = runner.invoke(app, ["train", str(tmp_path / "nope.cfg"), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "nope.cfg" in unwrapped(result.output)
+
+
+@pytest.mark.slow
+def test_a_run_resumes_and_a_changed_setting_is_refused(tiny_bert_dir, tmp_path):
+    docs = [eg.reference for eg in make_nested_examples(spacy.blank("ru"))]
+    DocBin(docs=docs, store_user_data=True).to_disk(tmp_path / "train.spacy")
+    args = [
+        "train", str(REPO_ROOT / "configs" / "joint_trf.cfg"), "--output", str(tmp_path / "out"),
+        "--paths.encoder", str(tiny_bert_dir), "--paths.train", str(tmp_path / "train.spacy"),
+        "--paths.dev", str(tmp_path / "train.spacy"), "--training.max_steps", "3",
+        "--training.eval_frequency", "2", "--training.logger.progress_bar", "null",
+        "--components.transformer.model.get_spans.window", "8",
+        "--components.transformer.model.get_spans.stride", "6",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "model-best" / "meta.json").exists()
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+    # A checkpoint left by a stopped run, then the command with another dropout.
+    (tmp_path / "out" / "checkpoint").mkdir()
+    (tmp_path / "out" / "checkpoint" / "progress.json").write_text(json.dumps(
+        {"config": (tmp_path / "out" / "model-last" / "config.cfg").read_text(), "step": 2}))
+    result = runner.invoke(app, args + ["--training.dropout", "0.3"])
+    assert result.exit_code == 2
+    assert "training.dropout: 0.1 → 0.3" in unwrapped(result.output) and "--fresh" in result.output
