@@ -190,7 +190,7 @@ def _save_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str,
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    nlp.to_disk(partial / MODEL)
+    nlp.to_disk(partial / MODEL, exclude=["vectors"])  # static, and init_nlp loads them again
     save_optimizer(optimizer, nlp, partial)
     save_random_states(partial)
     (partial / PROGRESS).write_text(json.dumps({**progress, "config": config_text}), encoding="utf8")
@@ -219,6 +219,6 @@ def _load_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str) -
             + "\nRun with the settings it was written with to resume it, or pass --fresh to "
             "start over (the checkpoint is then removed)."
         )
-    nlp.from_disk(folder / MODEL, exclude=["config.cfg"])
+    nlp.from_disk(folder / MODEL, exclude=["config.cfg", "vectors"])
     load_optimizer(optimizer, nlp, folder)
     return progress
