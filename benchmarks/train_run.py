@@ -25,7 +25,10 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def parse_training_table(log_text: str) -> list:
-    """The console table of a spaCy training log as a list of {column: value} rows."""
+    """The console table of a spaCy training log as a list of {column: value} rows.
+
+    A run resumed by ``nerel-batch train`` prints its header again and may evaluate a step
+    twice (stopped between the evaluation and its checkpoint): one row per step, the last."""
     header, rows = None, []
     for raw in log_text.splitlines():
         line = ANSI.sub("", raw).replace("\r", "")
@@ -35,7 +38,8 @@ def parse_training_table(log_text: str) -> list:
         match = ROW.match(line)
         if header and match and len(line.split()) == len(header):
             rows.append(dict(zip(header, [float(v) for v in line.split()])))
-    return rows
+    by_step = {row.get("#"): row for row in rows}
+    return sorted(by_step.values(), key=lambda row: row.get("#", 0))
 
 
 def main() -> None:
@@ -61,9 +65,12 @@ def main() -> None:
         output = args.output or REPO / "training" / "runs" / args.name
         log_path = output.with_suffix(".log")
         output.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "spacy", "train", str(args.config), "--output", str(output), *overrides]
+        # nerel-batch train: run the same command again after a stop and it resumes (the log
+        # is appended to, and the wall time is that of the last part).
+        command = [sys.executable, "-m", "nerel_spacy", "train", str(args.config), "--output", str(output),
+                   *overrides]
         start = time.time()
-        with log_path.open("w", encoding="utf-8") as log:
+        with log_path.open("a", encoding="utf-8") as log:
             subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         wall = time.time() - start
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
