@@ -1,6 +1,8 @@
 """nerel_spacy.resumable.loop: `spacy train`'s loop, stopped and resumed to the same model."""
 import io
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Dict
 
@@ -12,7 +14,7 @@ from spacy.training.loop import train as spacy_train
 from spacy.util import load_config
 
 import nerel_spacy.resumable.loop as loop_module
-from nerel_spacy.resumable import ResumeError, train_resumably
+from nerel_spacy.resumable import ResumeError, TrainingStopped, train_resumably
 from nerel_spacy.resumable.loop import config_differences
 
 from conftest import REPO_ROOT, make_nested_examples, model_weights
@@ -63,14 +65,17 @@ def quiet(nlp, output, **kwargs):
     return train_resumably(nlp, output, stdout=io.StringIO(), stderr=io.StringIO(), **kwargs)
 
 
-def stop_at_step(monkeypatch, step: int) -> None:
-    """Make the loop die (as a killed job would) when it reaches ``step``."""
+def stop_at_step(monkeypatch, step: int, signum=None) -> None:
+    """Make the loop die (as a killed job would) when it reaches ``step``; with ``signum``,
+    send that signal to the process during the step instead."""
     real = loop_module.subdivide_batch
     calls = {"n": 0}
 
     def dying(batch, accumulate_gradient):
         if calls["n"] == step:
-            raise KeyboardInterrupt
+            if signum is None:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signum)
         calls["n"] += 1
         return real(batch, accumulate_gradient)
 
@@ -109,6 +114,24 @@ def test_a_stopped_run_resumes_to_the_model_of_an_uninterrupted_one(overrides, u
     assert json.loads((tmp_path / "model-best" / "meta.json").read_text())["performance"] == \
         json.loads((uninterrupted / "model-best" / "meta.json").read_text())["performance"]
     assert not (tmp_path / "checkpoint").exists()
+
+
+def test_sigterm_checkpoints_the_step_in_progress_and_resumes_to_the_same_model(overrides, uninterrupted,
+                                                                                tmp_path, monkeypatch):
+    log, handler_before = io.StringIO(), signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, 6, signal.SIGTERM)  # between evaluations (0, 4, 8)
+        with pytest.raises(TrainingStopped) as stopped:
+            train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
+    assert (stopped.value.signum, stopped.value.step) == (signal.SIGTERM, 6)
+    assert "stopped by SIGTERM after step 6" in log.getvalue()
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the loop's handler is gone again
+    progress = json.loads((tmp_path / "checkpoint" / "progress.json").read_text())
+    assert progress["step"] == 6 and progress["losses"]  # the losses since step 4's evaluation
+
+    quiet(fresh_nlp(overrides), tmp_path)
+    assert_same_weights(tmp_path / "model-last", uninterrupted / "model-last")
+    assert_same_weights(tmp_path / "model-best", uninterrupted / "model-best")
 
 
 def test_a_checkpoint_of_other_settings_is_refused_and_fresh_starts_over(overrides, tmp_path, monkeypatch):

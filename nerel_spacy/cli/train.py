@@ -25,11 +25,12 @@ def train_command(
 
     Takes the same arguments as `spacy train`, config overrides included (`--paths.train
     corpus/train.spacy`). After every evaluation it writes OUTPUT/checkpoint: the weights, the
-    optimizer's moments, the random states and the position in the shuffled data (about three
-    times the model's size on disk). If the run is stopped (a killed job, a closed laptop),
-    the same command continues after the last evaluation, with the updates the uninterrupted
-    run would have made; a finished run removes its checkpoint. A checkpoint written with
-    other settings is refused, with the settings that differ.
+    optimizer's moments, the random states and the position in the shuffled data. If the run
+    is killed, the same command continues after the last evaluation, with the updates the
+    uninterrupted run would have made. Ctrl-C or SIGTERM stops it after the step in progress,
+    with a checkpoint of that step (press Ctrl-C twice to stop at once). A finished run
+    removes its checkpoint. A checkpoint written with other settings is refused, with the
+    settings that differ.
 
     Example: [bold]nerel-batch train configs/joint_cnn_fast.cfg --output training/cnn --paths.vectors assets/navec_vectors[/bold]
     """
@@ -38,7 +39,7 @@ def train_command(
     from spacy.training.initialize import init_nlp
     from wasabi import msg
 
-    from ..resumable import ResumeError, train_resumably
+    from ..resumable import ResumeError, TrainingStopped, train_resumably
 
     if verbose:
         util.logger.setLevel(logging.DEBUG)
@@ -58,6 +59,8 @@ def train_command(
     msg.divider("Training pipeline")
     try:
         train_resumably(nlp, output, resume=not fresh, stdout=sys.stdout, stderr=sys.stderr)
+    except TrainingStopped as stopped:  # the loop printed where the checkpoint is
+        raise typer.Exit(128 + stopped.signum)
     except ResumeError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)

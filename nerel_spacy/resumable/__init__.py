@@ -10,7 +10,7 @@ the updates an uninterrupted run would have made.
 - ``state``: the optimizer and random states, saved under names that outlive the process;
 - ``loop``: the loop itself.
 """
-from .loop import train_resumably
+from .loop import TrainingStopped, train_resumably
 from .state import ResumeError
 
-__all__ = ["ResumeError", "train_resumably"]
+__all__ = ["ResumeError", "TrainingStopped", "train_resumably"]

@@ -4,14 +4,19 @@ The loop is spaCy 3.8's ``spacy.training.loop.train`` with ``train_while_improvi
 inlined, step for step: the same random calls in the same order, so a run that is never
 stopped writes the same model as ``spacy train``. After each evaluation (when spaCy writes
 model-last) it also writes OUTPUT/checkpoint, and a later call with the same config continues
-from the step after it. A finished run removes its checkpoint.
+from the step after it. SIGTERM or Ctrl-C stops it politely: the step in progress ends, a
+checkpoint of that step is written and ``TrainingStopped`` is raised (a second Ctrl-C stops at
+once). A finished run removes its checkpoint.
 """
+import contextlib
 import json
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 from timeit import default_timer as timer
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
@@ -29,6 +34,44 @@ from .stream import EpochStream, skip_batches
 CHECKPOINT_DIR = "checkpoint"
 PROGRESS = "progress.json"
 MODEL = "model"
+
+
+class TrainingStopped(Exception):
+    """The run stopped on a signal after ``step``, with a checkpoint of that step."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path):
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; "
+                         f"run the same command again to resume from {checkpoint}")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+@contextlib.contextmanager
+def stop_requests(stderr: IO) -> Iterator[Dict[str, Optional[int]]]:
+    """While open, SIGTERM and SIGINT set ``["signal"]`` instead of killing the process (a
+    second one acts as usual). Outside the main thread, where handlers cannot be set, the
+    dict stays empty and signals act as usual."""
+    request: Dict[str, Optional[int]] = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum, frame):
+        if request["signal"] is not None:  # the second: as if we had no handler
+            signal.signal(signum, previous[signum])
+            signal.raise_signal(signum)
+            return
+        request["signal"] = signum
+        stderr.write(f"\n{signal.Signals(signum).name}: stopping after this step, with a checkpoint "
+                     "(send it again to stop at once)\n")
+
+    for signum in previous:
+        signal.signal(signum, handle)
+    try:
+        yield request
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def config_differences(saved: str, current: str, limit: int = 8) -> List[str]:
@@ -120,9 +163,11 @@ def train_resumably(
     with nlp.select_pipes(disable=frozen):
         log_step, finalize_logger = T["logger"](nlp, stdout, stderr)
     results: List[Tuple[float, int]] = [tuple(r) for r in progress["results"]]
-    losses: Dict[str, float] = {}
+    losses: Dict[str, float] = dict(progress.get("losses", {}))
     words_seen, seconds_before, start_time = progress["words"], progress["seconds"], timer()
     output_path.mkdir(parents=True, exist_ok=True)
+    stop = contextlib.ExitStack()
+    request = stop.enter_context(stop_requests(stderr))
     try:
         for step, (epoch, batch) in enumerate(batches, start=first_step):
             if T["before_update"]:
@@ -169,12 +214,23 @@ def train_resumably(
                 break
             if T["max_steps"] and step >= T["max_steps"]:
                 break
+            if request["signal"] is not None:
+                if is_best is None:  # not checkpointed at an evaluation just now
+                    _save_checkpoint(checkpoint, nlp, optimizer, config_text, {
+                        "step": step, "results": results, "words": words_seen, "losses": losses,
+                        "seconds": info["seconds"], "orders": stream.orders,
+                    })
+                raise TrainingStopped(request["signal"], step, checkpoint)
+    except TrainingStopped as stopped:
+        stdout.write(msg.warn(f"Training {stopped}.") + "\n")
+        raise
     except Exception as err:
         stdout.write(msg.warn(f"Aborting and saving the final best model. Encountered exception: "
                               f"{err!r}. Run the same command again to resume from {checkpoint}.")
                      + "\n")
         raise
     finally:
+        stop.close()
         finalize_logger()
         save_model(False)
     shutil.rmtree(checkpoint, ignore_errors=True)
