@@ -166,6 +166,13 @@ def train_resumably(
     losses: Dict[str, float] = dict(progress.get("losses", {}))
     words_seen, seconds_before, start_time = progress["words"], progress["seconds"], timer()
     output_path.mkdir(parents=True, exist_ok=True)
+
+    def save_checkpoint(step: int, seconds: int) -> None:
+        _save_checkpoint(checkpoint, nlp, optimizer, config_text, {
+            "step": step, "results": results, "words": words_seen, "losses": losses,
+            "seconds": seconds, "orders": stream.orders,
+        })
+
     stop = contextlib.ExitStack()
     request = stop.enter_context(stop_requests(stderr))
     try:
@@ -205,10 +212,7 @@ def train_resumably(
             log_step(info if is_best is not None else None)
             if is_best is not None:
                 losses = {}
-                _save_checkpoint(checkpoint, nlp, optimizer, config_text, {
-                    "step": step, "results": results, "words": words_seen,
-                    "seconds": info["seconds"], "orders": stream.orders,
-                })
+                save_checkpoint(step, info["seconds"])
             best_step = -max((r_score, -r_step) for r_score, r_step in results)[1]
             if T["patience"] and (step - best_step) >= T["patience"]:
                 break
@@ -216,10 +220,7 @@ def train_resumably(
                 break
             if request["signal"] is not None:
                 if is_best is None:  # not checkpointed at an evaluation just now
-                    _save_checkpoint(checkpoint, nlp, optimizer, config_text, {
-                        "step": step, "results": results, "words": words_seen, "losses": losses,
-                        "seconds": info["seconds"], "orders": stream.orders,
-                    })
+                    save_checkpoint(step, info["seconds"])
                 raise TrainingStopped(request["signal"], step, checkpoint)
     except TrainingStopped as stopped:
         stdout.write(msg.warn(f"Training {stopped}.") + "\n")
