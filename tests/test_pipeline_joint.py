@@ -369,7 +369,11 @@ def test_log_variances_get_no_weight_decay():
 
 
 def test_factory_and_component_take_the_same_settings():
+    import inspect
+
     from nerel_spacy.pipeline import factory, joint
 
-    assert set(factory.SETTINGS) == set(joint.SETTINGS)
+    # The factory passes on every setting it takes; a new one must reach NerelJoint too.
+    factory_settings = set(inspect.signature(factory.make_nerel_joint).parameters) - {"nlp", "name", "model", "scorer"}
+    assert factory_settings == set(joint.SETTINGS)
     assert {"span_threshold", "ents_source", "threshold", "spans_key"} <= set(joint.SETTINGS)

@@ -2,14 +2,13 @@
 
 The component itself is ``nerel_spacy.pipeline.joint.NerelJoint``.
 """
-import inspect
 from typing import Callable, Dict, Optional
 
 from spacy.language import Language
 from thinc.api import Config, Model
 
 from ..schema import SPANS_KEY
-from .joint import NerelJoint
+from .joint import SETTINGS, NerelJoint
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -123,11 +122,4 @@ def make_nerel_joint(
     """
     settings = {key: value for key, value in locals().items() if key in SETTINGS}
     return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)
-
-
-# The factory's keyword settings: they come from the config and win over a saved cfg.
-SETTINGS = tuple(
-    p for p in inspect.signature(make_nerel_joint).parameters if p not in ("nlp", "name", "model", "scorer")
-)
-
 
