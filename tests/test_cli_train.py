@@ -27,6 +27,26 @@ def test_a_missing_config_is_an_error(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_into_an_output_another_process_trains_into_is_refused_before_set_up(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from test_resumable_lock import HOLD
+
+    monkeypatch.chdir(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "out"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        config = REPO_ROOT / "configs" / "joint_cnn_fast.cfg"
+        result = runner.invoke(app, ["train", str(config), "--output", "out", "--paths.train", "none.spacy"])
+        text = unwrapped(result.output)
+        assert result.exit_code == 2 and f"kill -TERM {holder.pid}" in text, text
+        assert "Initializing pipeline" not in text  # refused before the slow set-up
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 @pytest.mark.slow
 def test_a_run_resumes_and_a_changed_setting_is_refused(tiny_bert_dir, tmp_path):
     docs = [eg.reference for eg in make_nested_examples(spacy.blank("ru"))]

@@ -30,7 +30,7 @@ def train_command(
     uninterrupted run would have made. Ctrl-C or SIGTERM stops it after the step in progress,
     with a checkpoint of that step (press Ctrl-C twice to stop at once). A finished run
     removes its checkpoint. A checkpoint written with other settings is refused, with the
-    settings that differ.
+    settings that differ, and so is a second run into an OUTPUT that one is training into.
 
     Example: [bold]nerel-batch train configs/joint_cnn_fast.cfg --output training/cnn --paths.vectors assets/navec_vectors[/bold]
     """
@@ -39,7 +39,7 @@ def train_command(
     from spacy.training.initialize import init_nlp
     from wasabi import msg
 
-    from ..resumable import ResumeError, TrainingStopped, train_resumably
+    from ..resumable import OutputBusy, ResumeError, TrainingStopped, output_lock, train_resumably
 
     if verbose:
         util.logger.setLevel(logging.DEBUG)
@@ -52,15 +52,16 @@ def train_command(
     setup_gpu(use_gpu)
     with show_validation_error(config_path):
         config = util.load_config(config_path, overrides=overrides, interpolate=False)
-    msg.divider("Initializing pipeline")
-    with show_validation_error(config_path, hint_fill=False):
-        nlp = init_nlp(config, use_gpu=use_gpu)
-    msg.good("Initialized pipeline")
-    msg.divider("Training pipeline")
     try:
-        train_resumably(nlp, output, resume=not fresh, stdout=sys.stdout, stderr=sys.stderr)
+        with output_lock(output):  # before the slow set-up, so that a refusal comes at once
+            msg.divider("Initializing pipeline")
+            with show_validation_error(config_path, hint_fill=False):
+                nlp = init_nlp(config, use_gpu=use_gpu)
+            msg.good("Initialized pipeline")
+            msg.divider("Training pipeline")
+            train_resumably(nlp, output, resume=not fresh, stdout=sys.stdout, stderr=sys.stderr)
     except TrainingStopped as stopped:  # the loop printed where the checkpoint is
         raise typer.Exit(128 + stopped.signum)
-    except ResumeError as err:
+    except (OutputBusy, ResumeError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2)

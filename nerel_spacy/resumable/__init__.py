@@ -8,9 +8,11 @@ the updates an uninterrupted run would have made.
 
 - ``stream``: the training batches, with each epoch's order kept so it can be replayed;
 - ``state``: the optimizer and random states, saved under names that outlive the process;
+- ``lock``: one run per output folder;
 - ``loop``: the loop itself.
 """
+from .lock import OutputBusy, output_lock
 from .loop import TrainingStopped, train_resumably
 from .state import ResumeError
 
-__all__ = ["ResumeError", "TrainingStopped", "train_resumably"]
+__all__ = ["OutputBusy", "ResumeError", "TrainingStopped", "output_lock", "train_resumably"]

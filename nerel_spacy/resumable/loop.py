@@ -28,6 +28,7 @@ from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, constant, fix_random_seed
 from wasabi import Printer
 
+from .lock import output_lock
 from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
 from .stream import EpochStream, skip_batches
 
@@ -109,10 +110,15 @@ def train_resumably(
 
     resume: continue from OUTPUT/checkpoint when there is one; False starts afresh and
         removes it. Raises ``ResumeError`` when the checkpoint's config differs.
-    Returns the path of model-last.
+    Returns the path of model-last. Raises ``OutputBusy`` when another process is
+    training into ``output_path``.
     """
+    with output_lock(output_path):
+        return _train(nlp, Path(output_path), resume=resume, stdout=stdout, stderr=stderr)
+
+
+def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr: IO) -> Path:
     msg = Printer(no_print=True)
-    output_path = Path(output_path)
     checkpoint = output_path / CHECKPOINT_DIR
     config_text = nlp.config.to_str()
     config = nlp.config.interpolate()

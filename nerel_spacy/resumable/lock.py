@@ -1,0 +1,65 @@
+"""One training run per output folder.
+
+``spacy project run`` does not pass a SIGTERM on to the command it runs, so stopping the
+project leaves its ``nerel-batch train`` running, and running the project again would start
+a second one on the same folder: two writers of one checkpoint. ``output_lock`` refuses that.
+It is an advisory ``flock`` on OUTPUT/.train.lock, which the kernel releases however the
+holder ends (SIGKILL included), so no stale lock is ever left to clear by hand. Within one
+process it is re-entrant: the CLI takes it before the slow pipeline set-up, so a refusal
+comes at once, and ``train_resumably`` takes it again for callers of the API.
+"""
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator, Set
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not guarded
+    fcntl = None
+
+LOCK_FILE = ".train.lock"
+_HELD: Set[Path] = set()  # the lock files this process holds
+
+
+class OutputBusy(RuntimeError):
+    """Another process is training into the same output folder."""
+
+    def __init__(self, output_path: Path, holder: str):
+        pid = f"pid {holder}" if holder else "another process"
+        stop = f"`kill -TERM {holder}`" if holder.isdigit() else "SIGTERM"
+        super().__init__(
+            f"{output_path} is being trained into by {pid}. Wait for it to finish, or stop it with "
+            f"{stop} (it writes a checkpoint of its step and exits), then run this command again "
+            f"to resume from that checkpoint."
+        )
+        self.output_path, self.holder = output_path, holder
+
+
+@contextlib.contextmanager
+def output_lock(output_path: Path) -> Iterator[Path]:
+    """Hold OUTPUT/.train.lock for the duration; raise ``OutputBusy`` if another process does."""
+    output_path = Path(output_path)
+    output_path.mkdir(parents=True, exist_ok=True)
+    path = (output_path / LOCK_FILE).resolve()
+    if fcntl is None or path in _HELD:
+        yield path
+        return
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise OutputBusy(output_path, handle.read().strip()) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _HELD.add(path)
+        try:
+            yield path
+        finally:
+            _HELD.discard(path)
+    finally:
+        handle.close()  # closing the descriptor releases the lock
