@@ -66,7 +66,7 @@ def main() -> None:
         log_path = output.with_suffix(".log")
         output.parent.mkdir(parents=True, exist_ok=True)
         # nerel-batch train: run the same command again after a stop and it resumes (the log
-        # is appended to, and the wall time is that of the last part).
+        # is appended to; wall_seconds is that of the last part, training_seconds all parts).
         command = [sys.executable, "-m", "nerel_spacy", "train", str(args.config), "--output", str(output),
                    *overrides]
         start = time.time()
@@ -76,6 +76,8 @@ def main() -> None:
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
 
     curve = parse_training_table(log_text)
+    # The loop's own clock, summed over every part of a resumed run (its last line says it).
+    trained = re.findall(r"Trained (\d+) steps in (\d+) s of training time", log_text)
     results = evaluate_model(output / args.evaluate, args.dev)
     dev = results[next(iter(results))]
     record = {
@@ -85,6 +87,7 @@ def main() -> None:
         "note": args.note,
         "evaluated": args.evaluate,
         "wall_seconds": wall,
+        "training_seconds": int(trained[-1][1]) if trained else None,
         "steps": int(curve[-1]["#"]) if curve else None,
         "curve": curve,
         "dev": dev,

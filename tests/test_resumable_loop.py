@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Dict
@@ -109,6 +110,8 @@ def test_a_stopped_run_resumes_to_the_model_of_an_uninterrupted_one(overrides, u
     log = io.StringIO()
     train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
     assert "Resuming from" in log.getvalue() and "9 steps done" in log.getvalue()
+    trained = re.search(r"Trained (\d+) steps in (\d+) s of training time \((\d+) s in this part\)", log.getvalue())
+    assert trained and trained[1] == "15" and int(trained[2]) >= int(trained[3]) >= 0, log.getvalue()  # both parts' time
     assert_same_weights(tmp_path / "model-last", uninterrupted / "model-last")
     assert_same_weights(tmp_path / "model-best", uninterrupted / "model-best")
     assert json.loads((tmp_path / "model-best" / "meta.json").read_text())["performance"] == \

@@ -243,6 +243,9 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
     shutil.rmtree(checkpoint, ignore_errors=True)
     if optimizer.averages:
         nlp.use_params(optimizer.averages)
+    part = f" ({info['seconds'] - seconds_before} s in this part)" if first_step else ""
+    stdout.write(msg.info(f"Trained {info['step'] + 1} steps in {info['seconds']} s of training "
+                          f"time{part}") + "\n")
     stdout.write(msg.good("Saved pipeline to output directory", output_path / DIR_MODEL_LAST) + "\n")
     return output_path / DIR_MODEL_LAST
 
