@@ -36,6 +36,7 @@ from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
 from .ranges import prefix_sums, range_means, range_means_backward
+from .pair_structure import build_pair_structure
 from .relation_context import build_relation_context
 
 RELATION_OUTPUT = "relation_output"
@@ -117,6 +118,36 @@ def build_relation_scorer_v3(
     context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
     width = hidden_width * (3 if interaction else 2)
     return _scorer(pair_features(representation, context),
+                   _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
+
+
+@registry.architectures("nerel.RelationScorer.v4")
+def build_relation_scorer_v4(
+    max_distance: int = 64,
+    hidden_width: int = 256,
+    dropout: float = 0.1,
+    nO: Optional[int] = None,
+    n_entity_types: Optional[int] = None,
+    prior: Optional[float] = None,
+    interaction: bool = True,
+    depth: int = 0,
+    context_width: int = 64,
+    context_margin: int = 0,
+    structure_width: int = 32,
+) -> Model[RelationInput, List[Floats2d]]:
+    """v3 plus what lies between and around the two mentions (``pair_structure``).
+
+    structure_width: the width of the summed embeddings of the mentions between the
+        arguments, the rivals of each argument's type among them, and how deeply each
+        argument is nested; each pair's row gains these columns.
+    The other settings are v3's.
+    """
+    _check_settings(max_distance, prior, depth)
+    representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
+    context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
+    structure = build_pair_structure(max_distance, structure_width, representation)
+    width = hidden_width * (3 if interaction else 2) + structure_width
+    return _scorer(pair_features(representation, context, structure),
                    _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
 
 
