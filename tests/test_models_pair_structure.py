@@ -5,7 +5,7 @@ import pytest
 from nerel_spacy.models.pair_structure import (
     N_DEPTH, N_RIVALS, build_pair_structure, containers, pair_structure,
 )
-from nerel_spacy.models.relations import build_relation_representation, build_relation_scorer_v4
+from nerel_spacy.models.relations import build_relation_scorer_v4
 from nerel_spacy.relation_decoding import enumerate_pairs
 
 from gradient_helpers import assert_param_gradients
@@ -57,8 +57,7 @@ def test_blocks_give_the_same_features():
 
 @pytest.fixture
 def structure():
-    representation = build_relation_representation(max_distance=10, hidden_width=4, n_entity_types=3)
-    model = build_pair_structure(max_distance=10, width=5, representation=representation)
+    model = build_pair_structure(max_distance=10, width=5, n_entity_types=3)
     docs = [numpy.zeros((8, 3), dtype="float32"), numpy.zeros((2, 3), dtype="float32")]
     mentions = [SENTENCE, SENTENCE[:1]]
     model.initialize(X=(docs, mentions))
@@ -113,3 +112,15 @@ def test_v4_adds_the_structure_columns_and_trains_them():
     assert structure.get_grad("head_rivals").any()
     with pytest.raises(ValueError, match="width"):
         build_relation_scorer_v4(structure_width=0)
+
+
+def test_v4_takes_the_entity_types_the_joint_model_sets_on_its_representation():
+    model = build_relation_scorer_v4(max_distance=10, hidden_width=4, nO=2, context_width=3, structure_width=5)
+    model.get_ref("relation_representation").set_dim("nT", 3, force=True)  # as nerel.JointTagCat.v3 does
+    model.initialize(X=([numpy.zeros((8, 3), dtype="float32")], [SENTENCE]))
+    structure = model.layers[0].layers[2]
+    assert structure.get_param("head_rivals").shape == (3 * N_RIVALS, 5)
+    copy = build_relation_scorer_v4(max_distance=10, hidden_width=4, nO=2, context_width=3, structure_width=5)
+    copy.from_bytes(model.to_bytes())  # serializable: no reference outside its own tree
+    numpy.testing.assert_array_equal(copy.layers[0].layers[2].get_param("head_rivals"),
+                                     structure.get_param("head_rivals"))

@@ -10,14 +10,15 @@ from ._app import app, reflow_command_help
 # One module per command; a module missing from a partial install is skipped, not fatal.
 _COMMAND_MODULES = (
     "convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "package",
-    "vectors", "windows", "report", "trim", "distill", "export_onnx", "train",
+    "vectors", "windows", "report", "trim", "distill", "export_onnx", "train", "retrain_relations",
 )
 # What a runtime-only install lacks (README, "Without torch"), TORCH_STACK_MODULES: the
 # commands that need it answer with how to get it instead of breaking every other command.
 COMMAND_NAMES = {"convert": "convert", "stats": "stats", "evaluate": "evaluate", "tune": "tune-thresholds",
                  "annotate": "annotate", "quantize": "quantize", "benchmark": "benchmark", "package": "package",
                  "vectors": "prepare-vectors", "windows": "set-windows", "report": "report", "trim": "trim-vocab",
-                 "distill": "distill", "export_onnx": "export-onnx", "train": "train"}
+                 "distill": "distill", "export_onnx": "export-onnx", "train": "train",
+                 "retrain_relations": "retrain-relations"}
 
 
 def _needs(command: str, missing: str) -> None:

@@ -66,11 +66,12 @@ def containers(mentions: numpy.ndarray) -> numpy.ndarray:
     return contains.sum(axis=0)
 
 
-def build_pair_structure(max_distance: int, width: int, representation: Model) -> Model[RelationInput, List[Floats2d]]:
+def build_pair_structure(max_distance: int, width: int, n_entity_types: Optional[int] = None
+                         ) -> Model[RelationInput, List[Floats2d]]:
     """The summed embeddings of ``pair_structure`` per candidate pair, ``width`` wide.
 
-    ``representation`` is the head's pair representation, whose ``nT`` (the number of
-    entity types, set from the labels) sizes the rival tables.
+    ``n_entity_types`` (``nT``, usually set from the labels before initialization) sizes
+    the rival tables.
     """
     if width < 1:
         raise ValueError(f"pair_structure: width must be 1 or more, not {width}")
@@ -78,16 +79,14 @@ def build_pair_structure(max_distance: int, width: int, representation: Model) -
         PAIR_STRUCTURE,
         pair_structure_forward,
         init=init_pair_structure,
-        dims={"nO": width},
+        dims={"nO": width, "nT": n_entity_types},
         params={name: None for name in TABLES},
-        refs={"representation": representation},
         attrs={"max_distance": max_distance},
     )
 
 
 def init_pair_structure(model: Model, X: Optional[RelationInput] = None, Y=None) -> None:
-    representation = model.get_ref("representation")
-    n_types = representation.get_dim("nT") if representation.has_dim("nT") and representation.get_dim("nT") else 1
+    n_types = model.get_dim("nT") if model.has_dim("nT") and model.get_dim("nT") else 1
     width, ops = model.get_dim("nO"), model.ops
     sizes = {"between": N_BETWEEN, "head_rivals": n_types * N_RIVALS, "tail_rivals": n_types * N_RIVALS,
              "depth": N_DEPTH * N_DEPTH}

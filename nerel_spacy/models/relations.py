@@ -145,7 +145,7 @@ def build_relation_scorer_v4(
     _check_settings(max_distance, prior, depth)
     representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
     context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
-    structure = build_pair_structure(max_distance, structure_width, representation)
+    structure = build_pair_structure(max_distance, structure_width, n_entity_types)
     width = hidden_width * (3 if interaction else 2) + structure_width
     return _scorer(pair_features(representation, context, structure),
                    _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
@@ -193,7 +193,12 @@ def pair_features(*layers: Model[RelationInput, List[Floats2d]]) -> Model[Relati
 
 
 def _init_pair_features(model: Model, X: Optional[RelationInput] = None, Y=None) -> None:
+    # The joint model sizes the entity types on the pair representation only (a thinc ref
+    # may not point outside its node's tree); the other type-embedding layers follow it.
+    n_types = [layer.get_dim("nT") for layer in model.layers if layer.has_dim("nT")]
     for layer in model.layers:
+        if n_types and layer.has_dim("nT") is None:
+            layer.set_dim("nT", n_types[0])
         layer.initialize(X=X)
 
 

@@ -1,0 +1,89 @@
+"""``nerel-batch retrain-relations``: a pipeline with a new relation head, and clear refusals."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+
+from conftest import make_nested_examples, unwrapped
+from test_pipeline_relations import v3_trained_on_nested
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A saved v3 CNN pipeline and a corpus folder with the three nested docs as train and dev."""
+    root = tmp_path_factory.mktemp("retrain")
+    nlp, _ = v3_trained_on_nested(20)
+    nlp.to_disk(root / "pipeline")
+    docs = [eg.reference for eg in make_nested_examples(spacy.blank("ru"))]
+    (root / "corpus").mkdir()
+    for split in ("train", "dev"):
+        DocBin(docs=docs, store_user_data=True).to_disk(root / "corpus" / f"{split}.spacy")
+    return root
+
+
+def retrain(project, output, *extra):
+    return runner.invoke(app, ["retrain-relations", str(project / "pipeline"), str(output),
+                               "--corpus", str(project / "corpus"), *extra])
+
+
+def test_a_fresh_v4_head_is_trained_chosen_and_written_with_its_curve(project, tmp_path):
+    head = '{"@architectures": "nerel.RelationScorer.v4", "context_width": 16, "structure_width": 8}'
+    result = retrain(project, tmp_path / "out", "--epochs", "3", "--head", head, "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    text = unwrapped(result.output)
+    assert "epoch 3:" in text and "in-sentence P" in text
+    report = json.loads((tmp_path / "out" / "retrain_relations.json").read_text())
+    assert [entry["epoch"] for entry in report["curve"]] == [0, 1, 2, 3]
+    assert report["selected_epoch"] == max(report["curve"], key=lambda e: e["dev"]["relations_gold_f"])["epoch"]
+    nlp = spacy.load(tmp_path / "out")
+    assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v4"
+    # The second run reads the cached vectors instead of running the encoder again.
+    again = retrain(project, tmp_path / "out", "--epochs", "1", "--head", head, "--cache", str(tmp_path / "cache"),
+                    "--overwrite")
+    assert again.exit_code == 0 and "Token vectors from" in unwrapped(again.output)
+
+
+def test_continuing_the_pipelines_own_head(project, tmp_path):
+    result = retrain(project, tmp_path / "out", "--epochs", "1", "--head", "{}", "--continue")
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(tmp_path / "out")
+    assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v1"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--head", "not json"], "--head is not JSON"),
+    (["--head", "[1]"], "must be a JSON object"),
+    (["--continue"], "--continue keeps the pipeline's head"),
+    (["--corpus", "nowhere"], "nerel-batch convert"),
+])
+def test_bad_usage_is_refused_before_any_work(project, tmp_path, args, message):
+    result = retrain(project, tmp_path / "out", *args)
+    assert result.exit_code == 2 and message in unwrapped(result.output), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_not_empty_is_kept(project, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("keep me")
+    result = retrain(project, tmp_path / "out", "--epochs", "1")
+    assert result.exit_code == 2 and "--overwrite" in result.output
+    assert (tmp_path / "out" / "mine.txt").read_text() == "keep me"
+
+
+def test_a_pipeline_without_a_relation_head_is_refused(tmp_path):
+    from test_pipeline_joint import cnn_nlp
+
+    nlp = cnn_nlp()
+    nlp.initialize(lambda: make_nested_examples(nlp))
+    nlp.to_disk(tmp_path / "v2")
+    result = runner.invoke(app, ["retrain-relations", str(tmp_path / "v2"), str(tmp_path / "out"),
+                                 "--corpus", str(tmp_path)])
+    assert result.exit_code == 2

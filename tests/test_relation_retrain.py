@@ -1,0 +1,105 @@
+"""nerel_spacy.relation_retrain: a relation head trained on cached vectors and put into a pipeline."""
+import numpy
+import pytest
+import spacy
+
+from nerel_spacy import relation_retrain as rr
+from nerel_spacy.models import joint as joint_model
+
+from test_pipeline_relations import triples, v3_trained_on_nested
+
+V4 = {"@architectures": "nerel.RelationScorer.v4", "max_distance": 16, "hidden_width": 64, "context_width": 16,
+      "structure_width": 8, "prior": 0.01}
+
+
+@pytest.fixture(scope="module")
+def briefly_trained():
+    """A v3 CNN pipeline whose other heads have learned the three docs, and its examples."""
+    return v3_trained_on_nested(40)
+
+
+def fresh_v4(joint, vectors, gold):
+    head = rr.build_relation_head(V4, len(joint.entity_labels), len(joint.cats_labels))
+    head.initialize(X=([v.astype("float32") for v in vectors], [g.mentions for g in gold]))
+    return head
+
+
+def test_cached_vectors_are_what_the_heads_read(briefly_trained):
+    nlp, examples = briefly_trained
+    vectors = rr.encode_token_vectors(nlp, examples, batch_size=2)
+    joint = nlp.get_pipe("nerel_joint")
+    with joint_model.tokens_exposed(joint.model):
+        tokens = joint.model.predict([eg.predicted for eg in examples])[joint_model.TOKENS]
+    assert [v.dtype for v in vectors] == [numpy.float16] * 3
+    for cached, read in zip(vectors, tokens):
+        numpy.testing.assert_allclose(cached, read, rtol=1e-2, atol=1e-2)  # float16 rounding
+
+
+def test_vectors_survive_the_cache_folder(briefly_trained, tmp_path):
+    nlp, examples = briefly_trained
+    vectors = rr.encode_token_vectors(nlp, examples)
+    rr.save_vectors(tmp_path, "train", vectors)
+    for a, b in zip(rr.load_vectors(tmp_path, "train"), vectors):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def test_a_fresh_v4_head_learns_every_triple_and_its_best_epoch_is_kept(briefly_trained):
+    nlp, examples = briefly_trained
+    joint = nlp.get_pipe("nerel_joint")
+    vectors = rr.encode_token_vectors(nlp, examples)
+    gold = rr.gold_relations(examples, joint.entity_labels, joint.cats_labels, "nerel")
+    head = fresh_v4(joint, vectors, gold)
+
+    def evaluate():
+        return rr.score_relation_head(head, examples, vectors, joint.entity_labels, joint.cats_labels, 0.5, "nerel")
+
+    seen = []
+    curve = rr.train_relation_head(head, vectors, gold, epochs=60, evaluate=evaluate, batch_size=3,
+                                   learn_rate=0.01, on_epoch=seen.append)
+    assert seen == curve and [entry["epoch"] for entry in curve] == list(range(61))
+    assert curve[0]["dev"]["relations_gold_f"] < 1.0 and curve[-1]["loss"] < curve[1]["loss"]
+    best = max(entry["dev"]["relations_gold_f"] for entry in curve)
+    assert best == 1.0  # the three docs' triples, the cross-sentence and the nested one included
+    assert evaluate()["relations_gold_f"] == best  # left at its best epoch
+
+
+def test_bad_training_settings_are_refused(briefly_trained):
+    with pytest.raises(ValueError, match="epochs"):
+        rr.train_relation_head(None, [], [], epochs=0, evaluate=dict)
+
+
+def test_the_new_head_goes_into_a_pipeline_that_keeps_everything_else(briefly_trained, tmp_path):
+    nlp, examples = briefly_trained
+    joint = nlp.get_pipe("nerel_joint")
+    vectors = rr.encode_token_vectors(nlp, examples)
+    gold = rr.gold_relations(examples, joint.entity_labels, joint.cats_labels, "nerel")
+    head = fresh_v4(joint, vectors, gold)
+    rr.train_relation_head(head, vectors, gold, epochs=30, batch_size=3, learn_rate=0.01,
+                           evaluate=lambda: rr.score_relation_head(head, examples, vectors, joint.entity_labels,
+                                                                   joint.cats_labels, 0.5, "nerel"))
+    swapped = rr.with_relation_head(nlp, V4, head)
+    assert swapped.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v4"
+    assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v1"  # the source is untouched
+    texts = [eg.predicted.text for eg in examples]
+    before, after = list(nlp.pipe(texts)), list(swapped.pipe(texts))
+    for old, new in zip(before, after):
+        assert [(e.start, e.end, e.label_) for e in old.ents] == [(e.start, e.end, e.label_) for e in new.ents]
+        assert [(s.start, s.end, s.label_) for s in old.spans["nerel"]] == \
+            [(s.start, s.end, s.label_) for s in new.spans["nerel"]]
+        assert old.cats.keys() == new.cats.keys()
+    new_joint = swapped.get_pipe("nerel_joint")
+    assert new_joint.relation_head.to_bytes() == head.to_bytes()  # the relations are the new head's
+    swapped.to_disk(tmp_path / "swapped")
+    loaded = spacy.load(tmp_path / "swapped")
+    assert [triples(doc) for doc in loaded.pipe(texts)] == [triples(doc) for doc in after]
+    assert new_joint.cfg["entity_labels"] == joint.cfg["entity_labels"]
+
+
+def test_a_pipeline_without_a_relation_head_is_refused():
+    from test_pipeline_joint import cnn_nlp
+
+    nlp = cnn_nlp()  # nerel.JointTagCat.v2: no relation head
+    with pytest.raises(ValueError, match="no relation head"):
+        rr.with_relation_head(nlp, V4, None)
