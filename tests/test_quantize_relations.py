@@ -10,20 +10,23 @@ from conftest import make_nested_examples
 from test_pipeline_joint import train, trf_nlp
 
 
-def v3_trf_nlp(bert_dir):
-    """The tiny transformer pipeline of test_pipeline_joint, with the relation head added."""
+def v3_trf_nlp(bert_dir, relation_head="nerel.RelationScorer.v1"):
+    """The tiny transformer pipeline of test_pipeline_joint, with a relation head added."""
     config = trf_nlp(bert_dir).config.copy()
     joint = config["components"]["nerel_joint"]
     joint["model"]["@architectures"] = "nerel.JointTagCat.v3"
-    joint["model"]["relation_head"] = {"@architectures": "nerel.RelationScorer.v1", "max_distance": 16, "hidden_width": 32}
+    joint["model"]["relation_head"] = {"@architectures": relation_head, "max_distance": 16, "hidden_width": 32}
+    if relation_head == "nerel.RelationScorer.v4":
+        joint["model"]["relation_head"].update({"context_width": 8, "structure_width": 8})
     joint["scorer"]["@scorers"] = "nerel.joint_scorer.v3"
     joint["fixed_weights"]["relations"] = 1.0
     return load_model_from_config(config, auto_fill=True, validate=True)
 
 
 @pytest.mark.slow
-def test_int8_pipeline_keeps_the_relation_head(tiny_bert_dir, tmp_path):
-    nlp = v3_trf_nlp(tiny_bert_dir)
+@pytest.mark.parametrize("relation_head", ["nerel.RelationScorer.v1", "nerel.RelationScorer.v4"])
+def test_int8_pipeline_keeps_the_relation_head(tiny_bert_dir, tmp_path, relation_head):
+    nlp = v3_trf_nlp(tiny_bert_dir, relation_head)
     examples = make_nested_examples(nlp)
     train(nlp, examples, 8)
     nlp.to_disk(tmp_path / "fp32")
