@@ -113,12 +113,8 @@ def build_relation_scorer_v3(
         each side.
     The other settings are v2's.
     """
-    _check_settings(max_distance, prior, depth)
-    representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
-    context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
-    width = hidden_width * (3 if interaction else 2)
-    return _scorer(pair_features(representation, context),
-                   _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
+    return _attending_scorer(max_distance, hidden_width, dropout, nO, n_entity_types, prior, interaction, depth,
+                             context_width, context_margin, structure_width=0)
 
 
 @registry.architectures("nerel.RelationScorer.v4")
@@ -142,13 +138,25 @@ def build_relation_scorer_v4(
         argument is nested; each pair's row gains these columns.
     The other settings are v3's.
     """
+    if structure_width < 1:
+        raise ValueError(f"nerel.RelationScorer.v4: structure_width must be 1 or more, not {structure_width}")
+    return _attending_scorer(max_distance, hidden_width, dropout, nO, n_entity_types, prior, interaction, depth,
+                             context_width, context_margin, structure_width)
+
+
+def _attending_scorer(max_distance: int, hidden_width: int, dropout: float, nO: Optional[int],
+                      n_entity_types: Optional[int], prior: Optional[float], interaction: bool, depth: int,
+                      context_width: int, context_margin: int, structure_width: int) -> Model:
+    """v3 (``structure_width`` 0) and v4: the pair representation, the pair attention and,
+    in v4, the pair structure, side by side before the output layers."""
     _check_settings(max_distance, prior, depth)
     representation = build_relation_representation(max_distance, hidden_width, n_entity_types, interaction)
-    context = build_relation_context(max_distance, hidden_width, context_width, context_margin)
-    structure = build_pair_structure(max_distance, structure_width, n_entity_types)
+    layers = [representation, build_relation_context(max_distance, hidden_width, context_width, context_margin)]
+    if structure_width:
+        layers.append(build_pair_structure(max_distance, structure_width, n_entity_types))
     width = hidden_width * (3 if interaction else 2) + structure_width
-    return _scorer(pair_features(representation, context, structure),
-                   _output_layers(hidden_width, width, dropout, depth, nO, prior), max_distance, representation)
+    return _scorer(pair_features(*layers), _output_layers(hidden_width, width, dropout, depth, nO, prior),
+                   max_distance, representation)
 
 
 def _check_settings(max_distance: int, prior: Optional[float], depth: int) -> None:
