@@ -33,7 +33,7 @@ def retrain(project, output, *extra):
 
 
 def test_a_fresh_v4_head_is_trained_chosen_and_written_with_its_curve(project, tmp_path):
-    head = '{"@architectures": "nerel.RelationScorer.v4", "context_width": 16, "structure_width": 8}'
+    head = '{"context_width": 16, "structure_width": 8}'  # v4 by default
     result = retrain(project, tmp_path / "out", "--epochs", "3", "--head", head, "--cache", str(tmp_path / "cache"))
     assert result.exit_code == 0, result.output
     text = unwrapped(result.output)
@@ -51,7 +51,7 @@ def test_a_fresh_v4_head_is_trained_chosen_and_written_with_its_curve(project, t
 
 
 def test_continuing_the_pipelines_own_head(project, tmp_path):
-    result = retrain(project, tmp_path / "out", "--epochs", "1", "--head", "{}", "--continue")
+    result = retrain(project, tmp_path / "out", "--epochs", "1", "--continue")
     assert result.exit_code == 0, result.output
     nlp = spacy.load(tmp_path / "out")
     assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
@@ -61,13 +61,23 @@ def test_continuing_the_pipelines_own_head(project, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--head", "not json"], "--head is not JSON"),
     (["--head", "[1]"], "must be a JSON object"),
-    (["--continue"], "--continue keeps the pipeline's head"),
+    (["--continue", "--architecture", "nerel.RelationScorer.v4"], "--continue keeps the pipeline's head"),
+    (["--architecture", "nerel.RelationScorer.v9"], "cannot build the relation head"),
+    (["--head", '{"no_such_setting": 1}'], "cannot build the relation head"),
     (["--corpus", "nowhere"], "nerel-batch convert"),
 ])
 def test_bad_usage_is_refused_before_any_work(project, tmp_path, args, message):
     result = retrain(project, tmp_path / "out", *args)
     assert result.exit_code == 2 and message in unwrapped(result.output), result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_another_architecture_by_name(project, tmp_path):
+    result = retrain(project, tmp_path / "out", "--epochs", "1", "--architecture", "nerel.RelationScorer.v2")
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(tmp_path / "out")
+    assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
+        "nerel.RelationScorer.v2"
 
 
 def test_an_output_that_is_not_empty_is_kept(project, tmp_path):

@@ -10,13 +10,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ._app import app
 
-DEFAULT_HEAD = '{"@architectures": "nerel.RelationScorer.v4"}'
+DEFAULT_ARCHITECTURE = "nerel.RelationScorer.v4"
 EXAMPLES = """\
 [bold]Examples[/bold]
 
   nerel-batch retrain-relations training/joint_trf_heads_more_more/model-best training/joint_trf_rel/model-best
 
   nerel-batch retrain-relations training/run/model-best training/run_rel --epochs 4 --head '{"depth": 1}' --cache training/run_vectors
+
+  nerel-batch retrain-relations training/run/model-best training/run_more --continue --epochs 2
 
 Exit status: 0 written, 2 usage error (no relation head, a missing corpus, OUTPUT not empty
 without --overwrite).
@@ -31,14 +33,17 @@ def retrain_relations_command(
     output: Path = typer.Argument(..., metavar="OUTPUT", help="Folder for the pipeline with the new head.",
                                   show_default=False),
     corpus: Path = typer.Option(Path("corpus"), "--corpus", help="Folder with train.spacy and dev.spacy."),
+    architecture: Optional[str] = typer.Option(
+        None, "--architecture", metavar="NAME",
+        help=f"The relation head to train, e.g. nerel.RelationScorer.v3 [default: {DEFAULT_ARCHITECTURE}; "
+        "with --continue, the pipeline's own].", show_default=False),
     head_settings: str = typer.Option(
-        DEFAULT_HEAD, "--head", metavar="JSON",
-        help="Settings over the pipeline's relation_head config block: a new architecture "
-        "(v4 by default) or other widths. '{}' keeps the pipeline's own architecture.",
+        "{}", "--head", metavar="JSON",
+        help="Other settings over the pipeline's relation_head config block, e.g. '{\"depth\": 1}'.",
     ),
     keep_weights: bool = typer.Option(
         False, "--continue", help="Continue from the pipeline's trained head instead of a fresh one "
-        "(--head must then leave the architecture as it is)."),
+        "(its architecture and settings stay)."),
     epochs: int = typer.Option(16, "--epochs", min=1, help="Passes over the training documents."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Documents per update."),
     learn_rate: float = typer.Option(1.5e-3, "--learn-rate", help="Adam's rate, decaying linearly to 0."),
@@ -50,9 +55,10 @@ def retrain_relations_command(
 ) -> None:
     """Train the relation head again, on the encoder's token vectors computed once.
 
-    The encoder and every other head stay as they are, so their outputs do not change; the
-    vectors are computed once per document (the slow part: about 13 minutes for NEREL on
-    one core with e5-small), and each epoch then takes about two minutes. After every epoch
+    The encoder and the other heads stay as they are, so doc.ents and doc.spans do not change
+    (doc.cats does where the pipeline takes relation types from the triples too: cats_source
+    "max" or "triples"). The vectors are computed once per document (the slow part: about 13
+    minutes for NEREL on one core with e5-small), and each epoch then takes about two minutes. After every epoch
     the head is scored on dev with gold mentions; the best epoch's weights (by all-pairs
     F) are written into a copy of the pipeline, with OUTPUT/retrain_relations.json holding
     the curve. Quantize OUTPUT like any trained pipeline.
@@ -77,17 +83,23 @@ def retrain_relations_command(
     try:
         overrides = json.loads(head_settings)
     except json.JSONDecodeError as err:
-        fail(f"--head is not JSON ({err}): give an object such as {DEFAULT_HEAD}")
+        fail(f"--head is not JSON ({err}): give an object such as '{{\"depth\": 1}}'")
     if not isinstance(overrides, dict):
-        fail(f"--head must be a JSON object such as {DEFAULT_HEAD}")
+        fail("--head must be a JSON object such as '{\"depth\": 1}'")
+    if keep_weights and (overrides or architecture):
+        fail("--continue keeps the pipeline's head as it is: leave out --architecture and --head.")
     nlp = spacy.load(pipeline)
     if rr.COMPONENT not in nlp.pipe_names or nlp.get_pipe(rr.COMPONENT).relation_head is None:
         fail(f"{pipeline} has no nerel_joint relation head (nerel.JointTagCat.v3) to retrain.")
     joint = nlp.get_pipe(rr.COMPONENT)
-    settings = {**nlp.config["components"][rr.COMPONENT]["model"]["relation_head"], **overrides}
-    old_architecture = nlp.config["components"][rr.COMPONENT]["model"]["relation_head"]["@architectures"]
-    if keep_weights and settings != nlp.config["components"][rr.COMPONENT]["model"]["relation_head"]:
-        fail(f"--continue keeps the pipeline's head ({old_architecture}), so --head cannot change its settings.")
+    own = dict(nlp.config["components"][rr.COMPONENT]["model"]["relation_head"])
+    settings = {**own, **overrides}
+    if not keep_weights:
+        settings["@architectures"] = architecture or DEFAULT_ARCHITECTURE
+    try:
+        rr.build_relation_head(settings, 1, 1)
+    except Exception as err:  # an unknown architecture or a setting it does not take
+        fail(f"cannot build the relation head {settings}: {err}")
     examples = {split: list(Corpus(corpus / f"{split}.spacy")(nlp)) for split in ("train", "dev")}
     vectors = _vectors(nlp, examples, pipeline, corpus, cache, console)
 
