@@ -73,6 +73,18 @@ def test_train_heads_builds_the_relation_head_its_var_names(head):
     assert has_context == head.endswith("v3")
 
 
+def test_retrain_relations_reads_run_and_writes_a_run_the_later_commands_can_read():
+    config = project(retrain_relation_head="nerel.RelationScorer.v3")
+    by_name = {command["name"]: command for command in config["commands"]}
+    command = by_name["retrain-relations"]
+    words = shlex.split(command["script"][0])
+    assert words[words.index("--architecture") + 1] == "nerel.RelationScorer.v3"
+    assert command["deps"][0] == "training/joint_trf_heads_more_more/model-best"
+    assert words[3] == command["outputs"][0] == "training/joint_trf_heads_more_more_rel/model-best"
+    later = {c["name"]: c for c in project(run="joint_trf_heads_more_more_rel")["commands"]}
+    assert later["evaluate"]["deps"][0] == command["outputs"][0]
+
+
 def test_the_shipped_heads_config_uses_the_relation_head_all_trains():
     config = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg")
     assert config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == project()["vars"]["relation_head"]
