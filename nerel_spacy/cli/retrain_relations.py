@@ -68,6 +68,7 @@ def retrain_relations_command(
     from thinc.api import NumpyOps, fix_random_seed, set_current_ops
 
     from .. import relation_retrain as rr
+    from ..machine import describe_machine
 
     console = Console(stderr=True)
 
@@ -147,6 +148,7 @@ def retrain_relations_command(
         "source": str(pipeline), "head": settings, "continued": keep_weights, "epochs": epochs,
         "batch_size": batch_size, "learn_rate": learn_rate, "seed": seed, "threshold": threshold,
         "selected_epoch": best["epoch"], "selected_by": rr.SELECT_BY, "curve": curve,
+        "machine": describe_machine(),
     })
     console.print(f"[green]✔[/green] {output}: the head of epoch {best['epoch']} (all-pairs F "
                   f"{best['dev'][rr.SELECT_BY]:.3f}; before: {curve[0]['dev'][rr.SELECT_BY]:.3f}).")
