@@ -38,8 +38,9 @@ def runs_table(runs: dict) -> str:
             sigma = f"{curve[-1]['SIGMA_NER']:.2f} / {middle}{curve[-1]['SIGMA_CATS']:.2f}"
         pairs = zip(run["overrides"][::2], run["overrides"][1::2])
         diff = " ".join(f"{k} {v}" for k, v in pairs if k != "--training.eval_frequency") or "–"
+        seconds = run.get("training_seconds") or run["wall_seconds"]  # all parts of a resumed run
         lines.append(
-            f"| `{name}` | `{diff}` | {run['steps']} | {(run['wall_seconds'] or 0) / 60:.0f} | "
+            f"| `{name}` | `{diff}` | {run['steps']} | {f'{seconds / 60:.0f}' if seconds else '–'} | "
             f"{pct(dev['seqeval_f'])} | {pct(dev.get('spans_nerel_f'))} | {pct(dev['cats_micro_p'])} | "
             f"{pct(dev['cats_micro_r'])} | "
             f"{pct(dev['cats_micro_f'])} | {pct(dev['cats_macro_f'])} | {sigma} |"
