@@ -59,7 +59,7 @@ def test_run_can_point_the_later_commands_at_another_run():
     assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
 
 
-@pytest.mark.parametrize("head", ["nerel.RelationScorer.v2", "nerel.RelationScorer.v3"])
+@pytest.mark.parametrize("head", ["nerel.RelationScorer.v2", "nerel.RelationScorer.v3", "nerel.RelationScorer.v4"])
 def test_train_heads_builds_the_relation_head_its_var_names(head):
     by_name = {command["name"]: command for command in project(relation_head=head)["commands"]}
     words = shlex.split(by_name["train-heads"]["script"][0])
@@ -69,8 +69,9 @@ def test_train_heads_builds_the_relation_head_its_var_names(head):
     config = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg", overrides=components)
     block = config["components"]["nerel_joint"]["model"]["relation_head"]
     scorer = registry.resolve({"scorer": block})["scorer"]
-    has_context = any(layer.name == "relation_context" for layer in scorer.walk())
-    assert has_context == head.endswith("v3")
+    names = {layer.name for layer in scorer.walk()}
+    assert ("relation_context" in names) == (not head.endswith("v2"))
+    assert ("pair_structure" in names) == head.endswith("v4")
 
 
 def test_retrain_relations_reads_run_and_writes_a_run_the_later_commands_can_read():
