@@ -54,13 +54,14 @@ def encode(args) -> None:
 
 
 def train(args) -> None:
-    from thinc.api import NumpyOps, fix_random_seed, set_current_ops
+    from thinc.api import fix_random_seed
 
     from nerel_spacy import relation_retrain as rr
     from nerel_spacy.machine import describe_machine
+    from nerel_spacy.ops import use_numpy_blas
 
     fix_random_seed(args.seed)
-    set_current_ops(NumpyOps(use_blis=False))
+    use_numpy_blas()
     nlp, examples = load(args.pipeline, args.corpus)
     joint = nlp.get_pipe(rr.COMPONENT)
     spans_key = joint.cfg["spans_key"]
@@ -69,11 +70,7 @@ def train(args) -> None:
     for split in SPLITS:
         assert len(vectors[split]) == len(examples[split]), f"{split}: the cache is of another corpus"
     gold = rr.gold_relations(examples["train"], joint.entity_labels, joint.cats_labels, spans_key)
-    if args.init == "pipeline":
-        head = joint.relation_head.copy()
-    else:
-        head = rr.build_relation_head(settings, len(joint.entity_labels), len(joint.cats_labels))
-        head.initialize(X=([v.astype("float32") for v in vectors["train"][:2]], [g.mentions for g in gold[:2]]))
+    head = rr.starting_head(joint, settings, vectors["train"], gold, keep_weights=args.init == "pipeline")
     threshold = args.threshold if args.threshold is not None else joint.cfg["relation_threshold"]
     fit_rows = random.Random(0).sample(range(len(gold)), min(args.fit_docs, len(gold)))
     fit_examples = [examples["train"][i] for i in fit_rows]

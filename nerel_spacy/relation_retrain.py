@@ -83,6 +83,22 @@ def build_relation_head(settings: Dict, n_entity_types: int, n_relation_labels: 
     return head
 
 
+def trainable_documents(gold: Sequence[GoldRelations]) -> List[int]:
+    """The documents a relation head learns from: those with at least one pair of mentions."""
+    return [i for i, doc_gold in enumerate(gold) if len(doc_gold.mentions) > 1]
+
+
+def starting_head(joint, settings: Dict, vectors: Sequence[numpy.ndarray], gold: Sequence[GoldRelations],
+                  *, keep_weights: bool) -> Model:
+    """A copy of ``joint``'s trained relation head, or a fresh one from ``settings``, initialized."""
+    if keep_weights:
+        return joint.relation_head.copy()
+    head = build_relation_head(settings, len(joint.entity_labels), len(joint.cats_labels))
+    sample = trainable_documents(gold)[:2]
+    head.initialize(X=([vectors[i].astype("float32") for i in sample], [gold[i].mentions for i in sample]))
+    return head
+
+
 def score_relation_head(head: Model, examples: Sequence[Example], vectors: Sequence[numpy.ndarray],
                         entity_labels: Sequence[str], relation_labels: Sequence[str], threshold: float,
                         spans_key: str) -> Dict[str, float]:
@@ -123,7 +139,7 @@ def train_relation_head(
         raise ValueError(f"epochs and batch_size must be 1 or more and learn_rate above 0, "
                          f"not {epochs}, {batch_size}, {learn_rate}")
     rng = random.Random(seed)
-    order = [i for i, doc_gold in enumerate(gold) if len(doc_gold.mentions) > 1]
+    order = trainable_documents(gold)
     n_steps = epochs * max(1, -(-len(order) // batch_size))
     optimizer = Adam(learn_rate, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0)
     max_distance = head.attrs["max_distance"]
@@ -191,5 +207,6 @@ def write_report(path: Path, report: Dict) -> None:
 
 __all__ = [
     "build_relation_head", "encode_token_vectors", "gold_relations", "load_vectors", "save_vectors",
-    "score_relation_head", "train_relation_head", "with_relation_head", "write_report",
+    "score_relation_head", "starting_head", "train_relation_head", "trainable_documents", "with_relation_head",
+    "write_report",
 ]

@@ -58,17 +58,18 @@ def retrain_relations_command(
     The encoder and the other heads stay as they are, so doc.ents and doc.spans do not change
     (doc.cats does where the pipeline takes relation types from the triples too: cats_source
     "max" or "triples"). The vectors are computed once per document (the slow part: about 13
-    minutes for NEREL on one core with e5-small), and each epoch then takes about two minutes. After every epoch
-    the head is scored on dev with gold mentions; the best epoch's weights (by all-pairs
-    F) are written into a copy of the pipeline, with OUTPUT/retrain_relations.json holding
-    the curve. Quantize OUTPUT like any trained pipeline.
+    minutes for NEREL on one core with e5-small), and each epoch then takes about two
+    minutes. After every epoch the head is scored on dev with gold mentions; the best
+    epoch's weights (by all-pairs F) are written into a copy of the pipeline, with
+    OUTPUT/retrain_relations.json holding the curve. Quantize OUTPUT like any trained pipeline.
     """
     import spacy
     from spacy.training import Corpus
-    from thinc.api import NumpyOps, fix_random_seed, set_current_ops
+    from thinc.api import fix_random_seed
 
     from .. import relation_retrain as rr
     from ..machine import describe_machine
+    from ..ops import use_numpy_blas
 
     console = Console(stderr=True)
 
@@ -105,15 +106,10 @@ def retrain_relations_command(
     vectors = _vectors(nlp, examples, pipeline, corpus, cache, console)
 
     fix_random_seed(seed)
-    set_current_ops(NumpyOps(use_blis=False))  # numpy's BLAS: about 5× thinc's blis on these CPUs
+    use_numpy_blas()  # the new head multiplies through numpy's BLAS, not blis (docs/training.md)
     spans_key = joint.cfg["spans_key"]
     gold = rr.gold_relations(examples["train"], joint.entity_labels, joint.cats_labels, spans_key)
-    if keep_weights:
-        head = joint.relation_head.copy()
-    else:
-        head = rr.build_relation_head(settings, len(joint.entity_labels), len(joint.cats_labels))
-        sample = [i for i, g in enumerate(gold) if len(g.mentions)][:2]
-        head.initialize(X=([vectors["train"][i].astype("float32") for i in sample], [gold[i].mentions for i in sample]))
+    head = rr.starting_head(joint, settings, vectors["train"], gold, keep_weights=keep_weights)
     threshold = joint.cfg["relation_threshold"]
 
     def evaluate():
@@ -122,7 +118,7 @@ def retrain_relations_command(
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=console, transient=True)
-    n_batches = -(-sum(len(g.mentions) > 1 for g in gold) // batch_size)
+    n_batches = -(-len(rr.trainable_documents(gold)) // batch_size)
     task = progress.add_task("epoch 1", total=n_batches)
 
     def on_epoch(entry):
