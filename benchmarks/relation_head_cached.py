@@ -58,10 +58,8 @@ def train(args) -> None:
 
     from nerel_spacy import relation_retrain as rr
     from nerel_spacy.machine import describe_machine
-    from nerel_spacy.ops import use_numpy_blas
 
     fix_random_seed(args.seed)
-    use_numpy_blas()
     nlp, examples = load(args.pipeline, args.corpus)
     joint = nlp.get_pipe(rr.COMPONENT)
     spans_key = joint.cfg["spans_key"]

@@ -14,7 +14,7 @@ kernels (and so its own predictions, to the last bit). On a GPU, and for the tra
 the whole process instead, so every model created afterwards, in any pipeline, used them.
 It stays registered so that pipelines saved with it keep loading.
 """
-from typing import Callable, Type
+from typing import Callable, Optional, Sequence, Type, Union
 
 from spacy.language import Language
 from spacy.util import registry
@@ -25,11 +25,17 @@ def use_numpy_blas_in(nlp: Language) -> int:
     """Give every thinc model node of ``nlp``'s components that runs on blis's ``NumpyOps``
     one shared ``NumpyOps(use_blis=False)``; the number of nodes switched (0 on a GPU)."""
     fast = NumpyOps(use_blis=False)
+    models = [getattr(component, "model", None) for _, component in nlp.components]
+    return use_numpy_blas_on([model for model in models if isinstance(model, Model)], fast)
+
+
+def use_numpy_blas_on(models: Union[Model, Sequence[Model]], fast: Optional[NumpyOps] = None) -> int:
+    """As ``use_numpy_blas_in``, for one model or a list of models that are not (yet) part
+    of a pipeline, such as a relation head trained on its own; thinc's current ops, and so
+    every other model in the process, keep their kernels."""
+    fast = fast or NumpyOps(use_blis=False)
     seen, switched = set(), 0
-    for _, component in nlp.components:
-        model = getattr(component, "model", None)
-        if not isinstance(model, Model):
-            continue
+    for model in [models] if isinstance(models, Model) else models:
         for node in model.walk():
             if id(node) in seen:
                 continue

@@ -26,6 +26,7 @@ from thinc.api import Adam, Model
 
 from .models import joint as joint_model
 from .models.relations import RELATION_OUTPUT, RELATION_REPRESENTATION
+from .ops import use_numpy_blas_on
 from .pipeline.objective import relation_task_loss
 from .pipeline.relations import predict_relations
 from .pipeline.targets import GoldRelations, gold_relations
@@ -90,12 +91,16 @@ def trainable_documents(gold: Sequence[GoldRelations]) -> List[int]:
 
 def starting_head(joint, settings: Dict, vectors: Sequence[numpy.ndarray], gold: Sequence[GoldRelations],
                   *, keep_weights: bool) -> Model:
-    """A copy of ``joint``'s trained relation head, or a fresh one from ``settings``, initialized."""
+    """A copy of ``joint``'s trained relation head, or a fresh one from ``settings``, initialized;
+    on the CPU it multiplies through numpy's BLAS, not blis (``nerel_spacy.ops``), and the
+    process's current ops are left as they are."""
     if keep_weights:
-        return joint.relation_head.copy()
-    head = build_relation_head(settings, len(joint.entity_labels), len(joint.cats_labels))
-    sample = trainable_documents(gold)[:2]
-    head.initialize(X=([vectors[i].astype("float32") for i in sample], [gold[i].mentions for i in sample]))
+        head = joint.relation_head.copy()
+    else:
+        head = build_relation_head(settings, len(joint.entity_labels), len(joint.cats_labels))
+        sample = trainable_documents(gold)[:2]
+        head.initialize(X=([vectors[i].astype("float32") for i in sample], [gold[i].mentions for i in sample]))
+    use_numpy_blas_on(head)
     return head
 
 

@@ -4,6 +4,7 @@ import json
 import pytest
 import spacy
 from spacy.tokens import DocBin
+from thinc.api import get_current_ops
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
@@ -34,8 +35,12 @@ def retrain(project, output, *extra):
 
 def test_a_fresh_v4_head_is_trained_chosen_and_written_with_its_curve(project, tmp_path):
     head = '{"context_width": 16, "structure_width": 8}'  # v4 by default
+    ops_before = get_current_ops()
     result = retrain(project, tmp_path / "out", "--epochs", "3", "--head", head, "--cache", str(tmp_path / "cache"))
     assert result.exit_code == 0, result.output
+    # Only the new head multiplies through numpy's BLAS: a pipeline loaded later in this
+    # process (a test, a notebook) keeps thinc's kernels and so its predictions.
+    assert get_current_ops() is ops_before
     text = unwrapped(result.output)
     assert "epoch 3:" in text and "in-sentence P" in text
     report = json.loads((tmp_path / "out" / "retrain_relations.json").read_text())

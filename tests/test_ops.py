@@ -2,9 +2,9 @@
 import numpy
 import pytest
 import spacy
-from thinc.api import NumpyOps, get_current_ops, set_current_ops
+from thinc.api import Linear, NumpyOps, Relu, chain, get_current_ops, set_current_ops
 
-from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas, use_numpy_blas_in
+from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas, use_numpy_blas_in, use_numpy_blas_on
 
 from conftest import make_nested_examples
 from test_pipeline_joint import cnn_nlp, train
@@ -24,6 +24,19 @@ def test_callback_switches_cpu_ops_to_numpy_blas(restore_ops):
     ops = get_current_ops()
     assert type(ops) is NumpyOps and ops.use_blis is False
     assert use_numpy_blas() is True  # idempotent
+
+
+def test_a_lone_model_is_switched_and_the_process_is_not(restore_ops):
+    set_current_ops(NumpyOps())
+    model = chain(Relu(4, 3), Linear(2, 4))
+    X = numpy.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    model.initialize(X=X)
+    before = model.predict(X)
+    assert use_numpy_blas_on(model) == len(list(model.walk()))
+    assert {node.ops.use_blis for node in model.walk()} == {False}
+    assert get_current_ops().use_blis is True
+    numpy.testing.assert_allclose(model.predict(X), before, rtol=1e-5, atol=1e-6)
+    assert use_numpy_blas_on([model]) == 0  # idempotent
 
 
 def _blis_flags(nlp):

@@ -69,7 +69,6 @@ def retrain_relations_command(
 
     from .. import relation_retrain as rr
     from ..machine import describe_machine
-    from ..ops import use_numpy_blas
 
     console = Console(stderr=True)
 
@@ -106,7 +105,6 @@ def retrain_relations_command(
     vectors = _vectors(nlp, examples, pipeline, corpus, cache, console)
 
     fix_random_seed(seed)
-    use_numpy_blas()  # the new head multiplies through numpy's BLAS, not blis (docs/training.md)
     spans_key = joint.cfg["spans_key"]
     gold = rr.gold_relations(examples["train"], joint.entity_labels, joint.cats_labels, spans_key)
     head = rr.starting_head(joint, settings, vectors["train"], gold, keep_weights=keep_weights)
