@@ -63,6 +63,18 @@ NESTED_RELATIONS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def no_process_wide_ops_change():
+    """A test may not leave thinc's current ops changed: later tests in the same worker would
+    predict with other kernels (the Ray tests compare in-process predictions with fresh
+    processes'). Tests that switch them on purpose restore them (test_ops.py)."""
+    from thinc.api import get_current_ops
+
+    before = get_current_ops()
+    yield
+    assert get_current_ops() is before, "the test changed thinc's current ops and did not restore them"
+
+
 def model_weights(model) -> list:
     """Every weight of a thinc model as numpy: its own params and its PyTorch shims'."""
     weights = []
