@@ -96,8 +96,10 @@ def main() -> None:
     out = REPO / "benchmarks" / "results" / "runs" / f"{args.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    took = ", ".join(f"{seconds:.0f} s {what}" for what, seconds in
+                     (("wall", wall), ("of training", record["training_seconds"])) if seconds is not None)
     print(f"{args.name}: seqeval F {dev['seqeval_f']:.3f}, cats micro F {dev['cats_micro_f']:.3f} "
-          f"(P {dev['cats_micro_p']:.3f}), {wall or 0:.0f} s -> {out}")
+          f"(P {dev['cats_micro_p']:.3f}){', ' + took if took else ''} -> {out}")
 
 
 if __name__ == "__main__":
