@@ -54,17 +54,39 @@ def predict_and_score(
     return scores, examples
 
 
+# The splits a corpus folder is scored on unless others are asked for: the held-out ones.
+# Scoring train as well shows the fit, at about eight times dev's cost on NEREL.
+HELD_OUT_SPLITS = ("dev", "test")
+
+
+def splits_to_score(corpus: PathLike, splits: Optional[Sequence[str]] = HELD_OUT_SPLITS) -> Dict[str, Path]:
+    """``{split: path}`` to score: a ``.spacy`` file as it is; of a folder's files, those named
+    in ``splits`` (every one when ``splits`` is None), dev first."""
+    files = find_split_files(corpus)
+    if splits is None or Path(corpus).is_file():
+        return files
+    chosen = {name: path for name, path in files.items() if name in splits}
+    if not chosen:
+        raise FileNotFoundError(
+            f"{corpus}: no {' or '.join(f'{name}.spacy' for name in splits)} here (found: "
+            f"{', '.join(f'{name}.spacy' for name in files)}). Name the splits to score, or the file itself."
+        )
+    return chosen
+
+
 def evaluate_model(
     model: Union[str, Path, Language],
     corpus: PathLike,
     output_dir: Optional[PathLike] = None,
     batch_size: int = 16,
     max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
+    splits: Optional[Sequence[str]] = HELD_OUT_SPLITS,
 ) -> Dict[str, Dict[str, object]]:
-    """Evaluate ``model`` (a path, a package name or an nlp) on each split in ``corpus``."""
+    """Evaluate ``model`` (a path, a package name or an nlp) on ``corpus``: a ``.spacy`` file,
+    or a folder's ``splits`` (dev and test by default; None for every ``.spacy`` file)."""
     nlp = spacy.load(model) if not isinstance(model, Language) else model
     results = {}
-    for split, path in find_split_files(corpus).items():
+    for split, path in splits_to_score(corpus, splits).items():
         gold_docs = read_corpus(path, nlp.vocab)
         scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size, max_batch_chars=max_batch_chars)
         scores["meta"] = describe_run(nlp, model, path)
@@ -89,4 +111,4 @@ def describe_run(nlp: Language, model: object, corpus: Path) -> Dict[str, object
     }
 
 
-__all__ = ["describe_run", "evaluate_model", "predict_and_score"]
+__all__ = ["HELD_OUT_SPLITS", "describe_run", "evaluate_model", "predict_and_score", "splits_to_score"]

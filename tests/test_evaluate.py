@@ -1,4 +1,4 @@
-"""nerel-batch evaluate: every split in a corpus folder is scored and written as JSON."""
+"""nerel-batch evaluate: a corpus folder's held-out splits (or those named) are scored and written as JSON."""
 import json
 
 import pytest
@@ -21,7 +21,7 @@ def trained_model(tmp_path_factory):
     path = train_tiny_pipeline(root / "model")
     corpus = root / "corpus"
     corpus.mkdir()
-    for split in ("dev", "test"):
+    for split in ("dev", "test", "train"):
         save_gold_corpus(corpus / f"{split}.spacy")
     return path, corpus
 
@@ -70,6 +70,25 @@ def test_evaluate_cli_table_is_readable_at_80_columns(trained_model, tmp_path):
             assert f"│ {label} " in result.stdout, label
     seqeval_row = next(line for line in result.stdout.splitlines() if "NER seqeval F" in line)
     assert f"{100 * dev['seqeval_f']:.1f}" in seqeval_row
+
+
+def test_train_is_scored_only_when_asked_for(trained_model, tmp_path):
+    model, corpus = trained_model
+    assert set(evaluate_model(model, corpus, splits=["train"])) == {"train"}
+    assert list(evaluate_model(model, corpus, splits=None)) == ["dev", "test", "train"]
+    assert set(evaluate_model(model, corpus / "train.spacy")) == {"train"}  # a file is scored as it is
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", "dev,train", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dev.json", "train.json"]
+
+
+def test_splits_that_are_not_there_are_named_with_those_that_are(trained_model, tmp_path):
+    model, corpus = trained_model
+    with pytest.raises(FileNotFoundError, match=r"no valid\.spacy here \(found: dev\.spacy, test\.spacy, train\.spacy\)"):
+        evaluate_model(model, corpus, splits=["valid"])
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", "valid"])
+    assert result.exit_code == 2 and "found: dev.spacy" in " ".join(result.stderr.split())
+    assert CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", " , "]).exit_code == 2
 
 
 def test_evaluate_cli_missing_corpus(trained_model, tmp_path):
