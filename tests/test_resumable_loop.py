@@ -13,10 +13,11 @@ from spacy.tokens import DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as spacy_train
 from spacy.util import load_config
+from thinc.api import Config
 
 import nerel_spacy.resumable.loop as loop_module
 from nerel_spacy.resumable import ResumeError, TrainingStopped, train_resumably
-from nerel_spacy.resumable.loop import config_differences
+from nerel_spacy.resumable.loop import steps_to_go, config_differences
 
 from conftest import REPO_ROOT, make_nested_examples, model_weights
 
@@ -109,7 +110,7 @@ def test_a_stopped_run_resumes_to_the_model_of_an_uninterrupted_one(overrides, u
 
     log = io.StringIO()
     train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
-    assert "Resuming from" in log.getvalue() and "9 steps done" in log.getvalue()
+    assert "Resuming from" in log.getvalue() and "9 steps done, 6 to go" in log.getvalue()
     trained = re.search(r"Trained (\d+) steps in (\d+) s of training time \((\d+) s in this part\)", log.getvalue())
     assert trained and trained[1] == "15" and int(trained[2]) >= int(trained[3]) >= 0, log.getvalue()  # both parts' time
     assert_same_weights(tmp_path / "model-last", uninterrupted / "model-last")
@@ -173,3 +174,10 @@ def test_config_differences_names_each_changed_setting():
     many = "[x]\n" + "\n".join(f"k{i} = {i}" for i in range(12))
     changed = "[x]\n" + "\n".join(f"k{i} = {i + 1}" for i in range(12))
     assert config_differences(many, changed, limit=3)[-1] == "… and 9 more"
+
+
+def test_the_resume_message_estimates_what_is_left_with_the_loggers_pace():
+    config = Config({"training": {"max_steps": 1500, "logger": {"seconds_per_step": 4.7}}})
+    assert steps_to_go(config, 1000) == ", 500 to go ≈ 39 min"
+    assert steps_to_go(Config({"training": {"max_steps": 1500, "logger": {}}}), 1250) == ", 250 to go"
+    assert steps_to_go(Config({"training": {"max_steps": 0, "logger": {}}}), 10) == ""  # epochs decide

@@ -28,6 +28,7 @@ from spacy.util import registry, resolve_dot_names
 from thinc.api import Config, constant, fix_random_seed
 from wasabi import Printer
 
+from ..training_logger import expected_duration
 from .lock import output_lock
 from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
 from .stream import EpochStream, skip_batches
@@ -117,6 +118,18 @@ def train_resumably(
         return _train(nlp, Path(output_path), resume=resume, stdout=stdout, stderr=stderr)
 
 
+def steps_to_go(config: Config, last_step: int) -> str:
+    """", N to go (≈ T)" after ``last_step`` of ``max_steps``: the logger's expected duration
+    (``nerel.ConsoleLogger.v1``'s ``seconds_per_step``) is that of the whole run."""
+    max_steps = int(config["training"].get("max_steps") or 0)
+    if not max_steps:
+        return ""
+    to_go = max(0, max_steps - last_step)
+    seconds_per_step = config["training"].get("logger", {}).get("seconds_per_step")
+    estimate = f" ≈ {expected_duration(to_go, float(seconds_per_step))}" if seconds_per_step else ""
+    return f", {to_go} to go{estimate}"
+
+
 def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr: IO) -> Path:
     msg = Printer(no_print=True)
     checkpoint = output_path / CHECKPOINT_DIR
@@ -150,7 +163,7 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
             next(dropouts)
         load_random_states(checkpoint)
         stdout.write(msg.info(f"Resuming from {checkpoint} after step {progress['step']}: "
-                              f"{first_step} steps done") + "\n")
+                              f"{first_step} steps done{steps_to_go(config, progress['step'])}") + "\n")
 
     def save_model(is_best: bool) -> None:
         with nlp.use_params(optimizer.averages):
