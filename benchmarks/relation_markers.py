@@ -43,15 +43,19 @@ def load_encoder(path: Path):
     return AutoModel.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path))
 
 
-def load_split(corpus: Path, split: str, entity_labels, relation_labels):
+def load_corpus(corpus: Path):
+    """Train and dev examples with their gold mentions and relations; the labels are train's."""
     import spacy
     from spacy.training import Corpus
 
     from nerel_spacy.pipeline.targets import gold_relations
     from nerel_spacy.schema import SPANS_KEY
 
-    examples = list(Corpus(str(corpus / f"{split}.spacy"))(spacy.blank("ru")))
-    return examples, gold_relations(examples, entity_labels, relation_labels, SPANS_KEY)
+    examples = {split: list(Corpus(str(corpus / f"{split}.spacy"))(spacy.blank("ru"))) for split in ("train", "dev")}
+    entity_labels = sorted({s.label_ for eg in examples["train"] for s in eg.reference.spans.get(SPANS_KEY, [])})
+    relation_labels = sorted({r["label"] for eg in examples["train"] for r in (eg.reference._.relations or [])})
+    gold = {split: gold_relations(found, entity_labels, relation_labels, SPANS_KEY) for split, found in examples.items()}
+    return examples, gold, entity_labels, relation_labels
 
 
 def split_passes(examples, gold, docs, n_labels):
@@ -135,17 +139,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     out = args.out or REPO / "benchmarks" / "results" / f"relation_markers_{args.name}.json"
 
-    import spacy
-    from spacy.training import Corpus
-
-    from nerel_spacy.pipeline.targets import gold_relations
-    from nerel_spacy.schema import SPANS_KEY
-
-    train_examples = list(Corpus(str(args.corpus / "train.spacy"))(spacy.blank("ru")))
-    entity_labels = sorted({s.label_ for eg in train_examples for s in eg.reference.spans.get("nerel", [])})
-    relation_labels = sorted({r["label"] for eg in train_examples for r in (eg.reference._.relations or [])})
-    train, train_gold = train_examples, gold_relations(train_examples, entity_labels, relation_labels, SPANS_KEY)
-    dev, dev_gold = load_split(args.corpus, "dev", entity_labels, relation_labels)
+    examples, gold, entity_labels, relation_labels = load_corpus(args.corpus)
+    (train, train_gold), (dev, dev_gold) = [(examples[split], gold[split]) for split in ("train", "dev")]
     order = list(range(len(train)))
     rng.shuffle(order)
     tune_docs = sorted(order[: args.tune_docs])

@@ -49,8 +49,8 @@ def build_classifier(encoder, n_entity_types: int, n_labels: int, *, width: int 
 def make_batch(tokenizer, passes: Sequence[SubjectPass], tokens: Sequence[Sequence[str]],
                mentions: Sequence[numpy.ndarray], entity_labels: Sequence[str], *,
                max_words: int = 160, max_pieces: int = 256) -> MarkerBatch:
-    """Tokenize passes together. ``tokens[d]`` and ``mentions[d]`` are doc ``d``'s token
-    texts and ``(n, 3)`` gold mentions."""
+    """Tokenize passes together. ``tokens[d]`` and ``mentions[d]`` (a sequence, or a mapping
+    holding the docs of these passes) are doc ``d``'s token texts and ``(n, 3)`` gold mentions."""
     import torch
 
     marked: List[MarkedWords] = []
