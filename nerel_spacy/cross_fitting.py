@@ -10,6 +10,8 @@ positives, false positives and false negatives, one array per option:
   documents the choice did not see.
 - ``paired_bootstrap``: resample documents with replacement and compare two options on
   the same resample; how often the second beats the first, and the spread of the gain.
+- ``bootstrap_interval``: the spread of one option's micro-F1 over the same resamples, and
+  how often it reaches a target.
 """
 from typing import Dict, List, Mapping, Sequence
 
@@ -102,6 +104,31 @@ def paired_bootstrap(
     }
 
 
+def bootstrap_interval(
+    counts: Counts, n_resamples: int = 2000, seed: int = 0, interval: float = 0.95, target: float = None,
+) -> Dict[str, float]:
+    """The micro F1 of ``counts`` and the central ``interval`` of it over documents resampled
+    with replacement (the same resamples as ``paired_bootstrap`` with the same seed).
+
+    With a ``target``, ``p_reached`` is the share of resamples whose F1 is at least it.
+    """
+    counts = _checked({"counts": counts})["counts"]
+    n_docs = counts.shape[0]
+    rng = numpy.random.default_rng(seed)
+    scores = numpy.array([micro_f(counts[rng.integers(0, n_docs, n_docs)]) for _ in range(n_resamples)])
+    tail = (1.0 - interval) / 2
+    result = {
+        "f": micro_f(counts),
+        "low": float(numpy.quantile(scores, tail)),
+        "high": float(numpy.quantile(scores, 1.0 - tail)),
+        "resamples": n_resamples,
+    }
+    if target is not None:
+        result["target"] = target
+        result["p_reached"] = float((scores >= target).mean())
+    return result
+
+
 def choice_report(options: Mapping[str, Counts], shipped: str, n_folds: int = 5, seed: int = 0) -> Dict[str, object]:
     """What choosing among ``options`` by their scores is worth, for a benchmark's JSON.
 
@@ -127,4 +154,4 @@ def counts_rows(rows: Sequence[Sequence[int]]) -> Counts:
     return numpy.asarray(rows, dtype="int64").reshape(-1, 3)
 
 
-__all__ = ["best_option", "choice_report", "counts_rows", "cross_fitted_choice", "micro_f", "paired_bootstrap"]
+__all__ = ["best_option", "bootstrap_interval", "choice_report", "counts_rows", "cross_fitted_choice", "micro_f", "paired_bootstrap"]

@@ -2,7 +2,7 @@ import numpy
 import pytest
 
 from nerel_spacy.cross_fitting import (
-    best_option, choice_report, counts_rows, cross_fitted_choice, micro_f, paired_bootstrap,
+    best_option, bootstrap_interval, choice_report, counts_rows, cross_fitted_choice, micro_f, paired_bootstrap,
 )
 
 
@@ -85,3 +85,23 @@ def test_choice_report_lets_the_shipped_option_win_ties_and_compares_the_best_wi
     assert report["bootstrap_best_vs_shipped"]["gain"] == pytest.approx(round(1 / 3, 4))
     with pytest.raises(ValueError, match="not among"):
         choice_report({"a": tie}, "b")
+
+
+def test_bootstrap_interval_of_identical_documents_has_no_spread():
+    result = bootstrap_interval(counts_rows([(1, 1, 1)] * 6), n_resamples=100, target=0.5)
+    assert result["f"] == result["low"] == result["high"] == pytest.approx(0.5)
+    assert result["p_reached"] == 1.0  # 0.5 reaches a target of 0.5
+    assert bootstrap_interval(counts_rows([(1, 1, 1)] * 6), n_resamples=100, target=0.51)["p_reached"] == 0.0
+
+
+def test_bootstrap_interval_brackets_the_score_and_matches_the_paired_resamples():
+    counts = counts_rows([(9, 1, 0), (0, 3, 4), (5, 2, 2), (7, 0, 1), (1, 4, 0)])
+    result = bootstrap_interval(counts, n_resamples=500, seed=3, target=micro_f(counts))
+    assert result["low"] < result["f"] < result["high"]
+    assert 0.0 < result["p_reached"] < 1.0
+    # the gain of a paired bootstrap against a constant-F option is this interval, shifted
+    constant = counts_rows([(1, 1, 1)] * 5)
+    gain = paired_bootstrap(constant, counts, n_resamples=500, seed=3)
+    assert gain["low"] == pytest.approx(result["low"] - 0.5) and gain["high"] == pytest.approx(result["high"] - 0.5)
+    with pytest.raises(ValueError, match="tp, fp, fn"):
+        bootstrap_interval(numpy.zeros((3, 2)))
