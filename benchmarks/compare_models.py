@@ -9,7 +9,9 @@ in-sentence triples on gold mentions), then resamples the documents with replace
 - ``interval``: the central 95% of each score over the resamples, and with ``--target
   SCORE=VALUE`` the share of resamples in which it reaches VALUE;
 - ``against_first``: the paired bootstrap of each pipeline against the first one
-  (``cross_fitting.paired_bootstrap``): the gain, its interval and how often it is positive.
+  (``cross_fitting.paired_bootstrap``): the gain, its interval and how often it is positive;
+- ``nested_errors``: each type's nested-mention errors by class (wrong label, wrong
+  boundary, missed, spurious; ``nested_errors.errors_by_label``), most errors first.
 
     python benchmarks/compare_models.py corpus/dev.spacy \\
         stage4=training/joint_trf_heads_more_more/model-best \\
@@ -29,6 +31,7 @@ from nerel_spacy.corpus import read_corpus
 from nerel_spacy.cross_fitting import Counts, bootstrap_interval, paired_bootstrap
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
+from nerel_spacy.nested_errors import ERROR_COLUMNS, errors_by_label
 from nerel_spacy.per_doc_counts import (
     cats_counts, check_against_scores, entity_counts, gold_mention_counts, mention_counts, relation_counts,
 )
@@ -63,8 +66,9 @@ def parse_targets(pairs: Sequence[str]) -> Dict[str, float]:
     return targets
 
 
-def per_document_counts(path: str, gold_docs) -> Tuple[Dict[str, object], Dict[str, Counts]]:
-    """The dev scores of the pipeline at ``path`` and the per-document counts behind them."""
+def per_document_counts(path: str, gold_docs) -> Tuple[Dict[str, Counts], Dict[str, Dict[str, int]]]:
+    """The per-document counts behind the micro scores of the pipeline at ``path`` (checked
+    against its scores), and its nested-mention errors by label."""
     nlp = spacy.load(path)
     scores, examples = predict_and_score(nlp, gold_docs)
     pipe = nlp.get_pipe("nerel_joint")
@@ -77,7 +81,7 @@ def per_document_counts(path: str, gold_docs) -> Tuple[Dict[str, object], Dict[s
         "relations_gold_insent": gold_mention_counts(examples, pipe)["insent"],
     }
     check_against_scores(counts, scores)
-    return scores, counts
+    return counts, errors_by_label(examples, spans_key)
 
 
 def main() -> None:
@@ -95,13 +99,15 @@ def main() -> None:
     results, counts_of = {}, {}
     for name, path in tqdm(models, desc="pipelines", unit="pipeline"):
         start = time.perf_counter()
-        scores, counts = per_document_counts(path, gold_docs)
+        counts, nested_errors = per_document_counts(path, gold_docs)
         counts_of[name] = counts
         results[name] = {
             "path": path,
             "seconds": round(time.perf_counter() - start, 1),
             "interval": {key: rounded(bootstrap_interval(counts[key], args.resamples, target=targets.get(key)))
                          for key in SCORES},
+            "nested_error_kinds": {column: sum(row[column] for row in nested_errors.values()) for column in ERROR_COLUMNS},
+            "nested_errors": nested_errors,
         }
     first = models[0][0]
     for name, _ in models[1:]:
@@ -114,6 +120,10 @@ def main() -> None:
         line = ", ".join(f"{key} {value['f']:.4f} [{value['low']:.3f}, {value['high']:.3f}]"
                          for key, value in result["interval"].items())
         print(f"{name}: {line}")
+        worst = list(result["nested_errors"].items())[:3]
+        print("  most nested errors: " + "; ".join(
+            f"{label} {row['fn'] + row['fp']} of {sum(r['fn'] + r['fp'] for r in result['nested_errors'].values())}"
+            for label, row in worst) + f" ({result['nested_error_kinds']})")
         for key, gain in result.get("against_first", {}).items():
             print(f"  vs {first} {key}: {gain['gain']:+.4f} [{gain['low']:+.4f}, {gain['high']:+.4f}], "
                   f"better in {gain['p_better']:.0%} of resamples")
