@@ -94,6 +94,19 @@ def unwrapped(output: str) -> str:
     return " ".join(BOX_DRAWING.sub(" ", output).split())
 
 
+MENTIONS_TEXT = "Министр иностранных дел России Сергей Лавров прилетел в Москву"
+
+
+def mention_example(gold, predicted) -> Example:
+    """An Example over MENTIONS_TEXT whose spans["nerel"] hold the ``(start, end, label)`` token
+    spans ``gold`` (reference) and ``predicted``."""
+    nlp = spacy.blank("ru")
+    ref, pred = nlp.make_doc(MENTIONS_TEXT), nlp.make_doc(MENTIONS_TEXT)
+    ref.spans["nerel"] = [Span(ref, s, e, label=lab) for s, e, lab in gold]
+    pred.spans["nerel"] = [Span(pred, s, e, label=lab) for s, e, lab in predicted]
+    return Example(pred, ref)
+
+
 def make_nested_examples(nlp) -> List[Example]:
     """Gold examples for NESTED_DOCS: every mention in spans["nerel"], the outermost in ents,
     the relations of NESTED_RELATIONS in ``_.relations``."""

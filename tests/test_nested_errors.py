@@ -1,18 +1,6 @@
 """Nested-mention errors by class and label, checked against counts worked out by hand."""
-import spacy
-from spacy.tokens import Span
-from spacy.training import Example
-
+from conftest import mention_example
 from nerel_spacy.nested_errors import classify_errors, error_kind, errors_by_label, overlaps
-
-
-def make_example(gold, predicted):
-    nlp = spacy.blank("ru")
-    text = "Министр иностранных дел России Сергей Лавров прилетел в Москву"
-    ref, pred = nlp.make_doc(text), nlp.make_doc(text)
-    ref.spans["nerel"] = [Span(ref, s, e, label=lab) for s, e, lab in gold]
-    pred.spans["nerel"] = [Span(pred, s, e, label=lab) for s, e, lab in predicted]
-    return Example(pred, ref)
 
 
 def test_overlaps_needs_a_shared_character():
@@ -42,7 +30,7 @@ def test_errors_by_label_by_hand():
     # PROFESSION one token short (boundary, both sides); COUNTRY as CITY (label, both sides);
     # PERSON right; CITY missed; a spurious ORGANIZATION.
     predicted = [(0, 3, "PROFESSION"), (3, 4, "CITY"), (4, 6, "PERSON"), (1, 3, "ORGANIZATION")]
-    table = errors_by_label([make_example(gold, predicted)])
+    table = errors_by_label([mention_example(gold, predicted)])
     assert table["PROFESSION"] == {"gold": 1, "tp": 0, "fn": 1, "fp": 1, "fn_label": 0, "fn_boundary": 1,
                                    "fn_missed": 0, "fp_label": 0, "fp_boundary": 1, "fp_spurious": 0}
     assert table["COUNTRY"]["fn_label"] == 1 and table["COUNTRY"]["fp"] == 0

@@ -4,16 +4,8 @@ import spacy
 from spacy.tokens import Span
 from spacy.training import Example
 
+from conftest import mention_example
 from nerel_spacy.scoring_nested import inner_mentions, score_nested
-
-
-def make_example(gold, predicted):
-    nlp = spacy.blank("ru")
-    text = "Министр иностранных дел России Сергей Лавров прилетел в Москву"
-    ref, pred = nlp.make_doc(text), nlp.make_doc(text)
-    ref.spans["nerel"] = [Span(ref, s, e, label=lab) for s, e, lab in gold]
-    pred.spans["nerel"] = [Span(pred, s, e, label=lab) for s, e, lab in predicted]
-    return Example(pred, ref)
 
 
 def test_inner_mentions():
@@ -28,7 +20,7 @@ def test_scores_by_hand():
     # right: outer PROFESSION, PERSON; wrong label on the inner COUNTRY; CITY missed;
     # a spurious inner mention (1, 3) inside the predicted PROFESSION.
     predicted = [(0, 4, "PROFESSION"), (3, 4, "CITY"), (4, 6, "PERSON"), (1, 3, "ORGANIZATION")]
-    scores = score_nested([make_example(gold, predicted)])
+    scores = score_nested([mention_example(gold, predicted)])
     # tp 2, fp 2, fn 2
     assert scores["spans_nerel_p"] == pytest.approx(0.5)
     assert scores["spans_nerel_r"] == pytest.approx(0.5)
