@@ -13,7 +13,7 @@ positives, false positives and false negatives, one array per option:
 - ``bootstrap_interval``: the spread of one option's micro-F1 over the same resamples, and
   how often it reaches a target.
 """
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy
 
@@ -105,7 +105,7 @@ def paired_bootstrap(
 
 
 def bootstrap_interval(
-    counts: Counts, n_resamples: int = 2000, seed: int = 0, interval: float = 0.95, target: float = None,
+    counts: Counts, n_resamples: int = 2000, seed: int = 0, interval: float = 0.95, target: Optional[float] = None,
 ) -> Dict[str, float]:
     """The micro F1 of ``counts`` and the central ``interval`` of it over documents resampled
     with replacement (the same resamples as ``paired_bootstrap`` with the same seed).
