@@ -17,12 +17,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Sequence
 
-import numpy
 import spacy
 from tqdm import tqdm
 
 from nerel_spacy.corpus import read_corpus
 from nerel_spacy.machine import describe_machine
+from nerel_spacy.models.loss import softmax
+from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.scoring_nested import char_mentions
 from nerel_spacy.span_decoding import NONE_CLASS, candidate_index
 
@@ -37,22 +38,18 @@ def probability_bin(probability: float) -> str:
     raise ValueError(f"not a probability: {probability}")
 
 
-def softmax_rows(logits: numpy.ndarray) -> numpy.ndarray:
-    shifted = numpy.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def missed_mention_table(nlp, gold_docs: Sequence, batch_size: int = 8) -> Dict[str, Dict[str, int]]:
     """Per gold type: gold mentions, missed ones, the missed ones with no candidate, the
     gold-type probability bins of the others, and how many of them the head ranked first."""
     pipe = nlp.get_pipe("nerel_joint")
-    key = pipe.cfg["spans_key"] or "nerel"
+    key = pipe.cfg["spans_key"] or SPANS_KEY
+    ops = pipe.model.ops
     label_rows = {label: NONE_CLASS + 1 + i for i, label in enumerate(pipe.entity_labels)}
     table: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
     texts = (doc.text for doc in gold_docs)
     for gold, doc in tqdm(zip(gold_docs, nlp.pipe(texts, batch_size=batch_size)), total=len(gold_docs), unit="doc"):
         # the listener reads the transformer output stored on the doc: no second encoder pass
-        logits = pipe.model.ops.to_numpy(pipe.model.predict([doc])["spans"][0])
+        logits = pipe.model.predict([doc])["spans"][0]
         index = candidate_index(len(doc), pipe.max_width)
         predicted = char_mentions(doc, key)
         for span in gold.spans[key]:
@@ -66,7 +63,7 @@ def missed_mention_table(nlp, gold_docs: Sequence, batch_size: int = 8) -> Dict[
             if row is None:
                 row_counts["no candidate"] += 1
                 continue
-            probs = softmax_rows(logits[row:row + 1])[0]
+            probs = ops.to_numpy(softmax(ops, ops.asarray2f(logits[row:row + 1])))[0]
             row_counts[probability_bin(float(probs[label_rows[span.label_]]))] += 1
             row_counts["gold type ranked first"] += int(probs.argmax() == label_rows[span.label_])
     columns = ("gold", "missed", "no candidate") + tuple(name for _, _, name in BINS) + ("gold type ranked first",)

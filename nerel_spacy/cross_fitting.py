@@ -13,7 +13,7 @@ positives, false positives and false negatives, one array per option:
 - ``bootstrap_interval``: the spread of one option's micro-F1 over the same resamples, and
   how often it reaches a target.
 """
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy
 
@@ -77,6 +77,14 @@ def cross_fitted_choice(options: Mapping[str, Counts], n_folds: int = 5, seed: i
     }
 
 
+def resampled_rows(n_docs: int, n_resamples: int, seed: int) -> Iterator[numpy.ndarray]:
+    """``n_resamples`` draws of ``n_docs`` document rows with replacement; the same draws for
+    the same seed, so every bootstrap here resamples the same documents."""
+    rng = numpy.random.default_rng(seed)
+    for _ in range(n_resamples):
+        yield rng.integers(0, n_docs, n_docs)
+
+
 def paired_bootstrap(
     base: Counts, other: Counts, n_resamples: int = 2000, seed: int = 0, interval: float = 0.95
 ) -> Dict[str, float]:
@@ -88,12 +96,9 @@ def paired_bootstrap(
     """
     arrays = _checked({"base": base, "other": other})
     base, other = arrays["base"], arrays["other"]
-    n_docs = base.shape[0]
-    rng = numpy.random.default_rng(seed)
-    gains = numpy.empty(n_resamples)
-    for i in range(n_resamples):
-        rows = rng.integers(0, n_docs, n_docs)
-        gains[i] = micro_f(other[rows]) - micro_f(base[rows])
+    gains = numpy.array([
+        micro_f(other[rows]) - micro_f(base[rows]) for rows in resampled_rows(base.shape[0], n_resamples, seed)
+    ])
     tail = (1.0 - interval) / 2
     return {
         "gain": micro_f(other) - micro_f(base),
@@ -113,9 +118,7 @@ def bootstrap_interval(
     With a ``target``, ``p_reached`` is the share of resamples whose F1 is at least it.
     """
     counts = _checked({"counts": counts})["counts"]
-    n_docs = counts.shape[0]
-    rng = numpy.random.default_rng(seed)
-    scores = numpy.array([micro_f(counts[rng.integers(0, n_docs, n_docs)]) for _ in range(n_resamples)])
+    scores = numpy.array([micro_f(counts[rows]) for rows in resampled_rows(counts.shape[0], n_resamples, seed)])
     tail = (1.0 - interval) / 2
     result = {
         "f": micro_f(counts),
@@ -154,4 +157,4 @@ def counts_rows(rows: Sequence[Sequence[int]]) -> Counts:
     return numpy.asarray(rows, dtype="int64").reshape(-1, 3)
 
 
-__all__ = ["best_option", "bootstrap_interval", "choice_report", "counts_rows", "cross_fitted_choice", "micro_f", "paired_bootstrap"]
+__all__ = ["best_option", "bootstrap_interval", "choice_report", "counts_rows", "cross_fitted_choice", "micro_f", "paired_bootstrap", "resampled_rows"]
