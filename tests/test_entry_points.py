@@ -18,7 +18,7 @@ else:  # pragma: no cover
     tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("factories", "architectures", "scorers", "loggers", "tokenizers", "callbacks")
+GROUPS = ("factories", "architectures", "scorers", "loggers", "tokenizers", "callbacks", "augmenters")
 
 
 def _import_every_module() -> None:
