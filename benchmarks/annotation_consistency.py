@@ -21,6 +21,7 @@ from nerel_spacy.corpus import find_split_file, read_corpus
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
 from nerel_spacy.schema import SPANS_KEY
+from nerel_spacy.scoring_nested import char_mentions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,12 +41,13 @@ def main() -> None:
     dev = read_corpus(find_split_file(args.corpus, "dev"), nlp.vocab)
     _, examples = predict_and_score(nlp, dev)
     gold = []
+    key = nlp.get_pipe("nerel_joint").cfg["spans_key"] or SPANS_KEY
     for example in examples:
-        predicted = {(s.start_char, s.end_char, s.label_) for s in example.predicted.spans.get(SPANS_KEY, [])}
-        for span in example.reference.spans.get(SPANS_KEY, []):
+        predicted = char_mentions(example.predicted, key)
+        for span in example.reference.spans.get(key, []):
             found = (span.start_char, span.end_char, span.label_) in predicted
             gold.append((surface(example.reference, span.start, span.end), span.label_, found))
-    consistency = train_consistency(train, [(text, label) for text, label, _ in gold])
+    consistency = train_consistency(train, [(text, label) for text, label, _ in gold], key)
     report = {
         "model": args.model,
         "corpus": str(args.corpus),

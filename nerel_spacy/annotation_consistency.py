@@ -51,13 +51,17 @@ def train_consistency(
     return {(text, label): (occurrences[text], annotated[(text, label)]) for text, label in wanted}
 
 
+def bucket_name(low: float, high: float) -> str:
+    return f"{low:.2f}-{min(high, 1.0):.2f}"
+
+
 def bucket_of(occurrences: int, annotated: int) -> str:
     if occurrences == 0:
         return UNSEEN
     share = annotated / occurrences
     for low, high in BUCKETS:
         if low <= share < high:
-            return f"{low:.2f}-{min(high, 1.0):.2f}"
+            return bucket_name(low, high)
     raise ValueError(f"share {share} outside 0..1")
 
 
@@ -71,7 +75,7 @@ def recall_by_consistency(
     ``gold`` holds ``(surface, label, found)`` per gold mention; ``label`` keeps one type.
     """
     rows: Dict[str, List[bool]] = {UNSEEN: []}
-    rows.update({f"{low:.2f}-{min(high, 1.0):.2f}": [] for low, high in BUCKETS})
+    rows.update({bucket_name(low, high): [] for low, high in BUCKETS})
     for text, mention_label, found in gold:
         if label is not None and mention_label != label:
             continue

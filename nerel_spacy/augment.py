@@ -23,10 +23,10 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import registry
 
+from .brat.doc import FRAGMENTS_KEY
 from .corpus import read_corpus
 from .spans import SPANS_KEY, set_flat_entities
 
-FRAGMENTS_KEY = "nerel_fragments"
 Surfaces = Dict[str, List[Tuple[str, ...]]]
 
 
