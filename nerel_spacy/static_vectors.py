@@ -1,0 +1,52 @@
+"""Give a trained pipeline's encoder static word vectors, without changing what it predicts.
+
+``add_static_vectors`` loads a vectors table (``nerel-batch prepare-vectors``) into a
+pipeline's vocab and wraps the joint component's encoder in ``nerel.WithStaticVectors.v1``,
+whose projection starts at zero: the copy predicts exactly what the original does, and
+continued training (``spacy project run train-more`` from it) learns how much of the
+vectors to use. The change lives in the pipeline's config, so ``spacy.load`` rebuilds it.
+"""
+from pathlib import Path
+from typing import Union
+
+import spacy
+from spacy.language import Language
+from spacy.training.initialize import load_vectors_into_model
+
+from .models.static_residual import WRAPPED, build_with_static_vectors, init_static_vectors
+
+ARCHITECTURE = "nerel.WithStaticVectors.v1"
+SAMPLE_TEXT = "Москва"
+
+
+def add_static_vectors(
+    nlp: Language, vectors: Union[str, Path], *, component: str = "nerel_joint",
+    scale: float = 1.0, dropout: float = 0.0,
+) -> Language:
+    """Wrap ``component``'s encoder in ``nerel.WithStaticVectors.v1`` over ``vectors``, in place."""
+    if component not in nlp.pipe_names:
+        raise ValueError(f"the pipeline has no '{component}' component (it has {', '.join(nlp.pipe_names)})")
+    model = nlp.get_pipe(component).model
+    if not model.has_ref(WRAPPED):
+        raise ValueError(f"'{component}' has no encoder to wrap (no '{WRAPPED}' layer)")
+    encoder = model.get_ref(WRAPPED)
+    model_config = nlp.get_pipe_config(component)["model"]
+    if model_config[WRAPPED].get("@architectures") == ARCHITECTURE:
+        raise ValueError(f"'{component}' already reads static vectors ({ARCHITECTURE})")
+    load_vectors_into_model(nlp, vectors)
+    wrapped = build_with_static_vectors(encoder, scale=scale, dropout=dropout)
+    init_static_vectors(wrapped, [nlp.make_doc(SAMPLE_TEXT)])
+    model.layers[model.layers.index(encoder)] = wrapped
+    model.set_ref(WRAPPED, wrapped)
+    model_config[WRAPPED] = {"@architectures": ARCHITECTURE, "tok2vec": model_config[WRAPPED],
+                             "scale": float(scale), "dropout": float(dropout)}
+    return nlp
+
+
+def save_with_static_vectors(
+    model: Union[str, Path], vectors: Union[str, Path], output: Union[str, Path], **options
+) -> Language:
+    """Write a copy of ``model`` to ``output`` whose encoder also reads ``vectors``."""
+    nlp = add_static_vectors(spacy.load(model), vectors, **options)
+    nlp.to_disk(output)
+    return nlp
