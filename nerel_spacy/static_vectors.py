@@ -13,7 +13,7 @@ import spacy
 from spacy.language import Language
 from spacy.training.initialize import load_vectors_into_model
 
-from .models.static_residual import WRAPPED, build_with_static_vectors, init_static_vectors
+from .models.static_residual import STATIC_VECTORS, WRAPPED, build_with_static_vectors, init_static_vectors
 
 ARCHITECTURE = "nerel.WithStaticVectors.v1"
 SAMPLE_TEXT = "Москва"
@@ -49,4 +49,16 @@ def save_with_static_vectors(
     """Write a copy of ``model`` to ``output`` whose encoder also reads ``vectors``."""
     nlp = add_static_vectors(spacy.load(model), vectors, **options)
     nlp.to_disk(output)
+    return nlp
+
+
+def zero_static_vectors(nlp: Language, component: str = "nerel_joint") -> Language:
+    """Set the static vectors' projection of ``component`` to zero, in place: the knock-out
+    that shows what a trained pipeline takes from its vectors (its encoder alone remains)."""
+    model = nlp.get_pipe(component).model
+    encoder = model.get_ref(WRAPPED) if model.has_ref(WRAPPED) else None
+    if encoder is None or not encoder.has_ref(STATIC_VECTORS):
+        raise ValueError(f"'{component}' reads no static vectors ({ARCHITECTURE})")
+    static = encoder.get_ref(STATIC_VECTORS)
+    static.set_param("W", model.ops.alloc2f(*static.get_param("W").shape))
     return nlp

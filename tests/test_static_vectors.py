@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 from nerel_spacy.models.static_residual import STATIC_VECTORS
-from nerel_spacy.static_vectors import ARCHITECTURE, add_static_vectors, save_with_static_vectors
+from nerel_spacy.static_vectors import ARCHITECTURE, add_static_vectors, save_with_static_vectors, zero_static_vectors
 
 from conftest import TINY_DOCS, make_examples
 from quantize_helpers import save_trained_trf
@@ -78,3 +78,14 @@ def test_cli_writes_the_copy_and_names_bad_folders(trf_dir, vectors_dir, tmp_pat
     assert no_vectors.exit_code == 2 and "VECTORS" in no_vectors.output and "config.cfg" in no_vectors.output
     twice = runner.invoke(app, ["add-vectors", str(tmp_path / "copy"), str(vectors_dir), str(tmp_path / "y")])
     assert twice.exit_code == 2 and "already reads static vectors" in " ".join(twice.output.split())
+
+
+def test_the_knock_out_zeroes_the_projection_only(trf_dir, vectors_dir):
+    nlp = add_static_vectors(spacy.load(trf_dir), vectors_dir)
+    static = nlp.get_pipe("nerel_joint").model.get_ref("tok2vec").get_ref(STATIC_VECTORS)
+    static.set_param("W", static.get_param("W") + 1.0)
+    zero_static_vectors(nlp)
+    assert not static.get_param("W").any()
+    assert annotations(nlp) == annotations(spacy.load(trf_dir))
+    with pytest.raises(ValueError, match="reads no static vectors"):
+        zero_static_vectors(spacy.load(trf_dir))
