@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy
 import spacy
 
-from nerel_spacy.models.static_residual import STATIC_VECTORS, WRAPPED
-from nerel_spacy.static_vectors import zero_static_vectors
+from nerel_spacy.models.static_residual import WRAPPED
+from nerel_spacy.static_vectors import static_projection, zero_static_vectors
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--component", default="nerel_joint")
     args = parser.parse_args()
     nlp = spacy.load(args.model)
-    W = nlp.get_pipe(args.component).model.get_ref(WRAPPED).get_ref(STATIC_VECTORS).get_param("W")
+    W = static_projection(nlp, args.component).get_param("W")
     scale = nlp.get_pipe(args.component).model.get_ref(WRAPPED).attrs["scale"]
     print(f"projection {W.shape}: mean |W| {float(numpy.abs(W).mean()):.5f}, scale {scale:g}")
     zero_static_vectors(nlp, args.component)

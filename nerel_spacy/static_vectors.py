@@ -12,6 +12,7 @@ from typing import Union
 import spacy
 from spacy.language import Language
 from spacy.training.initialize import load_vectors_into_model
+from thinc.api import Model
 
 from .models.static_residual import STATIC_VECTORS, WRAPPED, build_with_static_vectors, init_static_vectors
 
@@ -52,13 +53,18 @@ def save_with_static_vectors(
     return nlp
 
 
-def zero_static_vectors(nlp: Language, component: str = "nerel_joint") -> Language:
-    """Set the static vectors' projection of ``component`` to zero, in place: the knock-out
-    that shows what a trained pipeline takes from its vectors (its encoder alone remains)."""
+def static_projection(nlp: Language, component: str = "nerel_joint") -> Model:
+    """The ``StaticVectors`` layer (its ``W`` is the projection) of a pipeline made by ``add_static_vectors``."""
     model = nlp.get_pipe(component).model
     encoder = model.get_ref(WRAPPED) if model.has_ref(WRAPPED) else None
     if encoder is None or not encoder.has_ref(STATIC_VECTORS):
         raise ValueError(f"'{component}' reads no static vectors ({ARCHITECTURE})")
-    static = encoder.get_ref(STATIC_VECTORS)
-    static.set_param("W", model.ops.alloc2f(*static.get_param("W").shape))
+    return encoder.get_ref(STATIC_VECTORS)
+
+
+def zero_static_vectors(nlp: Language, component: str = "nerel_joint") -> Language:
+    """Set the static vectors' projection of ``component`` to zero, in place: the knock-out
+    that shows what a trained pipeline takes from its vectors (its encoder alone remains)."""
+    static = static_projection(nlp, component)
+    static.set_param("W", static.ops.alloc2f(*static.get_param("W").shape))
     return nlp
