@@ -32,17 +32,32 @@ def test_every_trained_model_a_stage_reads_comes_from_an_earlier_stage(workflow,
         written.update(command.get("outputs", []))
 
 
-def test_all_trains_encoder_then_heads_then_both_twice_and_ships_the_last():
+def test_all_trains_encoder_then_heads_then_both_twice_then_the_rounds_and_ships_the_last():
     config = project()
     names = config["workflows"]["all"]
-    stages = ("train", "train-heads", "train-more", "train-more-again", "evaluate")
+    stages = ("train", "train-heads", "train-more", "train-more-again", "train-rounds", "evaluate")
     assert [names.index(stage) for stage in stages] == sorted(names.index(stage) for stage in stages)
     by_name = {command["name"]: command for command in config["commands"]}
     assert by_name["train-heads"]["deps"][1] == "training/joint_trf/model-best"
     assert by_name["train-more"]["deps"][1] == "training/joint_trf_heads/model-best"
     assert by_name["train-more-again"]["deps"][1] == "training/joint_trf_heads_more/model-best"
-    assert by_name["evaluate"]["deps"][0] == "training/joint_trf_heads_more_more/model-best"
-    assert by_name["package"]["deps"] == ["training/joint_trf_heads_more_more/model-int8"]
+    assert by_name["train-rounds"]["deps"][2] == "training/joint_trf_heads_more_more/model-best"
+    assert by_name["evaluate"]["deps"][0] == "training/joint_trf_heads_more_more_rounds/model-best"
+    assert by_name["package"]["deps"] == ["training/joint_trf_heads_more_more_rounds/model-int8"]
+
+
+def test_train_rounds_runs_the_schedule_var_on_the_windows_and_vectors_of_the_project():
+    by_name = {command["name"]: command for command in project(rounds="my_rounds.cfg")["commands"]}
+    command = by_name["train-rounds"]
+    words = shlex.split(command["script"][0])
+    assert words[:4] == ["nerel-batch", "train-rounds", "training/joint_trf_heads_more_more/model-best",
+                         "my_rounds.cfg"]
+    options = dict(zip(words[4::2], words[5::2]))
+    assert options == {"--output": "training/joint_trf_heads_more_more_rounds", "--corpus": "corpus",
+                       "--vectors": "assets/navec_vectors", "--config": "configs/joint_trf_continue.cfg",
+                       "--window": "128", "--stride": "96", "--eval-frequency": "250"}
+    assert {"my_rounds.cfg", "assets/navec_vectors", "configs/joint_trf_continue.cfg"} <= set(command["deps"])
+    assert command["outputs"] == ["training/joint_trf_heads_more_more_rounds/model-best"]
 
 
 def test_the_two_rounds_of_train_more_differ_only_in_what_they_read_and_write():
@@ -80,9 +95,9 @@ def test_retrain_relations_reads_run_and_writes_a_run_the_later_commands_can_rea
     command = by_name["retrain-relations"]
     words = shlex.split(command["script"][0])
     assert words[words.index("--architecture") + 1] == "nerel.RelationScorer.v3"
-    assert command["deps"][0] == "training/joint_trf_heads_more_more/model-best"
-    assert words[3] == command["outputs"][0] == "training/joint_trf_heads_more_more_rel/model-best"
-    later = {c["name"]: c for c in project(run="joint_trf_heads_more_more_rel")["commands"]}
+    assert command["deps"][0] == "training/joint_trf_heads_more_more_rounds/model-best"
+    assert words[3] == command["outputs"][0] == "training/joint_trf_heads_more_more_rounds_rel/model-best"
+    later = {c["name"]: c for c in project(run="joint_trf_heads_more_more_rounds_rel")["commands"]}
     assert later["evaluate"]["deps"][0] == command["outputs"][0]
 
 
