@@ -173,3 +173,27 @@ def test_what_would_fail_later_is_refused_before_any_training(workspace, tmp_pat
     with pytest.raises(ChainError, match="was not written by train-rounds"):
         run_chain(start, ROUNDS, tmp_path / "out", settings(workspace))
     assert not (tmp_path / "out" / "second").exists()
+
+
+def test_a_round_stopped_by_sigterm_resumes_to_the_weights_of_an_unstopped_chain(workspace, chained, tmp_path,
+                                                                                 monkeypatch):
+    import shutil
+    import signal
+
+    from nerel_spacy.resumable import TrainingStopped
+    from test_resumable_loop import stop_at_step
+
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    shutil.copytree(workspace / "chain" / "first", chain / "first")  # the first round done, as the fixture did it
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, 2, signal.SIGTERM)  # in the second round, between its evaluations
+        with pytest.raises(TrainingStopped):
+            run_chain(workspace / "start" / "model-best", ROUNDS, chain, settings(workspace), log=lambda line: None)
+    assert json.loads((chain / "second" / RECORD).read_text(encoding="utf8"))["status"] == "training"
+    assert (chain / "second" / "checkpoint").exists() and not (chain / "model-best").exists()
+    lines = []
+    final = run_chain(workspace / "start" / "model-best", ROUNDS, chain, settings(workspace), log=lines.append)
+    assert "1. first: 3 steps at 0.001 (done)" in lines[0] and "(resume)" in lines[0]
+    assert any("Round 2/2 (second): resuming" in line for line in lines)
+    assert all(numpy.array_equal(a, b) for a, b in zip(pipeline_weights(final), pipeline_weights(chained[0])))
