@@ -1,7 +1,7 @@
 """The README's quick start, transformer block, as typed on a fresh copy of the repository (quickstart_helpers).
 
 `spacy project run all` trains all four stages on the tiny random BERT, continues them through
-a two-round schedule (the second adds the prepared vectors) and ships the result in int8; then
+a one-round schedule that adds the prepared vectors and ships the result in int8; then
 `nerel-batch annotate` without -m finds that pipeline by itself. The stages are checked on the
 way: train-heads keeps the encoder frozen and trains fresh heads; the train-more rounds and
 the scheduled ones (at learning rate 0 here) source both components unchanged and read the
@@ -21,10 +21,6 @@ pytestmark = pytest.mark.slow
 RUN = "joint_trf_heads_more_more_rounds"
 TINY_ROUNDS = """[rounds]
 
-[rounds.plain]
-steps = 2
-learn_rate = 0.0
-
 [rounds.navec]
 steps = 2
 learn_rate = 0.0
@@ -43,7 +39,7 @@ def test_transformer_path_then_annotate_with_no_model(tmp_path, tiny_bert_dir):
     run_block(transformer, clone, tiny)
     # `all` trains four stages, each from the previous one, and ships the last
     stages = ("joint_trf", "joint_trf_heads", "joint_trf_heads_more", "joint_trf_heads_more_more",
-              "joint_trf_heads_more_more_rounds/plain", "joint_trf_heads_more_more_rounds")
+              "joint_trf_heads_more_more_rounds")
     pipelines = [spacy.load(clone / "training" / stage / "model-best") for stage in stages]
     first, heads, *more = pipelines
     assert all(nlp.pipe_names == first.pipe_names for nlp in pipelines)

@@ -196,7 +196,7 @@ def run_chain(
     with output_lock(output):
         planned = plan_chain(model, rounds, output, settings)
         total = sum(p.round.steps for p in planned if p.state != "done")
-        log(f"{len(planned)} rounds into {output}; {total:,} steps to train"
+        log(f"{len(planned)} rounds into {output}; {total:,} steps to train{_estimate(settings, total)}"
             + "".join(f"\n  {p.index}. {p.round.name}: {p.round.steps} steps at {p.round.learn_rate:g}"
                       f"{', adds vectors' if p.round.add_vectors else ''} ({p.state})" for p in planned))
         previous = Path(model)
@@ -206,6 +206,20 @@ def run_chain(
                            count=len(planned))
             previous = p.folder / "model-last"
         return _finish(planned, output, log)
+
+
+def _estimate(settings: ChainSettings, steps: int) -> str:
+    """" (≈ T on CPU)" from the continue config's logger (``seconds_per_step``, ``measured_on``)."""
+    from spacy.util import load_config
+
+    from ..training_logger import expected_duration
+
+    logger = load_config(settings.base_config, interpolate=False)["training"].get("logger", {})
+    seconds = logger.get("seconds_per_step")
+    if not steps or not seconds:
+        return ""
+    where = f" on {logger['measured_on'].split(',')[0]}" if logger.get("measured_on") else ""
+    return f" (≈ {expected_duration(steps, float(seconds))}{where})"
 
 
 def _run_round(p: PlannedRound, previous: Path, output: Path, settings: ChainSettings, *, log, stdout, stderr,
