@@ -74,7 +74,8 @@ def train_rounds_command(
                 typer.echo(f"{p.index}. {p.round.name}: {p.round.steps} steps at {p.round.learn_rate:g}"
                            f"{', adds vectors' if p.round.add_vectors else ''}: {p.state}")
             return
-        run_chain(model, rounds, output, settings, log=lambda line: console.print(line, highlight=False),
+        run_chain(model, rounds, output, settings,
+                  log=lambda line: console.print(line, highlight=False, soft_wrap=True),
                   stdout=sys.stdout, stderr=sys.stderr)
     except TrainingStopped as stopped:  # the loop printed where the checkpoint is
         raise typer.Exit(128 + stopped.signum)
