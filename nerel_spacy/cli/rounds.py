@@ -56,7 +56,7 @@ def train_rounds_command(
 
     from ..resumable import OutputBusy, ResumeError, TrainingStopped
     from ..rounds import ChainError, ChainSettings, ScheduleError, plan_chain, read_schedule, run_chain
-    from ..rounds.chain import check_chain
+    from ..rounds.chain import check_chain, estimate
 
     console = Console(stderr=True)
     try:
@@ -70,9 +70,12 @@ def train_rounds_command(
         rounds = read_schedule(schedule)
         if plan:
             check_chain(model, rounds, settings)
-            for p in plan_chain(model, rounds, output, settings):
+            planned = plan_chain(model, rounds, output, settings)
+            for p in planned:
                 typer.echo(f"{p.index}. {p.round.name}: {p.round.steps} steps at {p.round.learn_rate:g}"
                            f"{', adds vectors' if p.round.add_vectors else ''}: {p.state}")
+            steps = sum(p.round.steps for p in planned if p.state != "done")
+            typer.echo(f"{steps:,} steps to train{estimate(settings, steps)}")
             return
         run_chain(model, rounds, output, settings,
                   log=lambda line: console.print(line, highlight=False, soft_wrap=True),

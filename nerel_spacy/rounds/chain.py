@@ -196,7 +196,7 @@ def run_chain(
     with output_lock(output):
         planned = plan_chain(model, rounds, output, settings)
         total = sum(p.round.steps for p in planned if p.state != "done")
-        log(f"{len(planned)} rounds into {output}; {total:,} steps to train{_estimate(settings, total)}"
+        log(f"{len(planned)} rounds into {output}; {total:,} steps to train{estimate(settings, total)}"
             + "".join(f"\n  {p.index}. {p.round.name}: {p.round.steps} steps at {p.round.learn_rate:g}"
                       f"{', adds vectors' if p.round.add_vectors else ''} ({p.state})" for p in planned))
         previous = Path(model)
@@ -208,7 +208,7 @@ def run_chain(
         return _finish(planned, output, log)
 
 
-def _estimate(settings: ChainSettings, steps: int) -> str:
+def estimate(settings: ChainSettings, steps: int) -> str:
     """" (≈ T on CPU)" from the continue config's logger (``seconds_per_step``, ``measured_on``)."""
     from spacy.util import load_config
 
