@@ -186,3 +186,45 @@ def test_its_package_installs_and_loads_by_name_without_the_torch_stack(source_d
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert json.loads(ran.stdout.strip().splitlines()[-1]) == [
         [list(e) for e in annotations(doc)["ents"]] for doc in exported.pipe(TEXTS)]
+
+
+def test_a_pipeline_with_static_vectors_exports_with_them(source_dir, tmp_path):
+    """`all` ships a pipeline whose encoder also reads navec (train-rounds' last round)."""
+    from nerel_spacy.static_vectors import add_static_vectors, static_projection
+
+    vectors = spacy.blank("ru")
+    rng = numpy.random.default_rng(0)
+    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
+        vectors.vocab.set_vector(word, rng.normal(size=6).astype("float32"))
+    vectors.to_disk(tmp_path / "vectors")
+    source = add_static_vectors(spacy.load(source_dir), tmp_path / "vectors", scale=4.0)
+    projection = static_projection(source)
+    projection.set_param("W", rng.normal(size=projection.get_param("W").shape).astype("float32"))
+    source.to_disk(tmp_path / "source")
+    source = spacy.load(tmp_path / "source")
+    exported, _ = export_onnx_pipeline(source, int8=False)
+    exported.to_disk(tmp_path / "onnx")
+    loaded = spacy.load(tmp_path / "onnx")
+    assert loaded.vocab.vectors.shape == source.vocab.vectors.shape
+    plain = spacy.load(source_dir)
+    changed = False
+    for text in TEXTS[:-2]:
+        expected, found = head_outputs(source, text, "transformer"), head_outputs(loaded, text, "encoder")
+        for task in expected:
+            for a, b in zip(numpy.atleast_1d(expected[task]), numpy.atleast_1d(found[task])):
+                numpy.testing.assert_allclose(numpy.asarray(b), numpy.asarray(a), atol=2e-4, rtol=1e-3)
+        without = head_outputs(plain, text, "transformer")
+        changed |= any(numpy.abs(numpy.asarray(a) - numpy.asarray(b)).max() > 1e-3
+                       for task in expected for a, b in zip(numpy.atleast_1d(expected[task]),
+                                                            numpy.atleast_1d(without[task])))
+    assert changed  # the vectors move the outputs, so the export really reads them
+    script = NO_TORCH + (
+        "import json, spacy\n"
+        f"nlp = spacy.load({str(tmp_path / 'onnx')!r})\n"
+        f"print(json.dumps([sorted(d.cats.items()) for d in nlp.pipe({TEXTS!r})]))\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    cats = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert cats == [[list(item) for item in sorted(doc.cats.items())] for doc in loaded.pipe(TEXTS)]

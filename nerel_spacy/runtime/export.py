@@ -12,19 +12,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 from packaging.requirements import Requirement
 from spacy.language import Language
 from spacy.util import load_model_from_config
 from thinc.api import Config, Model
 
+from ..models.static_residual import STATIC_VECTORS, WRAPPED
 from ..torch_stack import is_torch_stack_distribution
 from .onnx_encoder import OnnxEncoder
 
 SOURCE_COMPONENT = "transformer"
 ENCODER_COMPONENT = "encoder"
 JOINT_COMPONENT = "nerel_joint"
+STATIC_VECTORS_ARCHITECTURE = "nerel.WithStaticVectors.v1"
 FLOAT_ARCHITECTURES = ("nerel.TransformerModel.v1", "spacy-transformers.TransformerModel.v3",
                        "spacy-transformers.TransformerModel.v2", "spacy-transformers.TransformerModel.v1")
 
@@ -108,10 +110,11 @@ def _check_exportable(nlp: Language, config: Config) -> None:
     spans = config["components"][SOURCE_COMPONENT]["model"]["get_spans"]
     if spans.get("@span_getters") != "spacy-transformers.strided_spans.v1":
         raise ExportError(f"only strided_spans.v1 windows can be exported, not {spans.get('@span_getters')}")
-    tok2vec = config["components"][JOINT_COMPONENT]["model"]["tok2vec"]
+    tok2vec = _listener_block(config["components"][JOINT_COMPONENT]["model"])
     pooling = tok2vec.get("pooling", {}).get("@layers")
     if tok2vec.get("@architectures") != "spacy-transformers.TransformerListener.v1" or pooling != "reduce_mean.v1":
-        raise ExportError("nerel_joint must read the transformer through TransformerListener.v1 with reduce_mean.v1")
+        raise ExportError("nerel_joint must read the transformer through TransformerListener.v1 with reduce_mean.v1"
+                          f" (inside {STATIC_VECTORS_ARCHITECTURE} or alone)")
     if not getattr(nlp.get_pipe(SOURCE_COMPONENT).model.tokenizer, "is_fast", False):
         raise ExportError("the transformer's tokenizer is not a fast (Rust) tokenizer, so it has no tokenizer.json")
 
@@ -156,7 +159,11 @@ def _runtime_config(config: Config, window: int, stride: int, max_length: int, t
     del components[SOURCE_COMPONENT]
     components[ENCODER_COMPONENT] = {"factory": "nerel_onnx_encoder", "window": window, "stride": stride,
                                      "max_length": max_length, "threads": threads, "batch_windows": 8}
-    components[JOINT_COMPONENT]["model"]["tok2vec"] = {"@architectures": "nerel.DocTensor.v1"}
+    joint_model = components[JOINT_COMPONENT]["model"]
+    if joint_model["tok2vec"].get("@architectures") == STATIC_VECTORS_ARCHITECTURE:
+        joint_model["tok2vec"]["tok2vec"] = {"@architectures": "nerel.DocTensor.v1"}  # the vectors stay
+    else:
+        joint_model["tok2vec"] = {"@architectures": "nerel.DocTensor.v1"}
     training = new.get("training", {})
     for key in ("frozen_components", "annotating_components"):
         if key in training:
@@ -183,5 +190,17 @@ def copy_weights_outside_encoder(source: Model, target: Model) -> None:
 
 
 def _nodes_outside_encoder(model: Model) -> List[Model]:
-    encoder = {id(node) for node in model.get_ref("tok2vec").walk()}
-    return [node for node in model.walk() if id(node) not in encoder]
+    """The heads' nodes; with static vectors (``nerel.WithStaticVectors.v1``), their projection too."""
+    encoder = model.get_ref("tok2vec")
+    if encoder.has_ref(STATIC_VECTORS):  # the wrapper and its projection are copied, the listener is not
+        encoder = encoder.get_ref(WRAPPED)
+    inside = {id(node) for node in encoder.walk()}
+    return [node for node in model.walk() if id(node) not in inside]
+
+
+def _listener_block(joint_model: Dict[str, Any]) -> Dict[str, Any]:
+    """The config block of the layer nerel_joint reads the transformer through, inside static vectors or not."""
+    tok2vec = joint_model["tok2vec"]
+    if tok2vec.get("@architectures") == STATIC_VECTORS_ARCHITECTURE:
+        return tok2vec["tok2vec"]
+    return tok2vec
