@@ -66,3 +66,30 @@ def test_student_config_shows_the_token_vector_distance_when_the_student_learns_
     pulled = student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", token_vectors=True, **kwargs)
     assert pulled["training"]["logger"]["raw_columns"] == ["sigma_ner", "loss_ner", "loss_token_vectors"]
     assert pulled["training"]["score_weights"]["loss_token_vectors"] == 0.0
+
+
+def test_a_student_of_a_teacher_with_static_vectors_loads_them_from_itself(tmp_path):
+    student = tmp_path / "student-init"
+    student.mkdir()
+    wrapped = TEACHER_CONFIG.replace("[components]\n", """[components]
+
+[components.nerel_joint]
+factory = "nerel_joint"
+
+[components.nerel_joint.model]
+@architectures = "nerel.JointTagCat.v3"
+
+[components.nerel_joint.model.tok2vec]
+@architectures = "nerel.WithStaticVectors.v1"
+scale = 32.0
+
+[components.nerel_joint.model.tok2vec.tok2vec]
+@architectures = "spacy-transformers.TransformerListener.v1"
+""") + "\n[initialize]\nvectors = \"assets/navec_vectors\"\n"
+    (student / "config.cfg").write_text(wrapped, encoding="utf8")
+    kwargs = dict(max_steps=30, eval_frequency=10, learn_rate=1e-4, warmup_steps=5)
+    config = student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)
+    assert config["initialize"]["vectors"] == str(student)  # not the teacher's relative path
+    (student / "config.cfg").write_text(TEACHER_CONFIG + "\n[initialize]\nvectors = null\n", encoding="utf8")
+    assert student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)["initialize"]["vectors"] \
+        is None

@@ -116,7 +116,10 @@ def student_config(
     config["paths"]["train"] = str(train_path)
     config["paths"]["dev"] = str(dev_path)
     _read_corpora_from_paths(config)
+    reads_vectors = any(_reads_static_vectors(block) for block in config["components"].values())
     config["components"] = {name: {"source": str(student_dir)} for name in config["nlp"]["pipeline"]}
+    if reads_vectors:  # spaCy does not carry a sourced pipeline's vectors; the student holds the teacher's
+        config.setdefault("initialize", {})["vectors"] = str(student_dir)
     training = config["training"]
     training["max_steps"] = int(max_steps)
     training["eval_frequency"] = int(eval_frequency)
@@ -132,6 +135,14 @@ def student_config(
         logger["seconds_per_step"] = None
         logger["measured_on"] = ""
     return config
+
+
+def _reads_static_vectors(block: object) -> bool:
+    """Whether a config block builds ``nerel.WithStaticVectors.v1`` anywhere inside it."""
+    if isinstance(block, dict):
+        return block.get("@architectures") == "nerel.WithStaticVectors.v1" or any(
+            _reads_static_vectors(value) for value in block.values())
+    return False
 
 
 def _read_corpora_from_paths(config: Config) -> None:
