@@ -102,3 +102,29 @@ def test_a_pipeline_without_a_relation_head_is_refused(tmp_path):
     result = runner.invoke(app, ["retrain-relations", str(tmp_path / "v2"), str(tmp_path / "out"),
                                  "--corpus", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_a_pipeline_with_static_vectors_keeps_them_under_its_new_head(project, tmp_path):
+    """`all` ships a pipeline whose encoder also reads navec; retrain-relations reads training/${vars.run}."""
+    import numpy
+
+    from nerel_spacy.static_vectors import add_static_vectors, static_projection
+
+    nlp = spacy.load(project / "pipeline")
+    vectors = spacy.blank("ru")
+    rng = numpy.random.default_rng(0)
+    for doc in (eg.reference for eg in make_nested_examples(spacy.blank("ru"))):
+        for token in doc:
+            vectors.vocab.set_vector(token.lower_, rng.normal(size=5).astype("float32"))
+    vectors.to_disk(tmp_path / "vectors")
+    add_static_vectors(nlp, tmp_path / "vectors", scale=2.0)
+    projection = static_projection(nlp)
+    projection.set_param("W", rng.normal(size=projection.get_param("W").shape).astype("float32"))
+    nlp.to_disk(tmp_path / "wrapped")
+    result = runner.invoke(app, ["retrain-relations", str(tmp_path / "wrapped"), str(tmp_path / "out"),
+                                 "--corpus", str(project / "corpus"), "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    retrained = spacy.load(tmp_path / "out")
+    assert retrained.vocab.vectors.shape == nlp.vocab.vectors.shape
+    assert numpy.array_equal(static_projection(retrained).get_param("W"), projection.get_param("W"))
+    assert retrained("Путин посетил Москву.") is not None
