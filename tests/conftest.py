@@ -125,6 +125,19 @@ def make_nested_examples(nlp) -> List[Example]:
     return examples
 
 
+def save_fixture_vectors(path: Path, width: int = 6, seed: int = 0) -> Path:
+    """A static vectors pipeline over the fixture texts' words, lower-cased as navec's are."""
+    import numpy
+    import spacy
+
+    nlp = spacy.blank("ru")
+    rng = numpy.random.default_rng(seed)
+    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
+        nlp.vocab.set_vector(word, rng.normal(size=width).astype("float32"))
+    nlp.to_disk(path)
+    return path
+
+
 def make_examples(nlp) -> List[Example]:
     """Gold examples for TINY_DOCS, tokenized by ``nlp``'s tokenizer."""
     examples = []

@@ -128,17 +128,11 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
 @pytest.mark.slow
 def test_a_teacher_with_static_vectors_gives_a_student_that_reads_them(teacher_dir, tmp_path):
     """`all` ends in a pipeline whose encoder also reads navec, and `distill` reads training/${vars.run}."""
-    import numpy
-
     from nerel_spacy.static_vectors import save_with_static_vectors
 
-    from conftest import TINY_DOCS
+    from conftest import save_fixture_vectors
 
-    vectors = spacy.blank("ru")
-    rng = numpy.random.default_rng(0)
-    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
-        vectors.vocab.set_vector(word, rng.normal(size=6).astype("float32"))
-    vectors.to_disk(tmp_path / "vectors")
+    vectors = spacy.load(save_fixture_vectors(tmp_path / "vectors"))
     save_with_static_vectors(teacher_dir, tmp_path / "vectors", tmp_path / "teacher", scale=4.0)
     train = save_gold_corpus(tmp_path / "train.spacy")
     out = tmp_path / "student"

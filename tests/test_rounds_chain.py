@@ -18,7 +18,7 @@ from nerel_spacy.rounds.chain import RECORD, SUMMARY
 from nerel_spacy.static_vectors import ARCHITECTURE, save_with_static_vectors
 from nerel_spacy.windows import save_with_windows
 
-from conftest import REPO_ROOT, TINY_DOCS, make_nested_examples, model_weights
+from conftest import REPO_ROOT, make_nested_examples, model_weights, save_fixture_vectors
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -42,11 +42,7 @@ def workspace(tiny_bert_dir, tmp_path_factory):
         "--components.transformer.model.get_spans.stride", str(STRIDE),
     ])
     assert result.exit_code == 0, result.output
-    vectors = spacy.blank("ru")
-    rng = numpy.random.default_rng(0)
-    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
-        vectors.vocab.set_vector(word, rng.normal(size=6).astype("float32"))
-    vectors.to_disk(root / "vectors")
+    save_fixture_vectors(root / "vectors")
     return root
 
 

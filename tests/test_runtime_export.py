@@ -192,11 +192,10 @@ def test_a_pipeline_with_static_vectors_exports_with_them(source_dir, tmp_path):
     """`all` ships a pipeline whose encoder also reads navec (train-rounds' last round)."""
     from nerel_spacy.static_vectors import add_static_vectors, static_projection
 
-    vectors = spacy.blank("ru")
+    from conftest import save_fixture_vectors
+
     rng = numpy.random.default_rng(0)
-    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
-        vectors.vocab.set_vector(word, rng.normal(size=6).astype("float32"))
-    vectors.to_disk(tmp_path / "vectors")
+    save_fixture_vectors(tmp_path / "vectors")
     source = add_static_vectors(spacy.load(source_dir), tmp_path / "vectors", scale=4.0)
     projection = static_projection(source)
     projection.set_param("W", rng.normal(size=projection.get_param("W").shape).astype("float32"))

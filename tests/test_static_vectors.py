@@ -1,5 +1,4 @@
 """nerel_spacy.static_vectors and nerel-batch add-vectors: a trained pipeline reads static vectors too."""
-import numpy
 import pytest
 import spacy
 from typer.testing import CliRunner
@@ -8,7 +7,7 @@ from nerel_spacy.cli import app
 from nerel_spacy.models.static_residual import STATIC_VECTORS
 from nerel_spacy.static_vectors import ARCHITECTURE, add_static_vectors, save_with_static_vectors, zero_static_vectors
 
-from conftest import TINY_DOCS, make_examples
+from conftest import TINY_DOCS, make_examples, save_fixture_vectors
 from quantize_helpers import save_trained_trf
 
 DIMS = 6
@@ -22,13 +21,7 @@ def trf_dir(tiny_bert_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def vectors_dir(tmp_path_factory):
     """A vectors pipeline over the fixture words, lower-cased as navec's are."""
-    nlp = spacy.blank("ru")
-    rng = numpy.random.default_rng(0)
-    for word in sorted({word.lower() for text, _, _ in TINY_DOCS for word in text.split()}):
-        nlp.vocab.set_vector(word, rng.normal(size=DIMS).astype("float32"))
-    path = tmp_path_factory.mktemp("static") / "vectors"
-    nlp.to_disk(path)
-    return path
+    return save_fixture_vectors(tmp_path_factory.mktemp("static") / "vectors", DIMS)
 
 
 def annotations(nlp):
