@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, List, Optional
 
+from ..brat_writer import atomic_write_text
 from .schedule import Round, fingerprint, folder_checksum
 
 RECORD = "round.json"
@@ -105,7 +106,7 @@ def plan_chain(model: Path, rounds: List[Round], output: Path, settings: ChainSe
     for index, round_ in enumerate(rounds, 1):
         reads_vectors = reads_vectors or round_.add_vectors
         extra = {"vectors": vectors_checksum} if round_.add_vectors else {}
-        print_ = fingerprint(previous, round_, extra)
+        round_fingerprint = fingerprint(previous, round_, extra)
         folder = Path(output) / round_.name
         record = read_record(folder)
         if record is None:
@@ -113,14 +114,14 @@ def plan_chain(model: Path, rounds: List[Round], output: Path, settings: ChainSe
                 raise ChainError(f"{folder} exists but was not written by train-rounds (no {RECORD}); "
                                  "move it away or choose another --output")
             state = "train"
-        elif record.get("fingerprint") != print_:
+        elif record.get("fingerprint") != round_fingerprint:
             state = "retrain"
         elif record.get("status") == DONE and (folder / "model-last" / "config.cfg").exists():
             state = "done"
         else:
             state = "resume"
-        planned.append(PlannedRound(round_, index, folder, print_, reads_vectors, state))
-        previous = print_
+        planned.append(PlannedRound(round_, index, folder, round_fingerprint, reads_vectors, state))
+        previous = round_fingerprint
     return planned
 
 
@@ -135,9 +136,16 @@ def read_record(folder: Path) -> Optional[Dict[str, Any]]:
 
 
 def _write_json(path: Path, data: Dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
-    partial.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_folder_atomically(folder: Path, write: Callable[[Path], Any]) -> None:
+    """``write`` into FOLDER.partial, then put it in FOLDER's place: a stop leaves the old folder or the new."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    write(partial)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
 
 
 def build_source(previous: Path, source: Path, planned: PlannedRound, settings: ChainSettings) -> None:
@@ -149,11 +157,7 @@ def build_source(previous: Path, source: Path, planned: PlannedRound, settings: 
     nlp = load_with_windows(previous, round_.window or settings.window, round_.stride or settings.stride)
     if round_.add_vectors:
         add_static_vectors(nlp, settings.vectors, scale=round_.vectors_scale)
-    partial = source.with_name(source.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    nlp.to_disk(partial)
-    shutil.rmtree(source, ignore_errors=True)
-    partial.rename(source)
+    _write_folder_atomically(source, nlp.to_disk)
 
 
 def round_overrides(planned: PlannedRound, source: Path, settings: ChainSettings) -> Dict[str, Any]:
@@ -258,11 +262,8 @@ def _best_scores(folder: Path) -> Dict[str, float]:
 def _finish(planned: List[PlannedRound], output: Path, log: Callable[[str], None]) -> Path:
     last = planned[-1].folder / FINAL
     final = output / FINAL
-    partial = output / (FINAL + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(last, partial)
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
+    if any(p.state != "done" for p in planned) or not (final / "config.cfg").exists():  # else it is the copy
+        _write_folder_atomically(final, lambda partial: shutil.copytree(last, partial))
     summary = {"model": str(final), "rounds": [
         {"name": p.round.name, **{k: v for k, v in (read_record(p.folder) or {}).items() if k != "round"},
          "settings": p.round.settings()} for p in planned]}
