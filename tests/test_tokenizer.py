@@ -1,8 +1,15 @@
 """The NEREL tokenizer: finer splits where NEREL needs them, nothing lost, serializable."""
+from pathlib import Path
+
 import pytest
 import spacy
+from spacy.attrs import NORM, ORTH
 
-from nerel_spacy.tokenizer import create_russian_tokenizer, make_blank_nlp
+from nerel_spacy.tokenizer import (
+    create_russian_tokenizer, make_blank_nlp, russian_tokenizer_rules, without_redundant_identity_rules,
+)
+
+NEREL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nerel"
 
 TEXTS = [
     "Сборная Японии сыграла на ЧМ-2018 со счётом 2:1, а в 1999—2001 гг. тренер жил в Осаке.",
@@ -108,3 +115,53 @@ def test_round_trip_bytes(nlp):
     fresh.tokenizer.from_bytes(nlp.tokenizer.to_bytes())
     for text in TEXTS:
         assert [t.text for t in fresh.make_doc(text)] == [t.text for t in nlp.make_doc(text)]
+
+
+def _tokens(tokenizer, text):
+    return [(token.text, token.whitespace_, token.norm_) for token in tokenizer(text)]
+
+
+def _with_every_exception(nlp):
+    """The tokenizer as it was before redundant identity rules were dropped."""
+    from spacy.tokenizer import Tokenizer
+
+    from nerel_spacy.tokenizer import _keep_exception
+
+    settings = {key: value for key, value in russian_tokenizer_rules(nlp).items() if key != "rules"}
+    rules = {text: attrs for text, attrs in nlp.Defaults.tokenizer_exceptions.items() if _keep_exception(text)}
+    return Tokenizer(nlp.vocab, rules=rules, **settings)
+
+
+def test_drops_only_identity_rules_the_affixes_reproduce(nlp):
+    rules = nlp.tokenizer.rules
+    assert "—" not in rules and "'" not in rules  # each is one token without its rule
+    assert "):" in rules and ":-)" in rules  # the affixes would split these
+    assert rules["км"] == [{ORTH: "км", NORM: "километр"}]  # rules that set a norm stay
+    full = _with_every_exception(nlp)
+    for text in set(full.rules) - set(rules):
+        assert full.rules[text] == [{ORTH: text}]
+        assert [token.text for token in nlp.tokenizer(text)] == [text]
+
+
+def test_same_tokens_as_with_every_exception(nlp):
+    full = _with_every_exception(nlp)
+    texts = TEXTS + ["Он сказал — «да» — и ушёл :-) ):", "Матч (км — 5) ''Forbes'', «—»; т.е. 2—3."]
+    for text in texts:
+        assert _tokens(nlp.tokenizer, text) == _tokens(full, text)
+
+
+def test_redundant_rule_removal_is_a_fixpoint():
+    kept = without_redundant_identity_rules(
+        {"—": [{ORTH: "—"}], "):": [{ORTH: "):"}], "км": [{ORTH: "км", NORM: "километр"}]},
+        {key: value for key, value in russian_tokenizer_rules(spacy.blank("ru")).items() if key != "rules"},
+    )
+    assert list(kept) == ["):", "км"]
+
+
+@pytest.mark.nerel
+@pytest.mark.skipif(not NEREL_DIR.is_dir(), reason=f"NEREL corpus not found at {NEREL_DIR}")
+def test_same_tokens_on_all_of_nerel(nlp):
+    full = _with_every_exception(nlp)
+    texts = [path.read_text(encoding="utf-8") for path in sorted(NEREL_DIR.glob("*/*.txt"))]
+    assert len(texts) >= 840
+    assert all(_tokens(nlp.tokenizer, text) == _tokens(full, text) for text in texts)
