@@ -27,9 +27,10 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Maxout, Model, chain, with_array, zero_init
+from thinc.api import Dropout, Linear, Maxout, Model, chain, get_array_module, with_array, zero_init
 from thinc.types import Floats1d, Floats2d
 
+from ..batching import batch_by_chars
 from .relations import RELATION_OUTPUT, RELATION_REPRESENTATION
 from .spans import SPAN_OUTPUT
 
@@ -262,3 +263,36 @@ def init(model: Model, X: Optional[List[Doc]] = None, Y=None) -> None:
         else:
             head.initialize(X=vectors)
     model.get_ref(LOSS_WEIGHTS).initialize()
+
+
+def predict_in_chunks(model: Model, docs: List[Doc], max_tokens: int) -> JointOutput:
+    """``model.predict(docs)``, run over consecutive groups of at most ``max_tokens`` tokens.
+
+    Every head works doc by doc, so the outputs are those of one pass over the whole
+    batch (up to float rounding in the matrix products, as with any other batch size),
+    while each pass's activations stay small enough for the CPU's caches: on 2 cores of
+    an Intel Xeon the fast CNN read dev 1.13× as fast in groups of 2,000 tokens as in
+    batches of 16 docs (docs/training.md, "Inference batches"). A doc longer than
+    ``max_tokens`` is a group of its own; ``max_tokens`` 0 runs the batch in one pass.
+    """
+    if max_tokens <= 0 or sum(len(doc) for doc in docs) <= max_tokens:
+        return model.predict(docs)
+    groups = batch_by_chars(docs, max_tokens, len(docs))
+    return concat_outputs([model.predict(group) for group in groups])
+
+
+def concat_outputs(outputs: List[JointOutput]) -> JointOutput:
+    """One ``JointOutput`` from those of consecutive groups of docs, in order.
+
+    Per-doc lists are joined, the ``cats`` rows stacked; ``log_variances`` is the model's
+    parameter, the same in every group.
+    """
+    merged: JointOutput = {}
+    for key, first in outputs[0].items():
+        if key == LOG_VARIANCES:
+            merged[key] = first
+        elif key == "cats":
+            merged[key] = get_array_module(first).concatenate([output[key] for output in outputs], axis=0)
+        else:
+            merged[key] = [item for output in outputs for item in output[key]]
+    return merged

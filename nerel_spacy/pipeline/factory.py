@@ -56,6 +56,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "spans_key": SPANS_KEY,
         "distill_weight": 0.0,
         "distill_token_vectors_weight": 0.0,
+        "max_batch_tokens": 0,
         "scorer": {"@scorers": "nerel.joint_scorer.v2", "spans_key": SPANS_KEY},
     },
     default_score_weights={
@@ -92,6 +93,7 @@ def make_nerel_joint(
     spans_key: Optional[str],
     distill_weight: float,
     distill_token_vectors_weight: float,
+    max_batch_tokens: int,
     scorer: Optional[Callable],
 ) -> "NerelJoint":
     """Create the joint component.
@@ -119,6 +121,9 @@ def make_nerel_joint(
     distill_token_vectors_weight: on training docs whose teacher outputs include its
         token vectors, add this times their relative squared distance from the
         encoder's own (``relative_squared_error``) to the loss; 0 ignores them.
+    max_batch_tokens: at inference, run the model over groups of at most this many
+        tokens of a batch, which keeps its activations in the CPU's caches (the CNN
+        configs set 2048); 0 runs each batch in one pass. Predictions do not change.
     """
     settings = {key: value for key, value in locals().items() if key in SETTINGS}
     return NerelJoint(nlp.vocab, model, name, scorer=scorer, **settings)

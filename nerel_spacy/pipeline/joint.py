@@ -82,6 +82,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         spans_key: Optional[str] = SPANS_KEY,
         distill_weight: float = 0.0,
         distill_token_vectors_weight: float = 0.0,
+        max_batch_tokens: int = 0,
         scorer: Optional[Callable] = score_joint,
     ) -> None:
         self.vocab = vocab
@@ -106,6 +107,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             "spans_key": spans_key,
             "distill_weight": float(distill_weight),
             "distill_token_vectors_weight": float(distill_token_vectors_weight),
+            "max_batch_tokens": int(max_batch_tokens),
         }
         check_settings(self.cfg, self.tasks, name)
         if distill_token_vectors_weight > 0:  # the loss reads the encoder's output beside the heads'
@@ -145,7 +147,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             return JointPrediction(tag_paths, spans, cat_probs)
         require_upstream_transformer(self.model, docs[non_empty[0]], self.name)
         ops = self.model.ops
-        outputs = self.model.predict([docs[i] for i in non_empty])
+        outputs = self._predict_model([docs[i] for i in non_empty])
         if spans is None or self.cfg["ents_source"] == "tags":  # else nothing reads the paths
             allowed, allowed_start = bio_constraints(tuple(self.tag_labels))
             paths = best_tag_paths([ops.to_numpy(logits) for logits in outputs["ner"]], allowed, allowed_start)
@@ -167,12 +169,15 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         )
         return JointPrediction(tag_paths, spans, cat_probs, relations, triple_probs)
 
+    def _predict_model(self, docs: List[Doc]) -> joint_model.JointOutput:
+        return joint_model.predict_in_chunks(self.model, docs, self.cfg.get("max_batch_tokens", 0))
+
     def predict_relations(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> List[List[DecodedRelation]]:
         """Relations among given ``(start, end, entity label index)`` mentions, e.g. gold ones."""
         if self.relation_head is None:
             raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
         non_empty = [i for i, doc in enumerate(docs) if len(doc)]
-        outputs = self.model.predict([docs[i] for i in non_empty]) if non_empty else {joint_model.TOKENS: []}
+        outputs = self._predict_model([docs[i] for i in non_empty]) if non_empty else {joint_model.TOKENS: []}
         relations, _ = predict_relations(
             self.relation_head, outputs[joint_model.TOKENS], non_empty, [mentions[i] for i in non_empty],
             len(docs), self.cfg["relation_threshold"], len(self.cats_labels),

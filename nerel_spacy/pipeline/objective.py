@@ -200,6 +200,11 @@ def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> N
                 f"nerel_joint: {setting} must be one of {allowed}, not {cfg[setting]!r}. "
                 f"Set it in [components.{name}] of your config."
             )
+    if cfg.get("max_batch_tokens", 0) < 0:
+        raise ValueError(
+            f"nerel_joint: max_batch_tokens must be 0 (one pass per batch) or a positive number "
+            f"of tokens, not {cfg['max_batch_tokens']}. Set it in [components.{name}] of your config."
+        )
     if cfg["ents_source"] == "spans" and "spans" not in tasks:
         raise ValueError(
             f"nerel_joint: ents_source = \"spans\" needs a model with a span head "
