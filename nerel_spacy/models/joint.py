@@ -271,7 +271,7 @@ def predict_in_chunks(model: Model, docs: List[Doc], max_tokens: int) -> JointOu
     Every head works doc by doc, so the outputs are those of one pass over the whole
     batch (up to float rounding in the matrix products, as with any other batch size),
     while each pass's activations stay small enough for the CPU's caches: on 2 cores of
-    an Intel Xeon the fast CNN read dev 1.13× as fast in groups of 2,000 tokens as in
+    an Intel Xeon the fast CNN read dev 1.14× as fast in groups of 2,000 tokens as in
     batches of 16 docs (docs/training.md, "Inference batches"). A doc longer than
     ``max_tokens`` is a group of its own; ``max_tokens`` 0 runs the batch in one pass.
     """
