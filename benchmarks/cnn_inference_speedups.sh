@@ -21,18 +21,10 @@ AVX2=${AVX2:-0}
 suffix=""
 if [ "$AVX2" = 1 ]; then suffix=_avx2; fi
 OUTPUT=${OUTPUT:-benchmarks/results/throughput_cnn_fast_speedups$suffix.json}
-for needed in "$BEFORE/model-best" "$AFTER/model-best"; do
-  if [ ! -d "$needed" ]; then
-    echo "benchmarks/cnn_inference_speedups.sh: $needed is missing; the comment at the top of this script says which command makes it" >&2
-    exit 1
-  fi
-done
 # shellcheck source=benchmarks/copies.sh
 . benchmarks/copies.sh
-ensure_runtime_venv
-if ! "$RUNTIME_VENV/bin/python" -c "import natasha" 2>/dev/null; then
-  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime,vectors]"
-fi
+require_pipelines benchmarks/cnn_inference_speedups.sh "$BEFORE/model-best" "$AFTER/model-best"
+ensure_runtime_venv_with_natasha
 note="benchmarks/cnn_inference_speedups.sh, BEFORE=$BEFORE, AFTER=$AFTER, every process in $RUNTIME_VENV"
 if [ "$AVX2" = 1 ]; then
   export OPENBLAS_CORETYPE=Haswell

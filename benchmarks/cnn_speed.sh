@@ -17,18 +17,10 @@ OUTPUT=${OUTPUT:-benchmarks/results/throughput_cnn.json}
 ROUNDS=${ROUNDS:-5}
 N_DOCS=${N_DOCS:-0}
 NOTE=${NOTE:-}
-for needed in "$CNN/model-best" "$FAST/model-best"; do
-  if [ ! -d "$needed" ]; then
-    echo "benchmarks/cnn_speed.sh: $needed is missing; the comment at the top of this script says which command makes it" >&2
-    exit 1
-  fi
-done
 # shellcheck source=benchmarks/copies.sh
 . benchmarks/copies.sh
-ensure_runtime_venv
-if ! "$RUNTIME_VENV/bin/python" -c "import natasha" 2>/dev/null; then
-  "$RUNTIME_VENV/bin/pip" install --quiet -e ".[onnxruntime,vectors]"
-fi
+require_pipelines benchmarks/cnn_speed.sh "$CNN/model-best" "$FAST/model-best"
+ensure_runtime_venv_with_natasha
 runtime=$RUNTIME_VENV/bin/python
 nerel-batch benchmark corpus/dev.spacy --n-docs "$N_DOCS" --rounds "$ROUNDS" --output "$OUTPUT" \
   --model "cnn-rel=$CNN/model-best" --python "cnn-rel=$runtime" \

@@ -21,14 +21,9 @@ OUTPUT=${OUTPUT:-benchmarks/results/throughput.json}
 ROUNDS=${ROUNDS:-3}
 NOTE=${NOTE:-}
 FORCE=${FORCE:-0}
-for needed in "$RUN/model-best" "$RUN/model-trimmed" "$STUDENT/model-best" "$CNN/model-best"; do
-  if [ ! -d "$needed" ]; then
-    echo "benchmarks/throughput.sh: $needed is missing; the comment at the top of this script says which command makes it" >&2
-    exit 1
-  fi
-done
 # shellcheck source=benchmarks/copies.sh
 . benchmarks/copies.sh
+require_pipelines benchmarks/throughput.sh "$RUN/model-best" "$RUN/model-trimmed" "$STUDENT/model-best" "$CNN/model-best"
 ensure_runtime_venv
 make_copy int8 "$RUN/model-best" "$RUN/model-int8-untrimmed"
 make_copy int8 "$RUN/model-trimmed" "$RUN/model-int8"
