@@ -181,3 +181,19 @@ def test_the_resume_message_estimates_what_is_left_with_the_loggers_pace():
     assert steps_to_go(config, 1000) == ", 500 to go ≈ 39 min"
     assert steps_to_go(Config({"training": {"max_steps": 1500, "logger": {}}}), 1250) == ", 250 to go"
     assert steps_to_go(Config({"training": {"max_steps": 0, "logger": {}}}), 10) == ""  # epochs decide
+
+
+def test_a_setting_the_factory_gained_later_at_its_default_is_no_difference():
+    import nerel_spacy.pipeline.factory  # noqa: F401  (registers nerel_joint)
+
+    saved = '[components]\n\n[components.nerel_joint]\nfactory = "nerel_joint"\nthreshold = 0.5\n'
+    assert config_differences(saved, saved + "max_batch_tokens = 0\n") == []
+    # another value than the default, or a setting the factory does not know, still differs
+    assert config_differences(saved, saved + "max_batch_tokens = 2048\n") == [
+        "components.nerel_joint.max_batch_tokens: '(absent)' → 2048"
+    ]
+    assert config_differences(saved, saved + "unknown = 0\n") == ["components.nerel_joint.unknown: '(absent)' → 0"]
+    # and a setting dropped from the current config is still named
+    assert config_differences(saved + "max_batch_tokens = 0\n", saved) == [
+        "components.nerel_joint.max_batch_tokens: 0 → '(absent)'"
+    ]

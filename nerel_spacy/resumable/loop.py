@@ -77,7 +77,12 @@ def stop_requests(stderr: IO) -> Iterator[Dict[str, Optional[int]]]:
 
 
 def config_differences(saved: str, current: str, limit: int = 8) -> List[str]:
-    """The dotted settings whose values differ between two config texts, at most ``limit``."""
+    """The dotted settings whose values differ between two config texts, at most ``limit``.
+
+    A component setting that the saved config lacks and the current one holds at its
+    factory's default is not a difference: the factory gained it after the checkpoint was
+    written (``max_batch_tokens``, say), and the default keeps the old behaviour.
+    """
     flat_saved = _flatten(Config().from_str(saved, interpolate=False))
     flat_current = _flatten(Config().from_str(current, interpolate=False))
     keys = sorted(set(flat_saved) | set(flat_current))
@@ -85,8 +90,21 @@ def config_differences(saved: str, current: str, limit: int = 8) -> List[str]:
         f"{key}: {flat_saved.get(key, '(absent)')!r} → {flat_current.get(key, '(absent)')!r}"
         for key in keys
         if flat_saved.get(key, "(absent)") != flat_current.get(key, "(absent)")
+        and not (key not in flat_saved and _is_new_factory_default(key, flat_current))
     ]
     return diffs[:limit] + ([f"… and {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _is_new_factory_default(key: str, flat_config: Dict[str, Any]) -> bool:
+    """Whether ``key`` is ``components.NAME.SETTING`` at its factory's default value."""
+    parts = key.split(".")
+    if len(parts) != 3 or parts[0] != "components":
+        return False
+    factory = flat_config.get(f"components.{parts[1]}.factory")
+    if not factory or not Language.has_factory(factory):
+        return False
+    defaults = Language.get_factory_meta(factory).default_config or {}
+    return parts[2] in defaults and defaults[parts[2]] == flat_config[key]
 
 
 def _flatten(section: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
