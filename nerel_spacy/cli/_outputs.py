@@ -5,6 +5,8 @@ import srsly
 import typer
 from rich.console import Console
 
+from ._console import error
+
 
 def meta_names(path: Path, key: str) -> bool:
     """Whether ``path`` holds a pipeline whose meta.json has ``key``: an earlier output of the
@@ -18,11 +20,10 @@ def meta_names(path: Path, key: str) -> bool:
 def check_out_dir(model_dir: str, out_dir: Path, *, overwrite: bool, meta_key: str, kind: str, errors: Console) -> None:
     """Exit with status 2 when OUT_DIR is MODEL_DIR, or holds something other than an earlier ``kind``."""
     if Path(model_dir).exists() and Path(model_dir).resolve() == out_dir.resolve():
-        errors.print(f"[red]error:[/red] OUT_DIR is MODEL_DIR; write the {kind} elsewhere.", soft_wrap=True)
+        error(errors, f"OUT_DIR is MODEL_DIR; write the {kind} elsewhere.")
         raise typer.Exit(2)
     if out_dir.exists() and any(out_dir.iterdir()) and not (overwrite or meta_names(out_dir, meta_key)):
-        errors.print(f"[red]error:[/red] {out_dir} exists and is not an earlier {kind}; pass --overwrite "
-                     "to replace it.", soft_wrap=True)
+        error(errors, f"{out_dir} exists and is not an earlier {kind}; pass --overwrite to replace it.")
         raise typer.Exit(2)
 
 
@@ -33,5 +34,5 @@ def load_source(model_dir: str, errors: Console):
     try:
         return spacy.load(model_dir)
     except OSError as err:
-        errors.print(f"[red]error:[/red] cannot load {model_dir}: {err}", soft_wrap=True)
+        error(errors, f"cannot load {model_dir}: {err}")
         raise typer.Exit(2)

@@ -318,7 +318,7 @@ def annotate_command(
             console.print("[yellow]Interrupted.[/] Output went to stdout, so it can't be resumed.")
         else:
             console.print(
-                f"[yellow]Interrupted.[/] {out_path} holds {stats.annotated + len(done)} complete "
+                f"[yellow]Interrupted.[/] {escape(str(out_path))} holds {stats.annotated + len(done)} complete "
                 f"{'documents' if folder else 'records'}. Run the same command with --resume "
                 "(without --overwrite) to continue."
             )
@@ -362,7 +362,7 @@ def summary_table(stats: lib.RunStats, model: str, output: Optional[Path], error
     if stats.resumed:
         table.add_row("skipped (already in output, --resume)", f"{stats.resumed:,}")
     for reason, count in sorted(stats.failed.items()):
-        table.add_row(f"[red]failed: {reason}[/]", f"{count:,}")
+        table.add_row(f"[red]failed: {escape(str(reason))}[/]", f"{count:,}")
     if stats.split:
         table.add_row("long texts split into parts", f"{stats.split:,}")
     if stats.fallback_decoded:
@@ -371,10 +371,10 @@ def summary_table(stats: lib.RunStats, model: str, output: Optional[Path], error
     table.add_row("wall time", f"{significant(stats.seconds)} s")
     table.add_row("docs/s", significant(stats.docs_per_second))
     table.add_row("chars/s", significant(stats.chars_per_second))
-    table.add_row("model", model)
-    table.add_row("output", "stdout" if output is None else str(output))
+    table.add_row("model", escape(model))
+    table.add_row("output", "stdout" if output is None else escape(str(output)))
     if stats.n_failed:
-        table.add_row("failures listed in", "(not written; use --errors)" if errors is None else str(errors))
+        table.add_row("failures listed in", "(not written; use --errors)" if errors is None else escape(str(errors)))
     return table
 
 

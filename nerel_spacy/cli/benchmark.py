@@ -10,6 +10,7 @@ from typing_extensions import Annotated
 from ..batching import DEFAULT_MAX_BATCH_CHARS
 from ..benchmark import DEFAULT_DATA, BenchmarkError, benchmark_models
 from ._app import app
+from ._console import error, escape
 
 DEFAULT_OUTPUT = Path("benchmarks/results/quantization.json")
 EXAMPLES = """\
@@ -148,26 +149,25 @@ def benchmark_command(
     for item in extra or []:
         label, sep, model = item.partition("=")
         if not sep or not label or not model:
-            errors.print(f"[red]error:[/red] --model {item!r}: write it as LABEL=MODEL, e.g. cnn=training/joint_cnn_rel/model-best.",
-                         soft_wrap=True)
+            error(errors, f"--model {item!r}: write it as LABEL=MODEL, e.g. cnn=training/joint_cnn_rel/model-best.")
             raise typer.Exit(2)
         if label in models:
-            errors.print(f"[red]error:[/red] two models are labelled {label!r}; give each --model its own label.", soft_wrap=True)
+            error(errors, f"two models are labelled {label!r}; give each --model its own label.")
             raise typer.Exit(2)
         models[label] = model
     interpreters = {}
     for item in pythons or []:
         label, sep, python = item.partition("=")
         if not sep or label not in models or not Path(python).exists():
-            errors.print(f"[red]error:[/red] --python {item!r}: write it as LABEL=PYTHON with the label of a model "
-                         f"given ({', '.join(models) or 'none'}) and an existing interpreter.", soft_wrap=True)
+            error(errors, f"--python {item!r}: write it as LABEL=PYTHON with the label of a model "
+                          f"given ({', '.join(models) or 'none'}) and an existing interpreter.")
             raise typer.Exit(2)
         interpreters[label] = python
     if not models:
         errors.print("[red]error:[/red] give --fp32 MODEL, --int8 MODEL and/or --model LABEL=MODEL to benchmark.",
                      soft_wrap=True)
         raise typer.Exit(2)
-    errors.print(f"Benchmarking {', '.join(models)} on {data}, one process per model …")
+    errors.print(f"Benchmarking {escape(', '.join(models))} on {escape(str(data))}, one process per model …")
     try:
         report = benchmark_models(
             models, data, n_docs=n_docs, f1_docs=f1_docs, threads=threads, batch_size=batch_size,
@@ -176,7 +176,7 @@ def benchmark_command(
             pythons=interpreters,
         )
     except (OSError, ValueError, BenchmarkError) as err:
-        errors.print(f"[red]error:[/red] {err}", soft_wrap=True)
+        error(errors, err)
         raise typer.Exit(2)
     Console().print(results_table(report))
-    errors.print(f"Results written to {output}")
+    errors.print(f"Results written to {escape(str(output))}")

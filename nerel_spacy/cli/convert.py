@@ -10,6 +10,7 @@ from rich.table import Table
 from ..brat import BratFormatError, ReadReport
 from ..corpus import convert_corpus
 from ._app import app
+from ._console import escape, failure
 
 
 def _dropped(counts) -> str:
@@ -66,9 +67,9 @@ def warnings_table(report: ReadReport, root: Path) -> Optional[Table]:
     for kind, count in counts.items():
         warning = first[kind]
         where = _relative(warning.path, root) + (f":{warning.line}" if warning.line else "")
-        example = f"{where}: {warning.message}"
+        example = escape(f"{where}: {warning.message}")
         if warning.hint:
-            example += f" [dim]({warning.hint})[/dim]"
+            example += f" [dim]({escape(warning.hint)})[/dim]"
         table.add_row(kind, f"{count:,}", example)
     return table
 
@@ -116,10 +117,10 @@ def convert(
     try:
         reports = convert_corpus(nerel_dir, out_dir, strict=strict, name=name)
     except BratFormatError as err:
-        errors.print(f"[red]✘ {'Strict mode: ' if strict else ''}{err}[/red]", highlight=False)
+        failure(errors, f"{'Strict mode: ' if strict else ''}{err}")
         raise typer.Exit(code=1)
     except OSError as err:
-        errors.print(f"[red]✘ {err}[/red]", highlight=False)
+        failure(errors, err)
         raise typer.Exit(code=1)
     seconds = time.perf_counter() - started
     console.print(summary_table(reports))
@@ -132,4 +133,4 @@ def convert(
     else:
         console.print("No warnings.")
     written = ", ".join(str(Path(out_dir) / f"{split}.spacy") for split in reports)
-    console.print(f"[green]✔ Wrote {written} in {seconds:.1f}s[/green]", highlight=False)
+    console.print(f"[green]✔ Wrote {escape(written)} in {seconds:.1f}s[/green]", highlight=False)

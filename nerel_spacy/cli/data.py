@@ -19,6 +19,7 @@ from rich.console import Console
 from typing_extensions import Annotated
 
 from ._app import app
+from ._console import escape
 
 SPLITS = ("train", "dev", "test")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -103,20 +104,20 @@ def fetch_data_command(
         asset = project_asset(nerel_dir, Path.cwd())
         if asset is not None:
             source = (asset.get("git") or {}).get("repo") or asset.get("url") or "its source"
-            console.print(f"Fetching NEREL from {source} into {nerel_dir} …", highlight=False)
+            console.print(f"Fetching NEREL from {escape(str(source))} into {escape(str(nerel_dir))} …", highlight=False)
             try:
                 fetch_assets(Path.cwd(), nerel_dir, timeout)
             except FetchError as err:
                 errors.print(
-                    f"[red]✘ No NEREL corpus at {nerel_dir}, and fetching it from {source} "
-                    f"failed ({err}).[/red] {OFFLINE_HINT}",
+                    f"[red]✘ No NEREL corpus at {escape(str(nerel_dir))}, and fetching it from {escape(str(source))} "
+                    f"failed ({escape(str(err))}).[/red] {OFFLINE_HINT}",
                     highlight=False, soft_wrap=True,
                 )
                 raise typer.Exit(1)
             splits = nerel_splits(nerel_dir)
     if not splits:
         problem = "does not exist" if not nerel_dir.exists() else "has no train/ or dev/ folder of .txt + .ann files"
-        errors.print(f"[red]✘ {nerel_dir} {problem}.[/red] {OFFLINE_HINT}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]✘ {escape(str(nerel_dir))} {escape(problem)}.[/red] {OFFLINE_HINT}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     found = ", ".join(f"{split} {count:,} documents" for split, count in splits.items())
-    console.print(f"[green]✔ NEREL at {nerel_dir}: {found}[/green]", highlight=False)
+    console.print(f"[green]✔ NEREL at {escape(str(nerel_dir))}: {found}[/green]", highlight=False)

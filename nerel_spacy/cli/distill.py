@@ -22,6 +22,7 @@ from ..distill.run import (
 from ..distill.student import plan_layers
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
+from ._console import error, escape
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -98,19 +99,19 @@ def distill_command(
     console = Console(stderr=True)
     if output.exists() and any(output.iterdir()):
         if not overwrite:
-            console.print(f"[red]error:[/red] {output} exists and is not empty. Pass --overwrite to replace it.")
+            error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
             raise typer.Exit(2)
         shutil.rmtree(output)
     needed = ((teacher / "config.cfg", "TEACHER"), (dev, "--dev"))
     needed += ((train, "--train"),) if teacher_outputs is None else ((teacher_outputs, "--teacher-outputs"),)
     for path, what in needed:
         if not path.is_file():
-            console.print(f"[red]error:[/red] {what}: {path} not found.")
+            error(console, f"{what}: {path} not found.")
             raise typer.Exit(2)
     try:
         extra_texts = read_all_texts(texts)
     except TextSourceError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     started = time.perf_counter()
     try:
@@ -123,7 +124,7 @@ def distill_command(
         teacher_nlp = spacy.load(teacher)
         plan_layers(teacher_nlp, layers)  # refuse a CNN, an int8 pipeline or too many layers now
     except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     teacher_seconds = 0.0
     if teacher_outputs is None:
@@ -139,7 +140,7 @@ def distill_command(
             )
         teacher_seconds = time.perf_counter() - pass_started
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
-                  f"in {teacher_seconds:.0f}s: {output / CORPUS_FILE}.")
+                  f"in {teacher_seconds:.0f}s: {escape(str(output / CORPUS_FILE))}.")
     student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout, token_vector_weight)
     del teacher_nlp
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
@@ -158,4 +159,4 @@ def distill_command(
     if meta.is_file():
         summary["dev_scores"] = json.loads(meta.read_text(encoding="utf8")).get("performance", {})
     write_summary(output, summary)
-    console.print(f"Wrote {output / 'model-best'} ({summary['seconds']:.0f}s).")
+    console.print(f"Wrote {escape(str(output / 'model-best'))} ({summary['seconds']:.0f}s).")

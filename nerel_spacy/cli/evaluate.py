@@ -9,6 +9,7 @@ from rich.table import Table
 from ..batching import DEFAULT_MAX_BATCH_CHARS
 from ..evaluate import HELD_OUT_SPLITS, evaluate_model
 from ._app import app
+from ._console import error, escape
 
 
 # (row label, how to read it from one split's scores, format): metrics are rows and
@@ -103,8 +104,8 @@ def evaluate(
             splits=None if names == ["all"] else names,
         )
     except (OSError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
-    Console().print(results_table(results, f"{model} on {corpus}"))
+    Console().print(results_table(results, escape(f"{model} on {corpus}")))
     if output:
-        console.print(f"Metrics written to {output}/")
+        console.print(f"Metrics written to {escape(str(output))}/")

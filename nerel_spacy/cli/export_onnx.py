@@ -8,6 +8,7 @@ from typing_extensions import Annotated
 
 from ..benchmark import model_size_bytes
 from ._app import app
+from ._console import error, escape
 from ._outputs import check_out_dir, load_source
 
 EXAMPLES = """\
@@ -57,15 +58,14 @@ def export_onnx_command(
     try:
         from ..runtime.export import ExportError, export_onnx_pipeline
     except ImportError as err:
-        errors.print(f"[red]error:[/red] {err}. Install the exporter: pip install 'nerel-spacy[onnx]'",
-                     soft_wrap=True)
+        error(errors, f"{err}. Install the exporter: pip install 'nerel-spacy[onnx]'")
         raise typer.Exit(2)
     nlp = load_source(model_dir, errors)
     try:
         with errors.status("exporting the encoder to ONNX" + ("" if fp32 else " and quantizing it to int8")):
             exported, report = export_onnx_pipeline(nlp, int8=not fp32, threads=threads)
     except ExportError as err:
-        errors.print(f"[red]error:[/red] {model_dir}: {err}", soft_wrap=True)
+        error(errors, f"{model_dir}: {err}")
         raise typer.Exit(2)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -77,4 +77,4 @@ def export_onnx_command(
         f"{report.window}/{report.stride}, at most {report.max_length} pieces each; size on disk "
         f"{size_before:,.1f} → {size_after:,.1f} MiB; {report.seconds:.1f}s"
     )
-    errors.print(f"ONNX pipeline written to {out_dir}")
+    errors.print(f"ONNX pipeline written to {escape(str(out_dir))}")

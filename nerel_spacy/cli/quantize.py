@@ -13,6 +13,7 @@ from typing_extensions import Annotated
 from ..benchmark import model_size_bytes
 from ..torch_stack import missing_torch_stack_module
 from ._app import app
+from ._console import error, escape
 from ._outputs import check_out_dir, load_source
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def quantize_command(
     try:
         int8_nlp, report = quantize_pipeline(nlp, compute=backend.value, float_layers=float_layers)
     except (NothingToQuantizeError, AlreadyQuantizedError) as err:
-        errors.print(f"[red]error:[/red] {model_dir}: {err}", soft_wrap=True)
+        error(errors, f"{model_dir}: {err}")
         raise typer.Exit(2)
     del nlp
     if out_dir.exists():
@@ -130,4 +131,4 @@ def quantize_command(
     size_before = (model_size_bytes(model_dir) or 0) / 2**20
     size_after = (model_size_bytes(str(out_dir)) or 0) / 2**20
     Console().print(report_table(report, size_before, size_after))
-    errors.print(f"int8 pipeline written to {out_dir}")
+    errors.print(f"int8 pipeline written to {escape(str(out_dir))}")

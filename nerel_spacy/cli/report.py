@@ -8,6 +8,7 @@ from typing_extensions import Annotated
 
 from .. import report as lib
 from ._app import app
+from ._console import escape
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -53,9 +54,9 @@ def report_command(
         output, report, errors=errors, texts=texts, samples=samples, top=top, title=title,
     )
     console.print(
-        f"Wrote {report}: {summary.documents:,} documents, {summary.mentions:,} mentions, "
+        f"Wrote {escape(str(report))}: {summary.documents:,} documents, {summary.mentions:,} mentions, "
         f"{summary.failed:,} failed inputs, {summary.n_malformed:,} malformed lines, "
         f"{len(summary.samples)} sample documents."
     )
     for item in summary.malformed[:3]:
-        console.print(f"[yellow]malformed[/yellow] {item}")
+        console.print(f"[yellow]malformed[/yellow] {escape(str(item))}", highlight=False)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._app import app
+from ._console import error, escape
 
 DEFAULT_ARCHITECTURE = "nerel.RelationScorer.v4"
 EXAMPLES = """\
@@ -73,7 +74,7 @@ def retrain_relations_command(
     console = Console(stderr=True)
 
     def fail(message: str) -> None:
-        console.print(f"[red]error:[/red] {message}")
+        error(console, message)
         raise typer.Exit(2)
 
     if output.exists() and any(output.iterdir()) and not overwrite:
@@ -144,7 +145,7 @@ def retrain_relations_command(
         "selected_epoch": best["epoch"], "selected_by": rr.SELECT_BY, "curve": curve,
         "machine": describe_machine(),
     })
-    console.print(f"[green]✔[/green] {output}: the head of epoch {best['epoch']} (all-pairs F "
+    console.print(f"[green]✔[/green] {escape(str(output))}: the head of epoch {best['epoch']} (all-pairs F "
                   f"{best['dev'][rr.SELECT_BY]:.3f}; before: {curve[0]['dev'][rr.SELECT_BY]:.3f}).")
 
 
@@ -156,7 +157,7 @@ def _vectors(nlp, examples, pipeline: Path, corpus: Path, cache: Optional[Path],
         split: [(corpus / f"{split}.spacy").stat().st_size, (corpus / f"{split}.spacy").stat().st_mtime_ns]
         for split in examples}}
     if cache is not None and (cache / "source.json").is_file() and json.loads((cache / "source.json").read_text()) == source:
-        console.print(f"Token vectors from {cache}.")
+        console.print(f"Token vectors from {escape(str(cache))}.")
         return {split: rr.load_vectors(cache, split) for split in examples}
     vectors = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 
 from ._app import app
+from ._console import error
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -78,10 +79,10 @@ def train_rounds_command(
             typer.echo(f"{steps:,} steps to train{estimate(settings, steps)}")
             return
         run_chain(model, rounds, output, settings,
-                  log=lambda line: console.print(line, highlight=False, soft_wrap=True),
+                  log=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True),
                   stdout=sys.stdout, stderr=sys.stderr)
     except TrainingStopped as stopped:  # the loop printed where the checkpoint is
         raise typer.Exit(128 + stopped.signum)
     except (ScheduleError, ChainError, OutputBusy, ResumeError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        error(console, err)
         raise typer.Exit(2)

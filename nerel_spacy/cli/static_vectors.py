@@ -6,6 +6,7 @@ from rich.console import Console
 
 from ..static_vectors import save_with_static_vectors
 from ._app import app
+from ._console import error, escape
 
 
 @app.command("add-vectors")
@@ -32,13 +33,13 @@ def add_vectors_command(
     console = Console(stderr=True)
     for folder, what in ((model, "MODEL"), (vectors, "VECTORS")):
         if not (folder / "config.cfg").exists():
-            console.print(f"[red]error:[/red] {what} {folder}: not a pipeline folder (no config.cfg).")
+            error(console, f"{what} {folder}: not a pipeline folder (no config.cfg).")
             raise typer.Exit(2)
     try:
         nlp = save_with_static_vectors(model, vectors, output, scale=scale, dropout=dropout, component=component)
     except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     rows, width = nlp.vocab.vectors.shape
-    console.print(f"Wrote {output}: {component}'s encoder also reads {rows:,} vectors of {width} dimensions "
+    console.print(f"Wrote {escape(str(output))}: {escape(component)}'s encoder also reads {rows:,} vectors of {width} dimensions "
                   f"(projection at zero, scale {scale:g}).")

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ..corpus import CorpusStats, corpus_stats, read_corpus
 from ._app import app
+from ._console import escape, failure
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -42,7 +43,7 @@ def entity_table(stats: CorpusStats) -> Table:
     table = _table("Entity types", "type", "spans (nested)", "ents (flat)", "not in flat")
     for label, nested in stats.entity_types_nested.most_common():
         flat = stats.entity_types_flat.get(label, 0)
-        table.add_row(label, f"{nested:,}", f"{flat:,}", f"{1 - flat / nested:.0%}")
+        table.add_row(escape(label), f"{nested:,}", f"{flat:,}", f"{1 - flat / nested:.0%}")
     return table
 
 
@@ -51,7 +52,7 @@ def relation_table(stats: CorpusStats) -> Table:
     table = _table("Relation types", "type", "documents", "% docs", "triples")
     for label, docs in stats.relation_docs.most_common():
         share = docs / stats.documents if stats.documents else 0.0
-        table.add_row(label, f"{docs:,}", f"{share:.1%}", f"{stats.relation_triples[label]:,}")
+        table.add_row(escape(label), f"{docs:,}", f"{share:.1%}", f"{stats.relation_triples[label]:,}")
     return table
 
 
@@ -59,7 +60,7 @@ def counts_table(title: str, key_name: str, counts: Mapping, total: Optional[int
     """A two-column table (key, count) with an optional share column."""
     table = _table(title, key_name, "count", *(["share"] if total else []))
     for key, count in counts.items():
-        row = [str(key), f"{count:,}"]
+        row = [escape(str(key)), f"{count:,}"]
         if total:
             row.append(f"{count / total:.1%}")
         table.add_row(*row)
@@ -118,7 +119,7 @@ def stats(
     try:
         docs = read_corpus(corpus)
     except (OSError, ValueError) as err:
-        errors.print(f"[red]✘ {err}[/red]", highlight=False)
+        failure(errors, err)
         raise typer.Exit(code=1)
     result = corpus_stats(docs)
     console.print(overview_table(result))
@@ -136,4 +137,4 @@ def stats(
             errors.print("[red]✘ --plots needs matplotlib: pip install 'nerel-spacy[plots]'[/red]")
             raise typer.Exit(code=1)
         written = write_plots(result, plots, corpus.stem)
-        console.print(f"[green]✔ Wrote {len(written)} charts to {plots}[/green]", highlight=False)
+        console.print(f"[green]✔ Wrote {len(written)} charts to {escape(str(plots))}[/green]", highlight=False)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from ._app import app
+from ._console import error
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -63,5 +64,5 @@ def train_command(
     except TrainingStopped as stopped:  # the loop printed where the checkpoint is
         raise typer.Exit(128 + stopped.signum)
     except (OutputBusy, ResumeError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)

@@ -13,6 +13,7 @@ from ..trim.encoder import TrimReport, trim_hf_folder, trim_pipeline
 from ..trim.texts import NAVEC, TextSourceError, read_all_texts, read_words
 from ..trim.tokenizer_json import UnsupportedTokenizerError
 from ._app import app
+from ._console import error, escape
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -96,14 +97,14 @@ def trim_vocab_command(
     """
     console = Console(stderr=True)
     if output.exists() and any(output.iterdir()) and not overwrite:
-        console.print(f"[red]error:[/red] {output} exists and is not empty. Pass --overwrite to replace it.")
+        error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
         raise typer.Exit(2)
     try:
         chosen_from = read_all_texts(texts)
         held_out_texts = read_all_texts(held_out)
         word_list = read_words(words)
     except (TextSourceError, ImportError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     console.print(f"Choosing pieces from {len(chosen_from):,} texts and {len(word_list):,} words.")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -131,10 +132,10 @@ def trim_vocab_command(
                 reports = [("encoder", trim_hf_folder(source, staging, chosen_from, word_list, numbers,
                                                       single_chars, held_out_texts, on_progress))]
     except UnsupportedTokenizerError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(1)
     if output.exists():
         shutil.rmtree(output)
@@ -148,4 +149,4 @@ def trim_vocab_command(
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps({name: r.to_dict() for name, r in reports}, ensure_ascii=False, indent=2),
                                encoding="utf8")
-    console.print(f"Wrote {output}.")
+    console.print(f"Wrote {escape(str(output))}.")

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from ..thresholds import DEFAULT_FOLDS, DEFAULT_MIN_POSITIVES, tune_model_thresholds
 from ._app import app
+from ._console import error, escape
 
 
 @app.command("tune-thresholds")
@@ -45,7 +46,7 @@ def tune_thresholds_command(
             model, data, output, component=component, min_positives=min_positives, folds=folds
         )
     except (OSError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
     if result.fits_noise:
         console.print(
@@ -60,4 +61,4 @@ def tune_thresholds_command(
             f"{name}: micro P {scores['cats_micro_p']:.3f} R {scores['cats_micro_r']:.3f} "
             f"F {scores['cats_micro_f']:.3f}, macro F {scores['cats_macro_f']:.3f}"
         )
-    console.print(f"Thresholds for {len(result.labels)} relation types saved to {result.destination}")
+    console.print(f"Thresholds for {len(result.labels)} relation types saved to {escape(str(result.destination))}")

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ..vectors import VectorsReport, prepare_vectors
 from ._app import app
+from ._console import escape, failure
 
 
 def report_table(report: VectorsReport) -> Table:
@@ -15,8 +16,8 @@ def report_table(report: VectorsReport) -> Table:
     table = Table(title="navec → spaCy vectors", title_justify="left", show_header=False)
     table.add_column("", style="bold")
     table.add_column("", overflow="fold")
-    table.add_row("source", str(report.source))
-    table.add_row("output", str(report.output_dir))
+    table.add_row("source", escape(str(report.source)))
+    table.add_row("output", escape(str(report.output_dir)))
     table.add_row("words (rows)", f"{report.words:,}")
     table.add_row("keys (with case variants)", f"{report.keys:,}")
     table.add_row("dimensions", f"{report.dims:,}")
@@ -58,15 +59,15 @@ def prepare_vectors_command(
     console = Console()
     errors = Console(stderr=True)
     limit = f"the {max_words:,} most frequent words" if max_words else "all words"
-    console.print(f"Unpacking navec embeddings ({limit}) into {out_dir} …", highlight=False)
+    console.print(f"Unpacking navec embeddings ({limit}) into {escape(str(out_dir))} …", highlight=False)
     try:
         report = prepare_vectors(out_dir, navec_path=navec, max_words=max_words)
     except (OSError, ImportError, ValueError) as err:
-        errors.print(f"[red]✘ {err}[/red]", highlight=False)
+        failure(errors, err)
         raise typer.Exit(code=1)
     console.print(report_table(report))
     console.print(
-        f"[green]✔ Wrote {report.words:,} × {report.dims} vectors to {report.output_dir} "
+        f"[green]✔ Wrote {report.words:,} × {report.dims} vectors to {escape(str(report.output_dir))} "
         f"in {report.seconds:.1f}s[/green]",
         highlight=False,
     )

@@ -6,6 +6,7 @@ from rich.console import Console
 
 from ..windows import save_with_windows
 from ._app import app
+from ._console import error, escape
 
 
 @app.command("set-windows")
@@ -26,11 +27,11 @@ def set_windows_command(
     """
     console = Console(stderr=True)
     if not (model / "config.cfg").exists():
-        console.print(f"[red]error:[/red] {model}: not a pipeline folder (no config.cfg).")
+        error(console, f"{model}: not a pipeline folder (no config.cfg).")
         raise typer.Exit(2)
     try:
         save_with_windows(model, output, window, stride, component)
     except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
+        error(console, err)
         raise typer.Exit(2)
-    console.print(f"Wrote {output}: {component} reads {window}-token windows every {stride} tokens.")
+    console.print(f"Wrote {escape(str(output))}: {escape(component)} reads {window}-token windows every {stride} tokens.")
