@@ -295,14 +295,16 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(model_dir, docs, tmp_path, 
 def test_encoding_fallback(model_dir, tmp_path):
     (tmp_path / "win.txt").write_bytes("Иван Петров из Москвы, Москва.".encode("cp1251"))
     (tmp_path / "bom.txt").write_bytes("\ufeffМосква".encode("utf-8"))
+    (tmp_path / "utf16.txt").write_bytes("\ufeffИван Петров из Москвы, Москва.".encode("utf-16-le"))
     out = tmp_path / "out.jsonl"
-    result = run_cli(tmp_path / "win.txt", tmp_path / "bom.txt", "-m", model_dir, "-o", out,
-                     "--encoding", "cp1251")
+    result = run_cli(tmp_path / "win.txt", tmp_path / "bom.txt", tmp_path / "utf16.txt", "-m", model_dir,
+                     "-o", out, "--encoding", "cp1251")
     assert result.exit_code == 0, result.stderr
-    win, bom = read_output(out)
+    win, bom, utf16 = read_output(out)
     assert win["encoding"] == "cp1251" and [e["text"] for e in win["ents"]] == ["Иван Петров", "Москва"]
     assert "encoding" not in bom and bom["ents"][0]["start"] == 0  # the BOM is not a character
-    assert "decoded with --encoding fallback" in result.stderr
+    assert utf16["encoding"] == "utf-16-le" and utf16["ents"] == win["ents"]
+    assert "decoded from another encoding" in result.stderr
 
     out2 = tmp_path / "ascii.jsonl"
     result = run_cli(tmp_path / "win.txt", "-m", model_dir, "-o", out2, "--encoding", "ascii")
@@ -632,7 +634,7 @@ def test_summary_is_readable_at_80_columns():
     assert max(map(len, lines)) <= 80
     labels = ["docs annotated", "skipped (already in output, --resume)", "failed: broken-symlink",
               "failed: duplicate-id", "failed: not-utf8", "long texts split into parts",
-              "decoded with --encoding fallback", "characters", "wall time", "docs/s", "chars/s",
+              "decoded from another encoding", "characters", "wall time", "docs/s", "chars/s",
               "model", "output", "failures listed in"]
     for label in labels:
         assert any(line.startswith(f"│ {label} ") for line in lines), label

@@ -2,9 +2,11 @@
 
 Nothing is read while discovering, so counting a run's inputs is cheap. Every bad input
 becomes an ``InputError`` that is recorded and counted, and the run goes on. Character
-offsets index the text as decoded: a UTF-8 byte order mark is dropped and line endings
-are kept as they are (read files with ``newline=""`` to match them).
+offsets index the text as decoded: a byte order mark is dropped and line endings are
+kept as they are (read files with ``newline=""`` to match them). A file that starts with
+a UTF-16 or UTF-32 byte order mark (Windows' "Unicode" text) is decoded as it says.
 """
+import codecs
 import json
 import os
 import stat
@@ -17,6 +19,13 @@ DEFAULT_GLOB = "*.txt"
 
 # Bytes sniffed for NUL to tell binary files from text.
 BINARY_SNIFF_BYTES = 8192
+
+# Byte order marks that name a file's encoding, UTF-32's first: its little-endian mark
+# begins with UTF-16's.
+UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 # Reasons an input is not annotated (the ``reason`` field of the errors JSONL).
 MISSING = "missing"
@@ -261,13 +270,26 @@ def decode_file_bytes(id: str, where: str, data: bytes, encoding: Optional[str] 
     """A file's bytes as text, or an ``InputError`` (binary, not UTF-8) naming ``where``.
 
     Shared by local files and files on a pyarrow filesystem (``s3://``), so both are
-    judged by the same rules.
+    judged by the same rules. A UTF-16 or UTF-32 byte order mark decides the encoding,
+    which is returned as the one used.
     """
+    for bom, name in UNICODE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(name), name
+            except UnicodeDecodeError as err:
+                offset = len(bom) + err.start
+                raise InputError(
+                    id, NOT_UTF8,
+                    f"{where}: starts with a {name} byte order mark, but byte 0x{data[offset]:02x} at offset "
+                    f"{offset} is not {name}; convert it to UTF-8",
+                    path=where,
+                ) from None
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise InputError(
             id, BINARY,
             f"{where}: binary (NUL bytes in the first {BINARY_SNIFF_BYTES // 1024} KiB); "
-            "if it is UTF-16 text, convert it to UTF-8",
+            "if it is UTF-16 text without a byte order mark, convert it to UTF-8",
             path=where,
         )
     try:

@@ -148,8 +148,8 @@ def annotate_command(
     )] = LongTexts.split,
     encoding: Annotated[Optional[str], typer.Option(
         show_default=False,
-        help="Fallback encoding for inputs that are not UTF-8, e.g. cp1251; such records get an "
-        '"encoding" field.',
+        help="Fallback encoding for inputs that are not UTF-8, e.g. cp1251 (files with a UTF-16 or "
+        'UTF-32 byte-order mark need none); such records get an "encoding" field.',
     )] = None,
     errors: Annotated[Optional[Path], typer.Option(
         show_default=False, dir_okay=False,
@@ -366,7 +366,7 @@ def summary_table(stats: lib.RunStats, model: str, output: Optional[Path], error
     if stats.split:
         table.add_row("long texts split into parts", f"{stats.split:,}")
     if stats.fallback_decoded:
-        table.add_row("decoded with --encoding fallback", f"{stats.fallback_decoded:,}")
+        table.add_row("decoded from another encoding", f"{stats.fallback_decoded:,}")
     table.add_row("characters", f"{stats.chars:,}")
     table.add_row("wall time", f"{significant(stats.seconds)} s")
     table.add_row("docs/s", significant(stats.docs_per_second))
