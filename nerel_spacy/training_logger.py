@@ -47,7 +47,12 @@ def task_columns(losses: Dict[str, float], pipe: str, n_steps: int) -> Dict[str,
 
 def expected_duration(max_steps: int, seconds_per_step: float) -> str:
     """``max_steps × seconds_per_step`` as hours and minutes."""
-    minutes = round(max_steps * seconds_per_step / 60)
+    return format_duration(max_steps * seconds_per_step)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as ``2 h 05 min``, or ``45 min`` under an hour."""
+    minutes = round(seconds / 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 

@@ -1,0 +1,85 @@
+"""``nerel-batch progress``: where a workflow's training stages stand, and the time they have left."""
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from ._app import app
+from ._console import error, escape
+
+EXAMPLES = """\
+[bold]Examples[/bold]
+
+  nerel-batch progress
+  nerel-batch progress . --workflow cnn
+  nerel-batch progress . --vars.max_steps 3000
+
+Exit status: 0 printed, 2 no project.yml, no such workflow, or a stage line that does not parse.
+"""
+
+
+@app.command("progress", epilog=EXAMPLES,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def progress_command(
+    ctx: typer.Context,
+    project_dir: Path = typer.Argument(Path("."), help="The project folder (with project.yml)."),
+    workflow: str = typer.Option("all", "--workflow", "-w", help="The workflow of project.yml to report on."),
+) -> None:
+    """Show where a workflow's training stands: each stage done, running, stopped or not started, and the time left.
+
+    Reads the workflow's `nerel-batch train` and `train-rounds` lines from project.yml, with
+    the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
+    overrides you run the workflow with. Each stage's state comes from its output folder (its
+    checkpoint, model-last and lock); nothing is changed. The time left counts training
+    only, at this machine's pace where a stage has run, else at the pace its config states.
+    """
+    from spacy.cli._util import parse_config_overrides
+
+    from ..training_logger import format_duration
+    from ..workflow_progress import DONE, NOT_STARTED, RUNNING, WorkflowError, planned_stages, stage_state
+
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        overrides = parse_config_overrides(ctx.args)
+        stages = planned_stages(typer.main.get_command(app), project_dir, workflow, overrides)
+    except SystemExit:  # parse_config_overrides on a malformed override
+        raise typer.Exit(2)
+    except WorkflowError as err:
+        error(errors, err)
+        raise typer.Exit(2)
+    if not stages:
+        console.print(f"Workflow {escape(workflow)} trains nothing (no nerel-batch train or train-rounds line).")
+        return
+    states = [stage_state(project_dir, stage) for stage in stages]
+    table = Table(title=f"{escape(workflow)}: training stages (rounds of train-rounds by their names)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("stage", "state", "steps", "nested F", "s/step", "left"):
+        table.add_column(column, justify="left" if column in ("stage", "state") else "right", no_wrap=True)
+    style = {DONE: "green", RUNNING: "bold yellow", NOT_STARTED: "dim"}
+    for state in states:
+        pace, left = state.seconds_per_step, state.seconds_left
+        table.add_row(
+            escape(state.stage.round or state.stage.command), f"[{style.get(state.status, 'yellow')}]{state.status}[/]",
+            f"{state.step}/{state.stage.max_steps}",
+            "–" if state.best_nested_f is None else f"{state.best_nested_f:.3f}",
+            "–" if pace is None else f"{pace:.2f}",
+            "–" if left is None else ("0" if not left else format_duration(left)),
+        )
+    console.print(table)
+    known = [state.seconds_left for state in states if state.seconds_left is not None]
+    done = sum(state.status == DONE for state in states)
+    unknown = len(states) - len(known)
+    summary = f"{done} of {len(states)} stages done; ≈ {format_duration(sum(known))} of training left"
+    running = [f"{state.stage.folder} (pid {state.holder})" for state in states if state.status == RUNNING]
+    if running:
+        summary += f"; training now: {', '.join(running)}"
+    if unknown:
+        summary += f" (and {unknown} stages whose config gives no seconds_per_step)"
+    paces = sorted({state.stage.measured_on for state in states
+                    if state.status == NOT_STARTED and state.stage.measured_on})
+    if paces:
+        summary += f". Stages not started are timed at their configs' pace, measured on {'; '.join(paces)}"
+    console.print(escape(summary) + ".", highlight=False, soft_wrap=True)

@@ -1,0 +1,209 @@
+"""Where a project workflow's training stands, stage by stage, and how long it has left.
+
+``spacy project run all`` trains for about 14 hours on 2 CPU cores, in stages that each
+resume where they stopped. This module reads the plan and the folders, and changes nothing:
+
+- **The plan.** Every ``nerel-batch train`` and ``nerel-batch train-rounds`` line of the
+  workflow's commands, read from project.yml with its vars filled in as ``spacy project
+  run`` fills them (weasel's ``load_project_config``) and parsed by the commands' own
+  argument parsers (the ``nerel-batch`` click group, passed in). A ``train`` line is one stage: its ``--output`` folder and the steps its
+  config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
+- **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
+  ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
+  before it are done) or ``not started``.
+- **Time left**: the steps to go times this machine's seconds per step where the stage
+  has run (its checkpoint records both), else the config's ``seconds_per_step``, which
+  the config says where it was measured.
+"""
+import contextlib
+import json
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
+
+from .resumable.lock import LOCK_FILE
+
+if TYPE_CHECKING:
+    import click  # or typer's own copy of it
+
+CHECKPOINT_PROGRESS = Path("checkpoint") / "progress.json"
+DONE, RUNNING, STOPPED, NOT_STARTED = "done", "running", "stopped", "not started"
+
+
+class WorkflowError(ValueError):
+    """The project or the workflow cannot be read; the message says which and why."""
+
+
+@dataclass
+class Stage:
+    """One training run the workflow makes."""
+
+    command: str  # the project command whose script trains it
+    folder: Path  # its output folder, relative to the project
+    max_steps: int
+    seconds_per_step: Optional[float]  # the config's pace
+    measured_on: str  # where the config's pace was measured
+    round: Optional[str] = None  # the round's name, for a stage of train-rounds
+
+
+@dataclass
+class StageState:
+    stage: Stage
+    status: str
+    step: int  # steps done: the checkpoint's, or max_steps when done
+    seconds: Optional[float]  # training seconds the checkpoint records
+    best_nested_f: Optional[float]  # model-best's dev spans_nerel_f, where there is one
+    holder: Optional[int]  # the pid that holds the lock of a running stage
+
+    @property
+    def seconds_per_step(self) -> Optional[float]:
+        """This machine's pace where the stage has run, else the config's."""
+        if self.seconds and self.step:
+            return self.seconds / self.step
+        return self.stage.seconds_per_step
+
+    @property
+    def seconds_left(self) -> Optional[float]:
+        if self.status == DONE:
+            return 0.0
+        pace = self.seconds_per_step
+        return None if pace is None else max(0, self.stage.max_steps - self.step) * pace
+
+
+def planned_stages(commands: "click.Group", project_dir: Path, workflow: str = "all",
+                   overrides: Optional[Dict[str, Any]] = None) -> List[Stage]:
+    """The training stages of ``workflow`` in the order it runs them; ``commands`` parses the
+    ``nerel-batch`` lines (``typer.main.get_command(nerel_spacy.cli.app)``)."""
+    from weasel.util import load_project_config
+
+    project_dir = Path(project_dir)
+    if not (project_dir / "project.yml").is_file():
+        raise WorkflowError(f"{project_dir}: no project.yml (run this in the project folder or pass it)")
+    try:
+        project = load_project_config(project_dir, overrides=dict(overrides or {}))
+    except SystemExit:  # weasel reports a bad project.yml with msg.fail(..., exits=1)
+        raise WorkflowError(f"{project_dir / 'project.yml'}: not a valid project file (see the message above)") from None
+    workflows = project.get("workflows", {})
+    if workflow not in workflows:
+        raise WorkflowError(f"{project_dir / 'project.yml'} has no workflow {workflow!r}; it has "
+                            f"{', '.join(workflows) or 'none'}")
+    scripts = {command["name"]: command.get("script", []) for command in project.get("commands", [])}
+    stages: List[Stage] = []
+    with working_directory(project_dir):
+        for name in workflows[workflow]:
+            for line in scripts.get(name, []):
+                stages.extend(_stages_of_line(commands, name, line))
+    return stages
+
+
+def _stages_of_line(commands: "click.Group", command: str, line: str) -> List[Stage]:
+    argv = shlex.split(line)
+    if len(argv) < 2 or Path(argv[0]).name != "nerel-batch" or argv[1] not in ("train", "train-rounds"):
+        return []
+    params, extra = _parse(commands, argv[1], argv[2:], where=f"project command {command!r}")
+    if argv[1] == "train":
+        config = _load_config(Path(params["config_path"]), extra)
+        return [Stage(command, Path(params["output"]), int(config["training"]["max_steps"] or 0),
+                      *_pace(config))]
+    from .rounds.schedule import read_schedule
+
+    pace = _pace(_load_config(Path(params["config"]), extra))
+    return [Stage(command, Path(params["output"]) / round_.name, round_.steps, *pace, round=round_.name)
+            for round_ in read_schedule(params["schedule"])]
+
+
+def _parse(commands: "click.Group", name: str, args: Sequence[str], where: str):
+    """``args`` as the ``nerel-batch NAME`` command parses them: its parameters and the extra
+    (config override) arguments."""
+    command = commands.commands[name]
+    try:
+        context = command.make_context(name, list(args))
+    except Exception as err:  # click's UsageError family; typer may vendor its own click
+        if not hasattr(err, "format_message"):
+            raise
+        raise WorkflowError(f"{where}: nerel-batch {name} {shlex.join(args)}: {err.format_message()}") from None
+    return context.params, list(context.args)
+
+
+def _load_config(path: Path, extra: Sequence[str]):
+    from spacy import util
+    from spacy.cli._util import parse_config_overrides
+
+    return util.load_config(path, overrides=parse_config_overrides(list(extra)), interpolate=False)
+
+
+def _pace(config) -> tuple:
+    logger = config["training"].get("logger", {})
+    seconds = logger.get("seconds_per_step")
+    return (float(seconds) if seconds else None), str(logger.get("measured_on", ""))
+
+
+def stage_state(project_dir: Path, stage: Stage) -> StageState:
+    """What ``stage``'s folder says about it."""
+    folder = Path(project_dir) / stage.folder
+    holder = lock_holder(folder / LOCK_FILE)
+    progress = _read_json(folder / CHECKPOINT_PROGRESS)
+    step, seconds = (int(progress["step"]), float(progress["seconds"])) if progress else (0, None)
+    if holder is not None:
+        status = RUNNING
+    elif progress:
+        status = STOPPED
+    elif (folder / "model-last" / "config.cfg").is_file():
+        status, step = DONE, stage.max_steps
+    else:
+        status = NOT_STARTED
+    performance = (_read_json(folder / "model-best" / "meta.json") or {}).get("performance", {})
+    best = performance.get("spans_nerel_f")
+    return StageState(stage, status, step, seconds, None if best is None else float(best), holder)
+
+
+def lock_holder(path: Path) -> Optional[int]:
+    """The pid holding the ``flock`` on ``path``, read from /proc/locks without taking the
+    lock (so a training starting at that moment is never refused); elsewhere, the pid the
+    file names if that process is alive."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="utf8") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+                    return int(fields[4])
+        return None
+    except OSError:
+        pass
+    try:
+        pid = int(Path(path).read_text(encoding="utf8").strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _read_json(path: Path) -> Optional[Dict[str, Any]]:
+    try:
+        return json.loads(path.read_text(encoding="utf8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run inside ``path``, as ``spacy project run`` runs the commands' scripts."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+__all__ = [
+    "DONE", "NOT_STARTED", "RUNNING", "STOPPED", "Stage", "StageState", "WorkflowError",
+    "lock_holder", "planned_stages", "stage_state",
+]

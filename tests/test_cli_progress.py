@@ -1,0 +1,31 @@
+"""``nerel-batch progress``: the stage table and the time left, and clear refusals."""
+import json
+
+from typer.testing import CliRunner
+
+from nerel_spacy.cli import app
+
+from conftest import unwrapped
+from test_workflow_progress import project  # noqa: F401  (the fixture)
+
+runner = CliRunner()
+
+
+def test_it_prints_each_stage_and_the_training_time_left(project):  # noqa: F811
+    checkpoint = project / "training" / "a" / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    text = unwrapped(result.output)
+    assert "train stopped 40/1240" in " ".join(text.split())
+    assert "one not started 0/30" in " ".join(text.split())
+    # 1,200 steps at this machine's 3 s, then 50 at the config's 2 s: 3,700 s
+    assert "0 of 3 stages done; ≈ 1 h 02 min of training left" in text
+    assert "timed at their configs' pace, measured on a test box" in text
+
+
+def test_an_unknown_workflow_exits_2_naming_the_ones_there_are(project):  # noqa: F811
+    result = runner.invoke(app, ["progress", str(project), "--workflow", "nope"])
+    assert result.exit_code == 2
+    assert "has no workflow 'nope'; it has all" in unwrapped(result.output)

@@ -1,0 +1,128 @@
+"""``nerel_spacy.workflow_progress``: a workflow's training stages from project.yml, and each one's state."""
+import json
+import os
+
+import pytest
+import typer
+
+from nerel_spacy.cli import app
+from nerel_spacy.resumable import output_lock
+from nerel_spacy.workflow_progress import (
+    DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, lock_holder, planned_stages, stage_state,
+)
+
+from conftest import REPO_ROOT
+
+COMMANDS = typer.main.get_command(app)
+
+PROJECT = """\
+vars:
+  steps: 100
+workflows:
+  all:
+    - prepare
+    - train
+    - rounds
+commands:
+  - name: prepare
+    script:
+      - "echo nothing to train here"
+  - name: train
+    script:
+      - "nerel-batch set-windows a b --window 8 --stride 8"
+      - "nerel-batch train configs/x.cfg --output training/a --paths.train corpus/train.spacy --training.max_steps ${vars.steps}"
+  - name: rounds
+    script:
+      - "nerel-batch train-rounds training/a/model-best rounds.cfg --output training/r --config configs/x.cfg --window 8"
+"""
+CONFIG = """\
+[paths]
+train = null
+
+[training]
+max_steps = 50
+
+[training.logger]
+seconds_per_step = 2.0
+measured_on = "a test box"
+"""
+ROUNDS = "[rounds]\n\n[rounds.one]\nsteps = 30\nlearn_rate = 0.1\n\n[rounds.two]\nsteps = 20\nlearn_rate = 0.05\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "project.yml").write_text(PROJECT, encoding="utf8")
+    (tmp_path / "configs" / "x.cfg").write_text(CONFIG, encoding="utf8")
+    (tmp_path / "rounds.cfg").write_text(ROUNDS, encoding="utf8")
+    return tmp_path
+
+
+def test_the_plan_is_the_train_and_round_lines_in_workflow_order_with_vars_filled_in(project):
+    stages = planned_stages(COMMANDS, project)
+    assert [(s.command, str(s.folder), s.max_steps) for s in stages] == [
+        ("train", "training/a", 100), ("rounds", "training/r/one", 30), ("rounds", "training/r/two", 20),
+    ]
+    assert all(s.seconds_per_step == 2.0 and s.measured_on == "a test box" for s in stages)
+    assert planned_stages(COMMANDS, project, overrides={"vars.steps": 7})[0].max_steps == 7
+
+
+def test_without_an_override_a_stage_takes_its_configs_steps(project):
+    yml = (project / "project.yml").read_text(encoding="utf8")
+    (project / "project.yml").write_text(yml.replace(" --training.max_steps ${vars.steps}", ""), encoding="utf8")
+    assert planned_stages(COMMANDS, project)[0].max_steps == 50
+
+
+def test_states_come_from_the_folders(project):
+    train, one, two = planned_stages(COMMANDS, project)
+    checkpoint = project / "training" / "a" / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    (project / "training" / "a" / "model-best").mkdir()
+    (project / "training" / "a" / "model-best" / "meta.json").write_text(
+        json.dumps({"performance": {"spans_nerel_f": 0.5}}), encoding="utf8")
+    (project / "training" / "r" / "one" / "model-last").mkdir(parents=True)
+    (project / "training" / "r" / "one" / "model-last" / "config.cfg").write_text("", encoding="utf8")
+
+    stopped = stage_state(project, train)
+    assert (stopped.status, stopped.step, stopped.best_nested_f) == (STOPPED, 40, 0.5)
+    assert stopped.seconds_per_step == 3.0 and stopped.seconds_left == 60 * 3.0  # this machine's pace
+    done = stage_state(project, one)
+    assert (done.status, done.step, done.seconds_left) == (DONE, 30, 0.0)
+    fresh = stage_state(project, two)
+    assert (fresh.status, fresh.step, fresh.seconds_left) == (NOT_STARTED, 0, 20 * 2.0)  # the config's pace
+
+
+def test_a_stage_whose_folder_another_process_trains_into_is_running(project):
+    train = planned_stages(COMMANDS, project)[0]
+    with output_lock(project / "training" / "a"):
+        state = stage_state(project, train)
+        assert (state.status, state.holder) == (RUNNING, os.getpid())
+    assert lock_holder(project / "training" / "a" / ".train.lock") is None
+    assert stage_state(project, train).status == NOT_STARTED
+
+
+def test_unreadable_projects_are_named_errors(project, tmp_path_factory):
+    with pytest.raises(WorkflowError, match="no project.yml"):
+        planned_stages(COMMANDS, tmp_path_factory.mktemp("empty"))
+    with pytest.raises(WorkflowError, match="no workflow 'cnn'; it has all"):
+        planned_stages(COMMANDS, project, "cnn")
+    yml = (project / "project.yml").read_text(encoding="utf8")
+    (project / "project.yml").write_text(yml.replace(" --output training/a", ""), encoding="utf8")
+    with pytest.raises(WorkflowError, match="project command 'train': nerel-batch train configs/x.cfg .*--output"):
+        planned_stages(COMMANDS, project)
+
+
+def test_the_projects_own_all_workflow_has_its_eight_stages():
+    stages = planned_stages(COMMANDS, REPO_ROOT, "all")
+    assert [(s.command, str(s.folder), s.max_steps) for s in stages] == [
+        ("train", "training/joint_trf", 2000),
+        ("train-heads", "training/joint_trf_heads", 4000),
+        ("train-more", "training/joint_trf_heads_more", 1500),
+        ("train-more-again", "training/joint_trf_heads_more_more", 1500),
+        ("train-rounds", "training/joint_trf_heads_more_more_rounds/round5", 1500),
+        ("train-rounds", "training/joint_trf_heads_more_more_rounds/round6", 1000),
+        ("train-rounds", "training/joint_trf_heads_more_more_rounds/round7", 1000),
+        ("train-rounds", "training/joint_trf_heads_more_more_rounds/round8_navec", 1000),
+    ]
+    assert all(s.seconds_per_step and "AMD EPYC" in s.measured_on for s in stages)
