@@ -2,7 +2,7 @@
 
 Before it, ``nerel-batch convert`` stopped with rich's ``MarkupError`` on a brat line that
 quoted ``[/b]``, ``set-windows "my[/draft]" …`` did too, and ``[rounds.a]`` vanished from a
-schedule error.
+schedule error (test_cli_rounds checks that one).
 """
 import io
 
@@ -51,10 +51,3 @@ def test_a_path_with_brackets_is_named_in_the_error(tmp_path):
     assert result.exit_code == 2
     assert f"{missing}: not a pipeline folder" in unwrapped(result.output)
 
-
-def test_a_schedule_error_names_its_round_section(tmp_path):
-    (tmp_path / "rounds.cfg").write_text("[rounds]\n\n[rounds.a]\nsteps = 10\n", encoding="utf8")
-    result = runner.invoke(app, ["train-rounds", str(tmp_path), str(tmp_path / "rounds.cfg"),
-                                 "--output", str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "[rounds.a]: missing learn_rate" in unwrapped(result.output)
