@@ -145,7 +145,8 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     folder = Path(project_dir) / stage.folder
     holder = lock_holder(folder / LOCK_FILE)
     progress = _read_json(folder / CHECKPOINT_PROGRESS)
-    step, seconds = (int(progress["step"]), float(progress["seconds"])) if progress else (0, None)
+    step = int(progress.get("step", 0)) if progress else 0
+    seconds = float(progress["seconds"]) if progress and progress.get("seconds") else None
     if holder is not None:
         status = RUNNING
     elif progress:
