@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
 
-from .resumable.lock import LOCK_FILE
+from .resumable.lock import LOCK_FILE, lock_holder
 
 if TYPE_CHECKING:
     import click  # or typer's own copy of it
@@ -160,32 +160,6 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     return StageState(stage, status, step, seconds, None if best is None else float(best), holder)
 
 
-def lock_holder(path: Path) -> Optional[int]:
-    """The pid holding the ``flock`` on ``path``, read from /proc/locks without taking the
-    lock (so a training starting at that moment is never refused); elsewhere, the pid the
-    file names if that process is alive."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    try:
-        with open("/proc/locks", encoding="utf8") as locks:
-            for line in locks:
-                fields = line.split()
-                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
-                    return int(fields[4])
-        return None
-    except OSError:
-        pass
-    try:
-        pid = int(Path(path).read_text(encoding="utf8").strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
     try:
         return json.loads(path.read_text(encoding="utf8"))
@@ -206,5 +180,5 @@ def working_directory(path: Path) -> Iterator[None]:
 
 __all__ = [
     "DONE", "NOT_STARTED", "RUNNING", "STOPPED", "Stage", "StageState", "WorkflowError",
-    "lock_holder", "planned_stages", "stage_state",
+    "planned_stages", "stage_state",
 ]

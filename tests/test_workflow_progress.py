@@ -7,8 +7,9 @@ import typer
 
 from nerel_spacy.cli import app
 from nerel_spacy.resumable import output_lock
+from nerel_spacy.resumable.lock import lock_holder
 from nerel_spacy.workflow_progress import (
-    DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, lock_holder, planned_stages, stage_state,
+    DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, planned_stages, stage_state,
 )
 
 from conftest import REPO_ROOT

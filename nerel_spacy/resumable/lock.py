@@ -11,7 +11,7 @@ comes at once, and ``train_resumably`` takes it again for callers of the API.
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator, Set
+from typing import Iterator, Optional, Set
 
 try:
     import fcntl
@@ -63,3 +63,29 @@ def output_lock(output_path: Path) -> Iterator[Path]:
             _HELD.discard(path)
     finally:
         handle.close()  # closing the descriptor releases the lock
+
+
+def lock_holder(path: Path) -> Optional[int]:
+    """The pid holding the ``flock`` on ``path``, read from /proc/locks without taking the
+    lock (so a training starting at that moment is never refused); elsewhere, the pid the
+    file names if that process is alive."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="utf8") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+                    return int(fields[4])
+        return None
+    except OSError:
+        pass
+    try:
+        pid = int(Path(path).read_text(encoding="utf8").strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
