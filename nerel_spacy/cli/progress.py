@@ -73,11 +73,11 @@ def progress_command(
     done = sum(state.status == DONE for state in states)
     unknown = len(states) - len(known)
     summary = f"{done} of {len(states)} stages done; ≈ {format_duration(sum(known))} of training left"
+    if unknown:
+        summary += f" (and {unknown} stages whose config gives no seconds_per_step)"
     running = [f"{state.stage.folder} (pid {state.holder})" for state in states if state.status == RUNNING]
     if running:
         summary += f"; training now: {', '.join(running)}"
-    if unknown:
-        summary += f" (and {unknown} stages whose config gives no seconds_per_step)"
     paces = sorted({state.stage.measured_on for state in states
                     if state.status == NOT_STARTED and state.stage.measured_on})
     if paces:
