@@ -99,7 +99,7 @@ def test_inline_transformer_is_quantized_too(tiny_bert_dir, tmp_path):
     assert [e.component for e in report.encoders] == ["nerel_joint"]
     tok2vec = int8.get_pipe_config("nerel_joint")["model"]["tok2vec"]
     assert tok2vec["@architectures"] == "nerel.Int8Tok2VecTransformer.v1"
-    assert "freeze_embeddings" not in tok2vec
+    assert "freeze_embeddings" not in tok2vec and "train_precision" not in tok2vec
     int8.to_disk(tmp_path / "int8")
     loaded = spacy.load(tmp_path / "int8")
     assert isinstance(find_transformer_shims(loaded)[0][1], Int8HFShim)

@@ -18,8 +18,12 @@ from .shim import INT8_FORMAT, EncoderReport, Int8HFShim
 
 # fp32 architecture -> (int8 architecture, training-only settings it drops)
 INT8_ARCHITECTURES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
-    "nerel.TransformerModel.v1": ("nerel.Int8TransformerModel.v1", ("freeze_embeddings",)),
-    "nerel.Tok2VecTransformer.v1": ("nerel.Int8Tok2VecTransformer.v1", ("freeze_embeddings",)),
+    "nerel.TransformerModel.v1": (
+        "nerel.Int8TransformerModel.v1", ("freeze_embeddings", "train_precision")
+    ),
+    "nerel.Tok2VecTransformer.v1": (
+        "nerel.Int8Tok2VecTransformer.v1", ("freeze_embeddings", "train_precision")
+    ),
 }
 for _version in ("v1", "v2", "v3"):
     _dropped = ("mixed_precision", "grad_scaler_config")
