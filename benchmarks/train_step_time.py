@@ -9,6 +9,16 @@ Session 27 compared stage 1 with and without attention dropout
         with_attention_dropout=training/joint_trf/model-best \\
         without=training/joint_trf_noattndrop/model-best
 
+A model may also be a training config, initialized as ``spacy train`` would (untrained
+weights time the same), with config overrides after commas. Session 29 compared float32 and
+bfloat16 training, each with and without attention dropout, from one config:
+
+    python benchmarks/train_step_time.py --name bf16_s29 --words 1200 --steps 12 \
+        fp32=configs/joint_trf.cfg,paths.encoder=assets/e5-small \
+        bf16=configs/joint_trf.cfg,paths.encoder=assets/e5-small,components.transformer.model.train_precision=bf16 \
+        'fp32_noattn=configs/joint_trf.cfg,paths.encoder=assets/e5-small,components.transformer.model.transformer_config={"attention_probs_dropout_prob": 0.0}' \
+        'bf16_noattn=configs/joint_trf.cfg,paths.encoder=assets/e5-small,components.transformer.model.train_precision=bf16,components.transformer.model.transformer_config={"attention_probs_dropout_prob": 0.0}'
+
 Run it on a quiet machine. Results go to benchmarks/results/train_step_time_NAME.json.
 """
 import argparse
@@ -18,6 +28,7 @@ import time
 from pathlib import Path
 
 import spacy
+import srsly
 from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.training.batchers import minibatch_by_words
@@ -30,9 +41,37 @@ from nerel_spacy.threads import limit_threads
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def parse_model(spec: str):
+    """``PATH[,key=value...]`` -> (path, overrides); a value is read as JSON where it parses."""
+    path, *settings = spec.split(",")
+    overrides = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        try:
+            overrides[key] = srsly.json_loads(value)
+        except ValueError:
+            overrides[key] = value
+    return path, overrides
+
+
+def load_pipeline(spec: str, train: str):
+    """A trained pipeline (spacy.load), or a training config initialized on ``train``."""
+    path, overrides = parse_model(spec)
+    if not path.endswith(".cfg"):
+        return spacy.load(path, config=overrides)
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config
+
+    config = load_config(path, overrides={"paths.train": train, "paths.dev": train, **overrides})
+    return init_nlp(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="LABEL=PIPELINE, two or more")
+    parser.add_argument(
+        "models", nargs="+",
+        help="LABEL=PIPELINE or LABEL=CONFIG.cfg, each with optional ,key=value overrides; two or more",
+    )
     parser.add_argument("--name", required=True, help="results go to benchmarks/results/train_step_time_NAME.json")
     parser.add_argument("--train", default="corpus/train.spacy")
     parser.add_argument("--words", type=int, default=900, help="words per batch (the configs compound 600 to 1,200)")
@@ -43,7 +82,7 @@ def main() -> None:
     if len(labels) < 2:
         parser.error("give two or more LABEL=PIPELINE")
     limit_threads(args.threads)
-    nlps = {label: spacy.load(path) for label, path in labels.items()}
+    nlps = {label: load_pipeline(spec, args.train) for label, spec in labels.items()}
     first = next(iter(nlps.values()))
     docs = list(DocBin(store_user_data=True).from_disk(args.train).get_docs(first.vocab))[:400]
     examples = [Example(first.make_doc(doc.text), doc) for doc in docs]
