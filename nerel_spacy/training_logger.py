@@ -8,7 +8,8 @@ logger turns them into the columns ``loss_{task}`` (mean per step) and
 else, including the optional JSONL output, is spaCy's.
 
 Before the first step it prints what the run will cost: ``max_steps`` × the
-``seconds_per_step`` measured for this config, naming where it was measured.
+``seconds_per_step`` measured for this config, naming where it was measured, and the
+precision each trained encoder's training passes run in (``train_precision``).
 """
 import sys
 from typing import IO, Any, Callable, Dict, Optional, Sequence, Tuple
@@ -57,6 +58,30 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
+PRECISION_NAMES = {"fp32": "float32", "bf16": "bfloat16"}
+
+
+def encoder_precision_lines(nlp: Language) -> list:
+    """One line for each encoder that this run trains, saying its training precision."""
+    frozen = set(nlp.config["training"].get("frozen_components") or [])
+    lines = []
+    for name, pipe in nlp.components:
+        model = getattr(pipe, "model", None)
+        if name in frozen or model is None or not hasattr(model, "walk"):
+            continue
+        for node in model.walk():
+            precision = node.attrs.get("train_precision")
+            if precision is not None:
+                setting = node.attrs.get("train_precision_setting", precision)
+                chosen = f"train_precision = {setting!r}" + (
+                    ": the CPU multiplies bfloat16 natively" if setting == "auto" and precision == "bf16"
+                    else ": no native bfloat16 on this CPU" if setting == "auto" else ""
+                )
+                lines.append(f"ℹ {name}: training passes in {PRECISION_NAMES[precision]} ({chosen}).")
+                break
+    return lines
+
+
 @registry.loggers("nerel.ConsoleLogger.v1")
 def console_logger(
     progress_bar: Optional[str] = None,
@@ -85,6 +110,9 @@ def console_logger(
                     f"ℹ Expected duration: {max_steps} steps × {seconds_per_step:g} s/step "
                     f"(measured{where}) ≈ {expected_duration(max_steps, seconds_per_step)}.\n"
                 )
+        if console_output:
+            for line in encoder_precision_lines(nlp):
+                stdout.write(line + "\n")
         log_step, finalize = base(nlp, stdout, stderr)
         joint_pipes = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory == "nerel_joint"]
         last_step: Dict[str, Optional[int]] = {"step": None}

@@ -1,6 +1,8 @@
 """The console logger shows σ and raw losses as numbers, not ×100 percentages."""
 import io
 
+import pytest
+
 import spacy
 
 from nerel_spacy.training_logger import console_logger, rescale_raw_scores
@@ -37,3 +39,32 @@ def test_task_columns_average_raw_losses_and_show_a_students_token_vector_distan
     losses = {"nerel_joint_ner": 3.0, "nerel_joint_sigma_ner": 0.7, "nerel_joint_token_vectors": 1.2}
     assert task_columns(losses, "nerel_joint", 4) == {"sigma_ner": 0.7, "loss_ner": 0.75, TOKEN_VECTORS_COLUMN: 0.3}
     assert TOKEN_VECTORS_COLUMN not in task_columns({"nerel_joint_ner": 1.0}, "nerel_joint", 1)
+
+
+@pytest.mark.parametrize(
+    "setting, fast_bf16, expected",
+    [
+        ("auto", True, "transformer: training passes in bfloat16 (train_precision = 'auto': the CPU multiplies bfloat16 natively)."),
+        ("auto", False, "transformer: training passes in float32 (train_precision = 'auto': no native bfloat16 on this CPU)."),
+        ("fp32", True, "transformer: training passes in float32 (train_precision = 'fp32')."),
+    ],
+)
+def test_the_log_says_which_precision_an_encoder_trains_in(tiny_bert_dir, monkeypatch, setting, fast_bf16, expected):
+    import nerel_spacy.quantize.kernels as kernels
+    from test_models_encoders import trf_nlp
+
+    monkeypatch.setattr(kernels, "cpu_has_fast_bf16", lambda: fast_bf16)
+    nlp = trf_nlp(tiny_bert_dir, setting)
+    stdout = io.StringIO()
+    console_logger(progress_bar=None)(nlp, stdout, io.StringIO())
+    assert f"ℹ {expected}" in stdout.getvalue().splitlines()
+
+
+def test_a_frozen_encoder_gets_no_precision_line(tiny_bert_dir):
+    from test_models_encoders import trf_nlp
+
+    nlp = trf_nlp(tiny_bert_dir, "bf16")
+    nlp.config["training"]["frozen_components"] = ["transformer"]
+    stdout = io.StringIO()
+    console_logger(progress_bar=None)(nlp, stdout, io.StringIO())
+    assert "training passes" not in stdout.getvalue()

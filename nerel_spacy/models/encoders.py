@@ -112,6 +112,7 @@ def build_transformer_model(
     precision = resolve_train_precision(train_precision)
     model = TransformerModel(name, get_spans, tokenizer_config, transformer_config)
     model.attrs["train_precision"] = precision
+    model.attrs["train_precision_setting"] = train_precision
     if precision == "bf16":
         model = _with_bf16_training(model)
     return _with_frozen_embeddings(model) if freeze_embeddings else model
