@@ -126,4 +126,5 @@ def test_the_projects_own_all_workflow_has_its_eight_stages():
         ("train-rounds", "training/joint_trf_heads_more_more_rounds/round7", 1000),
         ("train-rounds", "training/joint_trf_heads_more_more_rounds/round8_navec", 1000),
     ]
-    assert all(s.seconds_per_step and "AMD EPYC" in s.measured_on for s in stages)
+    # every stage's config states a pace and the CPU it was measured on
+    assert all(s.seconds_per_step and ("AMD EPYC" in s.measured_on or "Intel Xeon" in s.measured_on) for s in stages)
