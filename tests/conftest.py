@@ -151,6 +151,19 @@ def make_examples(nlp) -> List[Example]:
     return examples
 
 
+def tiny_trf_config(bert_dir: Path, **overrides):
+    """configs/joint_trf.cfg over the tiny BERT, on 8/6 windows, with dotted ``overrides``."""
+    from spacy.util import load_config
+
+    settings = {
+        "paths.encoder": str(bert_dir),
+        "components.transformer.model.get_spans.window": 8,
+        "components.transformer.model.get_spans.stride": 6,
+        **overrides,
+    }
+    return load_config(REPO_ROOT / "configs" / "joint_trf.cfg", overrides=settings, interpolate=True)
+
+
 @pytest.fixture
 def blank_ru():
     return spacy.blank("ru")

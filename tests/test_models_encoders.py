@@ -3,12 +3,12 @@ import numpy
 import pytest
 import spacy
 import torch
-from spacy.util import load_config, load_model_from_config
+from spacy.util import load_model_from_config
 from thinc.api import Adam
 
 from nerel_spacy.models.encoders import TRAIN_PRECISIONS, resolve_train_precision
 
-from conftest import REPO_ROOT, make_examples
+from conftest import make_examples, tiny_trf_config
 
 
 def test_fixed_precisions_are_kept():
@@ -32,16 +32,7 @@ def test_an_unknown_precision_names_the_choices():
 
 
 def trf_nlp(bert_dir, train_precision: str):
-    config = load_config(
-        REPO_ROOT / "configs" / "joint_trf.cfg",
-        overrides={
-            "paths.encoder": str(bert_dir),
-            "components.transformer.model.get_spans.window": 8,
-            "components.transformer.model.get_spans.stride": 6,
-            "components.transformer.model.train_precision": train_precision,
-        },
-        interpolate=True,
-    )
+    config = tiny_trf_config(bert_dir, **{"components.transformer.model.train_precision": train_precision})
     return load_model_from_config(config, auto_fill=True, validate=True)
 
 

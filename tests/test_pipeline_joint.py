@@ -3,13 +3,13 @@ import numpy
 import pytest
 import spacy
 from spacy.training import Example
-from spacy.util import load_config, load_model_from_config
+from spacy.util import load_model_from_config
 from thinc.api import Adam
 
 from nerel_spacy.models.joint import get_log_variances
 from nerel_spacy.pipeline.joint import NerelJoint
 
-from conftest import REPO_ROOT, TINY_DOCS, make_examples, make_nested_examples
+from conftest import TINY_DOCS, make_examples, make_nested_examples, tiny_trf_config
 
 
 def gold_ents(example: Example):
@@ -34,15 +34,7 @@ def cnn_nlp(**cfg):
 
 
 def trf_nlp(bert_dir, inline=False):
-    config = load_config(
-        REPO_ROOT / "configs" / "joint_trf.cfg",
-        overrides={
-            "paths.encoder": str(bert_dir),
-            "components.transformer.model.get_spans.window": 8,
-            "components.transformer.model.get_spans.stride": 6,
-        },
-        interpolate=True,
-    )
+    config = tiny_trf_config(bert_dir)
     if inline:
         config["nlp"]["pipeline"] = ["nerel_joint"]
         del config["components"]["transformer"]

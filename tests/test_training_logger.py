@@ -7,6 +7,8 @@ import spacy
 
 from nerel_spacy.training_logger import console_logger, rescale_raw_scores
 
+from conftest import tiny_trf_config
+
 
 def test_rescale_leaves_other_scores_alone():
     info = {"other_scores": {"sigma_ner": 1.5, "ents_f": 0.8, "cats_f_per_type": {}}, "step": 3}
@@ -51,19 +53,21 @@ def test_task_columns_average_raw_losses_and_show_a_students_token_vector_distan
 )
 def test_the_log_says_which_precision_an_encoder_trains_in(tiny_bert_dir, monkeypatch, setting, fast_bf16, expected):
     import nerel_spacy.quantize.kernels as kernels
-    from test_models_encoders import trf_nlp
 
     monkeypatch.setattr(kernels, "cpu_has_fast_bf16", lambda: fast_bf16)
-    nlp = trf_nlp(tiny_bert_dir, setting)
+    nlp = spacy.util.load_model_from_config(
+        tiny_trf_config(tiny_bert_dir, **{"components.transformer.model.train_precision": setting}), auto_fill=True
+    )
     stdout = io.StringIO()
     console_logger(progress_bar=None)(nlp, stdout, io.StringIO())
     assert f"ℹ {expected}" in stdout.getvalue().splitlines()
 
 
 def test_a_frozen_encoder_gets_no_precision_line(tiny_bert_dir):
-    from test_models_encoders import trf_nlp
 
-    nlp = trf_nlp(tiny_bert_dir, "bf16")
+    nlp = spacy.util.load_model_from_config(
+        tiny_trf_config(tiny_bert_dir, **{"components.transformer.model.train_precision": "bf16"}), auto_fill=True
+    )
     nlp.config["training"]["frozen_components"] = ["transformer"]
     stdout = io.StringIO()
     console_logger(progress_bar=None)(nlp, stdout, io.StringIO())
