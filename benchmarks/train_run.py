@@ -42,6 +42,31 @@ def parse_training_table(log_text: str) -> list:
     return sorted(by_step.values(), key=lambda row: row.get("#", 0))
 
 
+def log_of_output(log_text: str, output: Path, cwd: Path = REPO) -> str:
+    """The parts of a log that train into ``output``.
+
+    ``spacy project run all`` writes every stage into one log, each after a ``Running
+    command:`` line; keep the sections whose command has ``--output`` ``output`` (several
+    when the workflow was run again after a stop). A log without such lines is one run's."""
+    import shlex
+
+    sections = re.split(r"^(?=Running command: )", log_text, flags=re.MULTILINE)
+    if len(sections) == 1:
+        return log_text
+    target = (cwd / output).resolve()
+
+    def trains_into_output(section: str) -> bool:
+        if not section.startswith("Running command: "):
+            return False
+        words = shlex.split(section.splitlines()[0][len("Running command: "):])
+        return any(
+            word == "--output" and i + 1 < len(words) and (cwd / words[i + 1]).resolve() == target
+            for i, word in enumerate(words)
+        )
+
+    return "".join(section for section in sections if trains_into_output(section))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="Run name: benchmarks/results/runs/NAME.json")
@@ -75,6 +100,7 @@ def main() -> None:
         wall = time.time() - start
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
 
+    log_text = log_of_output(log_text, output)
     curve = parse_training_table(log_text)
     # The loop's own clock, summed over every part of a resumed run (its last line says it).
     trained = re.findall(r"Trained (\d+) steps in (\d+) s of training time", log_text)
