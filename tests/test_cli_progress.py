@@ -29,3 +29,10 @@ def test_an_unknown_workflow_exits_2_naming_the_ones_there_are(project):  # noqa
     result = runner.invoke(app, ["progress", str(project), "--workflow", "nope"])
     assert result.exit_code == 2
     assert "has no workflow 'nope'; it has all" in unwrapped(result.output)
+
+
+def test_vars_without_the_folder_are_read_in_the_current_folder(project, monkeypatch):  # noqa: F811
+    monkeypatch.chdir(project)
+    result = runner.invoke(app, ["progress", "--vars.steps", "1240"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "train not started 0/1240" in " ".join(unwrapped(result.output).split())

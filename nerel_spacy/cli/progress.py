@@ -42,8 +42,11 @@ def progress_command(
 
     console = Console()
     errors = Console(stderr=True)
+    args = list(ctx.args)
+    if str(project_dir).startswith("--"):  # click read the first --vars.NAME as the folder
+        args, project_dir = [str(project_dir), *args], Path(".")
     try:
-        overrides = parse_config_overrides(ctx.args)
+        overrides = parse_config_overrides(args)
         stages = planned_stages(typer.main.get_command(app), project_dir, workflow, overrides)
     except SystemExit:  # parse_config_overrides on a malformed override
         raise typer.Exit(2)
