@@ -38,7 +38,7 @@ def export_onnx_command(
     )] = False,
     threads: Annotated[int, typer.Option(
         "--threads", min=0, help="ONNX Runtime's intra-op threads, saved in config.cfg "
-        "([components.encoder] threads); 0 = every physical core.",
+        "(\\[components.encoder] threads); 0 = every physical core.",
     )] = 0,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace OUT_DIR even if it is not an earlier export (an earlier "

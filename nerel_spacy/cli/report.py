@@ -28,7 +28,7 @@ def report_command(
         "--output", "-o", show_default=False, help="The HTML page to write.",
     )],
     errors: Annotated[Optional[Path], typer.Option(
-        help="The errors JSONL of the run [default: OUT.errors.jsonl beside OUT.jsonl].",
+        help="The errors JSONL of the run \\[default: OUT.errors.jsonl beside OUT.jsonl].",
         show_default=False,
     )] = None,
     texts: Annotated[Optional[Path], typer.Option(

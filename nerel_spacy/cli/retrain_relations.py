@@ -36,7 +36,7 @@ def retrain_relations_command(
     corpus: Path = typer.Option(Path("corpus"), "--corpus", help="Folder with train.spacy and dev.spacy."),
     architecture: Optional[str] = typer.Option(
         None, "--architecture", metavar="NAME",
-        help=f"The relation head to train, e.g. nerel.RelationScorer.v3 [default: {DEFAULT_ARCHITECTURE}; "
+        help=f"The relation head to train, e.g. nerel.RelationScorer.v3 \\[default: {DEFAULT_ARCHITECTURE}; "
         "with --continue, the pipeline's own].", show_default=False),
     head_settings: str = typer.Option(
         "{}", "--head", metavar="JSON",

@@ -109,7 +109,7 @@ def stats(
     plots: Optional[Path] = typer.Option(
         None, "--plots", metavar="DIR",
         help="Also write PNG bar charts into this folder (needs matplotlib: "
-        "pip install 'nerel-spacy[plots]').",
+        "pip install 'nerel-spacy\\[plots]').",
     ),
 ) -> None:
     """Describe a converted corpus: entity types (nested and flat), documents per
@@ -134,7 +134,7 @@ def stats(
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            errors.print("[red]✘ --plots needs matplotlib: pip install 'nerel-spacy[plots]'[/red]")
+            failure(errors, "--plots needs matplotlib: pip install 'nerel-spacy[plots]'")
             raise typer.Exit(code=1)
         written = write_plots(result, plots, corpus.stem)
         console.print(f"[green]✔ Wrote {len(written)} charts to {escape(str(plots))}[/green]", highlight=False)
