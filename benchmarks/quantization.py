@@ -3,7 +3,7 @@
     python benchmarks/quantization.py [FP32_MODEL] [INT8_MODEL] [--n-docs 30] [--rounds 3] [--note ...]
 
 A thin wrapper over ``nerel_spacy.benchmark`` (the same as ``nerel-batch benchmark``)
-with this project's paths as defaults.
+with the models `spacy project run all` trains and quantizes as defaults.
 """
 import argparse
 import json
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("fp32", nargs="?", default=str(ROOT / "training/trf/model-best"))
-    parser.add_argument("int8", nargs="?", default=str(ROOT / "training/trf/model-int8"))
+    parser.add_argument("fp32", nargs="?", default=str(ROOT / "training/joint_trf_heads_more_more_rounds/model-best"))
+    parser.add_argument("int8", nargs="?", default=str(ROOT / "training/joint_trf_heads_more_more_rounds/model-int8"))
     parser.add_argument("--data", default=str(ROOT / "corpus/dev.spacy"))
     parser.add_argument("--n-docs", type=int, default=30)
     parser.add_argument("--f1-docs", type=int, default=0)

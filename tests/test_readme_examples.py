@@ -89,6 +89,39 @@ def test_documents_exist_and_the_readme_stays_short():
         assert f"(docs/{path.name})" in readme, f"README.md does not link docs/{path.name}"
 
 
+def github_anchors(markdown: str) -> set:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped,
+    spaces to hyphens, repeats numbered (-1, -2, ...)."""
+    anchors, seen = set(), {}
+    body = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    for heading in re.findall(r"^#{1,6} (.+?)\s*$", body, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def test_github_anchors():
+    assert github_anchors("# Fast CPU baseline: CNN + Russian static vectors\n## `all`, stages 1–2\n## Notes\n## Notes\n") == {
+        "fast-cpu-baseline-cnn--russian-static-vectors", "all-stages-12", "notes", "notes-1",
+    }
+
+
+def test_every_link_to_a_document_and_its_section_resolves():
+    link = re.compile(r"\]\(([\w./-]*?\.md)?(?:#([^)\s]+))?\)")
+    for path in DOCUMENTS:
+        text = path.read_text(encoding="utf8")
+        for target, anchor in link.findall(text):
+            if not target and not anchor:
+                continue
+            document = (path.parent / target).resolve() if target else path
+            assert document.is_file(), f"{path.name} links to {target}, which does not exist"
+            if anchor:
+                assert anchor in github_anchors(document.read_text(encoding="utf8")), (
+                    f"{path.name} links to {target}#{anchor}, which is no heading of {document.name}"
+                )
+
+
 def test_every_nerel_batch_command_and_flag_exists():
     options = cli_options()
     seen = set()

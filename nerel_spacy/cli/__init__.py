@@ -13,7 +13,7 @@ _COMMAND_MODULES = (
     "vectors", "windows", "report", "trim", "distill", "export_onnx", "train", "retrain_relations",
     "static_vectors", "rounds", "progress",
 )
-# What a runtime-only install lacks (README, "Without torch"), TORCH_STACK_MODULES: the
+# What a runtime-only install lacks (docs/quantization.md, "Without torch"), TORCH_STACK_MODULES: the
 # commands that need it answer with how to get it instead of breaking every other command.
 COMMAND_NAMES = {"convert": "convert", "stats": "stats", "evaluate": "evaluate", "tune": "tune-thresholds",
                  "annotate": "annotate", "quantize": "quantize", "benchmark": "benchmark", "package": "package",
