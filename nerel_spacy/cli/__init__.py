@@ -32,8 +32,9 @@ def _needs(command: str, missing: str) -> None:
         import typer
 
         typer.echo(f"nerel-batch {command} needs {missing}, which is not installed here (a runtime-only "
-                   "install). Install nerel-spacy with its torch extra: pip install torch==2.13.0 "
-                   "'nerel-spacy[transformers]'",
+                   "install). Install the CPU torch, then nerel-spacy's torch extra: pip install torch==2.13.0 "
+                   "--index-url https://download.pytorch.org/whl/cpu, then pip install -e '.[transformers]' "
+                   "in the checkout (or the nerel_spacy wheel with [transformers])",
                    err=True)
         raise typer.Exit(2)
 
