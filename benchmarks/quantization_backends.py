@@ -157,7 +157,7 @@ def run(model, batches: Batches) -> List[torch.Tensor]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("fp32", nargs="?", default=str(ROOT / "training/trf/model-best"))
+    parser.add_argument("fp32", nargs="?", default=str(ROOT / "training/joint_trf/model-best"))
     parser.add_argument("--data", default=str(ROOT / "corpus/dev.spacy"))
     parser.add_argument("--n-docs", type=int, default=30)
     parser.add_argument("--reps", type=int, default=3)

@@ -5,8 +5,8 @@ the config, the overrides (the "config diff"), wall time, the training curve and
 dev scores of the model that was kept.
 
     python benchmarks/train_run.py NAME configs/joint_cnn.cfg -- --training.max_steps 1500
-    python benchmarks/train_run.py NAME configs/joint_trf.cfg --record-only training/trf \
-        --log training/trf.log --wall-seconds 6000 -- --paths.encoder assets/e5-small
+    python benchmarks/train_run.py NAME configs/joint_trf.cfg --record-only training/joint_trf \
+        --log training/joint_trf.log --wall-seconds 6000 -- --paths.encoder assets/e5-small
 """
 import argparse
 import json

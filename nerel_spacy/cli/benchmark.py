@@ -16,9 +16,9 @@ DEFAULT_OUTPUT = Path("benchmarks/results/quantization.json")
 EXAMPLES = """\
 [bold]Examples[/bold]
 
-  nerel-batch benchmark --fp32 training/trf/model-best --int8 training/trf/model-int8
+  nerel-batch benchmark --fp32 training/joint_trf/model-best --int8 training/joint_trf/model-int8
 
-  nerel-batch benchmark --fp32 training/trf/model-best --int8 training/trf/model-int8 corpus \\
+  nerel-batch benchmark --fp32 training/joint_trf/model-best --int8 training/joint_trf/model-int8 corpus \\
       --n-docs 50 --rounds 3 --output metrics/trf/quantization.json
 
 Each model runs in its own fresh process, one after the other. On a shared machine

@@ -66,7 +66,7 @@ def _has(read, scores: Dict[str, Any]) -> bool:
 
 @app.command()
 def evaluate(
-    model: str = typer.Argument(..., help="Pipeline folder (training/trf/model-best) or package name."),
+    model: str = typer.Argument(..., help="Pipeline folder (training/joint_trf/model-best) or package name."),
     corpus: Path = typer.Argument(
         Path("corpus"), help="A .spacy file, or a folder of SPLIT.spacy files (nerel-batch convert writes one)."
     ),
@@ -92,7 +92,7 @@ def evaluate(
     mentions over all and in-sentence pairs) where the pipeline has those heads,
     PER/LOC/ORG as natasha sees them, and speed.
 
-    Example: [bold]nerel-batch evaluate training/trf/model-best corpus -o metrics/trf[/bold]
+    Example: [bold]nerel-batch evaluate training/joint_trf/model-best corpus -o metrics/joint_trf[/bold]
     """
     console = Console(stderr=True)
     try:

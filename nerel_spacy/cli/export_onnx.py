@@ -14,7 +14,7 @@ from ._outputs import check_out_dir, load_source
 EXAMPLES = """\
 [bold]Examples[/bold]
   nerel-batch export-onnx training/joint_trf_heads_more_more/model-trimmed training/onnx-int8
-  nerel-batch export-onnx training/trf/model-best /tmp/onnx-fp32 --fp32
+  nerel-batch export-onnx training/joint_trf/model-best /tmp/onnx-fp32 --fp32
   python -c "import spacy; print(spacy.load('training/onnx-int8')('Путин посетил Казань.').ents)"
 Exit status: 0 written, 2 usage error (not a float32 transformer pipeline, OUT_DIR holds
 something else).

@@ -31,11 +31,11 @@ DEFAULT_FLOAT_LAYERS = "auto"
 EXAMPLES = """\
 [bold]Examples[/bold]
 
-  nerel-batch quantize training/trf/model-best training/trf/model-int8
+  nerel-batch quantize training/joint_trf/model-best training/joint_trf/model-int8
 
-  nerel-batch quantize training/trf/model-best /tmp/int8 --backend int8 --overwrite
+  nerel-batch quantize training/joint_trf/model-best /tmp/int8 --backend int8 --overwrite
 
-  python -c "import spacy; print(spacy.load('training/trf/model-int8')('Путин посетил Казань.').ents)"
+  python -c "import spacy; print(spacy.load('training/joint_trf/model-int8')('Путин посетил Казань.').ents)"
 
 Exit status: 0 written, 2 usage error (nothing to quantize, already int8, OUT_DIR holds
 something else).

@@ -138,7 +138,7 @@ def quantize_pipeline(
     if any(isinstance(shim, Int8HFShim) for _, shim in shims):
         raise AlreadyQuantizedError(
             "this pipeline's transformer is int8 already. Quantize the float32 pipeline "
-            "(e.g. training/trf/model-best), not its int8 copy."
+            "(e.g. training/joint_trf/model-best), not its int8 copy."
         )
     config, swapped = int8_config(nlp, compute, float_layers)
     for name in {component for component, _ in shims}:
