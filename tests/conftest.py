@@ -97,6 +97,19 @@ def unwrapped(output: str) -> str:
 MENTIONS_TEXT = "Министр иностранных дел России Сергей Лавров прилетел в Москву"
 
 
+def assert_annotates(nlp, text: str = "Путин посетил Москву.") -> None:
+    """``nlp`` runs end to end on ``text``: every relation type scored in [0, 1], a span group
+    of mentions, and relations indexing it (when the pipeline predicts them)."""
+    doc = nlp(text)
+    joint = nlp.get_pipe("nerel_joint")
+    assert set(doc.cats) == set(joint.cats_labels) and joint.cats_labels
+    assert all(0.0 <= score <= 1.0 for score in doc.cats.values())
+    mentions = doc.spans[joint.cfg["spans_key"]]
+    assert all(0 <= span.start < span.end <= len(doc) for span in mentions)
+    for relation in (doc._.relations or []) if doc.has_extension("relations") else []:
+        assert 0 <= relation["head"] < len(mentions) and 0 <= relation["tail"] < len(mentions)
+
+
 def mention_example(gold, predicted) -> Example:
     """An Example over MENTIONS_TEXT whose spans["nerel"] hold the ``(start, end, label)`` token
     spans ``gold`` (reference) and ``predicted``."""

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 
-from conftest import make_nested_examples, unwrapped
+from conftest import assert_annotates, make_nested_examples, unwrapped
 from test_pipeline_relations import v3_trained_on_nested
 
 runner = CliRunner()
@@ -93,15 +93,23 @@ def test_an_output_that_is_not_empty_is_kept(project, tmp_path):
     assert (tmp_path / "out" / "mine.txt").read_text() == "keep me"
 
 
-def test_a_pipeline_without_a_relation_head_is_refused(tmp_path):
+def test_a_pipeline_without_a_relation_head_is_refused(project, tmp_path):
     from test_pipeline_joint import cnn_nlp
 
     nlp = cnn_nlp()
     nlp.initialize(lambda: make_nested_examples(nlp))
     nlp.to_disk(tmp_path / "v2")
     result = runner.invoke(app, ["retrain-relations", str(tmp_path / "v2"), str(tmp_path / "out"),
+                                 "--corpus", str(project / "corpus")])
+    assert result.exit_code == 2
+    assert "has no nerel_joint relation head" in unwrapped(result.output), result.output
+
+
+def test_a_corpus_without_its_splits_is_refused(project, tmp_path):
+    result = runner.invoke(app, ["retrain-relations", str(project / "pipeline"), str(tmp_path / "out"),
                                  "--corpus", str(tmp_path)])
     assert result.exit_code == 2
+    assert "train.spacy not found. Convert NEREL first" in unwrapped(result.output), result.output
 
 
 def test_a_pipeline_with_static_vectors_keeps_them_under_its_new_head(project, tmp_path):
@@ -127,4 +135,4 @@ def test_a_pipeline_with_static_vectors_keeps_them_under_its_new_head(project, t
     retrained = spacy.load(tmp_path / "out")
     assert retrained.vocab.vectors.shape == nlp.vocab.vectors.shape
     assert numpy.array_equal(static_projection(retrained).get_param("W"), projection.get_param("W"))
-    assert retrained("Путин посетил Москву.") is not None
+    assert_annotates(retrained)

@@ -24,6 +24,7 @@ def test_records_line_up_with_the_rows_the_student_is_trained_on(teacher):
     component = nlp.get_pipe("nerel_joint")
     records = teacher_records(nlp, [eg.reference for eg in examples])
     gold = component._gold_relations(examples)
+    assert len(records) == len(gold) == len(examples)
     for eg, record, doc_gold in zip(examples, records, gold):
         n = len(eg.predicted)
         tags = unpack_tags(record, n, len(component.tag_labels))
@@ -48,7 +49,9 @@ def test_docs_get_their_record_in_user_data_in_order(teacher):
 def test_unlabeled_texts_become_docs_with_the_teachers_annotations(teacher):
     nlp, _ = teacher
     texts = [text for text, _, _ in NESTED_DOCS]
-    for text, doc in zip(texts, label_texts(nlp, texts)):
+    labelled = list(label_texts(nlp, texts))
+    assert [doc.text for doc in labelled] == texts
+    for text, doc in zip(texts, labelled):
         predicted = nlp(text)
         assert doc.text == text and doc.user_data[TEACHER_SOURCE]
         assert [(s.start, s.end, s.label_) for s in doc.spans["nerel"]] == \
@@ -56,7 +59,6 @@ def test_unlabeled_texts_become_docs_with_the_teachers_annotations(teacher):
         assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in predicted.ents]
         assert set(doc.cats.values()) <= {0.0, 1.0}
         assert doc._.relations == [{k: r[k] for k in ("head", "tail", "label")} for r in predicted._.relations]
-        assert doc._.trf_data is None if doc.has_extension("trf_data") else True
 
 
 def test_token_vectors_are_stored_and_the_teacher_is_left_as_it_was():
@@ -72,6 +74,7 @@ def test_token_vectors_are_stored_and_the_teacher_is_left_as_it_was():
     assert joint_model.TOKENS not in expected
     with joint_model.tokens_exposed(model):
         vectors = model.predict([nlp.make_doc(eg.reference.text) for eg in examples])[joint_model.TOKENS]
+    assert len(records) == len(vectors) == len(examples)
     for eg, record, want in zip(examples, records, vectors):
         stored = unpack_token_vectors(record, len(eg.predicted), want.shape[1])
         assert numpy.allclose(stored, want, atol=1e-2)  # stored as float16

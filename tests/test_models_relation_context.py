@@ -62,7 +62,9 @@ def test_a_pair_attends_over_its_own_tokens(context):
 def test_training_forward_equals_prediction(context):
     model, docs = context
     trained, _ = model.begin_update((docs, MENTIONS))
-    for a, b in zip(trained, model.predict((docs, MENTIONS))):
+    predicted = model.predict((docs, MENTIONS))
+    assert len(trained) == len(predicted) == len(docs)
+    for a, b in zip(trained, predicted):
         numpy.testing.assert_array_equal(a, b)
 
 

@@ -114,6 +114,7 @@ def test_prediction_per_mention_agrees_with_training_per_token(representation):
     model, docs = representation
     predicted = model.predict((docs, MENTIONS))
     trained, _ = model.begin_update((docs, MENTIONS))
+    assert len(predicted) == len(trained) == len(docs)
     for got, want in zip(predicted, trained):
         assert got.shape == want.shape
         numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -87,6 +87,7 @@ def test_the_width_by_width_fill_equals_the_gather_to_the_bit(max_width):
     model.set_param("widths", rng.normal(size=(max_width, 6)).astype("float32") * 0.3)
     expected = reference_representation(model, docs)
     for predicted in (model.predict(docs), model.begin_update(docs)[0]):
+        assert len(predicted) == len(expected) == len(docs)
         for got, want in zip(predicted, expected):
             assert got.shape == want.shape
             numpy.testing.assert_array_equal(got, want)

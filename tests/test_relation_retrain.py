@@ -41,7 +41,9 @@ def test_vectors_survive_the_cache_folder(briefly_trained, tmp_path):
     nlp, examples = briefly_trained
     vectors = rr.encode_token_vectors(nlp, examples)
     rr.save_vectors(tmp_path, "train", vectors)
-    for a, b in zip(rr.load_vectors(tmp_path, "train"), vectors):
+    loaded = rr.load_vectors(tmp_path, "train")
+    assert len(loaded) == len(vectors) == len(examples)
+    for a, b in zip(loaded, vectors):
         numpy.testing.assert_array_equal(a, b)
 
 
