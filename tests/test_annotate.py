@@ -22,6 +22,7 @@ from spacy.language import Language
 from typer.testing import CliRunner
 
 import annotate_helpers
+from conftest import unwrapped
 from nerel_spacy import annotate as lib
 from nerel_spacy.annotate import output as annotate_output
 from nerel_spacy.annotate import sources as annotate_sources_module
@@ -333,14 +334,19 @@ def test_usage_errors_exit_2(model_dir, docs, tmp_path):
     result = run_cli(docs, "-m", tmp_path / "no-such-model", "-o", out)
     assert result.exit_code == 2 and "can't load pipeline" in result.stderr
     assert not out.exists(), "a failed model load must not touch the output"
-    assert run_cli(docs, "-m", model_dir, "-o", out, "--batch-size", "0").exit_code == 2
-    assert run_cli(docs, "-m", model_dir, "-o", out, "--long-texts", "drop").exit_code == 2
-    assert run_cli(docs, "-m", model_dir, "-o", out, "--encoding", "no-such-codec").exit_code == 2
-    too_small = run_cli(docs, "-m", model_dir, "-o", out, "--max-chars", "1000", "--max-batch-chars", "500")
-    assert too_small.exit_code == 2 and "raise --max-batch-chars" in " ".join(too_small.stderr.split())
-    assert run_cli("-", "-", "-m", model_dir, "-o", "-").exit_code == 2
-    assert run_cli("-", "-m", model_dir, "-o", "-", "--resume").exit_code == 2
-    assert run_cli(docs, "-m", model_dir, "-o", out, "--errors", out).exit_code == 2
+    for args, message in [
+        (("--batch-size", "0"), "--batch-size"),
+        (("--long-texts", "drop"), "'drop' is not one of"),
+        (("--encoding", "no-such-codec"), "unknown encoding 'no-such-codec'"),
+        (("--max-chars", "1000", "--max-batch-chars", "500"), "raise --max-batch-chars"),
+        (("--errors", out), "the errors file can't be the output file"),
+    ]:
+        result = run_cli(docs, "-m", model_dir, "-o", out, *args)
+        assert result.exit_code == 2 and message in unwrapped(result.stderr), (args, result.stderr)
+    result = run_cli("-", "-", "-m", model_dir, "-o", "-")
+    assert result.exit_code == 2 and "'-' (stdin) can be given once" in unwrapped(result.stderr)
+    result = run_cli("-", "-m", model_dir, "-o", "-", "--resume")
+    assert result.exit_code == 2 and "--resume needs an output file" in unwrapped(result.stderr)
     assert not out.exists()
 
 
@@ -378,7 +384,9 @@ def test_existing_output_needs_resume_or_overwrite(model_dir, docs, tmp_path):
     result = run_cli(docs, "-m", model_dir, "-o", out)
     assert result.exit_code == 2 and "--resume" in result.stderr and "--overwrite" in result.stderr
     assert out.read_bytes() == before
-    assert run_cli(docs, "-m", model_dir, "-o", out, "--resume", "--overwrite").exit_code == 2
+    both = run_cli(docs, "-m", model_dir, "-o", out, "--resume", "--overwrite")
+    assert both.exit_code == 2 and "contradict each other" in unwrapped(both.stderr)
+    assert out.read_bytes() == before
     assert run_cli(docs, "-m", model_dir, "-o", out, "--overwrite").exit_code == 0
     assert len(read_output(out)) == 3
     result = run_cli(docs, "-m", model_dir, "-o", out, "--resume")

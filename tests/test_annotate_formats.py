@@ -36,6 +36,7 @@ from nerel_spacy.tokenizer import make_blank_nlp
 
 import annotate_helpers
 from brat_fixtures import NEREL_ROOT
+from conftest import unwrapped
 from test_annotate import TEXT_A, TEXT_B, docs, model_dir, read_errors, read_output, run_cli, run_process  # noqa: F401
 from test_render import check_page
 
@@ -321,7 +322,8 @@ def test_resume_redoes_only_what_is_missing(fmt, model_dir, docs, tmp_path):
         assert sorted(read_spacy_output(out)) == DOCS_IDS
     else:
         assert all(snapshot(out)[name][0] != after[name][0] for name in after if name != "annotation.conf")
-    assert run_cli(docs, "-m", model_dir, "--format", fmt, "-o", out, "--resume", "--overwrite").exit_code == 2
+    both = run_cli(docs, "-m", model_dir, "--format", fmt, "-o", out, "--resume", "--overwrite")
+    assert both.exit_code == 2 and "contradict each other" in unwrapped(both.stderr), both.stderr
 
 
 @pytest.mark.slow

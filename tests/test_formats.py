@@ -2,7 +2,7 @@
 import numpy
 import pytest
 import spacy
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -91,11 +91,22 @@ def test_every_id_stays_inside_and_comes_back(doc_id):
     assert doc_id in relpath_to_ids(relpath)
 
 
+def _without_txt(doc_id: str) -> str:
+    return doc_id[:-4] if doc_id.endswith(".txt") and doc_id != ".txt" else doc_id
+
+
 @given(st.text(min_size=1, max_size=12), st.text(min_size=1, max_size=12))
 def test_only_a_txt_suffix_makes_two_ids_share_a_path(first, second):
     if id_to_relpath(first) == id_to_relpath(second):
-        strip = lambda i: i[:-4] if i.endswith(".txt") and i != ".txt" else i  # noqa: E731
-        assert strip(first) == strip(second)
+        assert _without_txt(first) == _without_txt(second)
+
+
+@example("a", "", ".txt")
+@example("news/a", ".txt", "")
+@given(st.text(min_size=1, max_size=12), st.sampled_from(["", ".txt"]), st.sampled_from(["", ".txt"]))
+def test_an_id_and_the_same_id_with_txt_share_a_path(stem, first_suffix, second_suffix):
+    first, second = stem + first_suffix, stem + second_suffix
+    assert (id_to_relpath(first) == id_to_relpath(second)) == (_without_txt(first) == _without_txt(second))
 
 
 # --- brat ------------------------------------------------------------------------------

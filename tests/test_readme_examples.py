@@ -109,6 +109,7 @@ def test_github_anchors():
 
 def test_every_link_to_a_document_and_its_section_resolves():
     link = re.compile(r"\]\(([\w./-]*?\.md)?(?:#([^)\s]+))?\)")
+    sections = 0
     for path in DOCUMENTS:
         text = path.read_text(encoding="utf8")
         for target, anchor in link.findall(text):
@@ -120,6 +121,8 @@ def test_every_link_to_a_document_and_its_section_resolves():
                 assert anchor in github_anchors(document.read_text(encoding="utf8")), (
                     f"{path.name} links to {target}#{anchor}, which is no heading of {document.name}"
                 )
+                sections += 1
+    assert sections > 30
 
 
 def test_every_nerel_batch_command_and_flag_exists():
@@ -136,11 +139,15 @@ def test_every_nerel_batch_command_and_flag_exists():
 
 def test_every_project_command_and_var_exists():
     runnable = {command["name"] for command in PROJECT["commands"]} | set(PROJECT["workflows"])
+    commands, variables = set(), set()
     for name, text in texts():
         for command in PROJECT_RUN.findall(text):
             assert command in runnable, f"{name}: spacy project run {command} is not in project.yml"
+            commands.add(command)
         for var in PROJECT_VAR.findall(text):
             assert var in PROJECT["vars"], f"{name}: --vars.{var} is not a var of project.yml"
+            variables.add(var)
+    assert {"all", "cnn", "distill"} <= commands and {"nerel_dir", "encoder", "run"} <= variables
 
 
 def test_every_trained_config_and_override_exists():
@@ -162,9 +169,12 @@ def test_every_trained_config_and_override_exists():
 
 
 def test_every_python_module_exists():
+    modules = set()
     for name, text in texts():
         for module in PYTHON_MODULE.findall(text):
             assert importlib.util.find_spec(module.rstrip(".")) is not None, f"{name}: no module {module}"
+            modules.add(module.rstrip("."))
+    assert "nerel_spacy.packaging" in modules
 
 
 def test_wheel_path_matches_the_project_package():
