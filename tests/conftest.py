@@ -4,6 +4,7 @@ Nothing is downloaded: the BERT and its WordPiece tokenizer are made from the
 fixture texts, so the transformer tests run offline and in seconds.
 """
 import re
+import sys
 from pathlib import Path
 from typing import List
 
@@ -14,6 +15,20 @@ from spacy.training import Example
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NEREL_DIR = REPO_ROOT.parent / "shared" / "data" / "nerel"
+# The checks against the full corpus run where a NEREL copy with train/ and dev/ sits beside the repository.
+needs_nerel = pytest.mark.skipif(
+    not all((NEREL_DIR / split).is_dir() for split in ("train", "dev")),
+    reason=f"NEREL corpus (train/ and dev/) not found at {NEREL_DIR}",
+)
+
+
+def pyproject() -> dict:
+    """pyproject.toml's ``[project]`` table (tomllib from Python 3.11, tomli before)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf8"))["project"]
 
 # (tokens joined by spaces, entity token spans, relation types present)
 TINY_DOCS = [

@@ -87,9 +87,11 @@ def test_benchmark_reads_a_corpus_folders_dev_split(models, tmp_path):
     assert report["data"] == str(data) and report["models"]["int8"]["scores"] == {}
 
 
-def test_model_size_of_a_folder_and_of_an_unknown_name(models):
-    paths, _ = models
-    assert model_size_bytes(paths["int8"]) > 0
+def test_model_size_of_a_folder_and_of_an_unknown_name(tmp_path):
+    (tmp_path / "component").mkdir()
+    (tmp_path / "config.cfg").write_bytes(b"x" * 100)
+    (tmp_path / "component" / "model").write_bytes(b"y" * 23)
+    assert model_size_bytes(str(tmp_path)) == 123
     assert model_size_bytes("no_such_pipeline_package") is None
 
 

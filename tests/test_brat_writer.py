@@ -1,6 +1,5 @@
 """brat writing: read -> write -> read gives back the same doc, on fixtures and on NEREL dev."""
 import os
-from pathlib import Path
 
 import pytest
 from spacy.tokens import Span
@@ -23,8 +22,9 @@ from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.tokenizer import make_blank_nlp
 
 from brat_fixtures import DEV, PROBLEMS, TRAIN
+from conftest import NEREL_DIR, needs_nerel
 
-NEREL_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nerel" / "dev"
+NEREL_DEV = NEREL_DIR / "dev"
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 
 @pytest.mark.nerel
-@pytest.mark.skipif(not NEREL_DEV.is_dir(), reason=f"NEREL dev not found at {NEREL_DEV}")
+@needs_nerel
 @pytest.mark.slow
 def test_nerel_dev_round_trip_is_exact(tmp_path, nlp):
     paths = find_documents(NEREL_DEV)

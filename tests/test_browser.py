@@ -18,13 +18,14 @@ from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.tokenizer import make_blank_nlp
 
 from brat_fixtures import NEREL_ROOT, TRAIN
+from conftest import NEREL_DIR, needs_nerel
 from test_report import FIXTURE_IDS, gold_record
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e .[browser])")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")
-NEREL_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nerel" / "dev"
+NEREL_DEV = NEREL_DIR / "dev"
 WIDTH = 1280
 
 pytestmark = pytest.mark.skipif(
@@ -116,7 +117,7 @@ def test_report_in_chromium(browser, tmp_path):
 
 @pytest.mark.nerel
 @pytest.mark.slow
-@pytest.mark.skipif(not NEREL_DEV.is_dir(), reason=f"NEREL dev not found at {NEREL_DEV}")
+@needs_nerel
 def test_nerel_dev_report_in_chromium(browser, tmp_path):
     """The report over NEREL dev's gold annotation as records: the screenshot in docs/img."""
     from selenium.webdriver.common.by import By

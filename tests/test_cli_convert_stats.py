@@ -1,6 +1,7 @@
 """``nerel-batch convert`` and ``nerel-batch stats`` through Typer's test runner."""
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -113,9 +114,10 @@ def test_console_script_runs(tmp_path):
     """The installed entry point, as a user runs it (one subprocess, kept small)."""
     import subprocess
 
-    exe = shutil.which("nerel-batch")
+    beside_python = Path(sys.executable).parent / "nerel-batch"  # the venv's, activated or not
+    exe = str(beside_python) if beside_python.is_file() else shutil.which("nerel-batch")
     if exe is None:
-        pytest.skip("nerel-batch is not on PATH (package not installed)")
+        pytest.skip("no nerel-batch beside this Python or on PATH (pip install -e . first)")
     proc = subprocess.run([exe, "convert", str(DEV), str(tmp_path)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -3,7 +3,6 @@ so that ``spacy.load`` finds it in a process that has not imported the module (a
 worker, a Ray actor, ``spacy train`` from the command line)."""
 import importlib
 import pkgutil
-import sys
 from pathlib import Path
 
 import catalogue
@@ -12,10 +11,7 @@ from spacy.util import registry
 
 import nerel_spacy
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    tomllib = pytest.importorskip("tomli")
+from conftest import pyproject
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("factories", "architectures", "scorers", "loggers", "tokenizers", "callbacks", "augmenters")
@@ -36,14 +32,14 @@ def test_registered_functions_are_entry_points(group):
                   if getattr(func, "__module__", "").startswith("nerel_spacy")}
     if group == "factories":  # spaCy registers a factory by its name, an entry point names the maker
         registered = {name for name in registered if not name.startswith("nerel_spacy")}
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf8"))["project"]["entry-points"]
+    declared = pyproject()["entry-points"]
     missing = registered - set(declared.get(f"spacy_{group}", {}))
     assert not missing, f"add these to [project.entry-points.spacy_{group}] in pyproject.toml: {sorted(missing)}"
 
 
 def test_entry_points_name_the_function_registered_under_that_name():
     _import_every_module()
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf8"))["project"]["entry-points"]
+    declared = pyproject()["entry-points"]
     for group in GROUPS:
         namespace = getattr(registry, group).namespace
         in_code = {key[-1]: func for key, func in catalogue._get_all(namespace).items()}

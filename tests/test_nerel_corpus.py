@@ -5,7 +5,6 @@ Skipped when the corpus is not at ``../shared/data/nerel`` next to the repositor
 import re
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import spacy
@@ -15,12 +14,13 @@ from nerel_spacy.corpus import convert_corpus, read_corpus
 from nerel_spacy.schema import SPANS_KEY, load_schema
 from nerel_spacy.tokenizer import make_blank_nlp
 
-NEREL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nerel"
+from conftest import NEREL_DIR, needs_nerel
+
 
 pytestmark = [
     pytest.mark.nerel,
     pytest.mark.slow,  # converts the whole corpus (about 13 s) before its checks
-    pytest.mark.skipif(not NEREL_DIR.is_dir(), reason=f"NEREL corpus not found at {NEREL_DIR}"),
+    needs_nerel,
 ]
 
 # Counted here with a regex of its own, not with the reader under test.

@@ -316,21 +316,6 @@ def test_annotate_takes_the_package_name(venv_python, tmp_path):
     assert set(record["cats"]) == {"WORKS_AS"}
 
 
-def test_the_core_install_leaves_out_the_torch_stack():
-    """pip install nerel-spacy, or a package built from an ONNX export, brings no torch;
-    the transformers extra does, with torch pinned (an unpinned one pulls CUDA)."""
-    import tomllib
-
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf8"))["project"]
-    core = {Requirement(r).name for r in project["dependencies"]}
-    assert not core & {"torch", "transformers", "spacy-transformers", "safetensors"}
-    extras = project["optional-dependencies"]
-    torch_stack = {Requirement(r).name: Requirement(r) for r in extras["transformers"]}
-    assert set(torch_stack) == {"torch", "transformers", "spacy-transformers", "safetensors"}
-    assert str(torch_stack["torch"].specifier) == "==2.13.0"
-    assert {Requirement(r).name for r in extras["onnxruntime"]} == {"onnxruntime", "tokenizers"}
-
-
 @pytest.mark.slow
 def test_which_pipelines_need_the_torch_stack(tmp_path):
     cnn = train_tiny_pipeline(tmp_path / "cnn", n_steps=1)

@@ -22,7 +22,6 @@ TEXTS = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("n_tokens", [0, 1, 5, 6, 7, 8, 12, 13, 30])
 @pytest.mark.parametrize("window,stride", [(8, 6), (4, 4), (5, 2)])
 def test_windows_are_strided_spans(n_tokens, window, stride):

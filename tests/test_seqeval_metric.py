@@ -5,9 +5,6 @@ from hypothesis import strategies as st
 
 from nerel_spacy.seqeval_metric import entities, entity_prf
 
-seqeval = pytest.importorskip("seqeval.metrics", reason="the cross-check needs seqeval (the test extra)")
-from seqeval.metrics.sequence_labeling import get_entities  # noqa: E402
-
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-PER", "S-LOC", "I-ORG"]
 
 
@@ -30,8 +27,9 @@ def test_sequences_of_other_lengths_are_refused():
     lambda lengths: st.tuples(*[st.tuples(st.lists(st.sampled_from(LABELS), min_size=n, max_size=n),
                                           st.lists(st.sampled_from(LABELS), min_size=n, max_size=n))
                                 for n in lengths])))
-@pytest.mark.slow
 def test_same_numbers_as_the_seqeval_package(pairs):
+    seqeval = pytest.importorskip("seqeval.metrics", reason="the cross-check needs seqeval (the test extra)")
+    from seqeval.metrics.sequence_labeling import get_entities
     gold = [list(g) for g, _ in pairs]
     predicted = [list(p) for _, p in pairs]
     assert entities(gold) == get_entities(gold)

@@ -1,5 +1,4 @@
 """The NEREL tokenizer: finer splits where NEREL needs them, nothing lost, serializable."""
-from pathlib import Path
 
 import pytest
 import spacy
@@ -9,7 +8,8 @@ from nerel_spacy.tokenizer import (
     create_russian_tokenizer, make_blank_nlp, russian_tokenizer_rules, without_redundant_identity_rules,
 )
 
-NEREL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nerel"
+from conftest import NEREL_DIR, needs_nerel
+
 
 TEXTS = [
     "Сборная Японии сыграла на ЧМ-2018 со счётом 2:1, а в 1999—2001 гг. тренер жил в Осаке.",
@@ -159,7 +159,7 @@ def test_redundant_rule_removal_is_a_fixpoint():
 
 
 @pytest.mark.nerel
-@pytest.mark.skipif(not NEREL_DIR.is_dir(), reason=f"NEREL corpus not found at {NEREL_DIR}")
+@needs_nerel
 def test_same_tokens_on_all_of_nerel(nlp):
     full = _with_every_exception(nlp)
     texts = [path.read_text(encoding="utf-8") for path in sorted(NEREL_DIR.glob("*/*.txt"))]

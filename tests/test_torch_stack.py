@@ -1,8 +1,6 @@
 """The torch stack's one list against pyproject.toml's `transformers` extra, and its detection."""
 import subprocess
 import sys
-import tomllib
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -15,13 +13,25 @@ from nerel_spacy.torch_stack import (
     missing_torch_stack_module,
 )
 
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+from conftest import pyproject
 
 
 def test_the_list_is_what_the_transformers_extra_installs():
-    extras = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    extras = pyproject()["optional-dependencies"]
     installed = {canonical_distribution_name(Requirement(r).name) for r in extras["transformers"]}
     assert installed == set(TORCH_STACK_DISTRIBUTIONS)
+
+
+def test_the_core_install_leaves_out_the_torch_stack():
+    """pip install nerel-spacy, or a package built from an ONNX export, brings no torch;
+    the transformers extra does, with torch pinned (an unpinned one pulls CUDA)."""
+    project = pyproject()
+    core = {canonical_distribution_name(Requirement(r).name) for r in project["dependencies"]}
+    assert not core & set(TORCH_STACK_DISTRIBUTIONS)
+    extras = project["optional-dependencies"]
+    torch_pin = next(Requirement(r) for r in extras["transformers"] if Requirement(r).name == "torch")
+    assert str(torch_pin.specifier) == "==2.13.0"
+    assert {Requirement(r).name for r in extras["onnxruntime"]} == {"onnxruntime", "tokenizers"}
 
 
 def test_the_module_names_are_the_import_names():

@@ -91,18 +91,18 @@ def flat(result) -> str:
     return " ".join(result.output.split())
 
 
-def test_cli_errors_say_what_to_do(fp32_dir, tmp_path):
-    missing = CliRunner().invoke(app, ["trim-vocab", str(fp32_dir), str(tmp_path / "o"), "--texts", str(tmp_path / "nope")])
+def test_cli_errors_say_what_to_do(tiny_bert_dir, tmp_path):
+    missing = CliRunner().invoke(app, ["trim-vocab", str(tiny_bert_dir), str(tmp_path / "o"), "--texts", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "no such file or folder" in flat(missing)
     empty = tmp_path / "empty"
     empty.mkdir()
-    no_txt = CliRunner().invoke(app, ["trim-vocab", str(fp32_dir), str(tmp_path / "o"), "--texts", str(empty)])
+    no_txt = CliRunner().invoke(app, ["trim-vocab", str(tiny_bert_dir), str(tmp_path / "o"), "--texts", str(empty)])
     assert no_txt.exit_code == 2 and "no .txt files" in flat(no_txt)
-    bad_words = CliRunner().invoke(app, ["trim-vocab", str(fp32_dir), str(tmp_path / "o"), "--texts", str(fp32_dir / "meta.json"),
+    bad_words = CliRunner().invoke(app, ["trim-vocab", str(tiny_bert_dir), str(tmp_path / "o"), "--texts", str(tiny_bert_dir / "config.json"),
                                          "--words", "frequent"])
     assert bad_words.exit_code == 2 and "one word per line" in flat(bad_words)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "x").write_text("x")
-    exists = CliRunner().invoke(app, ["trim-vocab", str(fp32_dir), str(taken), "--texts", str(empty)])
+    exists = CliRunner().invoke(app, ["trim-vocab", str(tiny_bert_dir), str(taken), "--texts", str(empty)])
     assert exists.exit_code == 2 and "--overwrite" in flat(exists)
