@@ -9,7 +9,7 @@ from pathlib import Path
 from spacy.tokens import DocBin
 
 from conftest import make_examples
-from test_pipeline_joint import cnn_nlp, train, trf_nlp
+from pipeline_helpers import cnn_nlp, train, trf_nlp
 
 TRAIN_STEPS = 8
 

@@ -773,7 +773,7 @@ def test_predicted_mentions_carry_their_scores(tmp_path):
     import spacy
 
     from conftest import make_nested_examples
-    from test_pipeline_joint import cnn_nlp, train
+    from pipeline_helpers import cnn_nlp, train
 
     nlp = cnn_nlp()
     examples = make_nested_examples(nlp)

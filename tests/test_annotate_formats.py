@@ -474,7 +474,7 @@ def test_whole_texts_ends_a_zone_only_at_a_text_end():
 @pytest.mark.slow
 def test_trained_nested_pipeline_to_spacy_keeps_scores(tmp_path):
     from conftest import NESTED_DOCS, make_nested_examples
-    from test_pipeline_joint import cnn_nlp, train
+    from pipeline_helpers import cnn_nlp, train
 
     spacy.util.fix_random_seed(0)
     nlp = cnn_nlp()

@@ -18,7 +18,7 @@ import spacy
 from typer.testing import CliRunner
 
 from conftest import REPO_ROOT, TINY_DOCS, make_examples
-from test_pipeline_joint import cnn_nlp, train
+from pipeline_helpers import cnn_nlp, train
 from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, read_done_ids
 from nerel_spacy.annotate.engines import RAY_INSTALL, make_engine
 from nerel_spacy.annotate.engines.local import LocalEngine

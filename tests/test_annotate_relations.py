@@ -77,8 +77,8 @@ def test_no_relations_field_without_a_relation_model():
 @pytest.mark.slow
 def test_annotate_writes_the_predicted_triples(tmp_path):
     from conftest import make_nested_examples
-    from test_pipeline_joint import train
-    from test_pipeline_relations import v3_nlp
+    from pipeline_helpers import train
+    from pipeline_helpers import v3_nlp
 
     nlp = v3_nlp()
     examples = make_nested_examples(nlp)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from nerel_spacy.cli import app
 
 from conftest import assert_annotates, make_nested_examples, unwrapped
-from test_pipeline_relations import v3_trained_on_nested
+from pipeline_helpers import v3_trained_on_nested
 
 runner = CliRunner()
 
@@ -94,7 +94,7 @@ def test_an_output_that_is_not_empty_is_kept(project, tmp_path):
 
 
 def test_a_pipeline_without_a_relation_head_is_refused(project, tmp_path):
-    from test_pipeline_joint import cnn_nlp
+    from pipeline_helpers import cnn_nlp
 
     nlp = cnn_nlp()
     nlp.initialize(lambda: make_nested_examples(nlp))

@@ -10,8 +10,8 @@ from nerel_spacy.distill.teacher import TEACHER_SOURCE, label_texts, teacher_rec
 from nerel_spacy.models import joint as joint_model
 from nerel_spacy.relation_decoding import enumerate_pairs
 from nerel_spacy.span_decoding import n_candidates
-from test_pipeline_joint import cnn_nlp, train
-from test_pipeline_relations import v3_trained_on_nested
+from pipeline_helpers import cnn_nlp, train
+from pipeline_helpers import v3_trained_on_nested
 
 
 @pytest.fixture(scope="module")

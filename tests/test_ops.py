@@ -7,7 +7,7 @@ from thinc.api import Linear, NumpyOps, Relu, chain, get_current_ops, set_curren
 from nerel_spacy.ops import create_numpy_blas_ops, use_numpy_blas, use_numpy_blas_in, use_numpy_blas_on
 
 from conftest import make_nested_examples
-from test_pipeline_joint import cnn_nlp, train
+from pipeline_helpers import cnn_nlp, train
 
 
 @pytest.fixture

@@ -167,7 +167,7 @@ def test_overwrite_ents_given_at_load_time(tmp_path):
 
 @pytest.mark.slow
 def test_transformer_pipeline_requires_spacy_transformers(tiny_bert_dir, tmp_path):
-    from test_pipeline_joint import trf_nlp
+    from pipeline_helpers import trf_nlp
     from conftest import make_examples
 
     nlp = trf_nlp(tiny_bert_dir)

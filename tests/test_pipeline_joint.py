@@ -3,49 +3,17 @@ import numpy
 import pytest
 import spacy
 from spacy.training import Example
-from spacy.util import load_model_from_config
 from thinc.api import Adam
 
 from nerel_spacy.models.joint import get_log_variances
 from nerel_spacy.pipeline.joint import NerelJoint
 
-from conftest import TINY_DOCS, make_examples, make_nested_examples, tiny_trf_config
+from conftest import TINY_DOCS, make_examples, make_nested_examples
+from pipeline_helpers import cnn_nlp, train, trf_nlp
 
 
 def gold_ents(example: Example):
     return [(e.start, e.end, e.label_) for e in example.reference.ents]
-
-
-def train(nlp, examples, n_steps):
-    optimizer = nlp.initialize(lambda: examples)
-    history = []
-    for _ in range(n_steps):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
-        optimizer.step_schedules()  # as spaCy's training loop does (warm-up starts at 0)
-        history.append(losses)
-    return history
-
-
-def cnn_nlp(**cfg):
-    nlp = spacy.blank("ru")
-    nlp.add_pipe("nerel_joint", config=cfg)
-    return nlp
-
-
-def trf_nlp(bert_dir, inline=False):
-    config = tiny_trf_config(bert_dir)
-    if inline:
-        config["nlp"]["pipeline"] = ["nerel_joint"]
-        del config["components"]["transformer"]
-        config["components"]["nerel_joint"]["model"]["tok2vec"] = {
-            "@architectures": "nerel.Tok2VecTransformer.v1",
-            "name": str(bert_dir),
-            "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 8, "stride": 6},
-            "pooling": {"@layers": "reduce_mean.v1"},
-            "tokenizer_config": {"use_fast": True},
-        }
-    return load_model_from_config(config, auto_fill=True, validate=True)
 
 
 @pytest.mark.slow

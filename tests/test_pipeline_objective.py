@@ -7,7 +7,7 @@ from nerel_spacy.distill.soft_targets import TEACHER_KEY
 from nerel_spacy.models.joint import TOKENS
 from nerel_spacy.pipeline.objective import TASK_LOSSES, token_vectors_loss
 from nerel_spacy.distill.teacher import teacher_records
-from test_pipeline_relations import v3_trained_on_nested
+from pipeline_helpers import v3_trained_on_nested
 
 TASKS = ("ner", "spans", "cats", "relations")
 

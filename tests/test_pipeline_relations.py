@@ -7,41 +7,7 @@ from nerel_spacy.scoring_relations import relation_triples, score_relations_with
 from nerel_spacy.spans import get_relations
 
 from conftest import NESTED_RELATIONS, make_nested_examples
-from test_pipeline_joint import cnn_nlp, train
-
-V3_MODEL = {
-    "@architectures": "nerel.JointTagCat.v3",
-    "tok2vec": {
-        "@architectures": "spacy.HashEmbedCNN.v2", "pretrained_vectors": None, "width": 96,
-        "depth": 4, "embed_size": 2000, "window_size": 1, "maxout_pieces": 3, "subword_features": True,
-    },
-    "span_head": {"@architectures": "nerel.SpanScorer.v1", "max_width": 8, "hidden_width": 64},
-    "relation_head": {"@architectures": "nerel.RelationScorer.v1", "max_distance": 16, "hidden_width": 64},
-    "doc_pooling": {"@architectures": "nerel.MeanMaxPooling.v1"},
-}
-V3_SCORER = {"@scorers": "nerel.joint_scorer.v3", "spans_key": "nerel"}
-
-
-def v3_nlp(**cfg):
-    return cnn_nlp(model=V3_MODEL, scorer=V3_SCORER, **cfg)
-
-
-def v3_trained_on_nested(n_steps: int):
-    """A v3 pipeline trained ``n_steps`` on the three nested docs, and their examples."""
-    nlp = v3_nlp()
-    examples = make_nested_examples(nlp)
-    train(nlp, examples, n_steps)
-    return nlp, examples
-
-
-def triples(doc):
-    """Relations as ((start, end, type), (start, end, type), relation), in token offsets."""
-    group = doc.spans["nerel"]
-    return sorted(
-        (tuple((group[r[k]].start, group[r[k]].end, group[r[k]].label_) for k in ("head", "tail")), r["label"])
-        for r in get_relations(doc)
-    )
-
+from pipeline_helpers import V3_MODEL, V3_SCORER, cnn_nlp, train, triples, v3_nlp
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

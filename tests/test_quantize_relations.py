@@ -7,7 +7,7 @@ from nerel_spacy.pipeline.targets import gold_relations
 from nerel_spacy.quantize import quantize_pipeline
 
 from conftest import make_nested_examples
-from test_pipeline_joint import train, trf_nlp
+from pipeline_helpers import train, trf_nlp
 
 
 def v3_trf_nlp(bert_dir, relation_head="nerel.RelationScorer.v1"):

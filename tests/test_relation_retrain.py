@@ -7,7 +7,7 @@ from thinc.api import fix_random_seed
 from nerel_spacy import relation_retrain as rr
 from nerel_spacy.models import joint as joint_model
 
-from test_pipeline_relations import triples, v3_trained_on_nested
+from pipeline_helpers import triples, v3_trained_on_nested
 
 V4 = {"@architectures": "nerel.RelationScorer.v4", "max_distance": 16, "hidden_width": 64, "context_width": 16,
       "structure_width": 8, "prior": 0.01}
@@ -102,7 +102,7 @@ def test_the_new_head_goes_into_a_pipeline_that_keeps_everything_else(briefly_tr
 
 
 def test_a_pipeline_without_a_relation_head_is_refused():
-    from test_pipeline_joint import cnn_nlp
+    from pipeline_helpers import cnn_nlp
 
     nlp = cnn_nlp()  # nerel.JointTagCat.v2: no relation head
     with pytest.raises(ValueError, match="no relation head"):
