@@ -45,16 +45,17 @@ def gold_mentions(split):
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     out = tmp_path_factory.mktemp("nerel")
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU time: other work on the machine does not count
     reports = convert_corpus(NEREL_DIR, out)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     return out, reports, seconds
 
 
-def test_converts_both_splits_quickly(converted):
+def test_converts_every_split_without_a_quadratic_step(converted):
+    """About 25 s of CPU on 2 cores of an Intel Xeon; a slip into quadratic work would take minutes."""
     out, reports, seconds = converted
-    print(f"\nNEREL train+dev converted in {seconds:.1f}s")
-    assert list(reports) == ["train", "dev"]
+    print(f"\nNEREL converted in {seconds:.1f} s of CPU")
+    assert {"train", "dev"} <= set(reports)  # and test, where a copy has it
     assert seconds < 60
 
 
