@@ -89,9 +89,9 @@ def test_a_long_text_decodes_in_linear_time():
     probs[:, 0] = 1.0
     mention = (ends - starts == 2) & (starts % 3 == 0)
     probs[mention] = [0.1, 0.9]
-    begin = time.perf_counter()
+    begin = time.process_time()  # CPU time: a busy machine does not fail it
     decoded = decode_spans(probs, starts, ends, 0.5)
-    assert len(decoded) == int(mention.sum()) and time.perf_counter() - begin < 5.0
+    assert len(decoded) == int(mention.sum()) and time.process_time() - begin < 5.0
 
 
 def test_the_higher_scored_of_two_crossing_spans_wins():
