@@ -151,6 +151,43 @@ def score_gold_mention_relations(
     return found
 
 
+def run_upstream(nlp: Language, examples: Sequence[Example], component: str, batch_size: int = 16) -> List[Example]:
+    """Examples whose predicted docs are copies run through the components before ``component``."""
+    upstream = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
+    prepared = []
+    for batch in minibatch(list(examples), batch_size):
+        docs = [eg.predicted.copy() for eg in batch]
+        for proc in upstream:
+            docs = list(proc.pipe(docs))
+        prepared.extend(Example(doc, eg.reference) for doc, eg in zip(docs, batch))
+    return prepared
+
+
+def gold_mention_pairs(
+    nlp: Language, examples: Sequence[Example], *, component: str = "nerel_joint", batch_size: int = 16
+) -> List["DocPairs"]:
+    """Each example's candidate pairs of gold mentions with their probabilities, and its
+    in-sentence gold triples, for ``relation_protocols`` (examples with bare predicted docs)."""
+    from .pipeline.targets import gold_relations
+    from .relation_protocols import DocPairs
+
+    pipe = nlp.get_pipe(component)
+    found = []
+    for batch in minibatch(run_upstream(nlp, examples, component, batch_size), batch_size):
+        gold = gold_relations(batch, pipe.entity_labels, pipe.cats_labels, pipe.cfg["spans_key"] or SPANS_KEY)
+        pairs = pipe.pair_probabilities([eg.predicted for eg in batch], [g.mentions for g in gold])
+        for eg, doc_gold, (heads, tails, probs) in zip(batch, gold, pairs):
+            sentence = sentence_ids(eg.predicted)
+            rows = doc_gold.mentions
+            inside = numpy.asarray(
+                [in_one_sentence(sentence, rows[h], rows[t]) for h, t in zip(heads.tolist(), tails.tolist())],
+                dtype=bool,
+            )
+            triples = {(h, t, k) for h, t, k in doc_gold.triples if in_one_sentence(sentence, rows[h], rows[t])}
+            found.append(DocPairs(heads, tails, probs, inside, triples))
+    return found
+
+
 def score_relations_with_gold_mentions(
     nlp: Language,
     examples: Sequence[Example],
@@ -164,13 +201,7 @@ def score_relations_with_gold_mentions(
     predicted docs first.
     """
     pipe = nlp.get_pipe(component)
-    upstream = [proc for name, proc in nlp.pipeline[: nlp.pipe_names.index(component)]]
-    prepared = []
-    for batch in minibatch(list(examples), batch_size):
-        docs = [eg.predicted.copy() for eg in batch]
-        for proc in upstream:
-            docs = list(proc.pipe(docs))
-        prepared.extend(Example(doc, eg.reference) for doc, eg in zip(docs, batch))
+    prepared = run_upstream(nlp, examples, component, batch_size)
     return score_gold_mention_relations(
         prepared, pipe.predict_relations, pipe.entity_labels, pipe.cats_labels,
         spans_key=pipe.cfg["spans_key"] or SPANS_KEY, batch_size=batch_size,
@@ -211,8 +242,10 @@ def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict
 
 
 __all__ = [
+    "gold_mention_pairs",
     "gold_mention_triples",
     "relation_triples",
+    "run_upstream",
     "score_gold_mention_relations",
     "score_relations",
     "score_relations_with_gold_mentions",

@@ -113,3 +113,26 @@ def test_gold_mention_scores_all_pairs_and_in_sentence_pairs():
     assert scores["relations_gold_insent_f"] == pytest.approx(2 / 3)
     assert scores["relations_gold_per_type"]["LOCATED_IN"]["f"] == pytest.approx(0.5)
     assert numpy.isfinite(scores["relations_gold_f"])
+
+
+def test_gold_mention_pairs_reproduce_the_in_sentence_scores():
+    """The protocols' extraction score, from every pair's probabilities, equals the scorer's
+    ``relations_gold_insent_*`` at the component's threshold (a briefly trained v3 pipeline,
+    so some pairs sit on either side of it)."""
+    from nerel_spacy.relation_protocols import extraction_scores
+    from nerel_spacy.scoring_relations import gold_mention_pairs
+    from pipeline_helpers import v3_trained_on_nested
+
+    nlp, examples = v3_trained_on_nested(25)
+    bare = [Example(nlp.make_doc(eg.reference.text), eg.reference) for eg in examples]
+    pairs = gold_mention_pairs(nlp, bare)
+    n_labels = len(nlp.get_pipe("nerel_joint").cats_labels)
+    assert len(pairs) == len(examples) and all(p.probs.shape == (len(p.heads), n_labels) for p in pairs)
+    assert sum(len(p.gold) for p in pairs) == 2  # of the three gold triples, one crosses sentences
+    threshold = nlp.get_pipe("nerel_joint").cfg["relation_threshold"]
+    probs = numpy.concatenate([p.probs.ravel() for p in pairs])
+    assert (probs >= threshold).any() and (probs < threshold).any()
+    expected = score_relations_with_gold_mentions(nlp, bare)
+    found = extraction_scores(pairs, threshold)
+    for key in ("p", "r", "f"):
+        assert found[key] == pytest.approx(expected[f"relations_gold_insent_{key}"])

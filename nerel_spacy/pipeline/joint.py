@@ -45,7 +45,7 @@ from .objective import (
     TASK_LOSSES, add_token_vectors_loss, check_settings, output_gradients, raw_task_losses, relation_task_loss,
     sum_gradients, teacher_record,
 )
-from .relations import combine_cats, decoded_mentions, predict_relations, relations_to_dicts
+from .relations import combine_cats, decoded_mentions, pair_probabilities, predict_relations, relations_to_dicts
 from .targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
@@ -183,6 +183,13 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             len(docs), self.cfg["relation_threshold"], len(self.cats_labels),
         )
         return relations
+
+    def pair_probabilities(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> list:
+        """Every candidate pair of given mentions with each type's probability (``pair_probabilities``)."""
+        if self.relation_head is None or any(not len(doc) for doc in docs):
+            raise ValueError(f"{self.name}: pair probabilities need a relation head and non-empty docs")
+        outputs = self._predict_model(list(docs))
+        return pair_probabilities(self.relation_head, outputs[joint_model.TOKENS], mentions, len(self.cats_labels))
 
     def set_annotations(self, docs: Iterable[Doc], predictions: JointPrediction) -> None:
         """Write ``doc.ents``, ``doc.spans[spans_key]`` and ``doc.cats`` from ``predict``."""

@@ -55,6 +55,26 @@ def predict_relations(
     return relations, best
 
 
+def pair_probabilities(
+    relation_head: Model, token_vectors: List[object], mentions: Sequence[numpy.ndarray], n_labels: int
+) -> List[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]]:
+    """Per doc, the candidate pairs' heads, tails and ``(n_pairs, n_labels)`` probabilities.
+
+    Unlike ``predict_relations`` nothing is thresholded: every candidate pair of every
+    type, for analyses that compare thresholds or protocols (``relation_protocols``).
+    """
+    ops = relation_head.ops
+    if not len(mentions):
+        return []
+    logits = relation_head.predict((token_vectors, list(mentions)))
+    found = []
+    for doc_logits, doc_mentions in zip(logits, mentions):
+        heads, tails = enumerate_pairs(doc_mentions, relation_head.attrs["max_distance"])
+        probs = ops.to_numpy(sigmoid(ops, doc_logits)) if len(heads) else numpy.zeros((0, n_labels))
+        found.append((heads, tails, numpy.asarray(probs, dtype="float32").reshape((len(heads), n_labels))))
+    return found
+
+
 def _pairs_that_may_reach(logits: numpy.ndarray, threshold: float) -> numpy.ndarray:
     """Rows with some logit within float rounding of ``threshold``'s log-odds, or above."""
     if not 0.0 < threshold < 1.0:

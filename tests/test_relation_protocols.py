@@ -1,0 +1,76 @@
+"""The extraction and classification protocols, on hand-computed pair probabilities."""
+import numpy
+import pytest
+
+from nerel_spacy.relation_protocols import (
+    NA,
+    DocPairs,
+    Instance,
+    classification_instances,
+    classification_scores,
+    classify,
+    extraction_scores,
+)
+
+
+def hand_doc():
+    """Pairs (0,1) related twice, (0,2) related and mistyped, (1,0) unrelated, (2,3) across
+    sentences; the gold (1,3) is in one sentence but no candidate (beyond the window)."""
+    return DocPairs(
+        heads=numpy.asarray([0, 1, 0, 2]),
+        tails=numpy.asarray([1, 0, 2, 3]),
+        probs=numpy.asarray([[0.9, 0.2, 0.1], [0.1, 0.1, 0.6], [0.1, 0.4, 0.35], [0.9, 0.0, 0.0]]),
+        in_sentence=numpy.asarray([True, True, True, False]),
+        gold={(0, 1, 0), (0, 1, 1), (0, 2, 2), (1, 3, 0)},
+    )
+
+
+def test_extraction_is_multi_label_over_in_sentence_pairs():
+    # predicted at 0.3: (0,1,0) right, (1,0,2) wrong, (0,2,1) wrong, (0,2,2) right; the pair
+    # across sentences is not asked; (0,1,1) and the window's (1,3,0) are missed
+    scores = extraction_scores([hand_doc()], 0.3)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 2, 2)
+    assert scores["p"] == scores["r"] == scores["f"] == pytest.approx(0.5)
+    assert extraction_scores([hand_doc()], 0.95)["tp"] == 0
+
+
+def test_instances_are_gold_triples_then_unrelated_in_sentence_pairs():
+    instances = classification_instances([hand_doc()], None)
+    assert instances == [
+        Instance(0, 0, 1, 0), Instance(0, 0, 1, 1), Instance(0, 0, 2, 2), Instance(0, 1, 3, 0), Instance(0, 1, 0, NA),
+    ]
+    assert classification_instances([hand_doc()], 0.0) == instances[:4]
+
+
+def test_classification_answers_the_best_type_or_na():
+    doc = hand_doc()
+    instances = classification_instances([doc], None)
+    # (0,1) → 0 twice (one of its two gold types right); (0,2) → 1; (1,3) no candidate; (1,0) → 2
+    assert classify([doc], instances, 0.3) == [0, 0, 1, NA, 2]
+    assert classify([doc], instances, 0.95) == [NA] * 5
+    scores = classification_scores(instances, classify([doc], instances, 0.3))
+    assert scores["p"] == pytest.approx(1 / 4) and scores["r"] == pytest.approx(1 / 4)
+    assert (scores["instances"], scores["na_instances"]) == (5, 1)
+    # without NA instances the unrelated pair's wrong answer is gone: P 1/3, R 1/4
+    positives = instances[:4]
+    scores = classification_scores(positives, classify([doc], positives, 0.3))
+    assert scores["p"] == pytest.approx(1 / 3) and scores["r"] == pytest.approx(1 / 4)
+    assert scores["f"] == pytest.approx(2 * (1 / 3) * (1 / 4) / (1 / 3 + 1 / 4))
+    assert classification_scores(instances, [NA] * 5)["f"] == 0.0
+    with pytest.raises(ValueError, match="5 instances but 4 answers"):
+        classification_scores(instances, [NA] * 4)
+
+
+def test_negatives_are_sampled_per_gold_triple_with_a_seed():
+    n = 20  # 20 mentions in one sentence: 380 ordered pairs, 4 of them related
+    heads, tails = numpy.nonzero(~numpy.eye(n, dtype=bool))
+    gold = {(0, 1, 0), (2, 3, 1), (4, 5, 0), (6, 7, 2)}
+    doc = DocPairs(heads, tails, numpy.zeros((len(heads), 3)), numpy.ones(len(heads), dtype=bool), gold)
+    half = classification_instances([doc], 0.5, seed=3)
+    assert len(half) == 4 + 2 and all(i.label == NA for i in half[4:])
+    assert half == classification_instances([doc], 0.5, seed=3)
+    assert {i.label for i in classification_instances([doc], 2.0)[4:]} == {NA}
+    assert len(classification_instances([doc], 2.0)) == 4 + 8
+    assert len(classification_instances([doc], 1000.0)) == len(classification_instances([doc], None)) == 380
+    draws = {tuple(classification_instances([doc], 1.0, seed=s)[4:]) for s in range(5)}
+    assert len(draws) > 1
