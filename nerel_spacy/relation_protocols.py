@@ -13,8 +13,11 @@
 
 How many ``NA`` instances the list holds decides the classification score. The NEREL
 authors' 0.849 (OpenNRE over RuBERT-base) does not say: its P 0.853 ≠ R 0.846 shows there
-were some. ``classification_scores`` therefore takes the ratio of unrelated pairs to gold
+were some. ``classification_instances`` therefore takes the ratio of unrelated pairs to gold
 triples as a parameter, from none to every unrelated candidate pair of the sentences.
+
+Both protocols score either every in-sentence pair or, with ``nested_only``, the pairs one
+of whose arguments lies inside the other (the authors' "in-sentence nested relations").
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
@@ -31,6 +34,23 @@ class DocPairs(NamedTuple):
     probs: numpy.ndarray  # (n_pairs, n_labels) probability of each relation type
     in_sentence: numpy.ndarray  # (n_pairs,) bool: both arguments in one sentence
     gold: Set[Tuple[int, int, int]]  # (head, tail, label) in-sentence gold triples, any distance
+    mentions: numpy.ndarray  # (n_mentions, 3) start, end, type: the rows heads and tails index
+
+
+def is_nested(mentions: numpy.ndarray, head: int, tail: int) -> bool:
+    """Whether one mention's tokens lie inside the other's (``[start, end)`` rows)."""
+    (h_start, h_end), (t_start, t_end) = mentions[head, :2], mentions[tail, :2]
+    return bool((h_start <= t_start and t_end <= h_end) or (t_start <= h_start and h_end <= t_end))
+
+
+def scoped(doc: DocPairs, nested_only: bool) -> Tuple[numpy.ndarray, Set[Tuple[int, int, int]]]:
+    """The candidate pairs (a mask) and gold triples a protocol scores."""
+    if not nested_only:
+        return doc.in_sentence, doc.gold
+    nested = numpy.asarray(
+        [is_nested(doc.mentions, h, t) for h, t in zip(doc.heads.tolist(), doc.tails.tolist())], dtype=bool
+    ).reshape(doc.in_sentence.shape)
+    return doc.in_sentence & nested, {g for g in doc.gold if is_nested(doc.mentions, g[0], g[1])}
 
 
 class Instance(NamedTuple):
@@ -50,21 +70,22 @@ def prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
     return {"p": p, "r": r, "f": f}
 
 
-def extraction_scores(docs: Sequence[DocPairs], threshold: float) -> Dict[str, float]:
+def extraction_scores(docs: Sequence[DocPairs], threshold: float, nested_only: bool = False) -> Dict[str, float]:
     """Multi-label micro P/R/F over in-sentence pairs: each type at or above ``threshold`` is a
     triple. Gold triples without a candidate pair (beyond the head's window) count as missed."""
     tp = fp = fn = 0
     for doc in docs:
-        rows, labels = numpy.nonzero((doc.probs >= threshold) & doc.in_sentence[:, None])
+        asked, gold = scoped(doc, nested_only)
+        rows, labels = numpy.nonzero((doc.probs >= threshold) & asked[:, None])
         predicted = {(int(doc.heads[r]), int(doc.tails[r]), int(k)) for r, k in zip(rows, labels)}
-        tp += len(predicted & doc.gold)
-        fp += len(predicted - doc.gold)
-        fn += len(doc.gold - predicted)
+        tp += len(predicted & gold)
+        fp += len(predicted - gold)
+        fn += len(gold - predicted)
     return {**prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn}
 
 
 def classification_instances(
-    docs: Sequence[DocPairs], negative_ratio: Optional[float], seed: int = 0
+    docs: Sequence[DocPairs], negative_ratio: Optional[float], seed: int = 0, nested_only: bool = False
 ) -> List[Instance]:
     """Every in-sentence gold triple, plus unrelated in-sentence candidate pairs as ``NA``.
 
@@ -74,9 +95,10 @@ def classification_instances(
     """
     positives, negatives = [], []
     for i, doc in enumerate(docs):
-        positives.extend(Instance(i, h, t, k) for h, t, k in sorted(doc.gold))
+        asked, gold = scoped(doc, nested_only)
+        positives.extend(Instance(i, h, t, k) for h, t, k in sorted(gold))
         related = {(h, t) for h, t, _ in doc.gold}
-        for head, tail, inside in zip(doc.heads.tolist(), doc.tails.tolist(), doc.in_sentence.tolist()):
+        for head, tail, inside in zip(doc.heads.tolist(), doc.tails.tolist(), asked.tolist()):
             if inside and (head, tail) not in related:
                 negatives.append(Instance(i, head, tail, NA))
     if negative_ratio is not None:
@@ -121,5 +143,6 @@ __all__ = [
     "classification_scores",
     "classify",
     "extraction_scores",
+    "is_nested",
     "prf",
 ]

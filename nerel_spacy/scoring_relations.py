@@ -184,7 +184,7 @@ def gold_mention_pairs(
                 dtype=bool,
             )
             triples = {(h, t, k) for h, t, k in doc_gold.triples if in_one_sentence(sentence, rows[h], rows[t])}
-            found.append(DocPairs(heads, tails, probs, inside, triples))
+            found.append(DocPairs(heads, tails, probs, inside, triples, rows))
     return found
 
 

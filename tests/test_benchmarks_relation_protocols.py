@@ -32,13 +32,15 @@ def test_the_report_holds_both_protocols(tmp_path, monkeypatch):
     bench.main()
     report = json.loads(output.read_text(encoding="utf-8"))
     shipped = str(report["shipped_threshold"])
-    assert report["in_sentence_gold_triples"] == 2 and report["unrelated_in_sentence_pairs"] > 0
-    assert set(report["extraction"]) == {"0.0", "0.5", shipped}
-    assert set(report["classification"]) == {"0.0", "1.0", "all"}
-    no_na = report["classification"]["0.0"]["by_threshold"]
+    inside, nested = report["in_sentence"], report["nested"]
+    assert inside["gold_triples"] == 2 and inside["unrelated_pairs"] > 0
+    assert nested["gold_triples"] <= inside["gold_triples"] and nested["unrelated_pairs"] < inside["unrelated_pairs"]
+    assert set(inside["extraction"]) == {"0.0", "0.5", shipped}
+    assert set(inside["classification"]) == {"0.0", "1.0", "all"}
+    no_na = inside["classification"]["0.0"]["by_threshold"]
     assert no_na["0.0"]["na_instances"] == 0 and no_na["0.0"]["draws"] == 1
-    every = report["classification"]["all"]["by_threshold"]["0.0"]
-    assert every["na_instances"] == report["unrelated_in_sentence_pairs"]
+    every = inside["classification"]["all"]["by_threshold"]["0.0"]
+    assert every["na_instances"] == inside["unrelated_pairs"]
     # never answering NA, every NA instance is a false positive: precision can only fall
     assert every["p"] <= no_na["0.0"]["p"] and every["r"] == no_na["0.0"]["r"]
-    assert report["classification"]["1.0"]["by_threshold"]["0.5"]["draws"] == 2
+    assert inside["classification"]["1.0"]["by_threshold"]["0.5"]["draws"] == 2

@@ -10,18 +10,21 @@ from nerel_spacy.relation_protocols import (
     classification_scores,
     classify,
     extraction_scores,
+    is_nested,
 )
 
 
 def hand_doc():
     """Pairs (0,1) related twice, (0,2) related and mistyped, (1,0) unrelated, (2,3) across
-    sentences; the gold (1,3) is in one sentence but no candidate (beyond the window)."""
+    sentences; the gold (1,3) is in one sentence but no candidate (beyond the window).
+    Mention 1 lies inside mention 0."""
     return DocPairs(
         heads=numpy.asarray([0, 1, 0, 2]),
         tails=numpy.asarray([1, 0, 2, 3]),
         probs=numpy.asarray([[0.9, 0.2, 0.1], [0.1, 0.1, 0.6], [0.1, 0.4, 0.35], [0.9, 0.0, 0.0]]),
         in_sentence=numpy.asarray([True, True, True, False]),
         gold={(0, 1, 0), (0, 1, 1), (0, 2, 2), (1, 3, 0)},
+        mentions=numpy.asarray([[0, 3, 0], [1, 2, 1], [5, 6, 0], [40, 41, 2]]),
     )
 
 
@@ -65,7 +68,8 @@ def test_negatives_are_sampled_per_gold_triple_with_a_seed():
     n = 20  # 20 mentions in one sentence: 380 ordered pairs, 4 of them related
     heads, tails = numpy.nonzero(~numpy.eye(n, dtype=bool))
     gold = {(0, 1, 0), (2, 3, 1), (4, 5, 0), (6, 7, 2)}
-    doc = DocPairs(heads, tails, numpy.zeros((len(heads), 3)), numpy.ones(len(heads), dtype=bool), gold)
+    mentions = numpy.asarray([(i, i + 1, 0) for i in range(n)])
+    doc = DocPairs(heads, tails, numpy.zeros((len(heads), 3)), numpy.ones(len(heads), dtype=bool), gold, mentions)
     half = classification_instances([doc], 0.5, seed=3)
     assert len(half) == 4 + 2 and all(i.label == NA for i in half[4:])
     assert half == classification_instances([doc], 0.5, seed=3)
@@ -74,3 +78,16 @@ def test_negatives_are_sampled_per_gold_triple_with_a_seed():
     assert len(classification_instances([doc], 1000.0)) == len(classification_instances([doc], None)) == 380
     draws = {tuple(classification_instances([doc], 1.0, seed=s)[4:]) for s in range(5)}
     assert len(draws) > 1
+
+
+def test_nested_pairs_only():
+    mentions = hand_doc().mentions
+    assert is_nested(mentions, 0, 1) and is_nested(mentions, 1, 0) and not is_nested(mentions, 0, 2)
+    assert is_nested(numpy.asarray([[2, 4, 0], [2, 4, 1]]), 0, 1)  # the same tokens, two types
+    # asked: (0,1) → type 0 right, (1,0) → type 2 wrong; gold (0,1,1) missed
+    scores = extraction_scores([hand_doc()], 0.3, nested_only=True)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 1, 1)
+    instances = classification_instances([hand_doc()], None, nested_only=True)
+    assert instances == [Instance(0, 0, 1, 0), Instance(0, 0, 1, 1), Instance(0, 1, 0, NA)]
+    scores = classification_scores(instances, classify([hand_doc()], instances, 0.3))
+    assert scores["p"] == pytest.approx(1 / 3) and scores["r"] == pytest.approx(1 / 2)
