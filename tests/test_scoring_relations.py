@@ -132,6 +132,12 @@ def test_gold_mention_pairs_reproduce_the_in_sentence_scores():
     threshold = nlp.get_pipe("nerel_joint").cfg["relation_threshold"]
     probs = numpy.concatenate([p.probs.ravel() for p in pairs])
     assert (probs >= threshold).any() and (probs < threshold).any()
+    # an empty doc among them gets no pairs, and the others the same probabilities
+    mixed = nlp.get_pipe("nerel_joint").pair_probabilities(
+        [nlp.make_doc(""), bare[0].predicted], [numpy.zeros((0, 3), dtype="int32"), pairs[0].mentions]
+    )
+    assert len(mixed) == 2 and [len(a) for a in mixed[0]] == [0, 0, 0]
+    assert numpy.allclose(mixed[1][2], pairs[0].probs, atol=1e-6)
     expected = score_relations_with_gold_mentions(nlp, bare)
     found = extraction_scores(pairs, threshold)
     for key in ("p", "r", "f"):

@@ -174,22 +174,26 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
 
     def predict_relations(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> List[List[DecodedRelation]]:
         """Relations among given ``(start, end, entity label index)`` mentions, e.g. gold ones."""
-        if self.relation_head is None:
-            raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
-        non_empty = [i for i, doc in enumerate(docs) if len(doc)]
-        outputs = self._predict_model([docs[i] for i in non_empty]) if non_empty else {joint_model.TOKENS: []}
+        rows, token_vectors = self._relation_inputs(docs)
         relations, _ = predict_relations(
-            self.relation_head, outputs[joint_model.TOKENS], non_empty, [mentions[i] for i in non_empty],
+            self.relation_head, token_vectors, rows, [mentions[i] for i in rows],
             len(docs), self.cfg["relation_threshold"], len(self.cats_labels),
         )
         return relations
 
     def pair_probabilities(self, docs: List[Doc], mentions: Sequence[numpy.ndarray]) -> list:
-        """Every candidate pair of given mentions with each type's probability (``pair_probabilities``)."""
-        if self.relation_head is None or any(not len(doc) for doc in docs):
-            raise ValueError(f"{self.name}: pair probabilities need a relation head and non-empty docs")
-        outputs = self._predict_model(list(docs))
-        return pair_probabilities(self.relation_head, outputs[joint_model.TOKENS], mentions, len(self.cats_labels))
+        """Per doc, every candidate pair of given mentions (heads, tails) and each type's probability."""
+        rows, token_vectors = self._relation_inputs(docs)
+        return pair_probabilities(
+            self.relation_head, token_vectors, rows, [mentions[i] for i in rows], len(docs), len(self.cats_labels)
+        )
+
+    def _relation_inputs(self, docs: List[Doc]) -> Tuple[List[int], list]:
+        """The non-empty docs' rows and their token vectors, for the relation head."""
+        if self.relation_head is None:
+            raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
+        rows = [i for i, doc in enumerate(docs) if len(doc)]
+        return rows, self._predict_model([docs[i] for i in rows])[joint_model.TOKENS] if rows else []
 
     def set_annotations(self, docs: Iterable[Doc], predictions: JointPrediction) -> None:
         """Write ``doc.ents``, ``doc.spans[spans_key]`` and ``doc.cats`` from ``predict``."""

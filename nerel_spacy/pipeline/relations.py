@@ -56,22 +56,30 @@ def predict_relations(
 
 
 def pair_probabilities(
-    relation_head: Model, token_vectors: List[object], mentions: Sequence[numpy.ndarray], n_labels: int
+    relation_head: Model,
+    token_vectors: List[object],
+    rows: Sequence[int],
+    mentions: Sequence[numpy.ndarray],
+    n_docs: int,
+    n_labels: int,
 ) -> List[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]]:
     """Per doc, the candidate pairs' heads, tails and ``(n_pairs, n_labels)`` probabilities.
 
     Unlike ``predict_relations`` nothing is thresholded: every candidate pair of every
     type, for analyses that compare thresholds or protocols (``relation_protocols``).
+    ``token_vectors`` and ``mentions`` belong to the docs at ``rows``; the others get no pairs.
     """
     ops = relation_head.ops
-    if not len(mentions):
-        return []
+    empty = numpy.zeros((0,), dtype="int32")
+    found = [(empty, empty, numpy.zeros((0, n_labels), dtype="float32")) for _ in range(n_docs)]
+    if not len(rows):
+        return found
     logits = relation_head.predict((token_vectors, list(mentions)))
-    found = []
-    for doc_logits, doc_mentions in zip(logits, mentions):
+    for i, doc_logits, doc_mentions in zip(rows, logits, mentions):
         heads, tails = enumerate_pairs(doc_mentions, relation_head.attrs["max_distance"])
-        probs = ops.to_numpy(sigmoid(ops, doc_logits)) if len(heads) else numpy.zeros((0, n_labels))
-        found.append((heads, tails, numpy.asarray(probs, dtype="float32").reshape((len(heads), n_labels))))
+        if len(heads):
+            probs = numpy.asarray(ops.to_numpy(sigmoid(ops, doc_logits)), dtype="float32")
+            found[i] = (heads, tails, probs.reshape((len(heads), n_labels)))
     return found
 
 
