@@ -59,8 +59,13 @@ EXPECTED_OUTPUT = {
             "[('Барак Обама', 'PERSON'), ('Москву', 'CITY'), ('в январе', 'DATE')]",
             "[('Министр', 'PROFESSION'), ('Сергей Лавров', 'PERSON'), ('Китай', 'COUNTRY')]",
         ],
+        ["Сергей Лавров WORKS_AS Министр иностранных дел России"],
+        ["(31, 44, 'PER') WORKS_AS (0, 30, 'PROFESSION')"],
     ],
 }
+# Blocks (document, number from 1) whose "ru_nerel_joint" is a tiny pipeline with a relation
+# head, trained on the nested conftest docs, instead of the tiny CNN.
+RELATION_BLOCKS = {("docs/python.md", 5), ("docs/python.md", 6)}
 
 
 def texts() -> Iterator[Tuple[str, str]]:
@@ -204,17 +209,30 @@ def tiny_model(tmp_path_factory) -> Path:
     return train_tiny_pipeline(tmp_path_factory.mktemp("readme") / "model")
 
 
+@pytest.fixture(scope="module")
+def tiny_relation_model(tmp_path_factory) -> Path:
+    from pipeline_helpers import v3_trained_on_nested
+
+    nlp, _ = v3_trained_on_nested(120)
+    path = tmp_path_factory.mktemp("readme_relations") / "model"
+    nlp.to_disk(path)
+    return path
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("document", list(EXPECTED_OUTPUT))
-def test_python_examples_run_and_print_what_they_show(document, tiny_model, monkeypatch):
+def test_python_examples_run_and_print_what_they_show(document, tiny_model, tiny_relation_model, monkeypatch):
     real_load = spacy.load
+    block_number = [0]
 
     def load(name, *args, **kwargs):
-        return real_load(tiny_model if name == "ru_nerel_joint" else name, *args, **kwargs)
+        package = tiny_relation_model if (document, block_number[0]) in RELATION_BLOCKS else tiny_model
+        return real_load(package if name == "ru_nerel_joint" else name, *args, **kwargs)
 
     monkeypatch.setattr(spacy, "load", load)
     namespace = {"__name__": "readme_examples"}
     for i, (block, expected) in enumerate(zip(python_blocks(document), EXPECTED_OUTPUT[document]), start=1):
+        block_number[0] = i
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             exec(compile(block, f"{document}, python block {i}", "exec"), namespace)
