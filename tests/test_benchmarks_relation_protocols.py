@@ -20,6 +20,7 @@ def test_ratio_arguments():
         bench.parse_ratio("-1")
 
 
+@pytest.mark.slow
 def test_the_report_holds_both_protocols(tmp_path, monkeypatch):
     nlp, examples = v3_trained_on_nested(25)
     nlp.to_disk(tmp_path / "model")
