@@ -4,7 +4,8 @@ A candidate is an ordered pair ``(head, tail)`` of two different mentions whose 
 gap (the tokens strictly between them; 0 when they overlap or nest) is at most
 ``max_distance``. The relation head scores each for every relation type (multi-label
 sigmoid); decoding keeps the (pair, type) entries whose probability reaches a
-threshold. Pure functions of arrays; mentions are ``(start, end, label)`` rows in token
+threshold; ``best_of_nested_variants`` can then keep one of a nest of alternative
+arguments. Pure functions of arrays; mentions are ``(start, end, label)`` rows in token
 offsets, ``end`` exclusive.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple
@@ -150,3 +151,35 @@ def decode_relations(
         for r, k in zip(rows, labels)
     ]
     return sorted(found, key=lambda rel: (rel.head, rel.tail, rel.label))
+
+
+def one_inside_the_other(mentions: numpy.ndarray, a: int, b: int) -> bool:
+    """Whether mention ``a``'s tokens lie inside ``b``'s, or ``b``'s inside ``a``'s."""
+    (a_start, a_end), (b_start, b_end) = mentions[a, :2], mentions[b, :2]
+    return bool((a_start <= b_start and b_end <= a_end) or (b_start <= a_start and a_end <= b_end))
+
+
+def best_of_nested_variants(relations: Sequence[DecodedRelation], mentions: numpy.ndarray) -> List[DecodedRelation]:
+    """Drop a triple when a higher-scored one of its type shares its head and has a tail nested
+    with its tail (one inside the other), or shares its tail and has such a head.
+
+    NEREL links a relation to one of a nest of mentions ("пресс-секретарю" inside
+    "пресс-секретарю экс-президента США"); the head tends to score the same relation for
+    several of them, and all but one are false. Ties keep both. Order is kept.
+    """
+    mentions = numpy.asarray(mentions).reshape((-1, 3))
+    by_side: dict = {}
+    for rel in relations:
+        by_side.setdefault(("head", rel.label, rel.head), []).append((rel.tail, rel.score))
+        by_side.setdefault(("tail", rel.label, rel.tail), []).append((rel.head, rel.score))
+
+    def outscored(side: str, shared: int, other: int, rel: DecodedRelation) -> bool:
+        return any(
+            score > rel.score and variant != other and one_inside_the_other(mentions, variant, other)
+            for variant, score in by_side[(side, rel.label, shared)]
+        )
+
+    return [
+        rel for rel in relations
+        if not outscored("head", rel.head, rel.tail, rel) and not outscored("tail", rel.tail, rel.head, rel)
+    ]

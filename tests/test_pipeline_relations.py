@@ -7,7 +7,7 @@ from nerel_spacy.scoring_relations import relation_triples, score_relations_with
 from nerel_spacy.spans import get_relations
 
 from conftest import NESTED_RELATIONS, make_nested_examples
-from pipeline_helpers import V3_MODEL, V3_SCORER, cnn_nlp, train, triples, v3_nlp
+from pipeline_helpers import V3_MODEL, V3_SCORER, cnn_nlp, train, triples, v3_nlp, v3_trained_on_nested
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -179,3 +179,37 @@ def test_predict_relations_decodes_as_if_every_pair_were_scored(threshold):
     assert relations[1] == relations[2] == []
     numpy.testing.assert_array_equal(best[0], probs.max(axis=0).astype("float32"))
     assert not best[1].any() and not best[2].any()
+
+
+def test_nested_arguments_best_keeps_one_triple_of_each_nest(tmp_path):
+    """``nested_arguments = "best"`` is ``best_of_nested_variants`` over the triples of "all",
+    in predict and with gold mentions alike, and a load-time setting."""
+    from nerel_spacy.pipeline.relations import decoded_mentions
+    from nerel_spacy.relation_decoding import best_of_nested_variants
+
+    nlp, examples = v3_trained_on_nested(60)
+    pipe = nlp.get_pipe("nerel_joint")
+    pipe.cfg["relation_threshold"] = 0.02  # many triples, nested rivals among them
+    docs = [nlp.make_doc(eg.reference.text) for eg in examples]
+    every = pipe.predict(docs)
+    pipe.cfg["nested_arguments"] = "best"
+    best = pipe.predict(docs)
+    assert sum(len(r) for r in every.relations) > 0
+    for i, spans in enumerate(every.spans):
+        assert best.relations[i] == best_of_nested_variants(every.relations[i], decoded_mentions(spans))
+    numpy.testing.assert_array_equal(best.triple_cat_probs, every.triple_cat_probs)
+    # given mentions with a nest ("Министр иностранных дел России" around "России")
+    mentions = [numpy.asarray([[0, 4, 0], [3, 4, 1], [4, 6, 2]], dtype="int32")] * len(docs)
+    pipe.cfg["nested_arguments"] = "all"
+    gold_all = pipe.predict_relations(docs, mentions)
+    pipe.cfg["nested_arguments"] = "best"
+    gold_best = pipe.predict_relations(docs, mentions)
+    assert gold_best == [best_of_nested_variants(r, mentions[0]) for r in gold_all]
+    assert sum(map(len, gold_best)) < sum(map(len, gold_all))
+    pipe.cfg["nested_arguments"] = "all"
+    nlp.to_disk(tmp_path / "m")
+    loaded = spacy.load(tmp_path / "m", config={"components": {"nerel_joint": {"nested_arguments": "best"}}})
+    assert loaded.get_pipe("nerel_joint").cfg["nested_arguments"] == "best"
+    assert spacy.load(tmp_path / "m").get_pipe("nerel_joint").cfg["nested_arguments"] == "all"
+    with pytest.raises(ValueError, match=r"nested_arguments must be one of \('all', 'best'\), not 'one'"):
+        v3_nlp(nested_arguments="one")

@@ -3,6 +3,9 @@ import numpy
 from hypothesis import given, settings, strategies as st
 
 from nerel_spacy.relation_decoding import (
+    DecodedRelation,
+    best_of_nested_variants,
+    one_inside_the_other,
     CROSSING,
     HEAD_CONTAINS_TAIL,
     N_DISTANCE_BUCKETS,
@@ -105,3 +108,27 @@ def test_pairs_of_a_long_text_take_memory_for_the_near_pairs_only():
     gaps = numpy.maximum(numpy.abs(starts[heads] - starts[tails]) - 2, 0)
     # gap 5d - 2 <= 16 for d <= 3 mentions either side; fewer at both ends
     assert len(heads) == 20_000 * 6 - 2 * (1 + 2 + 3) and (gaps <= 16).all()
+
+
+def test_of_a_nest_of_alternative_arguments_the_best_scored_triple_stays():
+    # 0 a person; 1 "пресс-секретарю" inside 2 "пресс-секретарю экс-президента США"; 3 a city
+    mentions = numpy.asarray([[0, 2, 0], [3, 4, 1], [3, 7, 1], [9, 10, 2]])
+    assert one_inside_the_other(mentions, 1, 2) and one_inside_the_other(mentions, 2, 1)
+    assert not one_inside_the_other(mentions, 0, 1)
+    relations = [
+        DecodedRelation(0, 1, 0, 0.6),  # the inner post, outscored by the outer one: dropped
+        DecodedRelation(0, 2, 0, 0.8),
+        DecodedRelation(0, 3, 1, 0.5),  # no rival
+        DecodedRelation(1, 3, 1, 0.4),  # the same tail from the inner post, outscored: dropped
+        DecodedRelation(2, 3, 1, 0.7),
+        DecodedRelation(0, 1, 2, 0.5),  # a tie keeps both
+        DecodedRelation(0, 2, 2, 0.5),
+        DecodedRelation(0, 1, 3, 0.9),  # another type does not compete
+    ]
+    kept = best_of_nested_variants(relations, mentions)
+    assert kept == [relations[i] for i in (1, 2, 4, 5, 6, 7)]
+    assert best_of_nested_variants([], mentions) == []
+    # arguments that are not nested do not compete, however they score
+    apart = numpy.asarray([[0, 2, 0], [3, 4, 1], [5, 7, 1]])
+    both = [DecodedRelation(0, 1, 0, 0.9), DecodedRelation(0, 2, 0, 0.3)]
+    assert best_of_nested_variants(both, apart) == both

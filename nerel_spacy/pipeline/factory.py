@@ -48,6 +48,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "allow_crossing": False,
         "ents_source": "tags",
         "relation_threshold": 0.5,
+        "nested_arguments": "all",
         "cats_source": "doc",
         "loss_weighting": "uncertainty",
         "fixed_weights": {"ner": 1.0, "spans": 1.0, "cats": 1.0},
@@ -85,6 +86,7 @@ def make_nerel_joint(
     allow_crossing: bool,
     ents_source: str,
     relation_threshold: float,
+    nested_arguments: str,
     cats_source: str,
     loss_weighting: str,
     fixed_weights: Dict[str, float],
@@ -107,6 +109,9 @@ def make_nerel_joint(
         predicted mentions (the converter's policy).
     relation_threshold: a relation triple (nerel.JointTagCat.v3) is kept when its
         score is at least this.
+    nested_arguments: "all" keeps every triple above the threshold; "best" keeps, of
+        triples of one type that share an argument and whose other arguments are
+        nested in each other, the highest-scored one (``best_of_nested_variants``).
     cats_source: doc.cats from the document head ("doc"), the highest triple score
         of each type ("triples", needs a relation head) or the higher of both ("max").
     loss_weighting: "uncertainty" (learned, Kendall et al. 2018) or "fixed".

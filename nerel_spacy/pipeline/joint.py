@@ -74,6 +74,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         allow_crossing: bool = False,
         ents_source: str = "tags",
         relation_threshold: float = 0.5,
+        nested_arguments: str = "all",
         cats_source: str = "doc",
         loss_weighting: str = "uncertainty",
         fixed_weights: Optional[Dict[str, float]] = None,
@@ -99,6 +100,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
             "allow_crossing": bool(allow_crossing),
             "ents_source": ents_source,
             "relation_threshold": float(relation_threshold),
+            "nested_arguments": nested_arguments,
             "cats_source": cats_source,
             "loss_weighting": loss_weighting,
             "fixed_weights": dict(fixed_weights or {"ner": 1.0, "spans": 1.0, "cats": 1.0}),
@@ -165,7 +167,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         mentions = [decoded_mentions(spans[i]) for i in non_empty]
         relations, triple_probs = predict_relations(
             self.relation_head, outputs[joint_model.TOKENS], non_empty, mentions, len(docs),
-            self.cfg["relation_threshold"], len(self.cats_labels),
+            self.cfg["relation_threshold"], len(self.cats_labels), self.cfg["nested_arguments"],
         )
         return JointPrediction(tag_paths, spans, cat_probs, relations, triple_probs)
 
@@ -177,7 +179,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         rows, token_vectors = self._relation_inputs(docs)
         relations, _ = predict_relations(
             self.relation_head, token_vectors, rows, [mentions[i] for i in rows],
-            len(docs), self.cfg["relation_threshold"], len(self.cats_labels),
+            len(docs), self.cfg["relation_threshold"], len(self.cats_labels), self.cfg["nested_arguments"],
         )
         return relations
 

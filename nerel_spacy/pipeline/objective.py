@@ -36,6 +36,7 @@ TASK_LOSSES = "task_losses"  # the key of each raw loss in the gradients dict, f
 TOKEN_VECTORS = "token_vectors"  # the raw distillation loss on the encoder's output, when there is one
 ENTS_SOURCES = ("tags", "spans")
 CATS_SOURCES = ("doc", "triples", "max")
+NESTED_ARGUMENTS = ("all", "best")
 
 
 def raw_task_losses(
@@ -193,7 +194,8 @@ def sum_gradients(first: Optional[List[object]], second: List[object]) -> List[o
 
 def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> None:
     """Raise a ValueError naming ``[components.{name}]`` for a setting that cannot work."""
-    checks = (("loss_weighting", LOSS_WEIGHTINGS), ("ents_source", ENTS_SOURCES), ("cats_source", CATS_SOURCES))
+    checks = (("loss_weighting", LOSS_WEIGHTINGS), ("ents_source", ENTS_SOURCES), ("cats_source", CATS_SOURCES),
+              ("nested_arguments", NESTED_ARGUMENTS))
     for setting, allowed in checks:
         if cfg[setting] not in allowed:
             raise ValueError(

@@ -12,7 +12,13 @@ import numpy
 from thinc.api import Model
 
 from ..models.loss import sigmoid
-from ..relation_decoding import DecodedRelation, decode_relations, enumerate_pairs, mention_array
+from ..relation_decoding import (
+    DecodedRelation,
+    best_of_nested_variants,
+    decode_relations,
+    enumerate_pairs,
+    mention_array,
+)
 from ..span_decoding import DecodedSpan
 
 
@@ -29,8 +35,12 @@ def predict_relations(
     n_docs: int,
     threshold: float,
     n_labels: int,
+    nested_arguments: str = "all",
 ) -> Tuple[List[List[DecodedRelation]], numpy.ndarray]:
     """Triples above ``threshold`` and each type's highest pair probability, for ``n_docs`` docs.
+
+    ``nested_arguments="best"`` keeps one triple of each nest of alternative arguments
+    (``best_of_nested_variants``); the highest probabilities are over every pair.
 
     ``token_vectors`` and ``mentions`` belong to the docs at ``rows`` (the non-empty
     ones); the other docs get no triples and zero probabilities.
@@ -52,6 +62,8 @@ def predict_relations(
             pairs = _pairs_that_may_reach(doc_logits, threshold)
             probs = ops.to_numpy(sigmoid(ops, doc_logits[pairs]))
             relations[i] = decode_relations(probs, heads[pairs], tails[pairs], threshold)
+            if nested_arguments == "best":
+                relations[i] = best_of_nested_variants(relations[i], doc_mentions)
     return relations, best
 
 
