@@ -61,10 +61,14 @@ def scope_report(
         "gold_triples": n_gold, "unrelated_pairs": n_unrelated,
         "unrelated_per_gold_triple": round(n_unrelated / max(n_gold, 1), 2),
         "extraction": {str(t): rounded(extraction_scores(pairs, t, nested_only)) for t in thresholds},
+        "extraction_nested_arguments_best": {
+            str(t): rounded(extraction_scores(pairs, t, nested_only, nested_arguments="best")) for t in thresholds
+        },
         "classification": {},
     }
     print(f"{n_gold} gold triples, {n_unrelated} unrelated pairs")
     print("extraction at", shipped, report["extraction"][str(shipped)], flush=True)
+    print('  with nested_arguments = "best"', report["extraction_nested_arguments_best"][str(shipped)], flush=True)
     for ratio in ratios:
         name = "all" if ratio is None else str(ratio)
         draws = [classification_instances(pairs, ratio, seed=seed, nested_only=nested_only)

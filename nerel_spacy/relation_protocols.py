@@ -23,6 +23,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy
 
+from .relation_decoding import DecodedRelation, best_of_nested_variants
+
 NA = -1
 
 
@@ -70,14 +72,21 @@ def prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
     return {"p": p, "r": r, "f": f}
 
 
-def extraction_scores(docs: Sequence[DocPairs], threshold: float, nested_only: bool = False) -> Dict[str, float]:
+def extraction_scores(
+    docs: Sequence[DocPairs], threshold: float, nested_only: bool = False, nested_arguments: str = "all"
+) -> Dict[str, float]:
     """Multi-label micro P/R/F over in-sentence pairs: each type at or above ``threshold`` is a
-    triple. Gold triples without a candidate pair (beyond the head's window) count as missed."""
+    triple (with ``nested_arguments="best"``, the best of each nest: ``best_of_nested_variants``).
+    Gold triples without a candidate pair (beyond the head's window) count as missed."""
     tp = fp = fn = 0
     for doc in docs:
         asked, gold = scoped(doc, nested_only)
         rows, labels = numpy.nonzero((doc.probs >= threshold) & asked[:, None])
-        predicted = {(int(doc.heads[r]), int(doc.tails[r]), int(k)) for r, k in zip(rows, labels)}
+        found = [DecodedRelation(int(doc.heads[r]), int(doc.tails[r]), int(k), float(doc.probs[r, k]))
+                 for r, k in zip(rows, labels)]
+        if nested_arguments == "best":
+            found = best_of_nested_variants(found, doc.mentions)
+        predicted = {(rel.head, rel.tail, rel.label) for rel in found}
         tp += len(predicted & gold)
         fp += len(predicted - gold)
         fn += len(gold - predicted)

@@ -35,6 +35,15 @@ def test_extraction_is_multi_label_over_in_sentence_pairs():
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 2, 2)
     assert scores["p"] == scores["r"] == scores["f"] == pytest.approx(0.5)
     assert extraction_scores([hand_doc()], 0.95)["tp"] == 0
+    # no two mentions of a pair's side are nested in hand_doc: the rule changes nothing
+    assert extraction_scores([hand_doc()], 0.3, nested_arguments="best") == scores
+    # mention 2 now contains mention 1: (0,1,·) and (0,2,·) compete type by type. At 0.3 no type
+    # is predicted for both; at 0.05 every type is, and the lower of each goes: (0,2,0) and
+    # (0,1,2), both false, and (0,1,1), the gold one (0.2 against 0.4)
+    nest = hand_doc()._replace(mentions=numpy.asarray([[0, 3, 0], [1, 2, 1], [1, 3, 0], [40, 41, 2]]))
+    assert extraction_scores([nest], 0.3, nested_arguments="best") == extraction_scores([nest], 0.3)
+    every, best = extraction_scores([nest], 0.05), extraction_scores([nest], 0.05, nested_arguments="best")
+    assert (best["tp"], best["fp"]) == (every["tp"] - 1, every["fp"] - 2)
 
 
 def test_instances_are_gold_triples_then_unrelated_in_sentence_pairs():
