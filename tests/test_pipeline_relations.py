@@ -198,8 +198,10 @@ def test_nested_arguments_best_keeps_one_triple_of_each_nest(tmp_path):
     for i, spans in enumerate(every.spans):
         assert best.relations[i] == best_of_nested_variants(every.relations[i], decoded_mentions(spans))
     numpy.testing.assert_array_equal(best.triple_cat_probs, every.triple_cat_probs)
-    # given mentions with a nest ("Министр иностранных дел России" around "России")
+    # given mentions with a nest ("Министр иностранных дел России" around "России"), every
+    # pair and type decoded: the person's triples to the two nested mentions compete
     mentions = [numpy.asarray([[0, 4, 0], [3, 4, 1], [4, 6, 2]], dtype="int32")] * len(docs)
+    pipe.cfg["relation_threshold"] = 0.0
     pipe.cfg["nested_arguments"] = "all"
     gold_all = pipe.predict_relations(docs, mentions)
     pipe.cfg["nested_arguments"] = "best"
