@@ -22,8 +22,9 @@ of whose arguments lies inside the other (the authors' "in-sentence nested relat
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy
+from spacy.scorer import PRFScore
 
-from .relation_decoding import DecodedRelation, best_of_nested_variants
+from .relation_decoding import DecodedRelation, best_of_nested_variants, one_inside_the_other
 
 NA = -1
 
@@ -39,20 +40,14 @@ class DocPairs(NamedTuple):
     mentions: numpy.ndarray  # (n_mentions, 3) start, end, type: the rows heads and tails index
 
 
-def is_nested(mentions: numpy.ndarray, head: int, tail: int) -> bool:
-    """Whether one mention's tokens lie inside the other's (``[start, end)`` rows)."""
-    (h_start, h_end), (t_start, t_end) = mentions[head, :2], mentions[tail, :2]
-    return bool((h_start <= t_start and t_end <= h_end) or (t_start <= h_start and h_end <= t_end))
-
-
 def scoped(doc: DocPairs, nested_only: bool) -> Tuple[numpy.ndarray, Set[Tuple[int, int, int]]]:
     """The candidate pairs (a mask) and gold triples a protocol scores."""
     if not nested_only:
         return doc.in_sentence, doc.gold
     nested = numpy.asarray(
-        [is_nested(doc.mentions, h, t) for h, t in zip(doc.heads.tolist(), doc.tails.tolist())], dtype=bool
+        [one_inside_the_other(doc.mentions, h, t) for h, t in zip(doc.heads.tolist(), doc.tails.tolist())], dtype=bool
     ).reshape(doc.in_sentence.shape)
-    return doc.in_sentence & nested, {g for g in doc.gold if is_nested(doc.mentions, g[0], g[1])}
+    return doc.in_sentence & nested, {g for g in doc.gold if one_inside_the_other(doc.mentions, g[0], g[1])}
 
 
 class Instance(NamedTuple):
@@ -65,11 +60,8 @@ class Instance(NamedTuple):
 
 
 def prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
-    """Precision, recall and F1 from counts (0 where undefined)."""
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"p": p, "r": r, "f": f}
+    """Precision, recall and F1 from counts, by spaCy's ``PRFScore`` (0 where undefined)."""
+    return PRFScore(tp=tp, fp=fp, fn=fn).to_dict()
 
 
 def extraction_scores(
@@ -152,6 +144,5 @@ __all__ = [
     "classification_scores",
     "classify",
     "extraction_scores",
-    "is_nested",
     "prf",
 ]

@@ -10,8 +10,8 @@ from nerel_spacy.relation_protocols import (
     classification_scores,
     classify,
     extraction_scores,
-    is_nested,
 )
+from nerel_spacy.relation_decoding import one_inside_the_other as is_nested
 
 
 def hand_doc():
