@@ -104,3 +104,14 @@ def test_retrain_relations_reads_run_and_writes_a_run_the_later_commands_can_rea
 def test_the_shipped_heads_config_uses_the_relation_head_all_trains():
     config = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg")
     assert config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == project()["vars"]["relation_head"]
+
+
+def test_nested_arguments_best_enters_at_train_heads_and_the_later_stages_source_it():
+    """Stage 1 keeps the factory's "all" (its recorded runs); train-heads ships "best", and
+    train-more, train-more-again and the rounds source nerel_joint, settings included."""
+    first = load_config(REPO_ROOT / "configs" / "joint_trf.cfg")["components"]["nerel_joint"]
+    heads = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg")["components"]["nerel_joint"]
+    more = load_config(REPO_ROOT / "configs" / "joint_trf_continue.cfg")["components"]["nerel_joint"]
+    assert "nested_arguments" not in first
+    assert heads["nested_arguments"] == "best"
+    assert set(more) == {"source"}
