@@ -159,6 +159,7 @@ def test_redundant_rule_removal_is_a_fixpoint():
 
 
 @pytest.mark.nerel
+@pytest.mark.slow  # 840 texts tokenized twice: seconds, beyond the inner loop's budget
 @needs_nerel
 def test_same_tokens_on_all_of_nerel(nlp):
     full = _with_every_exception(nlp)

@@ -11,8 +11,30 @@ the updates an uninterrupted run would have made.
 - ``lock``: one run per output folder;
 - ``loop``: the loop itself.
 """
-from .lock import OutputBusy, output_lock
-from .loop import TrainingStopped, train_resumably
-from .state import ResumeError
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lock import OutputBusy, output_lock
+    from .loop import TrainingStopped, train_resumably
+    from .state import ResumeError
+
+# Imported on first use: the lock alone needs neither spaCy nor torch, so a process that only
+# holds or checks an output folder (nerel-batch progress, a second run being refused) starts
+# in milliseconds instead of the seconds those imports take.
+_HOMES = {
+    "OutputBusy": ".lock",
+    "output_lock": ".lock",
+    "TrainingStopped": ".loop",
+    "train_resumably": ".loop",
+    "ResumeError": ".state",
+}
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name], __name__), name)
+
 
 __all__ = ["OutputBusy", "ResumeError", "TrainingStopped", "output_lock", "train_resumably"]
