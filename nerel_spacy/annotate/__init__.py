@@ -6,7 +6,7 @@ texts, ``stream`` runs them through the pipeline and yields one event per input
 through ``sink`` to the formats that write whole docs (spacy, brat, html). ``model``
 loads the pipeline. An engine yields events; a writer consumes them.
 """
-from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, find_default_model, load_pipeline
+from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, SettingsRefused, find_default_model, load_pipeline
 from .output import (
     STDOUT_ERRORS,
     EventWriter,
@@ -71,6 +71,7 @@ __all__ = [
     "InputError",
     "JsonlWriter",
     "ModelError",
+    "SettingsRefused",
     "OutputError",
     "Resumed",
     "RunStats",

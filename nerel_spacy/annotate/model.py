@@ -1,6 +1,6 @@
 """Loading the pipeline to annotate with: a folder or an installed package, plus custom code."""
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import spacy
 from catalogue import RegistryError
@@ -8,25 +8,43 @@ from spacy.language import Language
 from spacy.util import import_file
 from thinc.api import ConfigValidationError
 
+from ..load_settings import SettingError, pipeline_config, settings_overrides
+
 
 class ModelError(ValueError):
     """The pipeline named by ``--model`` can't be loaded."""
 
 
-def load_pipeline(model: str, code: Optional[Path] = None) -> Language:
-    """Load a pipeline folder or installed package, after importing ``code`` (custom components).
+class SettingsRefused(ModelError):
+    """A ``--set`` names no setting of the pipeline, or gives one a value the pipeline refuses."""
+
+
+def load_pipeline(model: str, code: Optional[Path] = None, settings: Sequence[str] = ()) -> Language:
+    """Load a pipeline folder or installed package, after importing ``code`` (custom components),
+    with ``settings`` (``COMPONENT.SETTING=VALUE``, ``load_settings``) changed at load time.
 
     A missing path or package, a bad config and an unregistered component or function are a
-    ``ModelError`` that says what to give; anything else a component raises while it loads
-    is a bug and keeps its traceback.
+    ``ModelError`` that says what to give, as is a setting the pipeline lacks or refuses;
+    anything else a component raises while it loads is a bug and keeps its traceback.
     """
     if code is not None:
         if not Path(code).is_file():
             raise ModelError(f"--code {code}: no such Python file")
         import_file("annotate_code", code)
+    overrides = {}
+    if settings:
+        try:
+            overrides = settings_overrides(settings, pipeline_config(model))
+        except OSError:
+            pass  # no config to check against: spacy.load below says what is missing
+        except SettingError as err:
+            raise SettingsRefused(str(err)) from None
     try:
-        return spacy.load(model)
+        return spacy.load(model, config=overrides)
     except (OSError, ConfigValidationError, RegistryError, ValueError) as err:
+        refused = isinstance(err, ValueError) and not isinstance(err, RegistryError) and not _is_missing_factory(err)
+        if settings and refused:
+            raise SettingsRefused(f"--set {' '.join(settings)}: the pipeline refused it: {_short(err)}") from err
         if type(err) is ValueError and not _is_missing_factory(err):
             raise
         raise ModelError(
@@ -34,6 +52,13 @@ def load_pipeline(model: str, code: Optional[Path] = None) -> Language:
             "config.cfg) or an installed package name; a pipeline with custom components needs "
             "its package installed, or --code FILE that registers them."
         ) from err
+
+
+def _short(err: ValueError) -> str:
+    """A config validation error as its failing settings (not the whole resolved config); else ``err``."""
+    if isinstance(err, ConfigValidationError) and err.errors:
+        return "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in err.errors)
+    return str(err)
 
 
 def _is_missing_factory(err: ValueError) -> bool:
