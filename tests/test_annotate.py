@@ -198,6 +198,31 @@ def test_thresholds_override_and_all_cats(model_dir, docs, tmp_path):
     assert read_output(out)[0]["cats"] == {"WORKS_AS": 0.9, "LOCATED_IN": 0.7, "POINT_IN_TIME": 0.45}
 
 
+def test_set_changes_a_component_setting_for_the_run_only(model_dir, docs, tmp_path):
+    out = tmp_path / "s.jsonl"
+    assert run_cli(docs / "a.txt", "-m", model_dir, "-o", out).exit_code == 0
+    assert read_output(out)[0]["cats"] == {"WORKS_AS": 0.9, "POINT_IN_TIME": 0.45}
+    result = run_cli(docs / "a.txt", "-m", model_dir, "-o", out, "--overwrite",
+                     "--set", "annotate_test_cats.cats_thresholds.WORKS_AS=0.95",
+                     "--set", "annotate_test_cats.cats_thresholds.LOCATED_IN=0.6")
+    assert result.exit_code == 0
+    assert read_output(out)[0]["cats"] == {"LOCATED_IN": 0.7, "POINT_IN_TIME": 0.45}
+    assert "; --set annotate_test_cats.cats_thresholds.WORKS_AS=0.95 annotate_test_cats" in unwrapped(result.output)
+    assert "WORKS_AS = 0.5" in (model_dir / "config.cfg").read_text()  # the saved pipeline is as it was
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("annotate_test_cats.cats_threshold.WORKS_AS=0.9", "annotate_test_cats has no 'cats_threshold'; its settings:"),
+    ("ner.threshold=0.9", "the pipeline has no 'ner'; its components: annotate_test_cats, entity_ruler, span_ruler"),
+    ("threshold=0.9", "write COMPONENT.SETTING=VALUE"),
+])
+def test_a_bad_set_is_a_usage_error_that_names_it(model_dir, docs, tmp_path, setting, message):
+    result = run_cli(docs / "a.txt", "-m", model_dir, "-o", tmp_path / "x.jsonl", "--set", setting)
+    assert result.exit_code == 2
+    assert "--set" in result.output and message in unwrapped(result.output)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
 def test_resolve_thresholds_order():
     nlp = spacy.blank("ru")
     assert lib.resolve_thresholds(nlp) == lib.Thresholds(0.5, {})

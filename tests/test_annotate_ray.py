@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO_ROOT, TINY_DOCS, make_examples
 from pipeline_helpers import cnn_nlp, train
-from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, read_done_ids
+from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, SettingsRefused, read_done_ids
 from nerel_spacy.annotate.engines import RAY_INSTALL, make_engine
 from nerel_spacy.annotate.engines.local import LocalEngine
 from nerel_spacy.cli import app
@@ -179,6 +179,25 @@ def test_ray_records_equal_local(cluster, pipeline, corpus, local_run, tmp_path)
             assert error == local_errors[id]
     assert engine.duplicates_dropped == 0
     assert ray.is_initialized(), "the engine must leave a Ray it did not start running"
+
+
+@pytest.mark.slow
+@needs_ray
+def test_settings_reach_the_actors_and_a_bad_one_is_refused_before_any_work(cluster, pipeline, corpus):
+    model, code, _ = pipeline
+    settings = ["nerel_joint.threshold=0.0"]  # every relation type's score in "cats"
+    inputs = [str(corpus / "more")]
+    local, _ = split_events(LocalEngine(str(model), code, settings).annotate(inputs, OPTIONS))
+    plain, _ = split_events(LocalEngine(str(model), code).annotate(inputs, OPTIONS))
+    assert local != plain and all(len(r["cats"]) > len(plain[i]["cats"]) for i, r in local.items())
+    engine = make_engine("ray", str(model), code, settings=settings, workers=1)
+    try:
+        records, _ = split_events(engine.annotate(inputs, OPTIONS))
+    finally:
+        engine.close()
+    assert records == local
+    with pytest.raises(SettingsRefused, match="nerel_joint has no 'treshold'"):
+        make_engine("ray", str(model), code, settings=["nerel_joint.treshold=0.0"], workers=1)
 
 
 @pytest.mark.slow

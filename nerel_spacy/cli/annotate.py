@@ -49,6 +49,8 @@ EXAMPLES = """\
 
   nerel-batch annotate ./docs -m ./model --format spacy --resume
 
+  nerel-batch annotate ./docs -m ./model --set nerel_joint.span_threshold=0.4
+
 Exit status: 0 all inputs annotated, 1 some inputs failed (see the errors
 JSONL), 2 usage error, 130 interrupted (rerun with --resume).
 """
@@ -173,6 +175,13 @@ def annotate_command(
         show_default=False, exists=True, dir_okay=False,
         help="Python file to import first, registering a pipeline's custom components.",
     )] = None,
+    settings: Annotated[Optional[List[str]], typer.Option(
+        "--set", metavar="COMPONENT.SETTING=VALUE", show_default=False,
+        help="Change a component setting of the pipeline for this run, as spacy.load(config=...) "
+        "does; repeatable. VALUE is read as JSON, else as text: --set nerel_joint.span_threshold=0.4 "
+        "--set nerel_joint.nested_arguments=best. A name the pipeline lacks is an error listing "
+        "the ones it has. The settings: docs/training.md.",
+    )] = None,
     engine: Annotated[EngineName, typer.Option(
         help="local: nlp.pipe in this process. ray: a pool of Ray actors, each loading the "
         "pipeline once (by path or package name, so the model, --code and local inputs must be "
@@ -253,10 +262,11 @@ def annotate_command(
             console.print(f"Error: {err}", highlight=False, markup=False)
             raise typer.Exit(2) from None
     try:
-        runner = engines.make_engine(engine.value, model, code, address=address, workers=workers,
-                                     threads_per_worker=threads_per_worker)
+        runner = engines.make_engine(engine.value, model, code, settings=settings or (), address=address,
+                                     workers=workers, threads_per_worker=threads_per_worker)
     except lib.ModelError as err:
-        raise typer.BadParameter(str(err), param_hint="'--model'") from None
+        hint = "'--set'" if isinstance(err, lib.SettingsRefused) else "'--model'"
+        raise typer.BadParameter(str(err), param_hint=hint) from None
     except engines.EngineError as err:
         console.print(f"Error: {err}", highlight=False, markup=False)
         raise typer.Exit(2) from None
@@ -294,6 +304,8 @@ def annotate_command(
     error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
     info = runner.model_info()
     model_label = f"{model} ({info['name']} {info['version']})"
+    if settings:
+        model_label = f"{model} ({info['name']} {info['version']}; --set {' '.join(settings)})"
     if not quiet:
         where = "stdout" if out_path is None else str(out_path)
         what = f"{fmt} documents" if folder else "records"

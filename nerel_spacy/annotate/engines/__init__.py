@@ -48,18 +48,20 @@ def make_engine(
     model: str,
     code: Optional[Path] = None,
     *,
+    settings: Sequence[str] = (),
     address: Optional[str] = None,
     workers: Optional[int] = None,
     threads_per_worker: int = 1,
 ) -> Engine:
-    """The engine called ``name``, its pipeline loaded (``ModelError`` when it can't be).
+    """The engine called ``name``, its pipeline loaded with ``settings`` (``COMPONENT.SETTING=VALUE``
+    strings, ``load_settings``) changed (``ModelError`` when it can't be).
 
     ``ray`` without Ray Data installed is an ``EngineError`` that says what to install.
     """
     if name == "local":
         from .local import LocalEngine
 
-        return LocalEngine(model, code)
+        return LocalEngine(model, code, settings)
     if name == "ray":
         try:
             import ray  # noqa: F401
@@ -71,7 +73,7 @@ def make_engine(
             ) from None
         from .ray_engine import RayEngine
 
-        return RayEngine(model, code, address=address, workers=workers,
+        return RayEngine(model, code, settings=settings, address=address, workers=workers,
                          threads_per_worker=threads_per_worker)
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 

@@ -11,8 +11,8 @@ from ..stream import AnnotateOptions, annotate_sources
 class LocalEngine:
     """Loads the pipeline here and streams the inputs through ``annotate_sources``."""
 
-    def __init__(self, model: str, code: Optional[Path] = None):
-        self.nlp = load_pipeline(model, code)
+    def __init__(self, model: str, code: Optional[Path] = None, settings: Sequence[str] = ()):
+        self.nlp = load_pipeline(model, code, settings)
 
     def model_info(self) -> Dict[str, str]:
         return model_info(self.nlp)

@@ -63,10 +63,11 @@ def input_size(source: Found) -> int:
 class AnnotateActor:
     """A Ray Data UDF: loads the pipeline once per actor, annotates a batch of rows per call."""
 
-    def __init__(self, model: str, code: Optional[str], options: AnnotateOptions, threads: int, cwd: str):
+    def __init__(self, model: str, code: Optional[str], options: AnnotateOptions, threads: int, cwd: str,
+                 settings: Sequence[str] = ()):
         if os.path.isdir(cwd):
             os.chdir(cwd)  # relative input paths read, and read as named in errors, as on the driver
-        self.nlp = load_pipeline(model, None if code is None else Path(code))
+        self.nlp = load_pipeline(model, None if code is None else Path(code), settings)
         limit_threads(threads)  # Ray sets OMP_NUM_THREADS; torch's own pool and the BLAS too
         self.options = options
         self.filesystems: Dict[str, Any] = {}
@@ -132,9 +133,9 @@ def _event(kind: str, obj: Dict[str, Any]) -> Event:
     return InputError(obj["id"], obj["reason"], obj["message"], path=obj.get("path"))
 
 
-def _load_info(model: str, code: Optional[str]) -> Dict[str, str]:
-    """Load the pipeline where the actors will, to fail early on a bad ``--model``."""
-    return model_info(load_pipeline(model, None if code is None else Path(code)))
+def _load_info(model: str, code: Optional[str], settings: Sequence[str] = ()) -> Dict[str, str]:
+    """Load the pipeline where the actors will, to fail early on a bad ``--model`` or ``--set``."""
+    return model_info(load_pipeline(model, None if code is None else Path(code), settings))
 
 
 def _portable(name: Optional[str]) -> Optional[str]:
@@ -157,6 +158,7 @@ class RayEngine:
         model: str,
         code: Optional[Path] = None,
         *,
+        settings: Sequence[str] = (),
         address: Optional[str] = None,
         workers: Optional[int] = None,
         threads_per_worker: int = 1,
@@ -166,6 +168,7 @@ class RayEngine:
             raise ValueError("workers, threads_per_worker and chunk_rows must be at least 1")
         self.model = _portable(model)
         self.code = None if code is None else _portable(str(code))
+        self.settings = list(settings)
         self.address = address
         self.workers = workers
         self.threads = threads_per_worker
@@ -205,10 +208,10 @@ class RayEngine:
     def _probe(self) -> Dict[str, str]:
         probe = ray.remote(num_cpus=0, max_retries=0)(_load_info)
         try:
-            return ray.get(probe.remote(self.model, self.code))
+            return ray.get(probe.remote(self.model, self.code, self.settings))
         except RayTaskError as err:
             if isinstance(err.cause, ModelError):
-                raise ModelError(str(err.cause)) from None
+                raise type(err.cause)(str(err.cause)) from None
             raise
 
     def model_info(self) -> Dict[str, str]:
@@ -267,7 +270,7 @@ class RayEngine:
         dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             AnnotateActor,
             fn_constructor_kwargs={
-                "model": self.model, "code": self.code, "options": options,
+                "model": self.model, "code": self.code, "options": options, "settings": self.settings,
                 "threads": self.threads, "cwd": os.getcwd(),
             },
             batch_size=options.batch_size,
