@@ -21,6 +21,7 @@ from spacy.training import Example
 
 from .batching import DEFAULT_MAX_BATCH_CHARS, pipe_by_chars
 from .corpus import find_split_files, read_corpus
+from .load_settings import load_with_settings
 from .machine import describe_machine
 from .scoring import score_natasha_mapping
 
@@ -81,15 +82,22 @@ def evaluate_model(
     batch_size: int = 16,
     max_batch_chars: int = DEFAULT_MAX_BATCH_CHARS,
     splits: Optional[Sequence[str]] = HELD_OUT_SPLITS,
+    settings: Sequence[str] = (),
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate ``model`` (a path, a package name or an nlp) on ``corpus``: a ``.spacy`` file,
-    or a folder's ``splits`` (dev and test by default; None for every ``.spacy`` file)."""
-    nlp = spacy.load(model) if not isinstance(model, Language) else model
+    or a folder's ``splits`` (dev and test by default; None for every ``.spacy`` file).
+    ``settings`` (``COMPONENT.SETTING=VALUE``) change a loaded pipeline's component settings."""
+    if isinstance(model, Language):
+        if settings:
+            raise ValueError("settings apply to a pipeline evaluate_model loads, not to an nlp given to it")
+        nlp = model
+    else:
+        nlp = load_with_settings(str(model), settings)
     results = {}
     for split, path in splits_to_score(corpus, splits).items():
         gold_docs = read_corpus(path, nlp.vocab)
         scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size, max_batch_chars=max_batch_chars)
-        scores["meta"] = describe_run(nlp, model, path)
+        scores["meta"] = describe_run(nlp, model, path, settings)
         results[split] = scores
         if output_dir is not None:
             output_dir = Path(output_dir)
@@ -100,10 +108,11 @@ def evaluate_model(
     return results
 
 
-def describe_run(nlp: Language, model: object, corpus: Path) -> Dict[str, object]:
-    """Where the numbers came from: model, corpus, machine and date."""
+def describe_run(nlp: Language, model: object, corpus: Path, settings: Sequence[str] = ()) -> Dict[str, object]:
+    """Where the numbers came from: model (and the settings changed at load), corpus, machine and date."""
     return {
         "model": str(model) if not isinstance(model, Language) else nlp.meta.get("name"),
+        "settings": list(settings),
         "pipeline": nlp.pipe_names,
         "corpus": str(corpus),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -9,14 +9,17 @@ typo is an error naming the component or setting and the ones that exist, not a 
   as spaCy's own CLI overrides read values);
 - ``pipeline_config``: the ``config.cfg`` of a pipeline folder or installed package, without
   loading any weights;
-- ``settings_overrides``: the checked ``config`` dictionary for ``spacy.load``.
+- ``settings_overrides``: the checked ``config`` dictionary for ``spacy.load``;
+- ``load_with_settings``: ``spacy.load`` with them, a refused value a ``SettingError`` too.
 """
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import srsly
 import spacy
-from thinc.api import Config
+from catalogue import RegistryError
+from spacy.language import Language
+from thinc.api import Config, ConfigValidationError
 
 
 class SettingError(ValueError):
@@ -85,9 +88,37 @@ def settings_overrides(settings: Sequence[str], config: Config) -> Dict[str, Dic
     return {"components": components} if components else {}
 
 
+def load_with_settings(model: str, settings: Sequence[str] = ()) -> Language:
+    """``spacy.load(model)`` with ``settings`` applied; a setting the pipeline lacks, or a value
+    its components refuse while they are built, is a ``SettingError`` that names it.
+
+    Errors that have nothing to do with the settings (a missing pipeline, a bad config, an
+    unregistered component) are spaCy's own, raised as they are.
+    """
+    if not settings:
+        return spacy.load(model)
+    try:
+        overrides = settings_overrides(settings, pipeline_config(model))
+    except OSError:
+        return spacy.load(model)  # no config to check against: spaCy says what is missing
+    try:
+        return spacy.load(model, config=overrides)
+    except ValueError as err:
+        if isinstance(err, RegistryError) or str(err).startswith("[E002]"):
+            raise  # an unregistered function or component: not the settings' doing
+        raise SettingError(f"--set {' '.join(settings)}: the pipeline refused it: {_short(err)}") from err
+
+
+def _short(err: ValueError) -> str:
+    """A config validation error as its failing settings (not the whole resolved config); else ``err``."""
+    if isinstance(err, ConfigValidationError) and err.errors:
+        return "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in err.errors)
+    return str(err)
+
+
 def _is_setting(key: str, value: Any) -> bool:
     """A value worth listing as changeable: not a sub-section, a factory or a registered function's name."""
     return not isinstance(value, dict) and key != "factory" and not key.startswith("@")
 
 
-__all__ = ["SettingError", "parse_setting", "pipeline_config", "settings_overrides"]
+__all__ = ["SettingError", "load_with_settings", "parse_setting", "pipeline_config", "settings_overrides"]

@@ -11,6 +11,7 @@ from nerel_spacy.cli.evaluate import ROWS
 from nerel_spacy.corpus import read_corpus
 from nerel_spacy.evaluate import evaluate_model, predict_and_score
 
+from conftest import unwrapped
 from package_helpers import train_tiny_pipeline
 from quantize_helpers import save_gold_corpus
 
@@ -89,6 +90,18 @@ def test_splits_that_are_not_there_are_named_with_those_that_are(trained_model, 
     result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", "valid"])
     assert result.exit_code == 2 and "found: dev.spacy" in " ".join(result.stderr.split())
     assert CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", " , "]).exit_code == 2
+
+
+def test_evaluate_scores_with_the_settings_it_is_given_and_records_them(trained_model, tmp_path):
+    model, corpus = trained_model
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus / "dev.spacy"), "-o", str(tmp_path),
+                                      "--set", "nerel_joint.threshold=1.0"])
+    assert result.exit_code == 0, result.output
+    dev = json.loads((tmp_path / "dev.json").read_text())
+    assert dev["cats_micro_f"] == 0.0 and dev["seqeval_f"] == 1.0  # no score reaches 1.0
+    assert dev["meta"]["settings"] == ["nerel_joint.threshold=1.0"]
+    refused = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--set", "nerel_joint.treshold=1"])
+    assert refused.exit_code == 2 and "nerel_joint has no 'treshold'" in unwrapped(refused.output)
 
 
 def test_evaluate_cli_missing_corpus(trained_model, tmp_path):

@@ -5,7 +5,7 @@ from spacy.util import fix_random_seed
 from thinc.api import Config
 
 from nerel_spacy.annotate import SettingsRefused, load_pipeline
-from nerel_spacy.load_settings import SettingError, parse_setting, pipeline_config, settings_overrides
+from nerel_spacy.load_settings import SettingError, load_with_settings, parse_setting, pipeline_config, settings_overrides
 
 from conftest import make_nested_examples
 from pipeline_helpers import train, v3_nlp
@@ -104,3 +104,11 @@ def test_a_missing_pipeline_is_still_the_model_error(tmp_path):
     with pytest.raises(Exception) as error:
         load_pipeline(str(tmp_path / "nothing"), settings=["nerel_joint.span_threshold=0.4"])
     assert not isinstance(error.value, SettingsRefused) and "can't load pipeline" in str(error.value)
+
+
+def test_load_with_settings_raises_setting_errors_and_leaves_spacys_own(saved_v3, tmp_path):
+    with pytest.raises(SettingError, match="refused it: nerel_joint: nested_arguments must be one of"):
+        load_with_settings(str(saved_v3), ["nerel_joint.nested_arguments=one"])
+    with pytest.raises(OSError):
+        load_with_settings(str(tmp_path / "nothing"), ["nerel_joint.span_threshold=0.4"])
+    assert load_with_settings(str(saved_v3)).get_pipe("nerel_joint").cfg["span_threshold"] == 0.5

@@ -8,7 +8,7 @@ from spacy.language import Language
 from spacy.util import import_file
 from thinc.api import ConfigValidationError
 
-from ..load_settings import SettingError, pipeline_config, settings_overrides
+from ..load_settings import SettingError, load_with_settings
 
 
 class ModelError(ValueError):
@@ -31,20 +31,11 @@ def load_pipeline(model: str, code: Optional[Path] = None, settings: Sequence[st
         if not Path(code).is_file():
             raise ModelError(f"--code {code}: no such Python file")
         import_file("annotate_code", code)
-    overrides = {}
-    if settings:
-        try:
-            overrides = settings_overrides(settings, pipeline_config(model))
-        except OSError:
-            pass  # no config to check against: spacy.load below says what is missing
-        except SettingError as err:
-            raise SettingsRefused(str(err)) from None
     try:
-        return spacy.load(model, config=overrides)
+        return load_with_settings(model, settings)
+    except SettingError as err:
+        raise SettingsRefused(str(err)) from err.__cause__
     except (OSError, ConfigValidationError, RegistryError, ValueError) as err:
-        refused = isinstance(err, ValueError) and not isinstance(err, RegistryError) and not _is_missing_factory(err)
-        if settings and refused:
-            raise SettingsRefused(f"--set {' '.join(settings)}: the pipeline refused it: {_short(err)}") from err
         if type(err) is ValueError and not _is_missing_factory(err):
             raise
         raise ModelError(
@@ -52,13 +43,6 @@ def load_pipeline(model: str, code: Optional[Path] = None, settings: Sequence[st
             "config.cfg) or an installed package name; a pipeline with custom components needs "
             "its package installed, or --code FILE that registers them."
         ) from err
-
-
-def _short(err: ValueError) -> str:
-    """A config validation error as its failing settings (not the whole resolved config); else ``err``."""
-    if isinstance(err, ConfigValidationError) and err.errors:
-        return "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in err.errors)
-    return str(err)
 
 
 def _is_missing_factory(err: ValueError) -> bool:

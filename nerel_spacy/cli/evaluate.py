@@ -1,6 +1,6 @@
 """``nerel-batch evaluate``: score a pipeline on dev (and test, when present) and write JSON."""
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import typer
 from rich.console import Console
@@ -78,6 +78,12 @@ def evaluate(
         DEFAULT_MAX_BATCH_CHARS, min=1,
         help="Most characters in one nlp.pipe batch: bounds the model's memory, as in annotate.",
     ),
+    settings: Optional[List[str]] = typer.Option(
+        None, "--set", metavar="COMPONENT.SETTING=VALUE", show_default=False,
+        help="Score the pipeline with a component setting changed, as spacy.load(config=...) does; "
+             "repeatable, VALUE read as JSON else as text: --set nerel_joint.nested_arguments=best. "
+             "Recorded in each SPLIT.json's meta.",
+    ),
     splits: str = typer.Option(
         ",".join(HELD_OUT_SPLITS), "--splits",
         help="The splits of a corpus folder to score, comma-separated: the held-out ones by default; "
@@ -101,7 +107,7 @@ def evaluate(
             raise ValueError("--splits names no split: give e.g. dev,test or all")
         results = evaluate_model(
             model, corpus, output_dir=output, batch_size=batch_size, max_batch_chars=max_batch_chars,
-            splits=None if names == ["all"] else names,
+            splits=None if names == ["all"] else names, settings=settings or (),
         )
     except (OSError, ValueError) as err:
         error(console, err)
