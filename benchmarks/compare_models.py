@@ -17,6 +17,12 @@ in-sentence triples on gold mentions), then resamples the documents with replace
         stage4=training/joint_trf_heads_more_more/model-best \\
         round6=training/joint_trf_heads_more_more_more_more/model-best \\
         --target spans_nerel=0.80 -o benchmarks/results/compare_rounds_s23.json
+
+``--set NAME=COMPONENT.SETTING=VALUE`` loads pipeline NAME with a setting changed
+(``load_settings``), so one pipeline can be compared with itself decoded another way:
+
+    python benchmarks/compare_models.py corpus/dev.spacy all=training/joint_cnn_rel/model-best \
+        best=training/joint_cnn_rel/model-best --set best=nerel_joint.nested_arguments=best
 """
 import argparse
 import json
@@ -24,12 +30,12 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-import spacy
 from tqdm import tqdm
 
 from nerel_spacy.corpus import read_corpus
 from nerel_spacy.cross_fitting import Counts, bootstrap_interval, paired_bootstrap
 from nerel_spacy.evaluate import predict_and_score
+from nerel_spacy.load_settings import load_with_settings
 from nerel_spacy.machine import describe_machine
 from nerel_spacy.nested_errors import ERROR_COLUMNS, errors_by_label
 from nerel_spacy.per_doc_counts import (
@@ -56,6 +62,17 @@ def parse_models(pairs: Sequence[str]) -> List[Tuple[str, str]]:
     return models
 
 
+def parse_settings(pairs: Sequence[str], names: Sequence[str]) -> Dict[str, List[str]]:
+    """``NAME=COMPONENT.SETTING=VALUE`` pairs as each pipeline's list of settings."""
+    settings: Dict[str, List[str]] = {name: [] for name in names}
+    for pair in pairs:
+        name, separator, setting = pair.partition("=")
+        if not separator or name not in settings:
+            raise SystemExit(f"--set takes NAME=COMPONENT.SETTING=VALUE with NAME one of {', '.join(names)}; got {pair!r}")
+        settings[name].append(setting)
+    return settings
+
+
 def parse_targets(pairs: Sequence[str]) -> Dict[str, float]:
     targets = {}
     for pair in pairs:
@@ -66,10 +83,12 @@ def parse_targets(pairs: Sequence[str]) -> Dict[str, float]:
     return targets
 
 
-def per_document_counts(path: str, gold_docs) -> Tuple[Dict[str, Counts], Dict[str, Dict[str, int]]]:
-    """The per-document counts behind the micro scores of the pipeline at ``path`` (checked
-    against its scores), and its nested-mention errors by label."""
-    nlp = spacy.load(path)
+def per_document_counts(
+    path: str, gold_docs, settings: Sequence[str] = ()
+) -> Tuple[Dict[str, Counts], Dict[str, Dict[str, int]]]:
+    """The per-document counts behind the micro scores of the pipeline at ``path``, loaded with
+    ``settings`` (checked against its scores), and its nested-mention errors by label."""
+    nlp = load_with_settings(path, settings)
     scores, examples = predict_and_score(nlp, gold_docs)
     pipe = nlp.get_pipe("nerel_joint")
     spans_key = pipe.cfg["spans_key"] or SPANS_KEY
@@ -90,19 +109,23 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="NAME=PATH of each pipeline; the first is the baseline")
     parser.add_argument("--target", action="append", default=[], metavar="SCORE=VALUE",
                         help=f"Report how often SCORE reaches VALUE over the resamples ({', '.join(SCORES)})")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=COMPONENT.SETTING=VALUE",
+                        help="Load pipeline NAME with a component setting changed; repeatable")
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("-o", "--output", type=Path, help="Write the results as JSON")
     args = parser.parse_args()
     models, targets = parse_models(args.models), parse_targets(args.target)
+    settings = parse_settings(args.settings, [name for name, _ in models])
     gold_docs = read_corpus(args.corpus)
 
     results, counts_of = {}, {}
     for name, path in tqdm(models, desc="pipelines", unit="pipeline"):
         start = time.perf_counter()
-        counts, nested_errors = per_document_counts(path, gold_docs)
+        counts, nested_errors = per_document_counts(path, gold_docs, settings[name])
         counts_of[name] = counts
         results[name] = {
             "path": path,
+            "settings": settings[name],
             "seconds": round(time.perf_counter() - start, 1),
             "interval": {key: rounded(bootstrap_interval(counts[key], args.resamples, target=targets.get(key)))
                          for key in SCORES},
