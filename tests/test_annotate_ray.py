@@ -4,6 +4,7 @@ A real local Ray (``ray.init(num_cpus=2)``, shut down at the end even on failure
 tiny trained ``nerel_joint`` pipeline over ~200 documents with every bad-input kind; a
 driver killed mid-run is resumed, and a worker that dies mid-batch is retried by Ray.
 """
+import importlib.util
 import json
 import os
 import signal
@@ -54,13 +55,11 @@ CRASH_MARK = "КРАШ"
 MAX_CHARS = 400
 SENTENCES = [text for text, _, _ in TINY_DOCS] + ["Иван Петров работает в Москве .", "Здесь нет сущностей ."]
 
-try:
-    import ray
-    import ray.data  # noqa: F401
-except ImportError:
-    ray = None
+# Imported by the tests that need it: Ray Data takes a second to import, which the quick
+# suite (whose tests here run without Ray) should not pay.
+RAY_INSTALLED = importlib.util.find_spec("ray") is not None
 # The CLI tests at the end run without Ray; the rest need it.
-needs_ray = pytest.mark.skipif(ray is None, reason=f"Ray Data is not installed ({RAY_INSTALL})")
+needs_ray = pytest.mark.skipif(not RAY_INSTALLED, reason=f"Ray Data is not installed ({RAY_INSTALL})")
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +67,8 @@ def cluster():
     """A local Ray with 2 CPUs; its workers import this checkout's nerel_spacy."""
     previous = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), previous]))
+    import ray
+
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
         yield ray.get_runtime_context().gcs_address
@@ -178,6 +179,8 @@ def test_ray_records_equal_local(cluster, pipeline, corpus, local_run, tmp_path)
         else:
             assert error == local_errors[id]
     assert engine.duplicates_dropped == 0
+    import ray
+
     assert ray.is_initialized(), "the engine must leave a Ray it did not start running"
 
 
