@@ -33,6 +33,17 @@ def rescale_raw_scores(info: Dict[str, Any], raw_columns: Sequence[str]) -> Dict
     return {**info, "other_scores": other_scores}
 
 
+def previous_evaluation(info: Dict[str, Any]) -> int:
+    """The step of the evaluation before ``info``'s, from which its ``losses`` were summed.
+
+    A run resumed by ``nerel-batch train`` after a stop between two evaluations restores the
+    losses summed since the last one, so the mean is over the steps since that evaluation, not
+    over the steps this process made; a fresh run's first evaluation (step 0) had one step.
+    """
+    earlier = [step for _, step in info.get("checkpoints", []) if step < info["step"]]
+    return max(earlier) if earlier else info.get("start_step", 0)
+
+
 def task_columns(losses: Dict[str, float], pipe: str, n_steps: int) -> Dict[str, float]:
     """``sigma_{task}`` and mean ``loss_{task}`` of ``pipe`` from ``n_steps`` steps' ``losses``."""
     columns: Dict[str, float] = {}
@@ -121,8 +132,8 @@ def console_logger(
             if info is None:
                 log_step(None)
                 return
-            if last_step["step"] is None:  # a resumed run (nerel-batch train) starts past 0
-                last_step["step"] = info.get("start_step", 0)
+            if last_step["step"] is None:
+                last_step["step"] = previous_evaluation(info)
             n_steps = info["step"] - last_step["step"]
             last_step["step"] = info["step"]
             columns: Dict[str, float] = {}

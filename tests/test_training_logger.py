@@ -43,6 +43,30 @@ def test_task_columns_average_raw_losses_and_show_a_students_token_vector_distan
     assert TOKEN_VECTORS_COLUMN not in task_columns({"nerel_joint_ner": 1.0}, "nerel_joint", 1)
 
 
+@pytest.mark.parametrize("checkpoints, start_step, steps", [
+    ([(0.1, 0), (0.2, 500), (0.3, 750)], 750, 250),  # stopped at 749, resumed: losses since 500
+    ([(0.1, 0), (0.2, 500), (0.3, 750)], 501, 250),  # stopped at the evaluation of 500
+    ([(0.1, 0)], 0, 1),  # a fresh run's first evaluation: one update
+])
+def test_loss_columns_are_means_over_the_steps_since_the_previous_evaluation(checkpoints, start_step, steps):
+    """A resumed run restores the losses summed since the last evaluation before the stop."""
+    from nerel_spacy.training_logger import previous_evaluation
+
+    info = {"step": checkpoints[-1][1], "checkpoints": checkpoints, "start_step": start_step}
+    assert max(1, info["step"] - previous_evaluation(info)) == steps
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("nerel_joint")
+    nlp.config["training"]["score_weights"] = {"ents_f": 1.0, "loss_ner": 0.0}
+    stdout = io.StringIO()
+    log_step, finalize = console_logger(progress_bar=None, raw_columns=["loss_ner"])(nlp, stdout, io.StringIO())
+    log_step({**info, "epoch": 0, "losses": {"nerel_joint": 1.0, "nerel_joint_ner": 0.37 * steps},
+              "score": 0.9, "other_scores": {"ents_f": 0.9}})
+    finalize()
+    header, *_, row = stdout.getvalue().strip().splitlines()
+    start = header.index("LOSS_NER")
+    assert row[start:start + len("LOSS_NER")].strip() == "0.37"
+
+
 @pytest.mark.parametrize(
     "setting, fast_bf16, expected",
     [
