@@ -104,9 +104,14 @@ def load_with_settings(model: str, settings: Sequence[str] = ()) -> Language:
     try:
         return spacy.load(model, config=overrides)
     except ValueError as err:
-        if isinstance(err, RegistryError) or str(err).startswith("[E002]"):
+        if isinstance(err, RegistryError) or is_missing_factory(err):
             raise  # an unregistered function or component: not the settings' doing
         raise SettingError(f"--set {' '.join(settings)}: the pipeline refused it: {_short(err)}") from err
+
+
+def is_missing_factory(err: ValueError) -> bool:
+    """spaCy's E002 (no factory registered under a component's name) is a plain ValueError."""
+    return str(err).startswith("[E002]")
 
 
 def _short(err: ValueError) -> str:
@@ -121,4 +126,4 @@ def _is_setting(key: str, value: Any) -> bool:
     return not isinstance(value, dict) and key != "factory" and not key.startswith("@")
 
 
-__all__ = ["SettingError", "load_with_settings", "parse_setting", "pipeline_config", "settings_overrides"]
+__all__ = ["SettingError", "is_missing_factory", "load_with_settings", "parse_setting", "pipeline_config", "settings_overrides"]

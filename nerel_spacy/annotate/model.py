@@ -8,7 +8,7 @@ from spacy.language import Language
 from spacy.util import import_file
 from thinc.api import ConfigValidationError
 
-from ..load_settings import SettingError, load_with_settings
+from ..load_settings import SettingError, is_missing_factory, load_with_settings
 
 
 class ModelError(ValueError):
@@ -36,18 +36,13 @@ def load_pipeline(model: str, code: Optional[Path] = None, settings: Sequence[st
     except SettingError as err:
         raise SettingsRefused(str(err)) from err.__cause__
     except (OSError, ConfigValidationError, RegistryError, ValueError) as err:
-        if type(err) is ValueError and not _is_missing_factory(err):
+        if type(err) is ValueError and not is_missing_factory(err):
             raise
         raise ModelError(
             f"can't load pipeline {model!r}: {err}\nGive a pipeline folder (the one holding "
             "config.cfg) or an installed package name; a pipeline with custom components needs "
             "its package installed, or --code FILE that registers them."
         ) from err
-
-
-def _is_missing_factory(err: ValueError) -> bool:
-    """spaCy's E002 (no factory registered under a component's name) is a plain ValueError."""
-    return str(err).startswith("[E002]")
 
 
 DEFAULT_PACKAGE = "ru_nerel_joint"
