@@ -32,6 +32,7 @@ factory = "transformer"
 
 @pytest.mark.parametrize("text, expected", [
     ("nerel_joint.span_threshold=0.4", (("nerel_joint", "span_threshold"), 0.4)),
+    ("nerel_joint.span_threshold=0.95", (("nerel_joint", "span_threshold"), 0.95)),  # exactly, not 0.9500000000000001
     ("nerel_joint.nested_arguments=best", (("nerel_joint", "nested_arguments"), "best")),
     ("nerel_joint.allow_crossing=true", (("nerel_joint", "allow_crossing"), True)),
     ('nerel_joint.spans_key="7"', (("nerel_joint", "spans_key"), "7")),
