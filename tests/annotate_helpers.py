@@ -24,6 +24,8 @@ CATS_RULES = {
 }
 CATS_THRESHOLDS = {"WORKS_AS": 0.5, "LOCATED_IN": 0.8, "POINT_IN_TIME": 0.4}
 KB_IDS = {"Москва": "Q649", "Москве": "Q649"}
+# A pipeline built with an interrupt_marker stops itself only in a process with this set.
+INTERRUPT_ENV = "NEREL_TEST_INTERRUPT"
 # Characters of each batch annotate_test_cats was given, in order (tests clear it).
 BATCH_CHARS: List[int] = []
 
@@ -45,8 +47,9 @@ class KeywordCats:
         self.interrupt_marker = interrupt_marker
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.interrupt_marker and self.interrupt_marker in doc.text:
-            # A real Ctrl-C, delivered to this process while it annotates.
+        if self.interrupt_marker and self.interrupt_marker in doc.text and os.environ.get(INTERRUPT_ENV):
+            # A real Ctrl-C, delivered to this process while it annotates. Only a process
+            # started with INTERRUPT_ENV gets one, so the same pipeline can resume the run.
             os.kill(os.getpid(), signal.SIGINT)
         doc.cats = {
             label: high if keyword in doc.text else low

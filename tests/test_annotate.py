@@ -135,12 +135,17 @@ def run_cli(*args: Any, input: Any = None):
     return result
 
 
-def run_process(*args: Any, input: bytes = b"", cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+def run_process(
+    *args: Any, input: bytes = b"", cwd: Path = REPO_ROOT, interrupt: bool = False
+) -> subprocess.CompletedProcess:
+    """``nerel-batch annotate`` in a child process; ``interrupt``: a pipeline built with an
+    ``interrupt_marker`` sends it a Ctrl-C at the marked text."""
     command = [sys.executable, "-m", "nerel_spacy", "annotate", *map(str, args), "--code", str(HELPERS)]
+    env = dict(os.environ, **({annotate_helpers.INTERRUPT_ENV: "1"} if interrupt else {}))
     # A user's Ctrl-C reaches a process whose SIGINT is not ignored; reset it in the child,
     # since a suite started as a background job of a non-interactive shell ignores it.
     return subprocess.run(
-        command, input=input, capture_output=True, cwd=cwd, timeout=120,
+        command, input=input, capture_output=True, cwd=cwd, timeout=120, env=env,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -436,6 +441,43 @@ def test_resume_after_a_crash_mid_line(model_dir, tmp_path):
     assert ids[:3] == ["0.txt", "1.txt", "2.txt"]
 
 
+def test_resume_keeps_to_the_model_and_options_the_output_was_begun_with(model_dir, docs, tmp_path):
+    out = tmp_path / "out.jsonl"
+    setting = "annotate_test_cats.cats_thresholds.WORKS_AS=0.95"
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--set", setting).exit_code == 0
+    manifest = json.loads((tmp_path / "out.run.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == str(model_dir.resolve()) and manifest["name"] == "ru_annotate_test"
+    assert manifest["settings"] == {"annotate_test_cats.cats_thresholds.WORKS_AS": 0.95}
+    out.write_bytes(out.read_bytes().splitlines(keepends=True)[0])  # stopped after one record
+    before = out.read_bytes()
+    other = annotate_helpers.build_pipeline(tmp_path / "other")
+    for changed, difference in [
+        ((), "the settings (--set): annotate_test_cats.cats_thresholds.WORKS_AS=0.95 then, none now"),
+        (("--set", setting, "--threshold", "0.2"), "--threshold: none then, 0.2 now"),
+        (("--set", setting, "--long-texts", "skip"), "--long-texts: 'split' then, 'skip' now"),
+        (("--set", setting, "-m", other), f"the pipeline (-m): {str(model_dir.resolve())!r} then"),
+    ]:
+        refused = run_cli(docs, "-m", model_dir, "-o", out, "--resume", *changed)
+        message = unwrapped(refused.stderr)
+        assert refused.exit_code == 2 and "'--resume'" in message and difference in message, message
+        assert "--overwrite" in message and out.read_bytes() == before
+    # Batching, threads and the engine don't change the records: the run goes on.
+    resumed = run_cli(docs, "-m", model_dir, "-o", out, "--resume", "--set", setting, "--batch-size", "1")
+    assert resumed.exit_code == 0, resumed.stderr
+    records = read_output(out)
+    assert len(records) == 3 and all("WORKS_AS" not in r["cats"] for r in records)
+    assert json.loads((tmp_path / "out.run.json").read_text(encoding="utf-8")) == manifest
+    # --overwrite starts again, with the manifest of the new run.
+    assert run_cli(docs, "-m", model_dir, "-o", out, "--overwrite").exit_code == 0
+    assert json.loads((tmp_path / "out.run.json").read_text(encoding="utf-8"))["settings"] == {}
+
+
+def test_records_to_stdout_leave_no_manifest(model_dir, docs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(docs / "a.txt", "-m", model_dir, "-o", "-").exit_code == 0
+    assert not list(tmp_path.glob("*.run.json"))
+
+
 def test_read_done_ids_rejects_a_corrupt_middle_line(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n', encoding="utf-8")
@@ -472,7 +514,7 @@ def test_ignored_ctrl_c_stays_ignored():
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
+def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(tmp_path):
     root = tmp_path / "docs"
     root.mkdir()
     for i in range(8):
@@ -480,12 +522,12 @@ def test_ctrl_c_leaves_valid_jsonl_and_resume_finishes(model_dir, tmp_path):
         (root / f"{i}.txt").write_text(f"Москва {i}.{marker}", encoding="utf-8")
     stopping = annotate_helpers.build_pipeline(tmp_path / "stopping", interrupt_marker="СТОП")
     out = tmp_path / "out.jsonl"
-    interrupted = run_process(root, "-m", stopping, "-o", out, "--batch-size", "2")
+    interrupted = run_process(root, "-m", stopping, "-o", out, "--batch-size", "2", interrupt=True)
     assert interrupted.returncode == 130, interrupted.stderr.decode()
     assert "--resume" in interrupted.stderr.decode()
     done = read_output(out)
     assert [r["id"] for r in done] == [f"{i}.txt" for i in range(len(done))] and len(done) < 8
-    resumed = run_cli(root, "-m", model_dir, "-o", out, "--resume")
+    resumed = run_cli(root, "-m", stopping, "-o", out, "--resume")
     assert resumed.exit_code == 0, resumed.stderr
     assert sorted(r["id"] for r in read_output(out)) == [f"{i}.txt" for i in range(8)]
 

@@ -148,7 +148,8 @@ def test_spacy_format_gives_back_whole_docs(gold_model, gold_docs, tmp_path):
     out = tmp_path / "out"
     result = run_cli(NEREL_ROOT, "-m", gold_model, "--format", "spacy", "-o", out)
     assert result.exit_code == 0, result.stderr
-    assert [path.name for path in out.iterdir()] == ["part-000000.spacy"], "no errors file when none failed"
+    # No errors file when none failed; the manifest says how the output was made (for --resume).
+    assert sorted(path.name for path in out.iterdir()) == ["annotate-run.json", "part-000000.spacy"]
     back = read_spacy_output(out)
     assert sorted(back) == GOLD_IDS
     for doc_id, doc in back.items():
@@ -196,7 +197,7 @@ def test_brat_round_trip_through_annotate_and_convert(gold_model, gold_docs, tmp
     )
     assert annotated.returncode == 0, annotated.stderr.decode()
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "annotation.conf", "dev", "dev/lavrov.ann", "dev/lavrov.txt", "train", "train/ministry.ann",
+        "annotate-run.json", "annotation.conf", "dev", "dev/lavrov.ann", "dev/lavrov.txt", "train", "train/ministry.ann",
         "train/ministry.txt", "train/obama.ann", "train/obama.txt",
     ]
     for doc_id in GOLD_IDS:
@@ -302,6 +303,10 @@ def test_resume_redoes_only_what_is_missing(fmt, model_dir, docs, tmp_path):
 
     remove_one(fmt, out, "sub/b.txt")
     before = snapshot(out)
+    assert "annotate-run.json" in before
+    other_threshold = run_cli(docs, "-m", model_dir, "--format", fmt, "-o", out, "--resume", "--threshold", "0.2")
+    assert other_threshold.exit_code == 2 and "--threshold: none then, 0.2 now" in flat(other_threshold.stderr)
+    assert snapshot(out) == before
     resumed = run_cli(docs, "-m", model_dir, "--format", fmt, "-o", out, "--resume")
     assert resumed.exit_code == 0, resumed.stderr
     stderr = " ".join(resumed.stderr.split())
@@ -352,7 +357,7 @@ def test_errors_go_into_the_folder_and_the_default_folder_is_named(model_dir, do
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_whole_shards_and_resume_finishes(model_dir, tmp_path):
+def test_ctrl_c_leaves_whole_shards_and_resume_finishes(tmp_path):
     """The pipeline sends itself a real SIGINT at the sixth text, while the shard is in memory."""
     root = tmp_path / "docs"
     root.mkdir()
@@ -361,13 +366,14 @@ def test_ctrl_c_leaves_whole_shards_and_resume_finishes(model_dir, tmp_path):
         (root / doc_id).write_text("Москва СТОП" if i == 5 else f"Москва {i}.", encoding="utf-8")
     out = tmp_path / "out"
     stopping = annotate_helpers.build_pipeline(tmp_path / "stopping", interrupt_marker="СТОП")
-    interrupted = run_process(root, "-m", stopping, "--format", "spacy", "-o", out, "--batch-size", "2")
+    interrupted = run_process(root, "-m", stopping, "--format", "spacy", "-o", out, "--batch-size", "2",
+                              interrupt=True)
     assert interrupted.returncode == 130 and "--resume" in interrupted.stderr.decode(), interrupted.stderr
     # The docs annotated before the Ctrl-C were in memory: closing the sink wrote them.
     done = shard_ids(out / "part-000000.spacy")
     assert done == ids[: len(done)] and 0 < len(done) < 8
     assert not list(out.glob(".*.tmp"))
-    resumed = run_cli(root, "-m", model_dir, "-o", out, "--resume", "--format", "spacy")
+    resumed = run_cli(root, "-m", stopping, "-o", out, "--resume", "--format", "spacy")
     assert resumed.exit_code == 0, resumed.stderr
     assert sorted(read_spacy_output(out)) == ids
 

@@ -6,6 +6,7 @@ texts, ``stream`` runs them through the pipeline and yields one event per input
 through ``sink`` to the formats that write whole docs (spacy, brat, html). ``model``
 loads the pipeline. An engine yields events; a writer consumes them.
 """
+from .manifest import RunManifest, check_resumable, manifest_path, write_manifest
 from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, SettingsRefused, find_default_model, load_pipeline
 from .output import (
     STDOUT_ERRORS,
@@ -74,11 +75,13 @@ __all__ = [
     "SettingsRefused",
     "OutputError",
     "Resumed",
+    "RunManifest",
     "RunStats",
     "Source",
     "Thresholds",
     "annotate_sources",
     "build_record",
+    "check_resumable",
     "decode_bytes",
     "default_output_path",
     "errors_path_for",
@@ -87,6 +90,7 @@ __all__ = [
     "iter_stdin",
     "load_pipeline",
     "load_text",
+    "manifest_path",
     "measure_sources",
     "model_info",
     "open_doc_output",
@@ -97,4 +101,5 @@ __all__ = [
     "span_record",
     "split_text",
     "write_events",
+    "write_manifest",
 ]

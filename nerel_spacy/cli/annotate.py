@@ -282,13 +282,19 @@ def annotate_command(
     if out_path is not None and errors_path.resolve() == out_path.resolve():
         raise typer.BadParameter("the errors file can't be the output file", param_hint="'--errors'")
     doc_writer = None
+    info = runner.model_info()
+    manifest = lib.RunManifest.for_run(model, info, settings or (), options)
+    manifest_file = None if out_path is None else lib.manifest_path(out_path, fmt)
     try:
+        kept = resume and manifest_file is not None and lib.check_resumable(manifest_file, manifest)
         if folder:
             doc_writer, done = lib.open_doc_output(fmt, out_path, resume=resume, overwrite=overwrite)
         else:
             done = set() if out_path is None else lib.prepare_output(out_path, resume=resume, overwrite=overwrite)
     except lib.OutputError as err:
-        raise typer.BadParameter(str(err), param_hint="'--output'") from None
+        raise typer.BadParameter(str(err), param_hint="'--resume'" if resume else "'--output'") from None
+    if manifest_file is not None and not kept:
+        lib.write_manifest(manifest_file, manifest)
 
     show_progress = not quiet and console.is_terminal
     remote = any(engines.is_uri(name) for name in inputs)
@@ -302,7 +308,6 @@ def annotate_command(
     if lazy_errors:
         errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
     error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
-    info = runner.model_info()
     model_label = f"{model} ({info['name']} {info['version']})"
     if settings:
         model_label = f"{model} ({info['name']} {info['version']}; --set {' '.join(settings)})"
