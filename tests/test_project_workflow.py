@@ -113,7 +113,7 @@ def test_nested_arguments_best_enters_at_train_heads_and_the_later_stages_source
     heads = load_config(REPO_ROOT / "configs" / "joint_trf_heads.cfg")["components"]["nerel_joint"]
     more = load_config(REPO_ROOT / "configs" / "joint_trf_continue.cfg")["components"]["nerel_joint"]
     assert "nested_arguments" not in first
-    cnn = load_config(REPO_ROOT / "configs" / "joint_cnn_rel.cfg")["components"]["nerel_joint"]
-    assert cnn["nested_arguments"] == "best"
+    for cnn_config in ("joint_cnn_rel.cfg", "joint_cnn_fast.cfg"):
+        assert load_config(REPO_ROOT / "configs" / cnn_config)["components"]["nerel_joint"]["nested_arguments"] == "best"
     assert heads["nested_arguments"] == "best"
     assert set(more) == {"source"}
