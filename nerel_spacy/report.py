@@ -6,8 +6,9 @@ errors by reason, and a few documents rendered with displaCy. ``write_report`` r
 run and writes the page.
 """
 import html
+import json
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 
@@ -23,6 +24,9 @@ from .run_summary import (  # noqa: F401  (re-exported: the report's public name
     record_to_doc,
     summarize_run,
 )
+
+if TYPE_CHECKING:
+    from .annotate.manifest import RunManifest
 
 REPORT_CSS = """
 .totals td:first-child { color: #59636e; }
@@ -84,8 +88,24 @@ def _totals_html(summary: RunSummary) -> str:
         rows.append(("docs/s (from the records' times)", f"{summary.docs_per_second:,.1f}"))
     for model, count in summary.models.most_common():
         rows.append((f"model {html.escape(model)}", f"{count:,} documents"))
+    rows += _manifest_rows(summary.manifest)
     body = "".join(f'<tr><td>{name}</td><td class="num">{value}</td></tr>' for name, value in rows)
     return f'<table class="totals">{body}</table>'
+
+
+def _manifest_rows(manifest: Optional["RunManifest"]) -> List[Tuple[str, str]]:
+    """The pipeline and the options the run was made with (``out.run.json``), escaped."""
+    if manifest is None:
+        return []
+    rows = [("pipeline", html.escape(manifest.model))]
+    if manifest.settings:
+        shown = " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in manifest.settings.items())
+        rows.append(("settings (--set)", html.escape(shown)))
+    if manifest.threshold is not None:
+        rows.append(("cats threshold (--threshold)", f"{manifest.threshold:g}"))
+    if manifest.all_cats:
+        rows.append(("every cats score (--all-cats)", "yes"))
+    return rows
 
 
 def _top_entities_html(summary: RunSummary, top: int) -> str:

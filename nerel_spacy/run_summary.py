@@ -6,20 +6,24 @@ memory; ``record_to_doc`` rebuilds a sampled record as a ``Doc`` for rendering.
 
 Records follow ``build_record`` in ``nerel_spacy.annotate``; ``spans``, ``relations``,
 ``cats`` and ``ents`` may be absent (older files). A record's ``time`` (seconds since
-the epoch when it was written), where present, gives the docs/s.
+the epoch when it was written), where present, gives the docs/s. The manifest annotate
+wrote beside the output (``out.run.json``), where present, gives the pipeline and settings.
 """
 import heapq
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import filter_spans
 
 from .schema import SPANS_KEY
+
+if TYPE_CHECKING:
+    from .annotate.manifest import RunManifest
 
 PathLike = Union[str, Path]
 DEFAULT_TOP = 10
@@ -94,6 +98,8 @@ class RunSummary:
     last_time: Optional[float] = None
     samples: List[Tuple[Dict[str, Any], Optional[str]]] = field(default_factory=list)
     sample_notes: List[str] = field(default_factory=list)
+    # How the run was made, from the manifest annotate wrote beside its output (None: none there).
+    manifest: Optional["RunManifest"] = None
 
     @property
     def failed(self) -> int:
@@ -232,13 +238,18 @@ def summarize_run(
     ``texts`` is the input folder (or file) of the run: sampled documents are read from it
     when their records carry no ``text``. Malformed lines are counted, never fatal.
     """
-    from .annotate import errors_path_for
+    from .annotate import OutputError, errors_path_for, manifest_path
+    from .annotate.manifest import read_manifest
 
     output = Path(output)
     if not output.is_file():
         raise FileNotFoundError(f"{output}: no such annotate output; give the JSONL that -o wrote")
     errors_path = Path(errors) if errors is not None else errors_path_for(output)
     summary = RunSummary(output=str(output), errors_path=str(errors_path))
+    try:
+        summary.manifest = read_manifest(manifest_path(output))
+    except OutputError:
+        summary.manifest = None  # an unreadable manifest only costs the page its settings rows
     heap: List[Tuple[Tuple[int, int, int, int], int, Dict[str, Any]]] = []
     for number, item in enumerate(iter_jsonl(output), 1):
         if isinstance(item, Malformed):

@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 import pytest
 from typer.testing import CliRunner
 
-from nerel_spacy.annotate import span_record
+from nerel_spacy.annotate import AnnotateOptions, RunManifest, span_record, write_manifest
 from nerel_spacy.brat import read_brat_document
 from nerel_spacy.cli import app
 from nerel_spacy.report import (
@@ -133,6 +133,22 @@ def test_report_page(run, tmp_path):
     assert "line 2: not JSON" in text
     assert text.count("Mentions, nested included") == 3  # three sample documents
     assert "docs/s" not in text  # the records carry no times
+
+
+def test_report_page_names_the_pipeline_and_settings_of_the_run(run, tmp_path):
+    assert "pipeline" not in " ".join(check_page(render_report(summarize_run(run))).text)  # no manifest
+    options = AnnotateOptions(threshold=0.3)
+    manifest = RunManifest.for_run("ru_nerel_joint", {"name": "ru_nerel_joint", "version": "0.1.0"},
+                                   ["nerel_joint.nested_arguments=best", "nerel_joint.span_threshold=0.4"], options)
+    write_manifest(tmp_path / "out.run.json", manifest)
+    summary = summarize_run(run)
+    assert summary.manifest == manifest
+    text = " ".join(check_page(render_report(summary)).text)
+    assert "pipeline ru_nerel_joint" in text
+    assert 'settings (--set) nerel_joint.nested_arguments="best" nerel_joint.span_threshold=0.4' in text
+    assert "cats threshold (--threshold) 0.3" in text
+    (tmp_path / "out.run.json").write_text("{broken", encoding="utf-8")
+    assert summarize_run(run).manifest is None  # the page goes on without those rows
 
 
 def test_old_records_without_spans_relations_or_cats(tmp_path):
