@@ -6,7 +6,6 @@ errors by reason, and a few documents rendered with displaCy. ``write_report`` r
 run and writes the page.
 """
 import html
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
@@ -99,8 +98,9 @@ def _manifest_rows(manifest: Optional["RunManifest"]) -> List[Tuple[str, str]]:
         return []
     rows = [("pipeline", html.escape(manifest.model))]
     if manifest.settings:
-        shown = " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in manifest.settings.items())
-        rows.append(("settings (--set)", html.escape(shown)))
+        from .annotate.manifest import settings_text
+
+        rows.append(("settings (--set)", html.escape(settings_text(manifest.settings))))
     if manifest.threshold is not None:
         rows.append(("cats threshold (--threshold)", f"{manifest.threshold:g}"))
     if manifest.all_cats:

@@ -12,11 +12,11 @@ and the fallback encoding. Batch sizes, processes, threads, the engine and the i
 (a resumed run may add inputs) may differ.
 """
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..brat_writer import atomic_write_text
 from ..formats.base import OutputError
 from ..load_settings import parse_setting
 from .stream import AnnotateOptions
@@ -95,8 +95,7 @@ def manifest_path(output: Path, format: str = "jsonl") -> Path:
     """``out.jsonl`` -> ``out.run.json`` beside it; a folder output: ``OUT/annotate-run.json``."""
     if format != "jsonl":
         return output / MANIFEST_NAME
-    stem = output.name[: -len(output.suffix)] if output.suffix else output.name
-    return output.with_name(stem + ".run.json")
+    return output.with_name(output.stem + ".run.json")
 
 
 def read_manifest(path: Path) -> Optional[RunManifest]:
@@ -133,10 +132,12 @@ def check_resumable(path: Path, manifest: RunManifest) -> bool:
 
 def write_manifest(path: Path, manifest: RunManifest) -> None:
     """Write ``manifest`` to ``path`` whole (a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, json.dumps(manifest.to_json(), ensure_ascii=False, indent=2) + "\n")
+
+
+def settings_text(settings: Dict[str, Any]) -> str:
+    """Parsed settings as typed after ``--set``: ``a.b=0.4 c.d="best"``."""
+    return " ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in settings.items())
 
 
 def _show(value: Any) -> str:
@@ -144,7 +145,7 @@ def _show(value: Any) -> str:
     if value is None or value == {}:
         return "none"
     if isinstance(value, dict):
-        return " ".join(f"{key}={json.dumps(item, ensure_ascii=False)}" for key, item in value.items())
+        return settings_text(value)
     if isinstance(value, str):
         return repr(value)
     return json.dumps(value, ensure_ascii=False)
@@ -157,5 +158,6 @@ __all__ = [
     "manifest_path",
     "model_key",
     "read_manifest",
+    "settings_text",
     "write_manifest",
 ]
