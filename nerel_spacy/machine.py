@@ -59,6 +59,22 @@ def cpu_flags() -> List[str]:
     return [flag for flag in CPU_FLAGS if flag in flags]
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX512-BF16), as torch sees it.
+
+    It decides both ``train_precision = "auto"`` (``models.encoders``) and an int8
+    pipeline's ``compute = "auto"`` (``quantize.kernels``). False without torch.
+    """
+    try:
+        import torch
+    except ImportError:  # a runtime-only install (ONNX Runtime, no torch)
+        return False
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # pragma: no cover - older torch
+        return False
+
+
 def load_average() -> Optional[List[float]]:
     """The 1, 5 and 15 minute load averages, or None where the OS has none."""
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from nerel_spacy.machine import CPU_FLAGS, cpu_flags, cpu_name, describe_machine, directory_size
+from nerel_spacy.machine import CPU_FLAGS, cpu_flags, cpu_has_fast_bf16, cpu_name, describe_machine, directory_size
 
 
 def test_describe_machine_names_cpu_threads_versions_and_date():
@@ -35,3 +35,11 @@ def test_a_runtime_only_install_is_described_without_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails, as where it is not installed
     info = describe_machine()
     assert info["torch"] is None and info["threads"] == os.cpu_count() and "onnxruntime" in info
+
+
+def test_fast_bf16_agrees_with_the_cpu_flags_and_is_false_without_torch(monkeypatch):
+    flags = set(cpu_flags())
+    if os.path.exists("/proc/cpuinfo"):  # torch and the kernel read the same CPUID bits
+        assert cpu_has_fast_bf16() == bool(flags & {"amx_bf16", "avx512_bf16"})
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert cpu_has_fast_bf16() is False

@@ -18,9 +18,9 @@ def test_fixed_precisions_are_kept():
 
 @pytest.mark.parametrize("fast, expected", [(True, "bf16"), (False, "fp32")])
 def test_auto_takes_bf16_only_where_the_cpu_multiplies_it(monkeypatch, fast, expected):
-    import nerel_spacy.quantize.kernels as kernels
+    import nerel_spacy.machine as machine
 
-    monkeypatch.setattr(kernels, "cpu_has_fast_bf16", lambda: fast)
+    monkeypatch.setattr(machine, "cpu_has_fast_bf16", lambda: fast)
     assert resolve_train_precision("auto") == expected
 
 

@@ -26,9 +26,16 @@ def test_quantize_rows_is_symmetric_per_row_and_exact_to_half_a_step():
 
 def test_compute_setting_is_checked():
     assert resolve_compute("int8") == "int8" and resolve_compute("bf16") == "bf16"
-    assert resolve_compute("auto") in ("int8", "bf16")
     with pytest.raises(ValueError, match="compute must be one of"):
         resolve_compute("fast")
+
+
+@pytest.mark.parametrize("fast, expected", [(True, "bf16"), (False, "int8")])
+def test_compute_auto_takes_bf16_only_where_the_cpu_multiplies_it(monkeypatch, fast, expected):
+    import nerel_spacy.machine as machine
+
+    monkeypatch.setattr(machine, "cpu_has_fast_bf16", lambda: fast)
+    assert resolve_compute("auto") == expected
 
 
 def test_float_layers_auto_asks_the_cpu_and_explicit_settings_pass_through():

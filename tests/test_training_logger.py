@@ -76,9 +76,9 @@ def test_loss_columns_are_means_over_the_steps_since_the_previous_evaluation(che
     ],
 )
 def test_the_log_says_which_precision_an_encoder_trains_in(tiny_bert_dir, monkeypatch, setting, fast_bf16, expected):
-    import nerel_spacy.quantize.kernels as kernels
+    import nerel_spacy.machine as machine
 
-    monkeypatch.setattr(kernels, "cpu_has_fast_bf16", lambda: fast_bf16)
+    monkeypatch.setattr(machine, "cpu_has_fast_bf16", lambda: fast_bf16)
     nlp = spacy.util.load_model_from_config(
         tiny_trf_config(tiny_bert_dir, **{"components.transformer.model.train_precision": setting}), auto_fill=True
     )

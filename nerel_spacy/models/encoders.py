@@ -20,6 +20,8 @@ from spacy_transformers.layers.trfs2arrays import trfs2arrays
 from thinc.api import Model, chain
 from thinc.types import Floats2d, Ragged
 
+from .. import machine
+
 TRAIN_PRECISIONS = ("fp32", "bf16", "auto")
 
 
@@ -35,9 +37,7 @@ def resolve_train_precision(train_precision: str) -> str:
         )
     if train_precision != "auto":
         return train_precision
-    from ..quantize.kernels import cpu_has_fast_bf16  # the quantize package imports this one
-
-    return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return "bf16" if machine.cpu_has_fast_bf16() else "fp32"
 
 
 def freeze_word_embeddings(hf_transformer) -> int:

@@ -1,5 +1,5 @@
 """The int8 arithmetic: row quantization, the torch modules that multiply int8 weights,
-and the CPU checks that choose between int8 kernels and bfloat16.
+and the choice between int8 kernels and bfloat16 (``machine.cpu_has_fast_bf16``).
 
 Pure torch, no Hugging Face or spaCy: ``hf_model`` puts these modules into an encoder.
 """
@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
 import torch
+
+from .. import machine
 
 COMPUTE_CHOICES = ("auto", "int8", "bf16")
 # BERT/XLM-R feed-forward down-projections (not attention.output.dense): their inputs
@@ -45,7 +47,7 @@ def resolve_compute(compute: str) -> str:
         )
     if compute != "auto":
         return compute
-    return "bf16" if cpu_has_fast_bf16() else "int8"
+    return "bf16" if machine.cpu_has_fast_bf16() else "int8"
 
 
 def resolve_float_layers(float_layers: str) -> str:
@@ -60,14 +62,6 @@ def _reduced_range(engine: str) -> bool:
     """Without VNNI, fbgemm's 16-bit accumulation can saturate on 8-bit activations, so
     it needs 7-bit ones (``reduce_range``); oneDNN and VNNI take all 8 bits."""
     return engine != "onednn" and not _cpu_has_vnni()
-
-
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX512-BF16)."""
-    try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # pragma: no cover - older torch
-        return False
 
 
 def _cpu_has_vnni() -> bool:
