@@ -48,7 +48,7 @@ def load_corpus(corpus: Path):
     import spacy
     from spacy.training import Corpus
 
-    from nerel_spacy.pipeline.targets import gold_relations
+    from nerel_spacy.gold_targets import gold_relations
     from nerel_spacy.schema import SPANS_KEY
 
     examples = {split: list(Corpus(str(corpus / f"{split}.spacy"))(spacy.blank("ru"))) for split in ("train", "dev")}

@@ -32,7 +32,7 @@ from nerel_spacy.cross_fitting import choice_report
 from nerel_spacy.evaluate import predict_and_score
 from nerel_spacy.machine import describe_machine
 from nerel_spacy.per_doc_counts import cats_counts, check_against_scores, gold_mention_counts, relation_counts
-from nerel_spacy.pipeline.targets import gold_relations
+from nerel_spacy.gold_targets import gold_relations
 from nerel_spacy.relation_decoding import enumerate_pairs, pair_gaps
 from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.scoring_relations import in_one_sentence, sentence_ids

@@ -4,6 +4,10 @@ Each function turns the reference side of a batch into arrays aligned with the
 predicted tokens (and, for spans, with the span head's candidate rows), plus a mask
 of what is known: a token whose gold tag is unknown, a doc without gold cats or
 without a gold span group adds nothing to the loss.
+
+The joint component's objective (``pipeline.objective``) trains on them; the
+gold-mention relation scores (``scoring_relations``) and a relation head retrained on a
+frozen encoder (``relation_retrain``) read the same gold relations.
 """
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
@@ -11,7 +15,7 @@ import numpy
 from spacy.training import Example
 from spacy.training.iob_utils import biluo_to_iob
 
-from ..span_decoding import n_candidates, span_targets
+from .span_decoding import n_candidates, span_targets
 
 
 def gold_tag_ids(

@@ -29,7 +29,7 @@ from .models.relations import RELATION_OUTPUT, RELATION_REPRESENTATION
 from .ops import use_numpy_blas_on
 from .pipeline.objective import relation_task_loss
 from .pipeline.relations import predict_relations
-from .pipeline.targets import GoldRelations, gold_relations
+from .gold_targets import GoldRelations, gold_relations
 from .scoring_relations import score_gold_mention_relations
 
 COMPONENT = "nerel_joint"

@@ -23,6 +23,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import minibatch, registry
 
+from .gold_targets import gold_relations
+from .relation_protocols import DocPairs
 from .schema import SPANS_KEY
 from .scoring_nested import score_joint_nested
 from .spans import get_relations
@@ -111,8 +113,6 @@ def gold_mention_triples(
     and ``tail`` index the gold mentions; ``in_sentence`` holds the triples of either set
     whose arguments share a sentence.
     """
-    from .pipeline.targets import gold_relations
-
     for batch in minibatch(list(examples), batch_size):
         gold = gold_relations(batch, entity_labels, relation_labels, spans_key)
         docs = [eg.predicted for eg in batch]
@@ -165,12 +165,9 @@ def run_upstream(nlp: Language, examples: Sequence[Example], component: str, bat
 
 def gold_mention_pairs(
     nlp: Language, examples: Sequence[Example], *, component: str = "nerel_joint", batch_size: int = 16
-) -> List["DocPairs"]:
+) -> List[DocPairs]:
     """Each example's candidate pairs of gold mentions with their probabilities, and its
     in-sentence gold triples, for ``relation_protocols`` (examples with bare predicted docs)."""
-    from .pipeline.targets import gold_relations
-    from .relation_protocols import DocPairs
-
     pipe = nlp.get_pipe(component)
     found = []
     for batch in minibatch(run_upstream(nlp, examples, component, batch_size), batch_size):

@@ -7,7 +7,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
-from nerel_spacy.distill.soft_targets import TEACHER_KEY
+from nerel_spacy.soft_targets import TEACHER_KEY
 from nerel_spacy.distill.student import choose_layers, keep_layers, set_attention_dropout, shrink_pipeline
 from nerel_spacy.distill.teacher import TEACHER_SOURCE
 from nerel_spacy.quantize import find_transformer_shims, quantize_pipeline

@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 from conftest import NESTED_DOCS, make_examples
-from nerel_spacy.distill.soft_targets import (
+from nerel_spacy.soft_targets import (
     TEACHER_KEY, unpack_relations, unpack_spans, unpack_tags, unpack_token_vectors,
 )
 from nerel_spacy.distill.teacher import TEACHER_SOURCE, label_texts, teacher_records, with_teacher_outputs

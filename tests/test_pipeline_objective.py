@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 from conftest import make_nested_examples
-from nerel_spacy.distill.soft_targets import TEACHER_KEY
+from nerel_spacy.soft_targets import TEACHER_KEY
 from nerel_spacy.models.joint import TOKENS
 from nerel_spacy.pipeline.objective import TASK_LOSSES, token_vectors_loss
 from nerel_spacy.distill.teacher import teacher_records

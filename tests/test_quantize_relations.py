@@ -3,7 +3,7 @@ import pytest
 import spacy
 from spacy.util import load_model_from_config
 
-from nerel_spacy.pipeline.targets import gold_relations
+from nerel_spacy.gold_targets import gold_relations
 from nerel_spacy.quantize import quantize_pipeline
 
 from conftest import make_nested_examples

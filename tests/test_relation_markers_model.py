@@ -4,7 +4,7 @@ import random
 import numpy
 import pytest
 
-from nerel_spacy.pipeline.targets import gold_relations
+from nerel_spacy.gold_targets import gold_relations
 from nerel_spacy.relation_markers import SubjectPass, pass_triples, subject_passes
 from nerel_spacy.scoring_relations import sentence_ids
 

@@ -4,7 +4,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from nerel_spacy.distill.soft_targets import (
+from nerel_spacy.soft_targets import (
     TEACHER_KEY,
     TeacherMismatchError,
     mix_targets,

@@ -21,7 +21,7 @@ from thinc.api import Config
 from ..corpus import read_corpus
 from ..training_logger import TOKEN_VECTORS_COLUMN
 from .student import shrink_pipeline
-from .soft_targets import TEACHER_KEY
+from ..soft_targets import TEACHER_KEY
 from .teacher import TEACHER_SOURCE, label_texts, with_teacher_outputs
 
 CORPUS_FILE = "distill-corpus/train.spacy"

@@ -16,7 +16,7 @@ from spacy.training import Example
 from ..models import joint as joint_model
 from ..models.loss import sigmoid, softmax
 from ..schema import SPANS_KEY
-from .soft_targets import TEACHER_KEY, pack_teacher_outputs
+from ..soft_targets import TEACHER_KEY, pack_teacher_outputs
 
 TEACHER_SOURCE = "nerel_teacher_source"  # user_data key marking docs labelled by the teacher
 

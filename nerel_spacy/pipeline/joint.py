@@ -46,7 +46,7 @@ from .objective import (
     sum_gradients, teacher_record,
 )
 from .relations import combine_cats, decoded_mentions, pair_probabilities, predict_relations, relations_to_dicts
-from .targets import GoldRelations, gold_relations, labels_from_examples
+from ..gold_targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
 

@@ -1,7 +1,7 @@
 """The joint component's training objective: each task's raw loss and its gradient.
 
 ``raw_task_losses`` pairs every head's output with its gold targets (see
-``targets``) and the loss maths of ``models.loss``; the component then weighs the
+``gold_targets``) and the loss maths of ``models.loss``; the component then weighs the
 tasks (uncertainty or fixed weights). ``check_settings`` refuses settings that
 cannot work with the model, naming the config block to fix.
 """
@@ -11,7 +11,7 @@ import numpy
 from spacy.training import Example
 from thinc.api import Ops
 
-from ..distill.soft_targets import (
+from ..soft_targets import (
     TEACHER_KEY,
     mix_targets,
     unpack_cats,
@@ -29,7 +29,7 @@ from ..models.loss import (
 from ..models.joint import TOKENS
 from ..relation_decoding import enumerate_pairs, relation_targets
 from ..span_decoding import n_candidates
-from .targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
+from ..gold_targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
 
 LOSS_WEIGHTINGS = ("uncertainty", "fixed")
 TASK_LOSSES = "task_losses"  # the key of each raw loss in the gradients dict, for the logger
@@ -91,7 +91,7 @@ def raw_task_losses(
 
 
 def teacher_record(example: Example) -> Optional[dict]:
-    """The teacher's stored outputs for this example (``distill.soft_targets``), if any."""
+    """The teacher's stored outputs for this example (``soft_targets``), if any."""
     return example.reference.user_data.get(TEACHER_KEY)
 
 
