@@ -10,7 +10,8 @@ resume where they stopped. This module reads the plan and the folders, and chang
   config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
-  before it are done) or ``not started``.
+  before it are done) or ``not started``. A running stage's step is the one its loop last
+  wrote to ``.train.live.json`` (``resumable.live``), else its checkpoint's.
 - **Time left**: the steps to go times this machine's seconds per step where the stage
   has run (its checkpoint records both), else the config's ``seconds_per_step``, which
   the config says where it was measured.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
 
+from .resumable.live import read_live
 from .resumable.lock import LOCK_FILE, lock_holder
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class StageState:
     seconds: Optional[float]  # training seconds the checkpoint records
     best_nested_f: Optional[float]  # model-best's dev spans_nerel_f, where there is one
     holder: Optional[int]  # the pid that holds the lock of a running stage
+    live_written: Optional[float] = None  # when a running stage last wrote its step (Unix time)
 
     @property
     def seconds_per_step(self) -> Optional[float]:
@@ -147,6 +150,9 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     progress = _read_json(folder / CHECKPOINT_PROGRESS)
     step = int(progress.get("step", 0)) if progress else 0
     seconds = float(progress["seconds"]) if progress and progress.get("seconds") else None
+    live = read_live(folder, holder)
+    if live is not None:
+        step, seconds = live["step"], live["seconds"]
     if holder is not None:
         status = RUNNING
     elif progress:
@@ -157,7 +163,8 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
         status = NOT_STARTED
     performance = (_read_json(folder / "model-best" / "meta.json") or {}).get("performance", {})
     best = performance.get("spans_nerel_f")
-    return StageState(stage, status, step, seconds, None if best is None else float(best), holder)
+    return StageState(stage, status, step, seconds, None if best is None else float(best), holder,
+                      None if live is None else live["written"])
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:

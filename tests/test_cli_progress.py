@@ -1,5 +1,6 @@
 """``nerel-batch progress``: the stage table and the time left, and clear refusals."""
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -36,3 +37,19 @@ def test_vars_without_the_folder_are_read_in_the_current_folder(project, monkeyp
     result = runner.invoke(app, ["progress", "--vars.steps", "1240"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     assert "train not started 0/1240" in " ".join(unwrapped(result.output).split())
+
+
+def test_a_running_stage_shows_the_step_its_loop_reached_and_when(project):  # noqa: F811
+    from nerel_spacy.resumable import output_lock
+    from nerel_spacy.resumable.live import LiveProgress
+
+    folder = project / "training" / "a"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    LiveProgress(folder).step_done(60, 240.0)
+    with output_lock(folder):
+        result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(unwrapped(result.output).split())
+    assert "train running 60/1240" in text and "4.00" in text
+    assert re.search(r"training now: training/a \(pid \d+, at step 60 \d+ s ago\)", text), text

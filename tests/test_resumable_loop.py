@@ -1,4 +1,5 @@
 """nerel_spacy.resumable.loop: `spacy train`'s loop, stopped and resumed to the same model."""
+import functools
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from thinc.api import Config
 
 import nerel_spacy.resumable.loop as loop_module
 from nerel_spacy.resumable import ResumeError, TrainingStopped, train_resumably
+from nerel_spacy.resumable.live import LIVE_FILE, LiveProgress
 from nerel_spacy.resumable.loop import steps_to_go, config_differences
 
 from conftest import REPO_ROOT, make_nested_examples, model_weights
@@ -109,7 +111,18 @@ def test_a_stopped_run_resumes_to_the_model_of_an_uninterrupted_one(overrides, u
     assert len(progress["orders"]) >= 2  # the stop came after the first reshuffle
 
     log = io.StringIO()
+    written = []
+
+    class EveryStep(LiveProgress):  # what `nerel-batch progress` would read after each step
+        def step_done(self, step, seconds):
+            super().step_done(step, seconds)
+            written.append(json.loads(self.path.read_text()))
+
+    monkeypatch.setattr(loop_module, "LiveProgress", functools.partial(EveryStep, interval=0.0))
     train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
+    assert [record["step"] for record in written] == list(range(9, 15))
+    assert written[0]["seconds"] >= progress["seconds"] and written == sorted(written, key=lambda r: r["seconds"])
+    assert not (tmp_path / LIVE_FILE).exists()  # removed when the loop ends
     assert "Resuming from" in log.getvalue() and "9 steps done, 6 to go" in log.getvalue()
     trained = re.search(r"Trained (\d+) steps in (\d+) s of training time \((\d+) s in this part\)", log.getvalue())
     assert trained and trained[1] == "15" and int(trained[2]) >= int(trained[3]) >= 0, log.getvalue()  # both parts' time

@@ -7,6 +7,7 @@ import typer
 
 from nerel_spacy.cli import app
 from nerel_spacy.resumable import output_lock
+from nerel_spacy.resumable.live import LiveProgress
 from nerel_spacy.resumable.lock import lock_holder
 from nerel_spacy.workflow_progress import (
     DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, planned_stages, stage_state,
@@ -101,6 +102,20 @@ def test_a_stage_whose_folder_another_process_trains_into_is_running(project):
         assert (state.status, state.holder) == (RUNNING, os.getpid())
     assert lock_holder(project / "training" / "a" / ".train.lock") is None
     assert stage_state(project, train).status == NOT_STARTED
+
+
+def test_a_running_stage_reports_the_step_its_loop_wrote_since_the_checkpoint(project):
+    train = planned_stages(COMMANDS, project)[0]
+    folder = project / "training" / "a"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "checkpoint" / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    LiveProgress(folder).step_done(60, 240.0)
+    with output_lock(folder):
+        state = stage_state(project, train)
+        assert (state.status, state.step, state.seconds_per_step) == (RUNNING, 60, 4.0)
+        assert state.live_written is not None
+    stopped = stage_state(project, train)  # the lock is free: the file is a dead run's, the checkpoint counts
+    assert (stopped.status, stopped.step, stopped.live_written) == (STOPPED, 40, None)
 
 
 def test_unreadable_projects_are_named_errors(project, tmp_path_factory):

@@ -32,7 +32,8 @@ def progress_command(
     Reads the workflow's `nerel-batch train` and `train-rounds` lines from project.yml, with
     the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
     overrides you run the workflow with. Each stage's state comes from its output folder (its
-    checkpoint, model-last and lock); nothing is changed. The time left counts training
+    checkpoint, model-last and lock; a running stage's step from the .train.live.json its
+    loop rewrites every 15 s); nothing is changed. The time left counts training
     only, at this machine's pace where a stage has run, else at the pace its config states.
     """
     from spacy.cli._util import parse_config_overrides
@@ -78,7 +79,8 @@ def progress_command(
     summary = f"{done} of {len(states)} stages done; ≈ {format_duration(sum(known))} of training left"
     if unknown:
         summary += f" (and {unknown} stages whose config gives no seconds_per_step)"
-    running = [f"{state.stage.folder} (pid {state.holder})" for state in states if state.status == RUNNING]
+    running = [f"{state.stage.folder} (pid {state.holder}{_live_note(state)})"
+               for state in states if state.status == RUNNING]
     if running:
         summary += f"; training now: {', '.join(running)}"
     paces = sorted({state.stage.measured_on for state in states
@@ -86,3 +88,13 @@ def progress_command(
     if paces:
         summary += f". Stages not started are timed at their configs' pace, measured on {'; '.join(paces)}"
     console.print(escape(summary) + ".", highlight=False, soft_wrap=True)
+
+
+def _live_note(state) -> str:
+    """", at step N 20 s ago" where the running loop wrote its step, else where the checkpoint is."""
+    import time
+
+    if state.live_written is None:
+        return f", last checkpoint at step {state.step}" if state.step else ", before its first checkpoint"
+    ago = max(0, int(time.time() - state.live_written))
+    return f", at step {state.step} {ago} s ago"

@@ -9,6 +9,7 @@ the updates an uninterrupted run would have made.
 - ``stream``: the training batches, with each epoch's order kept so it can be replayed;
 - ``state``: the optimizer and random states, saved under names that outlive the process;
 - ``lock``: one run per output folder;
+- ``live``: the step a running training has reached, between checkpoints;
 - ``loop``: the loop itself.
 """
 import importlib

@@ -6,7 +6,8 @@ stopped writes the same model as ``spacy train``. After each evaluation (when sp
 model-last) it also writes OUTPUT/checkpoint, and a later call with the same config continues
 from the step after it. SIGTERM or Ctrl-C stops it politely: the step in progress ends, a
 checkpoint of that step is written and ``TrainingStopped`` is raised (a second Ctrl-C stops at
-once). A finished run removes its checkpoint.
+once). A finished run removes its checkpoint. Between checkpoints, OUTPUT/.train.live.json
+says which step the run has reached (``live``).
 """
 import contextlib
 import json
@@ -29,6 +30,7 @@ from thinc.api import Config, constant, fix_random_seed
 from wasabi import Printer
 
 from ..training_logger import expected_duration
+from .live import LiveProgress
 from .lock import output_lock
 from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
 from .stream import EpochStream, skip_batches
@@ -212,6 +214,8 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
 
     stop = contextlib.ExitStack()
     request = stop.enter_context(stop_requests(stderr))
+    live = LiveProgress(output_path)
+    stop.callback(live.close)
     try:
         for step, (epoch, batch) in enumerate(batches, start=first_step):
             if T["before_update"]:
@@ -247,6 +251,7 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
                 save_model(is_best)
                 info["output_path"] = str(output_path / DIR_MODEL_LAST)
             log_step(info if is_best is not None else None)
+            live.step_done(step, seconds_before + timer() - start_time)
             if is_best is not None:
                 losses = {}
                 save_checkpoint(step, info["seconds"])
