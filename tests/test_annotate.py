@@ -472,6 +472,23 @@ def test_resume_keeps_to_the_model_and_options_the_output_was_begun_with(model_d
     assert json.loads((tmp_path / "out.run.json").read_text(encoding="utf-8"))["settings"] == {}
 
 
+def test_resume_refuses_a_pipeline_rebuilt_in_the_same_folder(docs, tmp_path):
+    model = annotate_helpers.build_pipeline(tmp_path / "model-int8")
+    out = tmp_path / "out.jsonl"
+    assert run_cli(docs, "-m", model, "-o", out).exit_code == 0
+    out.write_bytes(out.read_bytes().splitlines(keepends=True)[0])  # stopped after one record
+    before = out.read_bytes()
+    annotate_helpers.build_pipeline(tmp_path / "model-int8")  # a later quantize writes the same path
+    refused = run_cli(docs, "-m", model, "-o", out, "--resume")
+    message = unwrapped(refused.stderr)
+    assert refused.exit_code == 2 and "the pipeline's files: changed since" in message, message
+    assert out.read_bytes() == before
+    (tmp_path / "out.run.json").unlink()  # the way on the message gives, for a copy of the same pipeline
+    resumed = run_cli(docs, "-m", model, "-o", out, "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert len(read_output(out)) == 3 and (tmp_path / "out.run.json").is_file()
+
+
 def test_records_to_stdout_leave_no_manifest(model_dir, docs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli(docs / "a.txt", "-m", model_dir, "-o", "-").exit_code == 0

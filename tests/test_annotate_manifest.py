@@ -1,17 +1,19 @@
 """``annotate.manifest``: what made an output, and what a resume may and may not change."""
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from nerel_spacy import annotate as lib
-from nerel_spacy.annotate.manifest import RunManifest, model_key, read_manifest
+from nerel_spacy.annotate.manifest import RunManifest, model_key, pipeline_fingerprint, read_manifest
 
 INFO = {"name": "ru_nerel_joint", "version": "0.3.0"}
+MODEL = "ru_nerel_not_installed"  # a package name this environment lacks: no files to read
 
 
-def manifest(settings=(), **options) -> RunManifest:
-    return RunManifest.for_run("ru_nerel_joint", INFO, settings, lib.AnnotateOptions(**options))
+def manifest(settings=(), model=MODEL, **options) -> RunManifest:
+    return RunManifest.for_run(model, INFO, settings, lib.AnnotateOptions(**options))
 
 
 def test_manifest_path_sits_beside_a_file_and_inside_a_folder():
@@ -24,9 +26,9 @@ def test_only_what_shapes_the_records_is_kept():
     kept = manifest(batch_size=4, n_process=2, max_batch_chars=50_000, glob="*.md", threshold=0.3)
     assert kept == manifest(threshold=0.3)
     assert kept.to_json() == {
-        "schema": 1, "model": "ru_nerel_joint", "name": "ru_nerel_joint", "version": "0.3.0",
+        "schema": 1, "model": MODEL, "name": "ru_nerel_joint", "version": "0.3.0",
         "settings": {}, "threshold": 0.3, "all_cats": False, "max_chars": 25_000,
-        "long_texts": "split", "encoding": None,
+        "long_texts": "split", "encoding": None, "files": None,
     }
 
 
@@ -84,3 +86,51 @@ def test_an_unreadable_manifest_says_how_to_go_on(tmp_path):
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(lib.OutputError, match="Delete it to resume without that check"):
         lib.check_resumable(path, manifest())
+
+
+def _pipeline_folder(tmp_path):
+    folder = tmp_path / "model-int8"
+    (folder / "nerel_joint").mkdir(parents=True)
+    (folder / "meta.json").write_text("{}", encoding="utf8")
+    (folder / "nerel_joint" / "model").write_bytes(b"weights")
+    return folder
+
+
+def test_the_fingerprint_follows_each_files_size_and_time_and_nothing_else(tmp_path):
+    folder = _pipeline_folder(tmp_path)
+    first = pipeline_fingerprint(str(folder))
+    assert first == pipeline_fingerprint(str(folder)) and len(first) == 16
+    weights = folder / "nerel_joint" / "model"
+    stat = weights.stat()
+    weights.write_bytes(b"WEIGHTS")  # the same size ...
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and time: not seen (stat alone, as make)
+    assert pipeline_fingerprint(str(folder)) == first
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    changed = pipeline_fingerprint(str(folder))
+    assert changed != first
+    (folder / "nerel_joint" / "extra").write_bytes(b"")
+    assert pipeline_fingerprint(str(folder)) not in (first, changed)
+    assert pipeline_fingerprint(MODEL) is None
+
+
+def test_a_pipeline_rebuilt_in_the_same_folder_is_refused_with_a_way_on(tmp_path):
+    folder = _pipeline_folder(tmp_path)
+    path = tmp_path / "out.run.json"
+    lib.write_manifest(path, manifest(model=str(folder)))
+    assert lib.check_resumable(path, manifest(model=str(folder)))
+    weights = folder / "nerel_joint" / "model"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    with pytest.raises(lib.OutputError) as refused:
+        lib.check_resumable(path, manifest(model=str(folder)))
+    message = str(refused.value)
+    assert "the pipeline's files: changed since" in message and "delete the manifest" in message
+    assert "then," not in message  # no digests shown
+
+
+def test_a_manifest_from_before_the_fingerprint_resumes_and_is_then_rewritten(tmp_path):
+    folder = _pipeline_folder(tmp_path)
+    path = tmp_path / "out.run.json"
+    older = manifest(model=str(folder)).to_json()
+    del older["files"]
+    path.write_text(json.dumps(older), encoding="utf8")
+    assert lib.check_resumable(path, manifest(model=str(folder))) is False  # not refused; the caller writes the new one

@@ -7,11 +7,14 @@ inside a folder output) and, on ``--resume``, compares it with the run about to 
 difference is an ``OutputError`` that names it, before anything is read or written.
 
 Only what changes the records counts: the pipeline (its path or package name, name and
-version), the settings, the cats threshold, ``--all-cats``, the long-text policy and length,
-and the fallback encoding. Batch sizes, processes, threads, the engine and the inputs
-(a resumed run may add inputs) may differ.
+version, and its files: each one's path, size and modification time, so a model rebuilt in
+the same folder is told apart), the settings, the cats threshold, ``--all-cats``, the
+long-text policy and length, and the fallback encoding. Batch sizes, processes, threads, the
+engine and the inputs (a resumed run may add inputs) may differ.
 """
+import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -27,6 +30,7 @@ _FIELD_NAMES = {
     "model": "the pipeline (-m)",
     "name": "the pipeline's name",
     "version": "the pipeline's version",
+    "files": "the pipeline's files",
     "settings": "the settings (--set)",
     "threshold": "--threshold",
     "all_cats": "--all-cats",
@@ -49,6 +53,7 @@ class RunManifest:
     max_chars: Optional[int] = None
     long_texts: str = "split"
     encoding: Optional[str] = None
+    files: Optional[str] = None  # pipeline_fingerprint of the model; None where it can't be read
 
     @classmethod
     def for_run(
@@ -64,7 +69,7 @@ class RunManifest:
             model=model_key(model), name=info["name"], version=info["version"],
             settings={".".join(keys): value for keys, value in sorted(parsed.items())},
             threshold=options.threshold, all_cats=options.all_cats, max_chars=options.max_chars,
-            long_texts=options.long_texts, encoding=options.encoding,
+            long_texts=options.long_texts, encoding=options.encoding, files=pipeline_fingerprint(model),
         )
 
     def to_json(self) -> Dict[str, Any]:
@@ -80,7 +85,11 @@ class RunManifest:
         found = []
         for name, label in _FIELD_NAMES.items():
             before, now = getattr(earlier, name), getattr(self, name)
-            if before != now:
+            if name == "files":
+                if before is not None and now is not None and before != now:
+                    found.append(f"{label}: changed since (rebuilt or replaced in the same place; if it is "
+                                 "a copy of the very same pipeline, delete the manifest to resume without this check)")
+            elif before != now:
                 found.append(f"{label}: {_show(before)} then, {_show(now)} now")
         return found
 
@@ -89,6 +98,30 @@ def model_key(model: str) -> str:
     """A pipeline folder as an absolute path, so ``./m`` and ``m`` match; a package name as given."""
     path = Path(model)
     return str(path.resolve()) if path.exists() else model
+
+
+def pipeline_fingerprint(model: str) -> Optional[str]:
+    """A digest of every file of the pipeline ``model`` names (a folder, or an installed
+    package's folder): relative path, size and modification time, read with ``stat`` alone.
+    None where neither is found here (a package only the Ray workers have, say)."""
+    folder = Path(model)
+    if not folder.is_dir():
+        try:
+            from spacy.util import get_package_path, is_package
+
+            folder = get_package_path(model) if is_package(model) else None
+        except Exception:  # an odd name or a broken install: nothing to fingerprint
+            folder = None
+        if folder is None or not folder.is_dir():
+            return None
+    digest = hashlib.sha256()
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(names):
+            path = Path(root, name)
+            info = path.stat()
+            digest.update(f"{path.relative_to(folder).as_posix()}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def manifest_path(output: Path, format: str = "jsonl") -> Path:
@@ -127,7 +160,7 @@ def check_resumable(path: Path, manifest: RunManifest) -> bool:
             + ". Resume with the options it was begun with, give another -o, or start again "
             "with --overwrite"
         )
-    return True
+    return earlier == manifest  # an older manifest without the files' digest is rewritten with it
 
 
 def write_manifest(path: Path, manifest: RunManifest) -> None:
@@ -157,6 +190,7 @@ __all__ = [
     "check_resumable",
     "manifest_path",
     "model_key",
+    "pipeline_fingerprint",
     "read_manifest",
     "settings_text",
     "write_manifest",
