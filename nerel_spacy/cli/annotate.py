@@ -162,9 +162,8 @@ def annotate_command(
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Skip inputs whose id is already in OUT and append the rest (after an "
-        "interruption or crash). The model (its files unchanged) and the options that shape records "
-        "must be those OUT was begun with, as its manifest (OUT.run.json; OUT/annotate-run.json for "
-        "a folder) records.",
+        "interruption or crash). The model, its files unchanged, and the options that shape records must be "
+        "those OUT was begun with, as its manifest (OUT.run.json; OUT/annotate-run.json for a folder) records.",
     )] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Start OUT afresh when it exists and is not empty (a folder output: "
