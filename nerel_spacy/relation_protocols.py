@@ -68,17 +68,19 @@ def extraction_scores(
     docs: Sequence[DocPairs], threshold: float, nested_only: bool = False, nested_arguments: str = "all"
 ) -> Dict[str, float]:
     """Multi-label micro P/R/F over in-sentence pairs: each type at or above ``threshold`` is a
-    triple (with ``nested_arguments="best"``, the best of each nest: ``best_of_nested_variants``).
-    Gold triples without a candidate pair (beyond the head's window) count as missed."""
+    triple (with ``nested_arguments="best"``, the best of each nest: ``best_of_nested_variants``,
+    chosen among every candidate pair, as the pipeline decodes, before the scored pairs are
+    kept). Gold triples without a candidate pair (beyond the head's window) count as missed."""
     tp = fp = fn = 0
     for doc in docs:
         asked, gold = scoped(doc, nested_only)
-        rows, labels = numpy.nonzero((doc.probs >= threshold) & asked[:, None])
+        rows, labels = numpy.nonzero(doc.probs >= threshold)
         found = [DecodedRelation(int(doc.heads[r]), int(doc.tails[r]), int(k), float(doc.probs[r, k]))
                  for r, k in zip(rows, labels)]
         if nested_arguments == "best":
             found = best_of_nested_variants(found, doc.mentions)
-        predicted = {(rel.head, rel.tail, rel.label) for rel in found}
+        scored = {(h, t) for h, t, inside in zip(doc.heads.tolist(), doc.tails.tolist(), asked.tolist()) if inside}
+        predicted = {(rel.head, rel.tail, rel.label) for rel in found if (rel.head, rel.tail) in scored}
         tp += len(predicted & gold)
         fp += len(predicted - gold)
         fn += len(gold - predicted)

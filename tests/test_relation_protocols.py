@@ -100,3 +100,19 @@ def test_nested_pairs_only():
     assert instances == [Instance(0, 0, 1, 0), Instance(0, 0, 1, 1), Instance(0, 1, 0, NA)]
     scores = classification_scores(instances, classify([hand_doc()], instances, 0.3))
     assert scores["p"] == pytest.approx(1 / 3) and scores["r"] == pytest.approx(1 / 2)
+
+
+def test_best_of_a_nest_is_chosen_among_every_pair_before_the_scored_ones_are_kept():
+    """As the pipeline decodes: a variant outside the scored pairs can still win its nest.
+    A = (0, 4), B = (1, 2) inside A, C = (1, 6) around B, crossing A; (A, C) outscores (A, B),
+    so (A, B) goes, although only the nested pair (A, B) is scored."""
+    from nerel_spacy.relation_decoding import DecodedRelation, best_of_nested_variants
+
+    mentions = numpy.asarray([[0, 4, 0], [1, 2, 1], [1, 6, 1]])
+    doc = DocPairs(numpy.asarray([0, 0]), numpy.asarray([1, 2]), numpy.asarray([[0.8], [0.9]]),
+                   numpy.asarray([True, True]), {(0, 1, 0)}, mentions)
+    kept = best_of_nested_variants([DecodedRelation(0, 1, 0, 0.8), DecodedRelation(0, 2, 0, 0.9)], mentions)
+    assert [(r.head, r.tail) for r in kept] == [(0, 2)]
+    scores = extraction_scores([doc], 0.5, nested_only=True, nested_arguments="best")
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (0, 0, 1)
+    assert extraction_scores([doc], 0.5, nested_only=True)["tp"] == 1
