@@ -106,15 +106,17 @@ def starting_head(joint, settings: Dict, vectors: Sequence[numpy.ndarray], gold:
 
 def score_relation_head(head: Model, examples: Sequence[Example], vectors: Sequence[numpy.ndarray],
                         entity_labels: Sequence[str], relation_labels: Sequence[str], threshold: float,
-                        spans_key: str) -> Dict[str, float]:
-    """``nerel-batch evaluate``'s gold-mention relation scores, from cached vectors."""
+                        spans_key: str, nested_arguments: str = "all") -> Dict[str, float]:
+    """``nerel-batch evaluate``'s gold-mention relation scores, from cached vectors; give the
+    pipeline's ``threshold`` and ``nested_arguments`` (its ``relation_threshold`` and
+    ``nested_arguments`` settings) to decode as the saved pipeline will."""
     by_doc = {id(eg.predicted): array for eg, array in zip(examples, vectors)}
 
     def predictor(docs, mentions):
         arrays = [by_doc[id(doc)].astype("float32") for doc in docs]
         rows = [i for i, doc in enumerate(docs) if len(doc)]
         found, _ = predict_relations(head, [arrays[i] for i in rows], rows, [mentions[i] for i in rows],
-                                     len(docs), threshold, len(relation_labels))
+                                     len(docs), threshold, len(relation_labels), nested_arguments)
         return found
 
     scores = score_gold_mention_relations(examples, predictor, entity_labels, relation_labels, spans_key=spans_key)

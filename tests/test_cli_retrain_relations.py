@@ -46,6 +46,8 @@ def test_a_fresh_v4_head_is_trained_chosen_and_written_with_its_curve(project, t
     report = json.loads((tmp_path / "out" / "retrain_relations.json").read_text())
     assert [entry["epoch"] for entry in report["curve"]] == [0, 1, 2, 3]
     assert report["selected_epoch"] == max(report["curve"], key=lambda e: e["dev"]["relations_gold_f"])["epoch"]
+    # dev is decoded as the saved pipeline decodes (the fixture's pipeline keeps every variant)
+    assert report["nested_arguments"] == "all" and "nested arguments 'all'" in text
     nlp = spacy.load(tmp_path / "out")
     assert nlp.config["components"]["nerel_joint"]["model"]["relation_head"]["@architectures"] == \
         "nerel.RelationScorer.v4"

@@ -107,3 +107,37 @@ def test_a_pipeline_without_a_relation_head_is_refused():
     nlp = cnn_nlp()  # nerel.JointTagCat.v2: no relation head
     with pytest.raises(ValueError, match="no relation head"):
         rr.with_relation_head(nlp, V4, None)
+
+
+def test_dev_scores_decode_nested_arguments_as_the_pipeline_does():
+    """With ``nested_arguments="best"`` only the better variant of a nest is a triple, as in
+    ``nerel-batch evaluate``: here the gold PERSON → "МИД России" and not PERSON → "МИД".
+    A stub head scores the pairs, so nothing is trained."""
+    from spacy.tokens import Span
+    from spacy.training import Example
+    from thinc.api import Model
+
+    from nerel_spacy.relation_decoding import enumerate_pairs
+
+    def forward(model, inputs, is_train):
+        scores = {(0, 1): 2.0, (0, 2): 1.0}  # both above 0.5; the nested variant lower
+        found = []
+        for mentions in inputs[1]:
+            heads, tails = enumerate_pairs(mentions, 10)
+            found.append(numpy.asarray([[scores.get(pair, -10.0)] for pair in zip(heads.tolist(), tails.tolist())],
+                                       dtype="float32"))
+        return found, None
+
+    head = Model("stub", forward, attrs={"max_distance": 10})
+    nlp = spacy.blank("ru")
+    text = "Сергей Лавров возглавляет МИД России ."
+    reference = nlp.make_doc(text)
+    reference.spans["nerel"] = [Span(reference, 0, 2, "PERSON"), Span(reference, 3, 5, "ORGANIZATION"),
+                                Span(reference, 3, 4, "ORGANIZATION")]
+    reference._.relations = [{"head": 0, "tail": 1, "label": "WORKPLACE"}]
+    examples, vectors = [Example(nlp.make_doc(text), reference)], [numpy.zeros((6, 4), dtype="float32")]
+    labels = (["ORGANIZATION", "PERSON"], ["WORKPLACE"])
+    every = rr.score_relation_head(head, examples, vectors, *labels, 0.5, "nerel")
+    best = rr.score_relation_head(head, examples, vectors, *labels, 0.5, "nerel", nested_arguments="best")
+    assert (every["relations_gold_insent_p"], every["relations_gold_insent_r"]) == (0.5, 1.0)
+    assert (best["relations_gold_insent_p"], best["relations_gold_insent_r"]) == (1.0, 1.0)

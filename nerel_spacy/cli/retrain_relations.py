@@ -109,11 +109,11 @@ def retrain_relations_command(
     spans_key = joint.cfg["spans_key"]
     gold = rr.gold_relations(examples["train"], joint.entity_labels, joint.cats_labels, spans_key)
     head = rr.starting_head(joint, settings, vectors["train"], gold, keep_weights=keep_weights)
-    threshold = joint.cfg["relation_threshold"]
+    threshold, nested_arguments = joint.cfg["relation_threshold"], joint.cfg["nested_arguments"]
 
     def evaluate():
         return rr.score_relation_head(head, examples["dev"], vectors["dev"], joint.entity_labels,
-                                      joint.cats_labels, threshold, spans_key)
+                                      joint.cats_labels, threshold, spans_key, nested_arguments)
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=console, transient=True)
@@ -129,7 +129,8 @@ def retrain_relations_command(
         progress.reset(task, description=f"epoch {entry['epoch'] + 1}")
 
     console.print(f"Training {settings['@architectures']} on {len(gold)} documents for {epochs} epochs "
-                  f"({'continuing the pipeline' if keep_weights else 'fresh'}; relation threshold {threshold}).")
+                  f"({'continuing the pipeline' if keep_weights else 'fresh'}; relation threshold {threshold}, "
+                  f"nested arguments {nested_arguments!r}).")
     with progress:
         curve = rr.train_relation_head(head, vectors["train"], gold, epochs=epochs, evaluate=evaluate,
                                        batch_size=batch_size, learn_rate=learn_rate, seed=seed,
@@ -142,6 +143,7 @@ def retrain_relations_command(
     rr.write_report(output / "retrain_relations.json", {
         "source": str(pipeline), "head": settings, "continued": keep_weights, "epochs": epochs,
         "batch_size": batch_size, "learn_rate": learn_rate, "seed": seed, "threshold": threshold,
+        "nested_arguments": nested_arguments,
         "selected_epoch": best["epoch"], "selected_by": rr.SELECT_BY, "curve": curve,
         "machine": describe_machine(),
     })
