@@ -60,7 +60,7 @@ def load_corpus(corpus: Path):
 
 def split_passes(examples, gold, docs, n_labels):
     from nerel_spacy.relation_markers import subject_passes
-    from nerel_spacy.scoring_relations import sentence_ids
+    from nerel_spacy.sentences import sentence_ids
 
     passes = []
     for d in docs:

@@ -35,7 +35,8 @@ from nerel_spacy.per_doc_counts import cats_counts, check_against_scores, gold_m
 from nerel_spacy.gold_targets import gold_relations
 from nerel_spacy.relation_decoding import enumerate_pairs, pair_gaps
 from nerel_spacy.schema import SPANS_KEY
-from nerel_spacy.scoring_relations import in_one_sentence, sentence_ids
+from nerel_spacy.scoring_relations import in_one_sentence
+from nerel_spacy.sentences import sentence_ids
 
 DISTANCE_BINS = ((0, 0, "nested or touching"), (1, 5, "1-5"), (6, 10, "6-10"), (11, 20, "11-20"),
                  (21, 40, "21-40"), (41, 64, "41-64"), (65, 10**9, "65+"))

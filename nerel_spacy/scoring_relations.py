@@ -5,7 +5,8 @@
   gold triple's in character offsets and entity type, and the relation type matches.
 - ``score_gold_mention_relations``: runs a relation head on each example's gold mentions
   and scores micro P/R/F over all pairs and over pairs whose arguments share a sentence
-  (the NEREL authors' in-sentence setting); ``score_relations_with_gold_mentions`` does
+  (the NEREL authors' in-sentence setting; sentences from ``nerel_spacy.sentences``:
+  razdel's, and a break at each line break); ``score_relations_with_gold_mentions`` does
   so for a whole pipeline and bare docs.
 
 ``nerel.joint_scorer.v3`` adds both to ``nerel.joint_scorer.v2``'s, so ``spacy evaluate``,
@@ -17,7 +18,6 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy
 
 from spacy.language import Language
-from spacy.pipeline import Sentencizer
 from spacy.scorer import PRFScore
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -27,6 +27,7 @@ from .gold_targets import gold_relations
 from .relation_protocols import DocPairs
 from .schema import SPANS_KEY
 from .scoring_nested import score_joint_nested
+from .sentences import sentence_ids
 from .spans import get_relations
 
 Argument = Tuple[int, int, str]
@@ -74,17 +75,6 @@ def score_relations(examples: Iterable[Example], key: str = SPANS_KEY) -> Dict[s
     for eg in examples:
         count_triples(relation_triples(eg.reference, key), relation_triples(eg.predicted, key), total, per_type)
     return prf_scores("relations", total, per_type)
-
-
-def sentence_ids(doc: Doc) -> List[int]:
-    """The sentence of each token: the doc's own boundaries, else spaCy's rule-based sentencizer's."""
-    if not doc.has_annotation("SENT_START"):
-        doc = Sentencizer()(doc.copy())
-    ids, current = [], -1
-    for token in doc:
-        current += 1 if token.is_sent_start or current < 0 else 0
-        ids.append(current)
-    return ids
 
 
 def in_one_sentence(sentence: Sequence[int], head: Sequence[int], tail: Sequence[int]) -> bool:
@@ -248,5 +238,4 @@ __all__ = [
     "score_relations_with_gold_mentions",
     "score_joint_relations",
     "in_one_sentence",
-    "sentence_ids",
 ]

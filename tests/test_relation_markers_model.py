@@ -6,7 +6,7 @@ import pytest
 
 from nerel_spacy.gold_targets import gold_relations
 from nerel_spacy.relation_markers import SubjectPass, pass_triples, subject_passes
-from nerel_spacy.scoring_relations import sentence_ids
+from nerel_spacy.sentences import sentence_ids
 
 from conftest import make_nested_examples
 

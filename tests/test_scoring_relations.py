@@ -12,7 +12,6 @@ from nerel_spacy.scoring_relations import (
     relation_triples,
     score_relations,
     score_relations_with_gold_mentions,
-    sentence_ids,
 )
 
 
@@ -65,16 +64,6 @@ def test_v3_scorer_adds_relations_to_the_nested_and_flat_scores(examples):
     scores = scorer(examples, cats_labels=[], thresholds={}, threshold=0.5)
     assert scores["relations_f"] == pytest.approx(0.5)
     assert {"spans_nerel_f", "spans_nerel_inner_f", "ents_f", "seqeval_f"} <= set(scores)
-
-
-def test_sentences_come_from_the_doc_else_the_sentencizer():
-    nlp = spacy.blank("ru")
-    assert sentence_ids(nlp.make_doc("Один . Два три .")) == [0, 0, 1, 1, 1]
-    doc = nlp.make_doc("Один . Два три .")
-    doc[1].is_sent_start = True  # the doc's own boundaries win
-    for token in doc[2:]:
-        token.is_sent_start = False
-    assert sentence_ids(doc) == [0, 1, 1, 1, 1]
 
 
 class FixedRelations:
