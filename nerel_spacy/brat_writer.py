@@ -149,7 +149,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it and rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.fchmod(fd, _new_file_mode(path))
@@ -164,6 +164,23 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+# Bytes of the target's name a temporary name keeps: with "." before, "." + 8 random
+# characters + ".tmp" after, it stays far below the 255 bytes a file name may have.
+_TEMPORARY_NAME_BYTES = 64
+
+
+def _temporary_prefix(name: str) -> str:
+    """``.NAME.`` for the temporary file beside ``NAME``, the name cut to fit any file system.
+
+    A dot-file ending in ``.tmp`` (which no output suffix matches, so resuming never counts
+    it as done); short names stay whole, so ``.part-000001.spacy.*.tmp`` is still the
+    temporary of a DocBin shard.
+    """
+    while len(os.fsencode(name)) > _TEMPORARY_NAME_BYTES:
+        name = name[:-1]
+    return f".{name}."
 
 
 def _new_file_mode(path: Path) -> int:

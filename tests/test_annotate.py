@@ -6,6 +6,7 @@ tests are offline and fast; every output line is checked against the JSONL schem
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -344,12 +345,31 @@ def test_encoding_fallback(model_dir, tmp_path):
     assert "neither UTF-8" in message and "ascii" in message
 
 
+def test_symlinked_folders_are_followed_each_folder_once(tmp_path):
+    shared = tmp_path / "shared"
+    (shared / "inner").mkdir(parents=True)
+    (shared / "inner" / "x.txt").write_text("Москва", encoding="utf-8")
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("Москва", encoding="utf-8")
+    (root / "linked").symlink_to(shared)  # followed
+    (root / "linked_again").symlink_to(shared)  # the same folder: not read twice
+    (shared / "up").symlink_to(root)  # a loop back up: not entered
+    found = [source.id for source in lib.iter_sources([str(root)])]
+    assert found == ["a.txt", "linked/inner/x.txt"]
+
+
 def test_duplicate_ids_from_two_folders(model_dir, tmp_path):
     for name in ("one", "two"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "same.txt").write_text("Москва", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     result = run_cli(tmp_path / "one", tmp_path / "two", "-m", model_dir, "-o", out)
+    assert result.exit_code == 1
+    assert [r["id"] for r in read_output(out)] == ["same.txt"]
+    assert read_errors(tmp_path / "out.errors.jsonl") == {"same.txt": "duplicate-id"}
+    # --resume skips the done one and still reports the second: it is not done, only named alike
+    result = run_cli(tmp_path / "one", tmp_path / "two", "-m", model_dir, "-o", out, "--resume")
     assert result.exit_code == 1
     assert [r["id"] for r in read_output(out)] == ["same.txt"]
     assert read_errors(tmp_path / "out.errors.jsonl") == {"same.txt": "duplicate-id"}
@@ -561,19 +581,18 @@ def test_stdin_jsonl_and_plain_lines_to_stdout(model_dir, tmp_path):
         "",
         json.dumps({"text": "Москва"}, ensure_ascii=False),
         '{"title": "no text field"}',
-        "{not json, so plain text: Москва}",
+        '{"id": "cut", "text": "Москва и Санкт-Пе',  # a truncated JSONL line: an error, not a text
     ]
     result = run_process("-", "-m", model_dir, "-o", "-", input="\n".join(lines).encode("utf-8") + b"\n",
                          cwd=tmp_path)
     assert result.returncode == 1, result.stderr.decode()
     records = parse_jsonl(result.stdout.decode("utf-8"))
-    assert [r["id"] for r in records] == ["stdin:1", "doc-7", "stdin:4", "stdin:6"]
+    assert [r["id"] for r in records] == ["stdin:1", "doc-7", "stdin:4"]
     assert records[0]["ents"][1]["text"] == "Москве" and records[1]["ents"][0]["text"] == "Банк России"
-    assert records[3]["ents"][0]["text"] == "Москва"
     stderr = result.stderr.decode("utf-8")
     assert "failed: bad-jsonl" in stderr and "docs annotated" in stderr
     # Records went to stdout, so the failures went to the documented file in the cwd.
-    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"stdin:5": "bad-jsonl"}
+    assert read_errors(tmp_path / "annotate-errors.jsonl") == {"stdin:5": "bad-jsonl", "stdin:6": "bad-jsonl"}
 
 
 def test_stdin_in_process_with_errors_file(model_dir, tmp_path):
@@ -802,14 +821,40 @@ def test_default_model_is_the_package_else_the_newest_trained_pipeline(tmp_path,
     assert lib.find_default_model(tmp_path) == "ru_nerel_joint"
 
 
-def test_default_output_is_named_after_the_first_input(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "docs").mkdir()
-    assert lib.default_output_path(["./docs", "x.txt"]) == Path("docs.jsonl")
-    assert lib.default_output_path(["docs/"]) == Path("docs.jsonl")
-    assert lib.default_output_path(["more/news.txt"]) == Path("news.jsonl")
-    assert lib.default_output_path(["-"]) == Path("stdin.jsonl")
-    assert lib.default_output_path(["."]) == Path(f"{tmp_path.name}.jsonl")
+def test_an_input_the_run_would_write_is_refused_before_anything_is_touched(model_dir, docs, tmp_path):
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("Иван Петров работает в Москве.\n", encoding="utf-8")
+    for extra in ((), ("--overwrite",), ("--resume",)):
+        result = run_cli(texts, "-m", model_dir, "-o", texts, *extra)
+        assert result.exit_code == 2 and f"the input {texts} would be written by this run" in unwrapped(result.stderr)
+        assert texts.read_text(encoding="utf-8") == "Иван Петров работает в Москве.\n"
+    # its errors file or manifest, or an input inside a folder output, likewise
+    errors = tmp_path / "out.errors.jsonl"
+    errors.write_text("Москва", encoding="utf-8")
+    assert run_cli(docs, errors, "-m", model_dir, "-o", tmp_path / "out.jsonl").exit_code == 2
+    assert run_cli(docs / "sub", "-m", model_dir, "-o", docs, "--format", "spacy", "--overwrite").exit_code == 2
+    assert errors.read_text(encoding="utf-8") == "Москва" and (docs / "a.txt").exists()
+
+
+@pytest.mark.slow
+def test_an_output_inside_an_input_folder_is_not_read_back(model_dir, docs, tmp_path):
+    """The brat output's own .txt files, and a JSONL output under --glob '*', stay out of the inputs."""
+    out = docs / "brat"
+    for extra in ((), ("--resume",)):
+        result = run_cli(docs, "-m", model_dir, "-o", out, "--format", "brat", *extra)
+        assert result.exit_code == 0, result.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.txt")) == ["a.txt", "sub/b.txt",
+                                                                                 "sub/deeper/c.txt"]
+    summary = " ".join(result.stderr.split())
+    assert "skipped (already in output, --resume) │ 3" in summary and "docs annotated │ 0" in summary
+    shutil.rmtree(out)
+    jsonl = docs / "out.jsonl"
+    result = run_cli(docs / "sub", "-m", model_dir, "-o", jsonl, "--glob", "*")
+    assert result.exit_code == 0, result.stderr
+    assert [r["id"] for r in read_output(jsonl)] == ["b.txt", "x.md", "deeper/c.txt"]
+    result = run_cli(docs, "-m", model_dir, "-o", jsonl, "--glob", "*", "--overwrite")
+    assert result.exit_code == 0, result.stderr
+    assert {r["id"] for r in read_output(jsonl)} == {"a.txt", "notes.md", "sub/b.txt", "sub/x.md", "sub/deeper/c.txt"}
 
 
 def test_no_model_found_is_one_clear_usage_error(docs, tmp_path, no_package, monkeypatch):

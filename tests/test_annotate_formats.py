@@ -6,6 +6,7 @@ the brat fixture with that text (nested and discontinuous mentions, kb ids, rela
 so brat -> annotate -> brat -> convert can be checked for exact equality.
 """
 import copy
+import errno
 import json
 import os
 import re
@@ -37,7 +38,9 @@ from nerel_spacy.tokenizer import make_blank_nlp
 import annotate_helpers
 from brat_fixtures import NEREL_ROOT
 from conftest import unwrapped
-from test_annotate import TEXT_A, TEXT_B, docs, model_dir, read_errors, read_output, run_cli, run_process  # noqa: F401
+from test_annotate import (  # noqa: F401
+    TEXT_A, TEXT_B, TEXT_C, docs, model_dir, read_errors, read_output, run_cli, run_process,
+)
 from test_render import check_page
 
 THIS_FILE = Path(__file__).resolve()
@@ -247,6 +250,88 @@ def test_two_ids_for_one_file_are_an_error(model_dir, tmp_path):
     assert read_errors(out / "annotate-errors.jsonl") == {"a": "duplicate-id"}
     assert "Иван Петров" in (out / "a.html").read_text(encoding="utf-8")
 
+
+
+def test_a_doc_that_cannot_be_written_is_an_error_and_resume_goes_past_it(model_dir, tmp_path):
+    """A write the file system refuses fails that document alone, on the first run and on --resume:
+    an id whose folder is a file ("a.txt/b" after "a"), an empty id, while a 246-byte name
+    (legal; its temporary file was too long) and a name with a leading dot are written."""
+    long_id = "д" * 121 + ".txt"
+    lines = [{"id": "a", "text": TEXT_A}, {"id": "a.txt/b", "text": TEXT_B}, {"id": "", "text": TEXT_C},
+             {"id": long_id, "text": TEXT_A}, {"id": ".hidden.txt", "text": TEXT_B}, {"id": "z", "text": TEXT_C}]
+    stdin = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    out = tmp_path / "out"
+    first = run_cli("-", "-m", model_dir, "--format", "brat", "-o", out, input=stdin)
+    assert first.exit_code == 1, first.stderr
+    assert read_errors(out / "annotate-errors.jsonl") == {"a.txt/b": "unwritable", "": "unwritable"}
+    errors_lines = (out / "annotate-errors.jsonl").read_text(encoding="utf-8").splitlines()
+    messages = [json.loads(line)["message"] for line in errors_lines]
+    assert "a.txt/b: annotated but not written" in messages[0] and "File exists" in messages[0]
+    assert "must not be empty" in messages[1]
+    for name in ["a", "д" * 121, ".hidden", "z"]:
+        assert (out / f"{name}.txt").is_file() and (out / f"{name}.ann").is_file(), name
+    assert not list(out.rglob("*.tmp"))
+
+    corrected = "T1\tPERSON 0 11\tИван Петров\n"  # hand-corrected, after the first run
+    for name in ["a", ".hidden", "д" * 121]:
+        (out / f"{name}.ann").write_text(corrected, encoding="utf-8")
+    resumed = run_cli("-", "-m", model_dir, "--format", "brat", "-o", out, "--resume", input=stdin)
+    assert resumed.exit_code == 1, resumed.stderr
+    assert read_errors(out / "annotate-errors.jsonl") == {"a.txt/b": "unwritable", "": "unwritable"}
+    assert re.search(r"--resume\) │ 4 │", " ".join(resumed.stderr.split())), resumed.stderr
+    for name in ["a", ".hidden", "д" * 121]:
+        assert (out / f"{name}.ann").read_text(encoding="utf-8") == corrected, name
+
+
+def test_doc_sink_writer_turns_os_and_value_errors_into_input_errors(tmp_path):
+    class Refusing:
+        def __init__(self, err):
+            self.err = err
+
+        def write(self, doc_id, doc):
+            raise self.err
+
+    doc = spacy.blank("ru")("Москва")
+    event = lib.Annotated(record={"id": "x"}, doc=doc)
+    for err, reason, text in [
+        (OSError(errno.ENAMETOOLONG, "File name too long"), "unwritable", "File name too long"),
+        (ValueError("a document id must not be empty"), "unwritable", "must not be empty"),
+        (lib.OutputError("same file"), "duplicate-id", "same file"),
+    ]:
+        writer = lib.DocSinkWriter(Refusing(err), tmp_path)
+        with pytest.raises(lib.InputError) as caught:
+            writer.write_annotated(event)
+        assert (caught.value.id, caught.value.reason) == ("x", reason) and text in caught.value.message
+        assert writer.lines == 0
+    # a full or read-only file system would refuse every document: it stops the run instead
+    for code in (errno.ENOSPC, errno.EROFS):
+        with pytest.raises(OSError) as caught:
+            lib.DocSinkWriter(Refusing(OSError(code, os.strerror(code))), tmp_path).write_annotated(event)
+        assert caught.value.errno == code
+
+
+def test_a_full_disk_stops_the_run_with_what_to_do(model_dir, docs, tmp_path, monkeypatch):
+    from nerel_spacy.formats.brat import BratSink
+
+    written = []
+
+    def write_two_then_fill_the_disk(self, doc_id, doc):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(doc_id)
+        return original(self, doc_id, doc)
+
+    original = BratSink.write
+    monkeypatch.setattr(BratSink, "write", write_two_then_fill_the_disk)
+    out = tmp_path / "out"
+    result = run_cli(docs, "-m", model_dir, "--format", "brat", "-o", out)
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert f"Error: can't write {out} (No space left on device)" in message and "with --resume" in message
+    assert sorted(p.name for p in out.rglob("*.ann")) == ["a.ann", "b.ann"]
+    monkeypatch.setattr(BratSink, "write", original)
+    resumed = run_cli(docs, "-m", model_dir, "--format", "brat", "-o", out, "--resume")
+    assert resumed.exit_code == 0 and sorted(p.name for p in out.rglob("*.ann")) == ["a.ann", "b.ann", "c.ann"]
 
 # ---------------------------------------------------------------------------
 # --format html

@@ -273,3 +273,18 @@ def test_ray_options_need_the_ray_engine(tmp_path):
     result = CliRunner().invoke(app, ["annotate", str(tmp_path), "-m", str(tmp_path / "model"),
                                       "-o", str(tmp_path / "out.jsonl"), "--workers", "2"])
     assert result.exit_code == 2 and "need --engine ray" in " ".join(result.stderr.split())
+
+
+@needs_ray
+def test_a_second_input_with_a_done_id_is_a_duplicate_not_a_resume(tmp_path):
+    """The driver's bookkeeping alone: every input is done or a duplicate, so no actor runs."""
+    from nerel_spacy.annotate.engines.ray_engine import RayEngine
+
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "same.txt").write_text("Москва", encoding="utf-8")
+    engine = RayEngine.__new__(RayEngine)  # not connected: nothing here may reach Ray
+    engine.chunk_rows = 8
+    events = list(engine.annotate([str(tmp_path / "one"), str(tmp_path / "two")], OPTIONS, done_ids={"same.txt"}))
+    assert [type(event) for event in events] == [Resumed, InputError]
+    assert events[1].reason == "duplicate-id" and events[1].path == str(tmp_path / "two" / "same.txt")

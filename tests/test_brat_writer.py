@@ -13,6 +13,7 @@ from nerel_spacy.brat import (
 )
 from nerel_spacy.brat_writer import (
     BratWriteError,
+    atomic_write_bytes,
     atomic_write_text,
     doc_to_ann,
     kb_id_to_link,
@@ -223,3 +224,27 @@ def test_atomic_write_gives_new_files_the_usual_mode(tmp_path):
     os.chmod(tmp_path / "new.txt", 0o600)
     atomic_write_text(tmp_path / "new.txt", "y")  # an existing file keeps its own mode
     assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_atomic_write_takes_the_longest_legal_name(tmp_path, monkeypatch):
+    """The temporary file must fit where its target fits: a 255-byte name is legal, and a
+    temporary name built from the whole of it was not (ENAMETOOLONG)."""
+    name = "д" * 125 + "x.ann"
+    assert len(os.fsencode(name)) == 255
+    renamed = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        renamed.append(os.path.basename(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr("nerel_spacy.brat_writer.os.replace", spy)
+    atomic_write_text(tmp_path / name, "текст\n")
+    atomic_write_bytes(tmp_path / "part-000001.spacy", b"shard")
+    assert (tmp_path / name).read_text(encoding="utf-8") == "текст\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "part-000001.spacy"])
+    long_tmp, shard_tmp = renamed
+    # A dot-file ending in .tmp beside the target, short enough for any file system ...
+    assert long_tmp.startswith(".") and long_tmp.endswith(".tmp") and len(os.fsencode(long_tmp)) <= 255
+    # ... named after the target where that fits, as DocBinSink's stale-shard cleanup expects.
+    assert shard_tmp.startswith(".part-000001.spacy.") and shard_tmp.endswith(".tmp")

@@ -1,4 +1,6 @@
 """Output formats of annotate: ids as paths, brat/spacy/html sinks, resume, and join_parts."""
+import os
+
 import numpy
 import pytest
 import spacy
@@ -149,6 +151,36 @@ def test_brat_sink_subfolders_resume_and_incomplete_pairs(tmp_path, gold_docs):
     assert {"news/2020/obama.txt", "stdin:7"} <= done
     assert "half.txt" not in done and "half" not in done
 
+
+
+@pytest.mark.parametrize("sink_class", [BratSink, HtmlSink])
+def test_dot_named_documents_are_done_and_other_files_are_not(sink_class, tmp_path, gold_docs):
+    """A document named ".hidden.txt" is done once written, so --resume doesn't write it again
+    (over a hand-corrected .ann); temporary files, the manifest and the errors file never count."""
+    out = tmp_path / "out"
+    with sink_class(out) as sink:
+        sink.write(".hidden.txt", gold_docs[2])
+        sink.write("sub/.dot", gold_docs[1])
+    last = sink_class.suffixes[-1]
+    assert (out / (".hidden" + last)).is_file()
+    # What else lives in an output folder: a temporary file of a write cut short, the manifest,
+    # the errors file, brat's annotation.conf, and a temporary of each suffix.
+    for name in ["annotate-run.json", "annotate-errors.jsonl", "annotation.conf", ".annotate-run.json.k2j4.tmp"]:
+        (out / name).write_text("{}", encoding="utf-8")
+    for suffix in sink_class.suffixes:
+        (out / f".half{suffix}.a1b2c3d4.tmp").write_text("x", encoding="utf-8")
+        (out / f".tmpa1b2c3d4{suffix}.tmp").write_text("x", encoding="utf-8")
+    assert sink_class(out, resume=True).done_ids() == {".hidden.txt", ".hidden", "sub/.dot.txt", "sub/.dot"}
+
+
+def test_brat_sink_writes_the_longest_legal_name(tmp_path, gold_docs):
+    doc_id = "д" * 125 + "x.txt"  # the .txt and the .ann are 255 bytes, the most a name may have
+    with BratSink(tmp_path / "out") as sink:
+        sink.write(doc_id, gold_docs[2])
+    assert len(os.fsencode(doc_id)) == 255
+    assert (tmp_path / "out" / doc_id).read_text(encoding="utf-8") == gold_docs[2].text
+    assert BratSink(tmp_path / "out", resume=True).done_ids() == {doc_id, doc_id[:-4]}
+    assert not list((tmp_path / "out").glob(".*"))
 
 def test_brat_sink_refuses_two_ids_for_one_file(tmp_path, gold_docs):
     sink = BratSink(tmp_path / "out")

@@ -9,17 +9,16 @@ loads the pipeline. An engine yields events; a writer consumes them.
 from .manifest import RunManifest, check_resumable, manifest_path, write_manifest
 from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, SettingsRefused, find_default_model, load_pipeline
 from .output import (
-    STDOUT_ERRORS,
+    OUTPUT_FATAL_ERRNOS,
     EventWriter,
     JsonlWriter,
     OutputError,
     RunStats,
-    default_output_path,
-    errors_path_for,
     prepare_output,
     read_done_ids,
     write_events,
 )
+from .paths import STDOUT_ERRORS, RunPaths, default_output_path, errors_path_for, input_among_outputs, run_paths
 from .records import (
     DEFAULT_THRESHOLD,
     Annotated,
@@ -72,10 +71,12 @@ __all__ = [
     "InputError",
     "JsonlWriter",
     "ModelError",
+    "OUTPUT_FATAL_ERRNOS",
     "SettingsRefused",
     "OutputError",
     "Resumed",
     "RunManifest",
+    "RunPaths",
     "RunStats",
     "Source",
     "Thresholds",
@@ -85,6 +86,7 @@ __all__ = [
     "decode_bytes",
     "default_output_path",
     "errors_path_for",
+    "input_among_outputs",
     "find_default_model",
     "iter_sources",
     "iter_stdin",
@@ -96,6 +98,7 @@ __all__ = [
     "open_doc_output",
     "prepare_output",
     "read_done_ids",
+    "run_paths",
     "resolve_thresholds",
     "source_size",
     "span_record",

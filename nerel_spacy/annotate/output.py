@@ -5,6 +5,7 @@ without duplicates. ``write_events`` drives any writer with ``write_annotated``,
 and ``lines``: ``JsonlWriter`` here, ``DocSinkWriter`` (``sink.py``) for the formats that
 write whole docs.
 """
+import errno
 import json
 import os
 import signal
@@ -15,11 +16,11 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Set
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Set
 
 from ..formats.base import OutputError
 from .records import Annotated, Event, Resumed
-from .sources import STDIN, InputError
+from .sources import InputError
 
 
 class JsonlWriter:
@@ -117,32 +118,9 @@ def _sigint_deferred() -> Iterator[None]:
                 raise KeyboardInterrupt
 
 
-# Where failed inputs go when the records go to stdout and no --errors is given; inside
-# the output folder of the formats that write one.
-STDOUT_ERRORS = Path("annotate-errors.jsonl")
-
-
-def errors_path_for(output: Path, format: str = "jsonl") -> Path:
-    """The default errors file: ``out.jsonl`` -> ``out.errors.jsonl`` beside it; for a folder
-    format (spacy, brat, html) ``OUT/annotate-errors.jsonl`` inside the folder."""
-    if format != "jsonl":
-        return output / STDOUT_ERRORS.name
-    stem = output.name[: -len(output.suffix)] if output.suffix else output.name
-    return output.with_name(stem + ".errors.jsonl")
-
-
-def default_output_path(inputs: Sequence[str], format: str = "jsonl") -> Path:
-    """``./NAME.jsonl``, or the folder ``./NAME-FORMAT`` for the other formats, NAME being the
-    first input's folder name or file stem (``stdin`` for '-')."""
-    first = inputs[0]
-    if first == STDIN:
-        name = "stdin"
-    else:
-        path = Path(first)
-        name = path.name if path.is_dir() else path.stem
-        name = name or path.resolve().name or "annotate"
-    return Path(f"{name}.jsonl" if format == "jsonl" else f"{name}-{format}")
-
+# Errors of the output's file system as a whole (full, read-only, failing): no other
+# document would be written either, so the run stops; what it wrote stays, for --resume.
+OUTPUT_FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 def read_done_ids(path: Path, truncate_partial: bool = True) -> Set[str]:
     """The ids already in an output JSONL; a trailing partial line is cut off the file.

@@ -3,20 +3,21 @@
 ``annotate_sources(..., with_docs=True)`` hands every ``Annotated`` event its whole ``Doc``
 (the parts of a split text joined); ``DocSinkWriter`` gives it to the format's ``DocSink``
 (``nerel_spacy.formats``) inside ``write_events``, so resume, errors and exit status work
-as for JSONL. A document the format can't hold is listed in the errors JSONL and the run
-goes on.
+as for JSONL. A document the format can't hold, or the file system won't take, is listed
+in the errors JSONL and the run goes on.
 """
 from pathlib import Path
 from typing import Set, Tuple
 
 from ..brat_writer import BratWriteError
 from ..formats import DOC_FORMATS, DocSink, annotation_conf_for, open_sink
-from .output import OutputError, _sigint_deferred
+from .output import OUTPUT_FATAL_ERRNOS, OutputError, _sigint_deferred
 from .records import Annotated
 from .sources import DUPLICATE_ID, InputError
 
-# Reason in the errors JSONL: annotated, but the format can't express it (e.g. a brat
-# label with a space, a kb id an N line can't hold).
+# Reason in the errors JSONL: annotated, but not written: the format can't express it (e.g.
+# a brat label with a space, a kb id an N line can't hold), the id can't name a file (empty),
+# or the file system refused the write (the OS message says why).
 UNWRITABLE = "unwritable"
 
 
@@ -44,10 +45,16 @@ class DocSinkWriter:
         try:
             with _sigint_deferred():
                 self.sink.write(doc_id, event.doc)
-        except BratWriteError as err:
-            raise InputError(doc_id, UNWRITABLE, f"{doc_id}: annotated but not written: {err}") from None
         except OutputError as err:  # two ids that name one file
             raise InputError(doc_id, DUPLICATE_ID, f"{doc_id}: not written: {err}") from None
+        except (BratWriteError, OSError, ValueError) as err:
+            # What brat can't express, an id no file can be named after (empty), or a write
+            # the file system refuses for this document (a folder where a file is, a name too
+            # long): it fails, listed in the errors file; the run goes on. A full or read-only
+            # file system stops the run (OUTPUT_FATAL_ERRNOS).
+            if isinstance(err, OSError) and err.errno in OUTPUT_FATAL_ERRNOS:
+                raise
+            raise InputError(doc_id, UNWRITABLE, f"{doc_id}: annotated but not written: {err}") from None
         self.lines += 1
 
     def sync(self) -> None:

@@ -7,12 +7,13 @@ kept as they are (read files with ``newline=""`` to match them). A file that sta
 a UTF-16 or UTF-32 byte order mark (Windows' "Unicode" text) is decoded as it says.
 """
 import codecs
+import itertools
 import json
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 STDIN = "-"
 DEFAULT_GLOB = "*.txt"
@@ -64,6 +65,17 @@ class Source:
     path: Optional[Path] = None
     text: Optional[str] = None
     encoding: Optional[str] = None
+    line: Optional[int] = None  # a stdin text's 1-based line number
+
+    @property
+    def where(self) -> str:
+        """How messages name it: its path, else its stdin line (and id, if the line gave one)."""
+        if self.path is not None:
+            return str(self.path)
+        if self.line is None:
+            return self.id
+        here = f"stdin line {self.line}"
+        return here if self.id == f"stdin:{self.line}" else f"{here} (id {self.id!r})"
 
 
 def iter_sources(
@@ -72,6 +84,7 @@ def iter_sources(
     *,
     stdin: Optional[BinaryIO] = None,
     encoding: Optional[str] = None,
+    exclude: Sequence[str] = (),
 ) -> Iterator[Union[Source, InputError]]:
     """Lazily yield a ``Source`` per document named by ``inputs``, or an ``InputError``.
 
@@ -81,8 +94,11 @@ def iter_sources(
 
     ``glob`` is matched against the path relative to the folder from the right, as
     ``PurePath.match`` does, so ``*.txt`` matches at any depth (``**/`` in front is
-    accepted and changes nothing). Symlinked folders are not followed.
+    accepted and changes nothing). Symlinked folders are followed, each folder read once
+    (a link back up the tree or a second link to one folder is not entered). A folder walk never
+    yields the paths in ``exclude`` (the run's own output files) nor enters a folder among them.
     """
+    excluded = frozenset(os.path.realpath(path) for path in exclude)
     for name in inputs:
         if name == STDIN:
             if stdin is None:
@@ -91,7 +107,7 @@ def iter_sources(
             continue
         path = Path(name)
         if path.is_dir():
-            yield from _iter_folder(path, glob)
+            yield from _iter_folder(path, glob, excluded)
         elif path.is_symlink() and not path.exists():
             yield _broken_symlink(path, id=name)
         elif not path.exists():
@@ -102,12 +118,25 @@ def iter_sources(
             yield Source(id=path.name, path=path)
 
 
-def _iter_folder(root: Path, glob: str) -> Iterator[Union[Source, InputError]]:
+def _iter_folder(
+    root: Path, glob: str, excluded: FrozenSet[str] = frozenset()
+) -> Iterator[Union[Source, InputError]]:
     while glob.startswith("**/"):
         glob = glob[3:]
     walk_errors: List[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append):
-        dirnames.sort()
+    visited = {_folder_key(root)}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append, followlinks=True):
+        if excluded:
+            real = os.path.realpath(dirpath)
+            dirnames[:] = [name for name in dirnames if os.path.join(real, name) not in excluded]
+            filenames = [name for name in filenames if os.path.join(real, name) not in excluded]
+        kept = []
+        for name in sorted(dirnames):
+            key = _folder_key(Path(dirpath, name))
+            if key not in visited:
+                visited.add(key)
+                kept.append(name)
+        dirnames[:] = kept
         while walk_errors:
             err = walk_errors.pop(0)
             yield _unreadable(root, Path(err.filename or dirpath), err)
@@ -123,6 +152,15 @@ def _iter_folder(root: Path, glob: str) -> Iterator[Union[Source, InputError]]:
     while walk_errors:
         err = walk_errors.pop(0)
         yield _unreadable(root, Path(err.filename or root), err)
+
+
+def _folder_key(path: Path) -> Tuple[int, int]:
+    """A folder's identity whatever links lead to it: its device and inode."""
+    try:
+        info = os.stat(path)
+    except OSError:  # gone or unreadable: os.walk reports it
+        return (-1, id(path))
+    return (info.st_dev, info.st_ino)
 
 
 def _broken_symlink(path: Path, id: str) -> InputError:
@@ -154,46 +192,78 @@ def iter_stdin(stream: BinaryIO, encoding: Optional[str] = None) -> Iterator[Uni
     """Yield a ``Source`` per non-blank line: JSONL (an object with "text") or plain text.
 
     Each line is detected on its own. Ids are the JSONL ``id`` field, else ``stdin:N``
-    with N the 1-based line number. Blank lines separate texts and are not inputs.
+    with N the 1-based line number. Blank lines separate texts and are not inputs. A line
+    that starts with ``{`` but is no JSON (a truncated JSONL line) is an error, not a text,
+    so its id is not lost. Stdin that starts with a UTF-16 or UTF-32 byte order mark
+    (PowerShell's pipes) is decoded as the mark says.
     """
     for number, raw in enumerate(stream, 1):
+        if number == 1:
+            for bom, name in UNICODE_BOMS:
+                if raw.startswith(bom):
+                    yield from _unicode_stdin(itertools.chain([raw[len(bom):]], stream), name)
+                    return
         line_id = f"stdin:{number}"
         raw = raw.rstrip(b"\r\n")
+        if b"\x00" in raw:
+            yield InputError(line_id, BINARY, f"stdin line {number}: NUL bytes (UTF-16 without a byte "
+                             "order mark?); send UTF-8")
+            continue
         try:
             line, used = decode_bytes(raw, encoding)
         except InputError as err:
             yield InputError(line_id, err.reason, f"stdin line {number}: {err.message}")
             continue
-        if not line.strip():
-            continue
-        obj = None
-        if line.lstrip().startswith("{"):
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                obj = None
-        if isinstance(obj, dict):
-            text = obj.get("text")
-            if not isinstance(text, str):
-                yield InputError(
-                    line_id,
-                    BAD_JSONL,
-                    f"stdin line {number}: a JSON object without a string \"text\" field; "
-                    'give each line as {"id": ..., "text": "..."}',
-                )
-                continue
-            doc_id = obj.get("id")
-            yield Source(id=line_id if doc_id is None else str(doc_id), text=text, encoding=used)
-        else:
-            yield Source(id=line_id, text=line, encoding=used)
+        yield from _stdin_line(number, line, used)
 
 
-def measure_sources(inputs: Sequence[str], glob: str = DEFAULT_GLOB) -> Optional[Tuple[int, int]]:
+def _unicode_stdin(chunks: Iterable[bytes], name: str) -> Iterator[Union[Source, InputError]]:
+    """The lines of a UTF-16 or UTF-32 stdin (its byte order mark already dropped)."""
+    decoder = codecs.getincrementaldecoder(name)()
+    pending, number = "", 0
+    try:
+        for chunk in itertools.chain(chunks, [b""]):
+            pending += decoder.decode(chunk, final=not chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines + ([pending] if not chunk and pending else []):
+                number += 1
+                yield from _stdin_line(number, line.rstrip("\r"), name)
+    except UnicodeDecodeError as err:
+        yield InputError(f"stdin:{number + 1}", NOT_UTF8, f"stdin line {number + 1}: starts as {name} but "
+                         f"is not ({err.reason}); convert it to UTF-8")
+
+
+def _stdin_line(number: int, line: str, used: Optional[str]) -> Iterator[Union[Source, InputError]]:
+    """The source (or error) of stdin line ``number``: JSONL, plain text, or nothing if blank."""
+    line_id = f"stdin:{number}"
+    if not line.strip():
+        return
+    if not line.lstrip().startswith("{"):
+        yield Source(id=line_id, text=line, encoding=used, line=number)
+        return
+    try:
+        obj = json.loads(line)
+    except ValueError as err:
+        yield InputError(line_id, BAD_JSONL, f"stdin line {number}: starts with '{{' but is not JSON ({err}); "
+                         "fix the line, or give plain text that does not start with '{'")
+        return
+    text = obj.get("text") if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        yield InputError(line_id, BAD_JSONL, f"stdin line {number}: a JSON object without a string \"text\" "
+                         'field; give each line as {"id": ..., "text": "..."}')
+        return
+    doc_id = obj.get("id")
+    yield Source(id=line_id if doc_id is None else str(doc_id), text=text, encoding=used, line=number)
+
+
+def measure_sources(
+    inputs: Sequence[str], glob: str = DEFAULT_GLOB, exclude: Sequence[str] = ()
+) -> Optional[Tuple[int, int]]:
     """How many inputs ``inputs`` name and their bytes, from paths alone; ``None`` with stdin among them."""
     if STDIN in inputs:
         return None
     count = size = 0
-    for source in iter_sources(inputs, glob):
+    for source in iter_sources(inputs, glob, exclude=exclude):
         count += 1
         size += source_size(source)
     return count, size
@@ -241,8 +311,7 @@ def load_text(source: Source, encoding: Optional[str] = None) -> Tuple[str, Opti
     else:
         text, used = _read_file(source, encoding)
     if not text.strip():
-        where = source.path if source.path is not None else source.id
-        raise InputError(source.id, EMPTY, f"{where}: empty or only whitespace; nothing to annotate",
+        raise InputError(source.id, EMPTY, f"{source.where}: empty or only whitespace; nothing to annotate",
                          path=path_str(source))
     return text, used
 

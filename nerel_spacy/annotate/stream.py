@@ -51,6 +51,9 @@ class AnnotateOptions:
     encoding: Optional[str] = None
     # None: DEFAULT_MAX_BATCH_CHARS, or max_chars where that is larger.
     max_batch_chars: Optional[int] = None
+    # Paths a folder walk never yields nor enters: the run's own output, errors file and
+    # manifest, so an output inside an input folder is not read back (the CLI fills it).
+    exclude: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.long_texts not in LONG_TEXT_POLICIES:
@@ -127,13 +130,15 @@ def annotate_sources(
             if isinstance(source, InputError):
                 skip(source, source)
                 continue
-            if source.id in done:
-                skip(Resumed(source.id), source)
-                continue
+            # A second source with an id is a duplicate even when the id is done: checked
+            # first, a --resume would have skipped it as done and lost it without a trace.
             if source.id in seen:
                 skip(duplicate_id_error(source), source)
                 continue
             seen.add(source.id)
+            if source.id in done:
+                skip(Resumed(source.id), source)
+                continue
             try:
                 text, used = load_text(source, options.encoding)
             except InputError as err:
@@ -143,7 +148,7 @@ def annotate_sources(
                 if options.long_texts == "skip":
                     skip(InputError(
                         source.id, TOO_LONG,
-                        f"{source.path or source.id}: {len(text)} characters, over --max-chars "
+                        f"{source.where}: {len(text)} characters, over --max-chars "
                         f"{options.max_chars}; raise --max-chars or use --long-texts split",
                         path=path_str(source),
                     ), source)
@@ -191,7 +196,7 @@ def duplicate_id_error(source: Source) -> InputError:
     """The error of a source whose id an earlier source of the same run already took."""
     return InputError(
         source.id, DUPLICATE_ID,
-        f"{source.path or source.id}: id {source.id!r} was already annotated in this "
+        f"{source.where}: id {source.id!r} was already annotated in this "
         "run; give inputs with the same relative paths separate runs, or unique ids",
         path=path_str(source),
     )

@@ -1,4 +1,5 @@
 """``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL, DocBin, brat or HTML."""
+import dataclasses
 import math
 import os
 import sys
@@ -252,6 +253,12 @@ def annotate_command(
     if engine is EngineName.ray and n_process != 1:
         raise typer.BadParameter("--n-process is for --engine local; with --engine ray use --workers",
                                  param_hint="'--n-process'")
+    try:
+        paths = lib.run_paths(inputs, None if to_stdout else Path(output), errors, fmt)
+    except lib.OutputError as err:
+        raise typer.BadParameter(str(err), param_hint="'--output'") from None
+    out_path, errors_path, manifest_file = paths.output, paths.errors, paths.manifest
+    options = dataclasses.replace(options, exclude=tuple(str(path) for path in paths.own_files))
     if threads is not None:
         from ..threads import limit_threads
 
@@ -272,20 +279,9 @@ def annotate_command(
         console.print(f"Error: {err}", highlight=False, markup=False)
         raise typer.Exit(2) from None
     ctx.call_on_close(runner.close)  # a local Ray stops however the command ends
-    out_path = None if to_stdout else Path(output)
-    lazy_errors = errors is None and (out_path is None or folder)
-    if errors is not None:
-        errors_path = errors
-    elif out_path is None:
-        errors_path = lib.STDOUT_ERRORS
-    else:
-        errors_path = lib.errors_path_for(out_path, fmt)
-    if out_path is not None and errors_path.resolve() == out_path.resolve():
-        raise typer.BadParameter("the errors file can't be the output file", param_hint="'--errors'")
     doc_writer = None
     info = runner.model_info()
     manifest = lib.RunManifest.for_run(model, info, settings or (), options)
-    manifest_file = None if out_path is None else lib.manifest_path(out_path, fmt)
     try:
         kept = resume and manifest_file is not None and lib.check_resumable(manifest_file, manifest)
         if folder:
@@ -299,16 +295,16 @@ def annotate_command(
 
     show_progress = not quiet and console.is_terminal
     remote = any(engines.is_uri(name) for name in inputs)
-    measured = lib.measure_sources(inputs, glob) if show_progress and not remote else None
+    measured = lib.measure_sources(inputs, glob, options.exclude) if show_progress and not remote else None
     total_docs, total_bytes = measured if measured is not None else (None, None)
     stats = lib.RunStats()
     if doc_writer is not None:
         writer: lib.EventWriter = doc_writer
     else:
         writer = lib.JsonlWriter(out_path) if out_path else lib.JsonlWriter(stream=sys.stdout.buffer)
-    if lazy_errors:
+    if paths.lazy_errors:
         errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
-    error_writer = lib.JsonlWriter(errors_path, append=False, lazy=lazy_errors)
+    error_writer = lib.JsonlWriter(errors_path, append=False, lazy=paths.lazy_errors)
     model_label = f"{model} ({info['name']} {info['version']})"
     if settings:
         model_label = f"{model} ({info['name']} {info['version']}; --set {' '.join(settings)})"
@@ -336,11 +332,19 @@ def annotate_command(
             console.print("[yellow]Interrupted.[/] Output went to stdout, so it can't be resumed.")
         else:
             console.print(
-                f"[yellow]Interrupted.[/] {escape(str(out_path))} holds {stats.annotated + len(done)} complete "
-                f"{'documents' if folder else 'records'}. Run the same command with --resume "
-                "(without --overwrite) to continue."
+                f"[yellow]Interrupted.[/] {escape(str(out_path))} holds every document written so far "
+                f"({stats.annotated} in this run). Run the same command with --resume (without "
+                "--overwrite) to continue."
             )
         raise typer.Exit(130)
+    except OSError as err:
+        if err.errno not in lib.OUTPUT_FATAL_ERRNOS:
+            raise
+        _finish(console, stats, writer, error_writer, model_label, quiet)
+        console.print(f"Error: can't write {out_path or 'stdout'} ({err.strerror}). It holds every document "
+                      f"written before ({stats.annotated} in this run); free space or make it writable, then run "
+                      "the same command with --resume.", highlight=False, markup=False)
+        raise typer.Exit(1)
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `| head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

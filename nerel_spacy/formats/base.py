@@ -82,11 +82,16 @@ def output_file(root: Path, doc_id: str, suffix: str) -> Path:
 
 
 def iter_output_files(root: Path, suffix: str) -> Iterator[Tuple[Path, str]]:
-    """``(path, relpath)`` of each file under ``root`` ending in ``suffix`` (temporary files skipped)."""
+    """``(path, relpath)`` of each file under ``root`` ending in ``suffix``.
+
+    Names starting with a dot count (the input ``.hidden.txt`` is written as ``.hidden.ann``);
+    temporary files end in ``.tmp``, the manifest in ``.json`` and the errors file in
+    ``.jsonl``, so they never end in an output suffix.
+    """
     if not root.is_dir():
         return
     for path in sorted(root.rglob("*" + suffix)):
-        if path.name.startswith(".") or not path.is_file():
+        if not path.is_file():
             continue
         rel = path.relative_to(root).as_posix()
         yield path, rel[: -len(suffix)]

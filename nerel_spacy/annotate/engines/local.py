@@ -27,7 +27,8 @@ class LocalEngine:
         on_progress: Optional[Callable[[int], None]] = None,
         with_docs: bool = False,
     ) -> Iterator[Event]:
-        sources = iter_sources(inputs, options.glob, stdin=stdin, encoding=options.encoding)
+        sources = iter_sources(inputs, options.glob, stdin=stdin, encoding=options.encoding,
+                               exclude=options.exclude)
         return annotate_sources(self.nlp, sources, options, done_ids=done_ids, on_progress=on_progress,
                                 with_docs=with_docs)
 

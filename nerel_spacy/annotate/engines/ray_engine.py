@@ -44,15 +44,17 @@ Found = Union[Source, RemoteFile, InputError]
 
 
 def iter_inputs(
-    inputs: Sequence[str], glob: str, *, stdin: Optional[BinaryIO] = None, encoding: Optional[str] = None
+    inputs: Sequence[str], glob: str, *, stdin: Optional[BinaryIO] = None, encoding: Optional[str] = None,
+    exclude: Sequence[str] = (),
 ) -> Iterator[Found]:
-    """Every input ``inputs`` names, in order: local ones as ``iter_sources`` finds them,
-    ``scheme://`` ones on their pyarrow filesystem by the same rules."""
+    """Every input ``inputs`` names, in order: local ones as ``iter_sources`` finds them
+    (``exclude`` left out), ``scheme://`` ones on their pyarrow filesystem by the same rules."""
     for name in inputs:
         if is_uri(name):
             yield from iter_uri_sources(name, glob)
         else:
-            yield from iter_sources([name], glob, stdin=stdin if name == STDIN else None, encoding=encoding)
+            yield from iter_sources([name], glob, stdin=stdin if name == STDIN else None, encoding=encoding,
+                                    exclude=exclude)
 
 
 def input_size(source: Found) -> int:
@@ -105,7 +107,9 @@ class AnnotateActor:
         if kind == FILE:
             return Source(id=id, path=Path(str(row["where"])))
         if kind == TEXT:
-            return Source(id=id, text=str(row["text"]), encoding=str(row["encoding"]) or None)
+            line = str(row["where"])  # a stdin text's line number
+            return Source(id=id, text=str(row["text"]), encoding=str(row["encoding"]) or None,
+                          line=int(line) if line else None)
         remote = RemoteFile(id, str(row["root"]), str(row["where"]), int(row["size"]))
         remote_paths[id] = remote.path
         try:
@@ -123,7 +127,8 @@ def _row(source: Union[Source, RemoteFile]) -> Dict[str, Any]:
     elif source.path is not None:
         row.update(kind=FILE, where=str(source.path))
     else:
-        row.update(text=source.text or "", encoding=source.encoding or "")
+        row.update(text=source.text or "", encoding=source.encoding or "",
+                   where="" if source.line is None else str(source.line))
     return row
 
 
@@ -243,13 +248,15 @@ class RayEngine:
         seen: Set[str] = set()
         emitted: Set[str] = set()
         rows: List[Dict[str, Any]] = []
-        for source in iter_inputs(inputs, options.glob, stdin=stdin, encoding=options.encoding):
+        for source in iter_inputs(inputs, options.glob, stdin=stdin, encoding=options.encoding,
+                                  exclude=options.exclude):
             if isinstance(source, InputError):
                 event: Event = source
+            elif source.id in seen:  # before done: a duplicate of a done id is no resume
+                event = duplicate_id_error(source)  # type: ignore[arg-type]  # a RemoteFile has .id, .path and .where
             elif source.id in done:
+                seen.add(source.id)
                 event = Resumed(source.id)
-            elif source.id in seen:
-                event = duplicate_id_error(source)  # type: ignore[arg-type]  # a RemoteFile has .id and .path
             else:
                 seen.add(source.id)
                 rows.append(_row(source))

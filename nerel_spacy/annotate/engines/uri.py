@@ -39,6 +39,11 @@ class RemoteFile:
         """The file as the errors JSONL names it: ``scheme://fs_path``."""
         return display_uri(self.root, self.fs_path)
 
+    @property
+    def where(self) -> str:
+        """How messages name it, as ``Source.where``: its URI."""
+        return self.path
+
 
 def display_uri(root: str, fs_path: str) -> str:
     """``scheme://fs_path``: ``s3://bucket/key``, ``file:///abs/path``."""
