@@ -355,8 +355,11 @@ def test_symlinked_folders_are_followed_each_folder_once(tmp_path):
     (root / "linked").symlink_to(shared)  # followed
     (root / "linked_again").symlink_to(shared)  # the same folder: not read twice
     (shared / "up").symlink_to(root)  # a loop back up: not entered
+    (root / "real").mkdir()
+    (root / "real" / "y.txt").write_text("Москва", encoding="utf-8")
+    (root / "a_link_to_real").symlink_to(root / "real")  # sorts first, but the folder keeps its ids
     found = [source.id for source in lib.iter_sources([str(root)])]
-    assert found == ["a.txt", "linked/inner/x.txt"]
+    assert found == ["a.txt", "linked/inner/x.txt", "real/y.txt"]
 
 
 def test_duplicate_ids_from_two_folders(model_dir, tmp_path):

@@ -131,12 +131,13 @@ def _iter_folder(
             dirnames[:] = [name for name in dirnames if os.path.join(real, name) not in excluded]
             filenames = [name for name in filenames if os.path.join(real, name) not in excluded]
         kept = []
-        for name in sorted(dirnames):
+        # the folders themselves before links to them, so a folder keeps its own ids
+        for name in sorted(dirnames, key=lambda name: (os.path.islink(os.path.join(dirpath, name)), name)):
             key = _folder_key(Path(dirpath, name))
             if key not in visited:
                 visited.add(key)
                 kept.append(name)
-        dirnames[:] = kept
+        dirnames[:] = sorted(kept)
         while walk_errors:
             err = walk_errors.pop(0)
             yield _unreadable(root, Path(err.filename or dirpath), err)
