@@ -207,8 +207,9 @@ def annotate_command(
     """Annotate texts with any spaCy pipeline: entities, spans, relations and relation-type scores.
 
     Inputs are read lazily and streamed through nlp.pipe in batches of at most
-    --max-batch-chars characters, so memory stays bounded however many and
-    however long the files are. On a terminal, a bar shows the input bytes done
+    --max-batch-chars characters, so the pipeline's memory stays bounded however
+    many and however long the texts are (each file is held whole while its parts
+    run). On a terminal, a bar shows the input bytes done
     and an ETA. Bad inputs (missing, broken symlinks, unreadable, binary, not
     UTF-8, empty, too long) are recorded in the errors JSONL and counted; the run
     goes on. Every batch is synced to disk, so an interrupted run is continued
