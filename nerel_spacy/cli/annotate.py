@@ -1,6 +1,5 @@
 """``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL, DocBin, brat or HTML."""
 import dataclasses
-import math
 import os
 import sys
 from enum import Enum
@@ -14,19 +13,16 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
-    ProgressColumn,
     SpinnerColumn,
-    Task,
     TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
-from rich.text import Text
 from typing_extensions import Annotated
 
 from .. import annotate as lib
 from ..annotate import engines
+from ._annotate_summary import DocsColumn, summary_table
 from ._app import app
 
 EXAMPLES = """\
@@ -72,15 +68,6 @@ class LongTexts(str, Enum):
 class EngineName(str, Enum):
     local = "local"
     ray = "ray"
-
-
-class _DocsColumn(ProgressColumn):
-    """Inputs done, of how many when known; the bar itself counts input bytes."""
-
-    def render(self, task: Task) -> Text:
-        done, total = task.fields["docs"], task.fields["total_docs"]
-        shown = f"{done:,} docs" if total is None else f"{done:,}/{total:,} docs"
-        return Text(shown, style="progress.download")
 
 
 @app.command("annotate", epilog=EXAMPLES)
@@ -316,7 +303,7 @@ def annotate_command(
                       highlight=False, markup=False, soft_wrap=True)
     progress = Progress(
         SpinnerColumn(), BarColumn(bar_width=20), DownloadColumn(), TransferSpeedColumn(),
-        _DocsColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        DocsColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console, disable=not show_progress,
     )
     task = progress.add_task("annotate", total=total_bytes, docs=0, total_docs=total_docs)
@@ -374,37 +361,3 @@ def _finish(
     error_writer.close()
     if not quiet:
         console.print(summary_table(stats, model, writer.path, error_writer.path))
-
-
-def summary_table(stats: lib.RunStats, model: str, output: Optional[Path], errors: Optional[Path]) -> Table:
-    """The end-of-run summary: what was annotated, skipped and failed, and how fast."""
-    table = Table(title="nerel-batch annotate", show_header=False, title_justify="left")
-    table.add_column("what", no_wrap=True)  # labels stay whole; long paths fold instead
-    table.add_column("count", justify="right", overflow="fold")
-    table.add_row("docs annotated", f"{stats.annotated:,}")
-    if stats.resumed:
-        table.add_row("skipped (already in output, --resume)", f"{stats.resumed:,}")
-    for reason, count in sorted(stats.failed.items()):
-        table.add_row(f"[red]failed: {escape(str(reason))}[/]", f"{count:,}")
-    if stats.split:
-        table.add_row("long texts split into parts", f"{stats.split:,}")
-    if stats.fallback_decoded:
-        table.add_row("decoded from another encoding", f"{stats.fallback_decoded:,}")
-    table.add_row("characters", f"{stats.chars:,}")
-    table.add_row("wall time", f"{significant(stats.seconds)} s")
-    table.add_row("docs/s", significant(stats.docs_per_second))
-    table.add_row("chars/s", significant(stats.chars_per_second))
-    table.add_row("model", escape(model))
-    table.add_row("output", "stdout" if output is None else escape(str(output)))
-    if stats.n_failed:
-        table.add_row("failures listed in", "(not written; use --errors)" if errors is None else escape(str(errors)))
-    return table
-
-
-def significant(value: float, digits: int = 3) -> str:
-    """``value`` to ``digits`` significant digits without an exponent, so a slow run that did
-    work never shows 0.0: 0.0123, 4.56, 78.9, 1,234."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    decimals = digits - 1 - math.floor(math.log10(abs(value)))
-    return f"{value:,.{max(decimals, 0)}f}"
