@@ -3,7 +3,6 @@
 Runs a tiny rule-based pipeline (``annotate_helpers``) saved to a temporary folder, so the
 tests are offline and fast; every output line is checked against the JSONL schema.
 """
-import io
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ import pytest
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.console import Console
 from spacy.language import Language
 from typer.testing import CliRunner
 
@@ -873,8 +871,6 @@ def test_annotate_docs_as_typed(docs, tmp_path, no_package, monkeypatch):
 @pytest.mark.slow
 def test_predicted_mentions_carry_their_scores(tmp_path):
     """A span head's mentions (nested ones too) reach the JSONL with their scores."""
-    import spacy
-
     from conftest import make_nested_examples
     from pipeline_helpers import cnn_nlp, train
 
