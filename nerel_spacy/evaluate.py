@@ -86,7 +86,15 @@ def evaluate_model(
 ) -> Dict[str, Dict[str, object]]:
     """Evaluate ``model`` (a path, a package name or an nlp) on ``corpus``: a ``.spacy`` file,
     or a folder's ``splits`` (dev and test by default; None for every ``.spacy`` file).
-    ``settings`` (``COMPONENT.SETTING=VALUE``) change a loaded pipeline's component settings."""
+    ``settings`` (``COMPONENT.SETTING=VALUE``) change a loaded pipeline's component settings.
+    The corpus and ``output_dir`` are checked before the pipeline loads, so a wrong path
+    fails at once, not after a transformer has loaded or every split has been scored."""
+    to_score = splits_to_score(corpus, splits)
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        if output_dir.exists() and not output_dir.is_dir():
+            raise ValueError(f"{output_dir} is a file; -o takes a folder for one SPLIT.json per split")
+        output_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(model, Language):
         if settings:
             raise ValueError("settings apply to a pipeline evaluate_model loads, not to an nlp given to it")
@@ -94,14 +102,12 @@ def evaluate_model(
     else:
         nlp = load_with_settings(str(model), settings)
     results = {}
-    for split, path in splits_to_score(corpus, splits).items():
+    for split, path in to_score.items():
         gold_docs = read_corpus(path, nlp.vocab)
         scores, _ = predict_and_score(nlp, gold_docs, batch_size=batch_size, max_batch_chars=max_batch_chars)
         scores["meta"] = describe_run(nlp, model, path, settings)
         results[split] = scores
         if output_dir is not None:
-            output_dir = Path(output_dir)
-            output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / f"{split}.json").write_text(
                 json.dumps(scores, indent=2, ensure_ascii=False), encoding="utf-8"
             )

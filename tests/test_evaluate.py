@@ -110,6 +110,22 @@ def test_evaluate_cli_missing_corpus(trained_model, tmp_path):
     assert missing.exit_code == 2
 
 
+def test_a_wrong_corpus_or_output_fails_before_the_pipeline_loads(trained_model, tmp_path, monkeypatch):
+    import nerel_spacy.evaluate as evaluate_module
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the pipeline was loaded before the paths were checked")
+
+    monkeypatch.setattr(evaluate_module, "load_with_settings", no_loading)
+    model, corpus = trained_model
+    with pytest.raises(FileNotFoundError):
+        evaluate_model(model, tmp_path / "nope.spacy")
+    a_file = tmp_path / "metrics"
+    a_file.write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "-o", str(a_file)])
+    assert result.exit_code == 2 and "is a file; -o takes a folder" in unwrapped(result.stderr)
+
+
 @pytest.mark.slow
 def test_tune_thresholds_cli_saves_thresholds(trained_model, tmp_path):
     model, corpus = trained_model
