@@ -94,6 +94,8 @@ def test_load_pipeline_applies_them_and_the_saved_pipeline_is_unchanged(saved_v3
     ("nerel_joint.nested_arguments=one", r"nested_arguments must be one of \('all', 'best'\), not 'one'"),
     ("nerel_joint.allow_crossing=maybe", r"refused it: nerel_joint.allow_crossing: at root: 'maybe' is not <class 'bool'>$"),
     ("nerel_joint.span_treshold=0.4", "nerel_joint has no 'span_treshold'"),
+    ("nerel_joint.span_threshold=5", r"span_threshold is a probability, from 0 to 1, not 5.0"),
+    ("nerel_joint.relation_threshold=-0.1", r"relation_threshold is a probability, from 0 to 1, not -0.1"),
 ])
 def test_a_setting_the_pipeline_refuses_is_a_usage_error_naming_it(saved_v3, setting, message):
     with pytest.raises(SettingsRefused, match=message) as refused:

@@ -202,6 +202,12 @@ def check_settings(cfg: Dict[str, object], tasks: Sequence[str], name: str) -> N
                 f"nerel_joint: {setting} must be one of {allowed}, not {cfg[setting]!r}. "
                 f"Set it in [components.{name}] of your config."
             )
+    for setting in ("threshold", "span_threshold", "relation_threshold"):
+        if not 0.0 <= cfg[setting] <= 1.0:
+            raise ValueError(
+                f"nerel_joint: {setting} is a probability, from 0 to 1, not {cfg[setting]}. "
+                f"Set it in [components.{name}] of your config."
+            )
     if cfg.get("max_batch_tokens", 0) < 0:
         raise ValueError(
             f"nerel_joint: max_batch_tokens must be 0 (one pass per batch) or a positive number "
