@@ -1,17 +1,19 @@
 """NEREL folders to ``.spacy`` corpora, and statistics over those corpora.
 
 ``convert_corpus`` finds the splits of a brat root (``train``/``dev``/``test``
-subfolders, any subset, or one flat folder of documents) and writes one
-``DocBin(store_user_data=True)`` per split. ``find_split_files`` and
-``find_split_file`` find those files again for evaluate, benchmark and tune.
+subfolders, any subset, or one flat folder of documents), reads them all and only then
+writes one ``DocBin(store_user_data=True)`` per split, so a failed run writes nothing.
+``find_split_files`` and ``find_split_file`` find those files again for evaluate,
+benchmark and tune.
 ``corpus_stats`` describes a ``.spacy`` file with plain data structures, so the CLI,
 tests and notebooks share them.
 """
+import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -31,7 +33,7 @@ def discover_splits(root: PathLike, name: Optional[str] = None) -> Dict[str, Pat
     """Map split name -> folder for a brat root.
 
     A root with ``train``/``dev``/``test`` subfolders (any subset) gives those splits.
-    Otherwise a folder holding ``.txt`` files is one split named ``name`` or after the
+    Otherwise a folder holding ``.txt`` (or ``.ann``) files is one split named ``name`` or after the
     folder. Anything else raises ``BratFormatError``.
     """
     root = Path(root)
@@ -45,7 +47,7 @@ def discover_splits(root: PathLike, name: Optional[str] = None) -> Dict[str, Pat
                 f"this folder has split subfolders ({', '.join(splits)}); drop --name",
             )
         return splits
-    if any(root.glob("*.txt")):
+    if any(root.glob("*.txt")) or any(root.glob("*.ann")):
         return {name or root.name: root}
     raise BratFormatError(
         root,
@@ -53,6 +55,45 @@ def discover_splits(root: PathLike, name: Optional[str] = None) -> Dict[str, Pat
         "no train/, dev/ or test/ subfolder and no .txt files",
         "pass a NEREL root (with train/ dev/ test/) or a folder of .txt + .ann files",
     )
+
+
+def read_split(
+    folder: PathLike,
+    nlp: Optional[Language] = None,
+    schema: Optional[Schema] = None,
+    *,
+    strict: bool = False,
+    on_document: Optional[Callable[[Path], None]] = None,
+) -> Tuple[DocBin, ReadReport]:
+    """Read one brat folder into a ``DocBin(store_user_data=True)`` and its report."""
+    report = ReadReport()
+    doc_bin = DocBin(store_user_data=True)
+    for doc, doc_report in read_brat_folder(
+        folder, nlp, schema, strict=strict, on_document=on_document
+    ):
+        doc_bin.add(doc)
+        report.merge(doc_report)
+    return doc_bin, report
+
+
+def write_doc_bins(doc_bins: Dict[Path, DocBin]) -> None:
+    """Write every DocBin to its path, all or nothing.
+
+    Each goes to a temporary file beside its target first; only when all are written
+    are they renamed into place, so a failure leaves every target as it was.
+    """
+    temporary: Dict[Path, Path] = {}
+    try:
+        for path, doc_bin in doc_bins.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary[path] = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            doc_bin.to_disk(temporary[path])
+        for path, temp_path in temporary.items():
+            os.replace(temp_path, path)
+    finally:
+        for temp_path in temporary.values():
+            if temp_path.exists():
+                temp_path.unlink()
 
 
 def convert_split(
@@ -65,17 +106,20 @@ def convert_split(
     on_document: Optional[Callable[[Path], None]] = None,
 ) -> ReadReport:
     """Read one brat folder and write its documents to ``output_path`` as a DocBin."""
-    report = ReadReport()
-    doc_bin = DocBin(store_user_data=True)
-    for doc, doc_report in read_brat_folder(
-        folder, nlp, schema, strict=strict, on_document=on_document
-    ):
-        doc_bin.add(doc)
-        report.merge(doc_report)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(output_path)
+    doc_bin, report = read_split(folder, nlp, schema, strict=strict, on_document=on_document)
+    write_doc_bins({Path(output_path): doc_bin})
     return report
+
+
+def check_split(folder: PathLike) -> List[Path]:
+    """The ``.txt`` files of a split folder; raises if a file is unpaired or there are none."""
+    paths = check_pairs(folder)
+    if not paths:
+        raise BratFormatError(
+            folder, None, "split folder holds no documents (no .txt + .ann files)",
+            "put the split's .txt and .ann files in it, or remove the empty folder",
+        )
+    return paths
 
 
 def convert_corpus(
@@ -89,25 +133,29 @@ def convert_corpus(
 ) -> Dict[str, ReadReport]:
     """Convert every split of ``root`` to ``output_dir/{split}.spacy``; reports by split.
 
-    The schema comes from ``root/annotation.conf`` when present. Every split is checked
-    for ``.txt`` files without ``.ann`` before anything is written.
+    The schema comes from ``root/annotation.conf`` when present. All or nothing: every
+    split is checked (unpaired files, empty folders) and read before anything is
+    written, and the files are then written together, so a run that fails leaves
+    ``output_dir`` as it was.
     """
     splits = discover_splits(root, name)
     for folder in splits.values():
-        check_pairs(folder)
+        check_split(folder)
     schema = load_schema(root)
     if nlp is None:
         from .tokenizer import make_blank_nlp
 
         nlp = make_blank_nlp()
     output_dir = Path(output_dir)
-    return {
-        split: convert_split(
-            folder, output_dir / f"{split}.spacy", nlp, schema,
-            strict=strict, on_document=on_document,
+    doc_bins: Dict[Path, DocBin] = {}
+    reports: Dict[str, ReadReport] = {}
+    for split, folder in splits.items():
+        doc_bin, reports[split] = read_split(
+            folder, nlp, schema, strict=strict, on_document=on_document
         )
-        for split, folder in splits.items()
-    }
+        doc_bins[output_dir / f"{split}.spacy"] = doc_bin
+    write_doc_bins(doc_bins)
+    return reports
 
 
 def find_split_files(corpus: PathLike) -> Dict[str, Path]:
@@ -251,6 +299,7 @@ __all__ = [
     "SPLIT_NAMES",
     "SPLIT_ORDER",
     "CorpusStats",
+    "check_split",
     "convert_corpus",
     "convert_split",
     "corpus_stats",
@@ -259,4 +308,6 @@ __all__ = [
     "find_split_files",
     "nesting_depths",
     "read_corpus",
+    "read_split",
+    "write_doc_bins",
 ]

@@ -72,7 +72,13 @@ def parse_annotation_conf(text: str) -> Schema:
 
 
 def load_schema(path: Optional[Union[str, Path]] = None) -> Schema:
-    """The schema from ``path`` (an ``annotation.conf`` or a folder holding one), else NEREL v1.1's."""
+    """The schema from ``path`` (an ``annotation.conf`` or a folder holding one), else NEREL v1.1's.
+
+    A file that is not UTF-8 or has no entity types raises ``BratFormatError`` naming it.
+    """
+    # Imported here: nerel_spacy.brat imports this module.
+    from .brat.report import BratFormatError
+
     if path is None:
         return Schema()
     path = Path(path)
@@ -80,4 +86,18 @@ def load_schema(path: Optional[Union[str, Path]] = None) -> Schema:
         path = path / "annotation.conf"
     if not path.exists():
         return Schema()
-    return parse_annotation_conf(path.read_text(encoding="utf-8-sig"))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BratFormatError(
+            path, None, f"not valid UTF-8 ({err.reason} at byte {err.start})",
+            "re-save annotation.conf as UTF-8",
+        ) from None
+    try:
+        return parse_annotation_conf(text)
+    except ValueError:
+        raise BratFormatError(
+            path, None, "no [entities] section with types in it",
+            "list the entity types under an [entities] line, one per line, or remove "
+            "annotation.conf to use NEREL v1.1's types",
+        ) from None

@@ -8,6 +8,7 @@ from spacy.vocab import Vocab
 from nerel_spacy.brat import (
     BratFormatError,
     ReadReport,
+    check_pairs,
     get_fragments,
     parse_ann,
     read_brat_document,
@@ -290,6 +291,23 @@ def test_txt_without_ann_is_an_error(nlp):
         next(read_brat_folder(MISSING_ANN, nlp))
 
 
+def test_ann_without_txt_is_an_error(tmp_path, nlp):
+    """An .ann without its .txt fails like a .txt without its .ann, before any reading."""
+    (tmp_path / "a.txt").write_text("Москва\n", encoding="utf-8")
+    (tmp_path / "a.ann").write_text("T1\tCITY 0 6\tМосква\n", encoding="utf-8")
+    (tmp_path / "b.ann").write_text("T1\tCITY 0 4\tКиев\n", encoding="utf-8")
+    message = r"b\.ann: no text file b\.txt next to it \(add the \.txt it annotates or remove the \.ann\)"
+    with pytest.raises(BratFormatError, match=message):
+        check_pairs(tmp_path)
+    with pytest.raises(BratFormatError, match=message):
+        next(read_brat_folder(tmp_path, nlp))
+    # Both kinds at once: the first unpaired file by name is named.
+    (tmp_path / "c.txt").write_text("Минск\n", encoding="utf-8")
+    (tmp_path / "0.ann").write_text("", encoding="utf-8")
+    with pytest.raises(BratFormatError, match=r"0\.ann: no text file 0\.txt"):
+        check_pairs(tmp_path)
+
+
 def test_missing_folder_is_an_error(tmp_path, nlp):
     with pytest.raises(BratFormatError, match="folder not found"):
         list(read_brat_folder(tmp_path / "nope", nlp))
@@ -300,6 +318,38 @@ def test_invalid_utf8_is_an_error(tmp_path, nlp):
     (tmp_path / "bad.ann").write_text("T1\tCITY 0 6\tМосква\n", encoding="utf-8")
     with pytest.raises(BratFormatError, match="not valid UTF-8"):
         read_brat_document(tmp_path / "bad.txt", nlp=nlp)
+
+
+def test_invalid_utf8_names_the_bad_file(tmp_path, nlp):
+    """A cp1251 .ann beside a good .txt is blamed on the .ann, not the .txt."""
+    (tmp_path / "d.txt").write_text("Москва\n", encoding="utf-8")
+    (tmp_path / "d.ann").write_bytes("T1\tCITY 0 6\tМосква\n".encode("cp1251"))
+    with pytest.raises(BratFormatError) as caught:
+        read_brat_document(tmp_path / "d.txt", nlp=nlp)
+    assert caught.value.path.endswith("d.ann")
+    assert "not valid UTF-8" in caught.value.message and ".ann as UTF-8" in caught.value.hint
+
+
+def test_bom_warnings_give_offsets_as_written(tmp_path, nlp):
+    """With a counted BOM, offsets in warnings are the .ann's, not the shifted ones."""
+    text = "\ufeffМосква и Киев\n"  # 15 characters as brat counts them
+    (tmp_path / "d.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "d.ann").write_text(
+        "T1\tCITY 1 7\tМосква\n"  # matches only when the BOM counts
+        "T2\tCITY 12 20\tКиев\n"
+        "T3\tCITY 9 9\t\n"
+        "T4\tCITY 7 8\t \n",
+        encoding="utf-8",
+    )
+    doc, report = read_brat_document(tmp_path / "d.txt", nlp=nlp)
+    assert spans_of(doc) == [("Москва", "CITY")]
+    messages = {warning.kind: warning.message for warning in report.warnings}
+    assert "counting it" in messages["bom_in_text"]
+    assert messages["offset_out_of_range"] == (
+        "T2 offsets 12-20 lie outside the text (length 15, BOM included)"
+    )
+    assert messages["empty_span"] == "T3 has an empty or reversed fragment 9-9"
+    assert messages["unalignable_entity"] == "T4 ' ' (7-8) covers no token"
 
 
 def test_conflicting_links_keep_first(tmp_path, nlp):

@@ -3,7 +3,7 @@ import json
 import shutil
 
 import pytest
-from spacy.tokens import Span
+from spacy.tokens import DocBin, Span
 
 from nerel_spacy.brat import BratFormatError, get_fragments
 from nerel_spacy.corpus import (
@@ -79,6 +79,81 @@ def test_missing_ann_fails_before_writing(tmp_path):
     with pytest.raises(BratFormatError, match="lonely.txt: no annotation file"):
         convert_corpus(root, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # train was not written either
+
+
+def test_ann_without_txt_fails_before_writing(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    (root / "dev" / "lavrov.txt").rename(root / "dev" / "lavrov.txt.bak")
+    with pytest.raises(BratFormatError, match=r"lavrov\.ann: no text file lavrov\.txt"):
+        convert_corpus(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_split_folder_is_an_error(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    (root / "test").mkdir()
+    with pytest.raises(BratFormatError, match=r"test: split folder holds no documents"):
+        convert_corpus(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_split_leaves_outputs_as_they_were(tmp_path):
+    """dev fails after train was read: no new train.spacy beside a stale dev.spacy."""
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    (root / "dev" / "lavrov.txt").write_bytes("Москва".encode("cp1251"))  # not UTF-8
+    out = tmp_path / "out"
+    out.mkdir()
+    for split in ("train", "dev"):
+        (out / f"{split}.spacy").write_bytes(b"stale " + split.encode())
+    with pytest.raises(BratFormatError, match=r"lavrov\.txt: not valid UTF-8"):
+        convert_corpus(root, out)
+    assert sorted(p.name for p in out.iterdir()) == ["dev.spacy", "train.spacy"]
+    assert (out / "train.spacy").read_bytes() == b"stale train"
+    assert (out / "dev.spacy").read_bytes() == b"stale dev"
+    # The same in strict mode, where the first warning in dev is the error.
+    (root / "dev" / "lavrov.txt").write_text((DEV / "lavrov.txt").read_text(encoding="utf-8"),
+                                             encoding="utf-8")
+    with open(root / "dev" / "lavrov.ann", "a", encoding="utf-8") as ann:
+        ann.write("T99\tPERSON 5000 5007\tx\n")
+    with pytest.raises(BratFormatError, match="T99 offsets 5000-5007"):
+        convert_corpus(root, out, strict=True)
+    assert (out / "train.spacy").read_bytes() == b"stale train"
+    # Once every split reads, both files are replaced and no temporary file is left.
+    convert_corpus(root, out)
+    assert sorted(p.name for p in out.iterdir()) == ["dev.spacy", "train.spacy"]
+    assert len(read_corpus(out / "dev.spacy")) == 1
+
+
+def test_write_doc_bins_is_all_or_nothing(tmp_path):
+    from nerel_spacy.corpus import write_doc_bins
+
+    first = tmp_path / "a.spacy"
+    first.write_bytes(b"old")
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises(OSError):
+        write_doc_bins({first: DocBin(), tmp_path / "blocker" / "b.spacy": DocBin()})
+    assert first.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.spacy", "blocker"]
+
+
+@pytest.mark.parametrize(
+    "conf,message",
+    [
+        ("[relations]\nFOO\tArg1:X, Arg2:Y\n".encode("utf-8"), "no \\[entities\\] section"),
+        ("[entities]\nПЕРСОНА\n".encode("cp1251"), "not valid UTF-8"),
+    ],
+)
+def test_bad_annotation_conf_is_a_format_error(tmp_path, conf, message):
+    root = tmp_path / "root"
+    shutil.copytree(NEREL_ROOT, root)
+    (root / "annotation.conf").write_bytes(conf)
+    with pytest.raises(BratFormatError, match=rf"annotation\.conf: {message}") as caught:
+        convert_corpus(root, tmp_path / "out")
+    assert "annotation.conf" in caught.value.hint
+    assert not (tmp_path / "out").exists()
 
 
 def test_convert_flat_folder_with_name(tmp_path):

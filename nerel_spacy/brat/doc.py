@@ -147,7 +147,7 @@ def align_entities(
             continue
         alignment.known_ids.add(entity.id)
         fragments = sorted((start - shift, end - shift) for start, end in entity.fragments)
-        reason = _check_fragments(entity, fragments, len(doc.text), collector)
+        reason = _check_fragments(entity, fragments, len(doc.text), shift, collector)
         if reason:
             report.entities_dropped[reason] += 1
             continue
@@ -167,15 +167,26 @@ def align_entities(
 
 
 def _check_fragments(
-    entity: BratEntity, fragments: List[Tuple[int, int]], length: int, collector: Collector
+    entity: BratEntity,
+    fragments: List[Tuple[int, int]],
+    length: int,
+    shift: int,
+    collector: Collector,
 ) -> Optional[str]:
-    """The drop reason for impossible offsets, else None."""
+    """The drop reason for impossible offsets, else None.
+
+    ``fragments`` are shifted to ``doc.text`` (``shift``: a counted BOM); messages give
+    the offsets as written in the ``.ann``, and the length as those offsets count it.
+    """
     for start, end in fragments:
+        # As written in the .ann.
+        written = f"{start + shift}-{end + shift}"
         if start < 0 or end > length:
+            counted = f"length {length + shift}" + (", BOM included" if shift else "")
             collector.warn(
                 "offset_out_of_range",
                 entity.line,
-                f"{entity.id} offsets {start}-{end} lie outside the text (length {length})",
+                f"{entity.id} offsets {written} lie outside the text ({counted})",
                 "check that the .txt belongs to this .ann and was not edited",
             )
             return "offset_out_of_range"
@@ -183,7 +194,7 @@ def _check_fragments(
             collector.warn(
                 "empty_span",
                 entity.line,
-                f"{entity.id} has an empty or reversed fragment {start}-{end}",
+                f"{entity.id} has an empty or reversed fragment {written}",
                 "a fragment's end must be greater than its start",
             )
             return "empty_span"
@@ -227,7 +238,7 @@ def _align_entity(
         collector.warn(
             "unalignable_entity",
             entity.line,
-            f"{entity.id} {text[start:end]!r} ({start}-{end}) covers no token",
+            f"{entity.id} {text[start:end]!r} ({start + shift}-{end + shift}) covers no token",
             "fix the offsets; a span must cover some non-space text",
         )
         return None

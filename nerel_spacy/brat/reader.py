@@ -49,20 +49,25 @@ def read_brat_document(
         raise BratFormatError(txt_path, None, "text file not found", "check the path")
     if not ann_path.exists():
         raise _missing_ann_error(txt_path, ann_path)
-    try:
-        raw_text = read_text(txt_path)
-        ann_text = read_ann(ann_path)
-    except UnicodeDecodeError as err:
-        raise BratFormatError(
-            txt_path, None, f"not valid UTF-8 ({err.reason} at byte {err.start})",
-            "re-save the .txt and .ann as UTF-8",
-        ) from None
+    raw_text = _read_utf8(read_text, txt_path)
+    ann_text = _read_utf8(read_ann, ann_path)
     ann, warnings = parse_ann(ann_text, ann_path, strict=strict)
     doc, report = annotations_to_doc(
         raw_text, ann, nlp, schema, txt_path=txt_path, strict=strict, warnings=warnings
     )
     doc.user_data[DOC_ID_KEY] = txt_path.stem
     return doc, report
+
+
+def _read_utf8(read: Callable[[PathLike], str], path: Path) -> str:
+    """``read(path)``; a file that is not UTF-8 raises ``BratFormatError`` naming that file."""
+    try:
+        return read(path)
+    except UnicodeDecodeError as err:
+        raise BratFormatError(
+            path, None, f"not valid UTF-8 ({err.reason} at byte {err.start})",
+            f"re-save the {path.suffix or 'file'} as UTF-8",
+        ) from None
 
 
 def find_documents(folder: PathLike) -> List[Path]:
@@ -74,11 +79,25 @@ def find_documents(folder: PathLike) -> List[Path]:
 
 
 def check_pairs(folder: PathLike) -> List[Path]:
-    """The ``.txt`` files of ``folder``; raises on the first one without its ``.ann``."""
+    """The ``.txt`` files of ``folder``; raises on the first unpaired file by name.
+
+    A ``.txt`` without its ``.ann`` and an ``.ann`` without its ``.txt`` are both errors:
+    either one means a document would be left out without a word.
+    """
     paths = find_documents(folder)
-    for txt_path in paths:
-        if not txt_path.with_suffix(".ann").exists():
-            raise _missing_ann_error(txt_path, txt_path.with_suffix(".ann"))
+    texts = set(paths)
+    unpaired = [
+        (txt_path.name, _missing_ann_error(txt_path, txt_path.with_suffix(".ann")))
+        for txt_path in paths
+        if not txt_path.with_suffix(".ann").exists()
+    ]
+    unpaired += [
+        (ann_path.name, _missing_txt_error(ann_path, ann_path.with_suffix(".txt")))
+        for ann_path in Path(folder).glob("*.ann")
+        if ann_path.is_file() and ann_path.with_suffix(".txt") not in texts
+    ]
+    if unpaired:
+        raise min(unpaired, key=lambda item: item[0])[1]
     return paths
 
 
@@ -88,6 +107,15 @@ def _missing_ann_error(txt_path: Path, ann_path: Path) -> BratFormatError:
         None,
         f"no annotation file {ann_path.name} next to it",
         "add the .ann (an empty one if the text has no entities) or remove the .txt",
+    )
+
+
+def _missing_txt_error(ann_path: Path, txt_path: Path) -> BratFormatError:
+    return BratFormatError(
+        ann_path,
+        None,
+        f"no text file {txt_path.name} next to it",
+        "add the .txt it annotates or remove the .ann",
     )
 
 
@@ -101,8 +129,8 @@ def read_brat_folder(
 ) -> Iterator[Tuple[Doc, ReadReport]]:
     """Yield ``(doc, report)`` for each ``.txt`` + ``.ann`` pair of a brat folder, by name.
 
-    Missing ``.ann`` files are checked before anything is read, so a bad folder fails
-    fast instead of after converting half of it.
+    Unpaired files (a ``.txt`` without ``.ann`` or the reverse) are checked before
+    anything is read, so a bad folder fails fast instead of after converting half of it.
     """
     paths = check_pairs(folder)
     if nlp is None:
