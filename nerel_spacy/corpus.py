@@ -193,6 +193,8 @@ def find_split_file(corpus: PathLike, split: str = "dev") -> Path:
 def read_corpus(path: PathLike, vocab: Optional[Vocab] = None) -> List[Doc]:
     """The documents of a ``.spacy`` file, user data (relations, fragments) included."""
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path}: a folder; give one of its .spacy files, e.g. {path / 'dev.spacy'}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: corpus file not found (run `nerel-batch convert` first)")
     doc_bin = DocBin(store_user_data=True).from_disk(path)

@@ -158,3 +158,25 @@ def test_stats_tables_are_readable_at_80_columns():
     for label in ("entities (doc.spans, nested included)", "doc length min / median / mean / max",
                   "entities with a Wikidata id", *ENTITY_TYPES, *RELATION_TYPES, ">=1000"):
         assert f"│ {label} " in text, label
+
+
+def test_relation_types_outside_the_schema_are_listed_with_their_triples():
+    from collections import Counter
+
+    from rich.console import Console
+
+    from nerel_spacy.cli.stats import relation_table
+    from nerel_spacy.corpus import CorpusStats
+
+    stats = CorpusStats(documents=2, relation_docs=Counter({"WORKPLACE": 2}),
+                        relation_triples=Counter({"WORKPLACE": 5, "BAR": 1}))
+    console = Console(width=80, record=True)
+    console.print(relation_table(stats))
+    rows = {line.split("│")[1].strip(): line.split("│")[4].strip()
+            for line in console.export_text().splitlines() if line.count("│") == 5}
+    assert rows["WORKPLACE"] == "5" and rows["BAR"] == "1"  # every triple counted
+
+
+def test_stats_given_a_folder_says_which_file_it_wants(runner, tmp_path):
+    result = run(runner, "stats", tmp_path)
+    assert result.exit_code == 1 and "a folder; give one of its .spacy files" in " ".join(result.output.split())

@@ -48,9 +48,13 @@ def entity_table(stats: CorpusStats) -> Table:
 
 
 def relation_table(stats: CorpusStats) -> Table:
-    """Relation types: documents with at least one (doc.cats) and triples."""
+    """Relation types: documents with at least one (doc.cats) and triples; a type with triples
+    but outside the schema and the cats (a corpus from another source) is listed too."""
     table = _table("Relation types", "type", "documents", "% docs", "triples")
-    for label, docs in stats.relation_docs.most_common():
+    labels = [label for label, _ in stats.relation_docs.most_common()]
+    labels += sorted(set(stats.relation_triples) - set(stats.relation_docs))
+    for label in labels:
+        docs = stats.relation_docs.get(label, 0)
         share = docs / stats.documents if stats.documents else 0.0
         table.add_row(escape(label), f"{docs:,}", f"{share:.1%}", f"{stats.relation_triples[label]:,}")
     return table
