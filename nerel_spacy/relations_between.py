@@ -22,7 +22,8 @@ def mention_rows(
     doc: Doc, mentions: Sequence[Mention], entity_labels: Sequence[str], label_map: Optional[Dict[str, str]] = None
 ) -> List[Tuple[int, int, int]]:
     """``(start token, end token, type index)`` of each mention; a clear error for one that
-    has no NEREL type or does not cover whole tokens of ``doc``."""
+    has no NEREL type, is no span of ``doc`` nor a ``(start_char, end_char, label)`` tuple,
+    or covers no token. Character offsets inside a token are widened to the whole token."""
     label_map = label_map or {}
     index = {label: i for i, label in enumerate(entity_labels)}
     rows = []
@@ -33,6 +34,10 @@ def mention_rows(
                                  "pass spans of this doc, or (start_char, end_char, label) tuples")
             span = mention
         else:
+            if not (isinstance(mention, (tuple, list)) and len(mention) == 3
+                    and all(isinstance(offset, int) for offset in mention[:2]) and isinstance(mention[2], str)):
+                raise ValueError(f"mention {number} ({mention!r}) is neither a Span of the doc nor a "
+                                 "(start_char, end_char, label) tuple")
             start_char, end_char, label = mention
             span = doc.char_span(start_char, end_char, label=label, alignment_mode="expand")
             if span is None or not len(span):
@@ -57,6 +62,8 @@ def relations_between(
     component: str = "nerel_joint",
 ) -> List[dict]:
     """Triples among ``mentions`` at the component's ``relation_threshold``, indexing ``mentions``."""
+    if component in nlp.disabled:
+        raise ValueError(f"{component!r} is disabled in this pipeline; enable it (nlp.enable_pipe) first")
     if component not in nlp.pipe_names:
         raise ValueError(f"the pipeline has no {component!r} component (it has {', '.join(nlp.pipe_names)})")
     pipe = nlp.get_pipe(component)

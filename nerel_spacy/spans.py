@@ -2,7 +2,8 @@
 
 ``doc.spans["nerel"]`` holds every entity; ``doc.ents`` is a flat view chosen by
 ``select_flat_entities``: outermost spans first, ties to the longer, then the earlier.
-``doc._.relations`` holds gold relation triples indexing ``doc.spans["nerel"]``.
+``doc._.relations`` holds relation triples indexing ``doc.spans["nerel"]`` by position:
+gold ones from a corpus, or a pipeline's predictions, which also carry a ``score``.
 """
 from typing import Iterable, List
 
@@ -31,7 +32,8 @@ def set_flat_entities(doc: Doc, spans: Iterable[Span]) -> None:
 
 
 def get_relations(doc: Doc) -> List[dict]:
-    """The gold relation triples ``{"head", "tail", "label"}`` of ``doc`` (empty when none)."""
+    """The relation triples of ``doc``, ``{"head", "tail", "label"}`` (and ``"score"`` when
+    predicted), ``head`` and ``tail`` indexing ``doc.spans["nerel"]``; empty when none."""
     return list(doc._.relations or [])
 
 

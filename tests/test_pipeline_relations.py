@@ -153,6 +153,9 @@ def test_empty_docs_and_docs_without_mentions():
     train(nlp, examples, 2)
     docs = list(nlp.pipe(["", "Привет", examples[0].reference.text]))
     assert get_relations(docs[0]) == [] and get_relations(docs[1]) == []
+    # a batch of docs without a word: the attribute itself is [], as in a mixed batch
+    for doc in nlp.pipe(["", " \n "]):
+        assert doc._.relations == [] and len(doc.spans["nerel"]) == 0 and set(doc.cats.values()) == {0.0}
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.5, 0.9])

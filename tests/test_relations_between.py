@@ -66,6 +66,12 @@ def test_bad_mentions_and_pipelines_are_named(untrained):
     assert relations_between(nlp, TEXT, [(0, 7, "PROFESSION")]) == []  # one mention: no pairs
     with pytest.raises(ValueError, match="no 'relations' component"):
         relations_between(nlp, TEXT, [], component="relations")
+    for bad in [(0, 7), {"start": 0, "end": 7, "label": "CITY"}, ("0", "7", "CITY")]:
+        with pytest.raises(ValueError, match=r"mention 1 .* is neither a Span of the doc nor a \(start_char"):
+            relations_between(nlp, TEXT, [(0, 7, "PROFESSION"), bad])
+    with nlp.select_pipes(disable=["nerel_joint"]):
+        with pytest.raises(ValueError, match="'nerel_joint' is disabled in this pipeline; enable it"):
+            relations_between(nlp, TEXT, [(0, 7, "PROFESSION")])
     # characters inside a token stand for the whole token
     doc = nlp.make_doc(TEXT)
     spans = [Span(doc, 0, 1, label="PROFESSION"), Span(doc, 4, 6, label="PERSON")]

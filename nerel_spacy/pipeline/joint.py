@@ -50,6 +50,11 @@ from ..gold_targets import GoldRelations, gold_relations, labels_from_examples
 from .upstream import require_upstream_transformer
 
 
+def has_words(doc: Doc) -> bool:
+    """Whether ``doc`` has a token that is not whitespace: the heads read nothing else."""
+    return any(not token.is_space for token in doc)
+
+
 class JointPrediction(NamedTuple):
     """What ``predict`` returns: per doc a tag path and mentions, and relation-type scores."""
 
@@ -143,10 +148,12 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         tag_paths: List[List[int]] = [[] for _ in docs]
         spans: Optional[List[List[DecodedSpan]]] = [[] for _ in docs] if "spans" in self.tasks else None
         cat_probs = numpy.zeros((len(docs), len(self.cats_labels)), dtype="float32")
-        # Empty docs have nothing to pool over: they get no entities and all-zero cats.
-        non_empty = [i for i, doc in enumerate(docs) if len(doc)]
+        # Docs without a word have nothing to pool over: no entities, all-zero cats, no triples.
+        non_empty = [i for i, doc in enumerate(docs) if has_words(doc)]
         if not non_empty:
-            return JointPrediction(tag_paths, spans, cat_probs)
+            if self.relation_head is None or spans is None:
+                return JointPrediction(tag_paths, spans, cat_probs)
+            return JointPrediction(tag_paths, spans, cat_probs, [[] for _ in docs], numpy.zeros_like(cat_probs))
         require_upstream_transformer(self.model, docs[non_empty[0]], self.name)
         ops = self.model.ops
         outputs = self._predict_model([docs[i] for i in non_empty])
@@ -194,7 +201,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         """The non-empty docs' rows and their token vectors, for the relation head."""
         if self.relation_head is None:
             raise ValueError(f"{self.name} has no relation head: use nerel.JointTagCat.v3")
-        rows = [i for i, doc in enumerate(docs) if len(doc)]
+        rows = [i for i, doc in enumerate(docs) if has_words(doc)]
         return rows, self._predict_model([docs[i] for i in rows])[joint_model.TOKENS] if rows else []
 
     def set_annotations(self, docs: Iterable[Doc], predictions: JointPrediction) -> None:

@@ -46,6 +46,9 @@ class LabelsAndThresholds:
         unknown = set(thresholds) - set(self.cats_labels)
         if unknown:
             raise ValueError(f"nerel_joint: unknown relation types in thresholds: {sorted(unknown)}")
+        outside = {label: value for label, value in thresholds.items() if not 0.0 <= float(value) <= 1.0}
+        if outside:
+            raise ValueError(f"nerel_joint: thresholds are probabilities, from 0 to 1: {outside}")
         self.cfg["thresholds"] = {label: float(value) for label, value in thresholds.items()}
 
     def add_label(self, label: str) -> int:
