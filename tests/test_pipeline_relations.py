@@ -89,8 +89,13 @@ def test_cats_can_come_from_the_triples(trained):
 @pytest.mark.slow
 def test_relation_threshold_is_a_setting(trained):
     _, examples, _, path = trained
-    strict = spacy.load(path, config={"components": {"nerel_joint": {"relation_threshold": 1.01}}})
-    assert all(get_relations(strict(eg.reference.text)) == [] for eg in examples)
+    strict = spacy.load(path, config={"components": {"nerel_joint": {"relation_threshold": 1.0}}})
+    loose = spacy.load(path, config={"components": {"nerel_joint": {"relation_threshold": 0.0}}})
+    kept = [r for eg in examples for r in get_relations(strict(eg.reference.text))]
+    every = [r for eg in examples for r in get_relations(loose(eg.reference.text))]
+    assert all(r["score"] >= 1.0 for r in kept) and len(kept) < len(every)
+    with pytest.raises(ValueError, match="relation_threshold is a probability, from 0 to 1, not 1.01"):
+        spacy.load(path, config={"components": {"nerel_joint": {"relation_threshold": 1.01}}})
 
 
 def test_get_loss_accepts_model_predict_outputs_and_update_trains_the_relation_head():
