@@ -111,6 +111,28 @@ def test_an_id_and_the_same_id_with_txt_share_a_path(stem, first_suffix, second_
     assert (id_to_relpath(first) == id_to_relpath(second)) == (_without_txt(first) == _without_txt(second))
 
 
+def test_ids_differing_only_in_case_are_one_file_where_the_folder_ignores_case(tmp_path, monkeypatch):
+    from nerel_spacy.formats import base
+
+    assert base.folder_ignores_case(tmp_path) is False  # Linux: case matters
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
+    sensitive = base.PathRegistry()
+    assert sensitive.claim("A.txt") != sensitive.claim("a.txt")
+    insensitive = base.PathRegistry(ignore_case=True)
+    insensitive.claim("news/Москва.txt")
+    with pytest.raises(OutputError, match="nor does case on this file system"):
+        insensitive.claim("NEWS/МОСКВА")
+    insensitive.claim("Йошкар-Ола")
+    with pytest.raises(OutputError):  # the same name with Й decomposed, as macOS may spell it
+        insensitive.claim("Йошкар-Ола".replace("Й", "И\u0306"))
+    monkeypatch.setattr(base, "folder_ignores_case", lambda folder: True)
+    sink = base.FolderSink(tmp_path / "out")
+    sink.suffixes = (".txt",)
+    sink.paths_for("A")
+    with pytest.raises(OutputError):
+        sink.paths_for("a.txt")
+
+
 # --- brat ------------------------------------------------------------------------------
 
 

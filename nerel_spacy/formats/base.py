@@ -9,7 +9,10 @@ Characters a path cannot carry safely (``%``, ``\\``, control characters) are wr
 ``%XX``, and an id that would leave the folder (``../x``, ``/abs``, ``a//b``) becomes a
 single escaped file name, so every id has its own path and the path gives the id back.
 """
+import os
 import re
+import tempfile
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterator, Protocol, Set, Tuple, Union, runtime_checkable
 from urllib.parse import unquote
@@ -97,19 +100,40 @@ def iter_output_files(root: Path, suffix: str) -> Iterator[Tuple[Path, str]]:
         yield path, rel[: -len(suffix)]
 
 
-class PathRegistry:
-    """The paths written in this run, so two ids that map to one file are an error, not a loss."""
+def folder_ignores_case(folder: Path) -> bool:
+    """Whether names in ``folder`` that differ only in case name one file (macOS, Windows);
+    ``False`` where no probe can be written (the writes themselves will say why)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".case-probe-", suffix=".tmp", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    try:
+        return os.path.exists(os.path.join(folder, os.path.basename(probe).upper()))
+    finally:
+        os.unlink(probe)
 
-    def __init__(self) -> None:
+
+class PathRegistry:
+    """The paths written in this run, so two ids that map to one file are an error, not a loss.
+
+    With ``ignore_case`` (a folder on a case-insensitive file system) ``A.txt`` and ``a.txt``,
+    or two Unicode spellings of one name, are one file too.
+    """
+
+    def __init__(self, ignore_case: bool = False) -> None:
         self._owner: Dict[str, str] = {}
+        self.ignore_case = ignore_case
 
     def claim(self, doc_id: str) -> str:
         relpath = id_to_relpath(doc_id)
-        owner = self._owner.setdefault(relpath, doc_id)
+        key = unicodedata.normalize("NFC", relpath).casefold() if self.ignore_case else relpath
+        owner = self._owner.setdefault(key, doc_id)
         if owner != doc_id:
             raise OutputError(
                 f"ids {owner!r} and {doc_id!r} would be written to the same file {relpath!r}; "
-                "give the inputs unique names (a '.txt' suffix does not count)"
+                "give the inputs unique names (a '.txt' suffix does not count"
+                + (", nor does case on this file system)" if self.ignore_case else ")")
             )
         return relpath
 
@@ -160,7 +184,7 @@ class FolderSink(ClosingSink):
 
     def __init__(self, path: PathLike, *, resume: bool = False, overwrite: bool = False):
         self.path = prepare_folder(path, resume=resume, overwrite=overwrite)
-        self._paths = PathRegistry()
+        self._paths = PathRegistry(ignore_case=folder_ignores_case(self.path))
         self.written = 0
 
     def paths_for(self, doc_id: str) -> Tuple[Path, ...]:
@@ -185,6 +209,7 @@ __all__ = [
     "DocSink",
     "FolderSink",
     "PathRegistry",
+    "folder_ignores_case",
     "id_to_relpath",
     "iter_output_files",
     "output_file",
