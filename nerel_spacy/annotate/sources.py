@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 STDIN = "-"
 DEFAULT_GLOB = "*.txt"
@@ -124,7 +124,7 @@ def _iter_folder(
     while glob.startswith("**/"):
         glob = glob[3:]
     walk_errors: List[OSError] = []
-    visited = {_folder_key(root)}
+    visited: Set[Optional[Tuple[int, int]]] = {_folder_key(root)}
     for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append, followlinks=True):
         if excluded:
             real = os.path.realpath(dirpath)
@@ -134,7 +134,7 @@ def _iter_folder(
         # the folders themselves before links to them, so a folder keeps its own ids
         for name in sorted(dirnames, key=lambda name: (os.path.islink(os.path.join(dirpath, name)), name)):
             key = _folder_key(Path(dirpath, name))
-            if key not in visited:
+            if key is None or key not in visited:  # None: os.walk reports it
                 visited.add(key)
                 kept.append(name)
         dirnames[:] = sorted(kept)
@@ -155,12 +155,13 @@ def _iter_folder(
         yield _unreadable(root, Path(err.filename or root), err)
 
 
-def _folder_key(path: Path) -> Tuple[int, int]:
-    """A folder's identity whatever links lead to it: its device and inode."""
+def _folder_key(path: Path) -> Optional[Tuple[int, int]]:
+    """A folder's identity whatever links lead to it: its device and inode; ``None`` when it
+    can't be read."""
     try:
         info = os.stat(path)
-    except OSError:  # gone or unreadable: os.walk reports it
-        return (-1, id(path))
+    except OSError:
+        return None
     return (info.st_dev, info.st_ino)
 
 
