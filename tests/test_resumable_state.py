@@ -5,13 +5,14 @@ import numpy
 import pytest
 import spacy
 import torch
-from thinc.api import Adam
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.training import Example
+from thinc.api import Adam, PyTorchWrapper
 
 from nerel_spacy.resumable.state import (
     ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states, stable_names,
 )
-
-from spacy.training import Example
 
 TINY_TOK2VEC = {
     "@architectures": "spacy.HashEmbedCNN.v2", "width": 8, "depth": 1, "embed_size": 50,
@@ -42,15 +43,15 @@ def trained_nlp(steps: int, use_averages: bool = False):
 
 def by_name(nlp, table):
     names = stable_names(nlp)
-    return {(names[node_id], param): value for (node_id, param), value in table.items()}
+    return {names.text(key): value for key, value in table.items()}
 
 
 def test_two_builds_of_a_pipeline_give_their_nodes_the_same_names_under_other_ids():
     first, _, _ = trained_nlp(0)
     second, _, _ = trained_nlp(0)
     a, b = stable_names(first), stable_names(second)
-    assert sorted(a.values()) == sorted(b.values()) and not set(a) & set(b)
-    assert all(name.startswith("tagger/") for name in a.values())
+    assert sorted(a.names()) == sorted(b.names()) and not set(a.nodes) & set(b.nodes)
+    assert all(name.startswith("tagger/") for name in a.names())
 
 
 @pytest.mark.parametrize("use_averages", [False, True])
@@ -90,6 +91,47 @@ def test_averages_saved_without_averaging_are_refused(tmp_path):
     save_optimizer(optimizer, nlp, tmp_path)
     with pytest.raises(ResumeError, match="use_averages"):
         load_optimizer(Adam(0.001, use_averages=False), nlp, tmp_path)
+
+
+class TorchPipe(TrainablePipe):
+    """A pipe whose model wraps a PyTorch layer, so its parameters are a shim's."""
+
+    def __init__(self, vocab, model, name="torchy"):
+        self.vocab, self.model, self.name = vocab, model, name
+
+
+@Language.factory("test_resumable_state_torch_pipe")
+def make_torch_pipe(nlp, name):
+    return TorchPipe(nlp.vocab, PyTorchWrapper(torch.nn.Linear(2, 2)), name)
+
+
+def torch_nlp():
+    nlp = tiny_nlp()
+    nlp.initialize(lambda: tagged_examples(nlp))
+    nlp.add_pipe("test_resumable_state_torch_pipe", name="torchy")
+    return nlp, nlp.get_pipe("torchy").model
+
+
+def test_a_shim_that_shares_its_id_with_a_node_keeps_its_own_state(tmp_path):
+    """thinc counts node ids and shim ids apart: a rebuilt pipeline may give a shim a node's id."""
+    nlp, model = torch_nlp()
+    shim = next(node for node in model.walk() if node.shims).shims[0]
+    optimizer = Adam(0.001)
+    for name, param in shim._model.named_parameters():
+        optimizer.mom1[(shim.id, name)] = numpy.full(tuple(param.shape), 1.0, dtype="f")
+    tagger_node = next(node for node in nlp.get_pipe("tagger").model.walk() if node.param_names)
+    optimizer.mom1[(tagger_node.id, tagger_node.param_names[0])] = numpy.full(2, 2.0, dtype="f")
+    save_optimizer(optimizer, nlp, tmp_path)
+
+    rebuilt, rebuilt_model = torch_nlp()
+    rebuilt_shim = next(node for node in rebuilt_model.walk() if node.shims).shims[0]
+    first_node = next(iter(rebuilt.get_pipe("tagger").model.walk()))
+    rebuilt_shim.id = first_node.id  # the collision a new process can meet
+    fresh = Adam(0.001)
+    load_optimizer(fresh, rebuilt, tmp_path)
+    torch_params = {name for name, _ in rebuilt_shim._model.named_parameters()}
+    assert {key for key in fresh.mom1 if key[1] in torch_params} == {(rebuilt_shim.id, n) for n in torch_params}
+    assert by_name(rebuilt, fresh.mom1).keys() == by_name(nlp, optimizer.mom1).keys()
 
 
 def test_random_states_come_back_for_python_numpy_and_torch(tmp_path):

@@ -1,18 +1,20 @@
 """Optimizer and random-number states that a later process can load.
 
 thinc's ``Optimizer`` keys its moments by ``(node.id, param name)`` (``(shim.id, name)`` for a
-PyTorch shim's parameters), and those ids are process-wide counters: a new process that
-builds the same pipeline gives its nodes other ids. ``stable_names`` names every node and
-shim by its pipe and its place in ``model.walk()`` instead, which a rebuilt pipeline repeats.
+PyTorch shim's parameters), and those ids are process-wide counters (one for nodes, another for
+shims, so a shim's id may equal a node's): a new process that builds the same pipeline gives
+its nodes other ids. ``stable_names`` names every node and shim by its pipe and its place
+in ``model.walk()`` instead, which a rebuilt pipeline repeats.
 """
 import json
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Hashable, Tuple
+from typing import Any, Dict, Hashable, List, Tuple
 
 import numpy
 from spacy.language import Language
-from thinc.api import Optimizer
+from thinc.api import Model, Optimizer
 
 OPTIMIZER_ARRAYS = "optimizer.npz"
 OPTIMIZER_COUNTS = "optimizer.json"
@@ -27,41 +29,64 @@ class ResumeError(ValueError):
     """A run that cannot be trained resumably, or a checkpoint that does not fit it."""
 
 
-def stable_names(nlp: Language) -> Dict[int, str]:
-    """``id → name`` for every node and shim of the pipeline's models.
+@dataclass
+class StableNames:
+    """The pipeline's nodes and shims under names a rebuilt pipeline repeats.
+
+    thinc counts node ids and shim ids apart, so a shim may share its id with a node: a key
+    ``(id, param)`` is the node's when the node has that parameter, else the shim's.
+    """
+
+    nodes: Dict[int, Tuple[str, Model]]
+    shims: Dict[int, str]
+    ids: Dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = {**{name: i for i, (name, _) in self.nodes.items()}, **{name: i for i, name in self.shims.items()}}
+
+    def names(self) -> List[str]:
+        return [name for name, _ in self.nodes.values()] + list(self.shims.values())
+
+    def text(self, key: Hashable) -> str:
+        if isinstance(key, tuple) and len(key) == 2:
+            owner, param = key
+            node = self.nodes.get(owner)
+            if node is not None and param in node[1].param_names:
+                return f"{node[0]}:{param}"
+            if owner in self.shims:
+                return f"{self.shims[owner]}:{param}"
+        raise ResumeError(
+            f"The optimizer holds a parameter key {key!r} that belongs to no node of this "
+            "pipeline, so its state could not be reloaded; it cannot be checkpointed."
+        )
+
+    def key(self, text: str) -> Tuple[int, str]:
+        name, _, param = text.partition(":")
+        if name not in self.ids:
+            raise ResumeError(
+                f"The checkpoint has optimizer state for {name!r}, which this pipeline does "
+                "not have: was it written by another config?"
+            )
+        return self.ids[name], param
+
+
+def stable_names(nlp: Language) -> StableNames:
+    """Every node and shim of the pipeline's models, named by pipe and place in ``model.walk()``.
 
     A node is ``"{pipe}/{i}"`` (its index in ``model.walk()``), a shim ``"{pipe}/{i}/shim{j}"``.
-    A node shared by two pipes (a listener's upstream) keeps its first name.
+    A node or shim shared by two pipes (a listener's upstream) keeps its first name.
     """
-    names: Dict[int, str] = {}
+    nodes: Dict[int, Tuple[str, Model]] = {}
+    shims: Dict[int, str] = {}
     for pipe_name, pipe in nlp.pipeline:
         model = getattr(pipe, "model", None)
         if model in (None, True, False):
             continue
         for i, node in enumerate(model.walk()):
-            names.setdefault(node.id, f"{pipe_name}/{i}")
+            nodes.setdefault(node.id, (f"{pipe_name}/{i}", node))
             for j, shim in enumerate(node.shims):
-                names.setdefault(shim.id, f"{pipe_name}/{i}/shim{j}")
-    return names
-
-
-def _key_to_text(key: Hashable, names: Dict[int, str]) -> str:
-    if not (isinstance(key, tuple) and len(key) == 2 and key[0] in names):
-        raise ResumeError(
-            f"The optimizer holds a parameter key {key!r} that belongs to no node of this "
-            "pipeline, so its state could not be reloaded; it cannot be checkpointed."
-        )
-    return f"{names[key[0]]}:{key[1]}"
-
-
-def _text_to_key(text: str, ids: Dict[str, int]) -> Tuple[int, str]:
-    node_name, _, param = text.partition(":")
-    if node_name not in ids:
-        raise ResumeError(
-            f"The checkpoint has optimizer state for {node_name!r}, which this pipeline does "
-            "not have: was it written by another config?"
-        )
-    return ids[node_name], param
+                shims.setdefault(shim.id, f"{pipe_name}/{i}/shim{j}")
+    return StableNames(nodes, shims)
 
 
 def save_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
@@ -70,9 +95,9 @@ def save_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
     arrays: Dict[str, numpy.ndarray] = {}
     for table in ARRAY_TABLES:
         for key, value in (getattr(optimizer, table, None) or {}).items():
-            arrays[f"{table}|{_key_to_text(key, names)}"] = numpy.asarray(value)
+            arrays[f"{table}|{names.text(key)}"] = numpy.asarray(value)
     counts = {
-        table: {_key_to_text(key, names): int(n) for key, n in getattr(optimizer, table).items()}
+        table: {names.text(key): int(n) for key, n in getattr(optimizer, table).items()}
         for table in COUNT_TABLES
     }
     numpy.savez(folder / OPTIMIZER_ARRAYS, **arrays)
@@ -84,7 +109,7 @@ def load_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
 
     Only the per-parameter tables; the schedules are advanced by the caller.
     """
-    ids = {name: node_id for node_id, name in stable_names(nlp).items()}
+    names = stable_names(nlp)
     with numpy.load(folder / OPTIMIZER_ARRAYS) as saved:
         for entry in saved.files:
             table, _, text = entry.partition("|")
@@ -94,12 +119,12 @@ def load_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
                     f"The checkpoint has parameter {table} but this optimizer keeps none: "
                     "was use_averages changed?"
                 )
-            target[_text_to_key(text, ids)] = saved[entry].copy()
+            target[names.key(text)] = saved[entry].copy()
     counts = json.loads((folder / OPTIMIZER_COUNTS).read_text(encoding="utf8"))
     for table in COUNT_TABLES:
         target = getattr(optimizer, table)
         for text, n in counts[table].items():
-            target[_text_to_key(text, ids)] = n
+            target[names.key(text)] = n
 
 
 def save_random_states(folder: Path) -> None:
