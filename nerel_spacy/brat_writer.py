@@ -146,7 +146,8 @@ def atomic_write_text(path: PathLike, text: str) -> None:
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it and rename it over ``path``."""
+    """Write ``data`` to a temporary file beside ``path``, fsync it, rename it over ``path``
+    and fsync the folder, so the new name outlives a power cut too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
@@ -164,6 +165,21 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and all of Windows) refuse fsync on a folder
+    finally:
+        os.close(fd)
 
 
 # Bytes of the target's name a temporary name keeps: with "." before, "." + 8 random
@@ -210,6 +226,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "doc_to_ann",
+    "fsync_folder",
     "kb_id_to_link",
     "mentions_of",
     "write_brat_document",

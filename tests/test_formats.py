@@ -175,6 +175,41 @@ def test_brat_sink_subfolders_resume_and_incomplete_pairs(tmp_path, gold_docs):
 
 
 
+def test_a_crash_while_overwriting_a_pair_leaves_it_to_be_written_again(tmp_path, gold_docs, monkeypatch):
+    """--overwrite then a crash between the new .txt and the new .ann: the old .ann must not
+    make the document count as done beside a .txt it does not belong to."""
+    import nerel_spacy.brat_writer as brat_writer
+
+    out = tmp_path / "out"
+    with BratSink(out) as sink:
+        sink.write("a.txt", gold_docs[0])
+    real_write = brat_writer.atomic_write_text
+
+    def crash_on_ann(path, text):
+        if str(path).endswith(".ann"):
+            raise KeyboardInterrupt
+        real_write(path, text)
+
+    monkeypatch.setattr(brat_writer, "atomic_write_text", crash_on_ann)
+    with pytest.raises(KeyboardInterrupt):
+        BratSink(out, overwrite=True).write("a.txt", gold_docs[1])
+    assert (out / "a.txt").read_text(encoding="utf-8") == gold_docs[1].text
+    assert BratSink(out, resume=True).done_ids() == set()
+
+
+def test_atomic_writes_fsync_the_folder_after_the_rename(tmp_path, monkeypatch):
+    import os
+
+    from nerel_spacy.brat_writer import atomic_write_text
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.path.isdir(f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    atomic_write_text(tmp_path / "x.txt", "новый")
+    assert (tmp_path / "x.txt").read_text(encoding="utf-8") == "новый"
+    assert synced == [False, True]  # the file's data, then the folder's entry
+
+
 @pytest.mark.parametrize("sink_class", [BratSink, HtmlSink])
 def test_dot_named_documents_are_done_and_other_files_are_not(sink_class, tmp_path, gold_docs):
     """A document named ".hidden.txt" is done once written, so --resume doesn't write it again

@@ -188,9 +188,16 @@ class FolderSink(ClosingSink):
         self.written = 0
 
     def paths_for(self, doc_id: str) -> Tuple[Path, ...]:
-        """The files ``doc_id`` is written to, one per suffix."""
+        """The files ``doc_id`` is written to, one per suffix, its old completion marker removed.
+
+        With ``--overwrite``, a crash between a new first file and the new last one must not
+        leave a document that counts as done with an old last file beside a new first one.
+        """
         self._paths.claim(doc_id)
-        return tuple(output_file(self.path, doc_id, suffix) for suffix in self.suffixes)
+        paths = tuple(output_file(self.path, doc_id, suffix) for suffix in self.suffixes)
+        if len(paths) > 1:
+            paths[-1].unlink(missing_ok=True)
+        return paths
 
     def done_ids(self) -> Set[str]:
         """Ids whose files all exist. Each file set stands for its id with and without ``.txt``."""
