@@ -21,7 +21,7 @@ from thinc.api import Model, Optimizer, set_dropout_rate
 from ..models import joint as joint_model
 from ..models import pooling  # noqa: F401  (register architectures; the transformer ones load by entry point)
 from ..models import relations as relation_models, spans as span_models  # noqa: F401
-from ..models.loss import sigma_from_log_variance, sigmoid, weigh_task_losses
+from ..models.loss import sigma_from_log_variance, sigmoid
 from ..schema import SPANS_KEY
 from ..scoring import score_joint  # noqa: F401  (registers nerel.joint_scorer.v1)
 from ..scoring_nested import make_nested_joint_scorer  # noqa: F401  (registers .v2)
@@ -30,7 +30,7 @@ from ..relation_decoding import DecodedRelation
 from ..span_decoding import DecodedSpan
 from ..spans import select_flat_entities
 from .. import ops as numpy_blas_ops, training_logger  # noqa: F401  (register a callback, a logger)
-from .labels import LabelsAndThresholds
+from .labels import LabelsAndThresholds, size_heads
 from .annotations import (
     best_tag_paths,
     bio_constraints,
@@ -42,8 +42,8 @@ from .annotations import (
 )
 from .optimizer import apply_gradients
 from .objective import (
-    TASK_LOSSES, add_token_vectors_loss, check_settings, output_gradients, raw_task_losses, relation_task_loss,
-    sum_gradients, teacher_record,
+    TASK_LOSSES, check_settings, raw_task_losses, relation_task_loss, sum_gradients, teacher_record,
+    weighted_total_loss,
 )
 from .relations import combine_cats, decoded_mentions, pair_probabilities, predict_relations, relations_to_dicts
 from ..gold_targets import GoldRelations, gold_relations, labels_from_examples
@@ -304,24 +304,7 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
                 ops, scores["relations"], gold, self.relation_head.attrs["max_distance"],
                 [teacher_record(eg) for eg in examples], self.cfg.get("distill_weight", 0.0),
             )
-        tasks = self.tasks
-        fixed = self.cfg["fixed_weights"]
-        total, factors, d_log_vars = weigh_task_losses(
-            ops,
-            [raw[task][0] for task in tasks],
-            self.cfg["loss_weighting"],
-            log_variances=scores[joint_model.LOG_VARIANCES],
-            fixed_weights=[fixed.get(task, 1.0) for task in tasks],
-        )
-        factor = {task: float(f) for task, f in zip(tasks, factors)}
-        d_outputs: Dict[str, object] = {
-            joint_model.LOG_VARIANCES: d_log_vars,
-            TASK_LOSSES: {task: raw[task][0] for task in tasks},
-        }
-        d_outputs.update(output_gradients(ops, scores, raw, factor))
-        weight = self.cfg.get("distill_token_vectors_weight", 0.0)
-        total += add_token_vectors_loss(ops, examples, scores, d_outputs, weight)
-        return total, d_outputs
+        return weighted_total_loss(ops, examples, scores, raw, self.tasks, self.cfg)
 
     def _gold_relations(self, examples: Sequence[Example]) -> List[GoldRelations]:
         return gold_relations(examples, self.entity_labels, self.cats_labels, self.cfg["spans_key"] or "")
@@ -372,13 +355,8 @@ class NerelJoint(LabelsAndThresholds, TrainablePipe):
         self.cfg["entity_labels"] = sorted(entity_labels)
         self.cfg["cats_labels"] = cats_labels
         self.cfg["thresholds"] = {}
-        self.model.set_dim("nO_tags", len(self.tag_labels), force=True)
-        self.model.set_dim("nO_cats", max(1, len(cats_labels)), force=True)
-        if "spans" in self.tasks:
-            self.model.set_dim("nO_spans", 1 + len(self.entity_labels), force=True)
-        if "relations" in self.tasks:
-            self.model.set_dim("nO_relations", max(1, len(cats_labels)), force=True)
-            self.model.set_dim("n_entity_types", max(1, len(self.entity_labels)), force=True)
+        size_heads(self.model, self.tasks, n_tags=len(self.tag_labels), n_entity_labels=len(self.entity_labels),
+                   n_cats=len(cats_labels))
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=sample)
         self._store_sigmas()

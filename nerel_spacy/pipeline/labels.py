@@ -4,7 +4,9 @@ Entity and relation types live in ``cfg`` (set by ``initialize``, saved with the
 pipeline); the BIO tag inventory is derived from the entity types. A relation type's
 threshold is its tuned one where ``tune-thresholds`` stored one, else ``threshold``.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
+
+from thinc.api import Model
 
 from ..bio import make_bio_labels
 
@@ -56,3 +58,14 @@ class LabelsAndThresholds:
             "nerel_joint takes its entity and relation types from the training data in "
             "initialize(), or from [initialize.components.nerel_joint.labels]."
         )
+
+
+def size_heads(model: Model, tasks: Sequence[str], *, n_tags: int, n_entity_labels: int, n_cats: int) -> None:
+    """Set the output widths of the joint model's heads from the label inventories."""
+    model.set_dim("nO_tags", n_tags, force=True)
+    model.set_dim("nO_cats", max(1, n_cats), force=True)
+    if "spans" in tasks:
+        model.set_dim("nO_spans", 1 + n_entity_labels, force=True)
+    if "relations" in tasks:
+        model.set_dim("nO_relations", max(1, n_cats), force=True)
+        model.set_dim("n_entity_types", max(1, n_entity_labels), force=True)

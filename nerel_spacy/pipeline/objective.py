@@ -22,11 +22,12 @@ from ..soft_targets import (
 )
 from ..models.loss import (
     relative_squared_error,
+    weigh_task_losses,
     sigmoid_binary_cross_entropy,
     soft_cross_entropy,
     softmax_cross_entropy,
 )
-from ..models.joint import TOKENS
+from ..models.joint import LOG_VARIANCES, TOKENS
 from ..relation_decoding import enumerate_pairs, relation_targets
 from ..span_decoding import n_candidates
 from ..gold_targets import GoldRelations, gold_cats, gold_span_classes, gold_tag_ids
@@ -237,3 +238,28 @@ def output_gradients(
             d_outputs[task] = ops.unflatten(d_flat, lengths) if len(lengths) else []
     d_outputs["cats"] = ops.asarray2f(raw["cats"][1] * factor["cats"])
     return d_outputs
+
+
+def weighted_total_loss(
+    ops: Ops, examples: Sequence[Example], scores: Dict[str, object], raw: Dict[str, Tuple[float, object]],
+    tasks: Sequence[str], cfg: Dict[str, object],
+) -> Tuple[float, Dict[str, object]]:
+    """The tasks' raw losses weighed into one total (``cfg["loss_weighting"]``), and the
+    gradient of every model output: one per task, the log-variances', and ``TASK_LOSSES``."""
+    fixed = cfg["fixed_weights"]
+    total, factors, d_log_vars = weigh_task_losses(
+        ops,
+        [raw[task][0] for task in tasks],
+        cfg["loss_weighting"],
+        log_variances=scores[LOG_VARIANCES],
+        fixed_weights=[fixed.get(task, 1.0) for task in tasks],
+    )
+    factor = {task: float(f) for task, f in zip(tasks, factors)}
+    d_outputs: Dict[str, object] = {
+        LOG_VARIANCES: d_log_vars,
+        TASK_LOSSES: {task: raw[task][0] for task in tasks},
+    }
+    d_outputs.update(output_gradients(ops, scores, raw, factor))
+    weight = cfg.get("distill_token_vectors_weight", 0.0)
+    total += add_token_vectors_loss(ops, examples, scores, d_outputs, weight)
+    return total, d_outputs
