@@ -12,7 +12,7 @@ from ..benchmark import DEFAULT_DATA, BenchmarkError, benchmark_models
 from ._app import app
 from ._console import error, escape
 
-DEFAULT_OUTPUT = Path("benchmarks/results/quantization.json")
+DEFAULT_OUTPUT = Path("metrics/quantization.json")  # not a committed result: pass -o to record one
 EXAMPLES = """\
 [bold]Examples[/bold]
 

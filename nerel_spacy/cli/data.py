@@ -84,7 +84,7 @@ def fetch_assets(project_dir: Path, dest: Path, timeout: float) -> None:
 def fetch_data_command(
     nerel_dir: Annotated[Path, typer.Argument(
         metavar="NEREL_DIR", show_default=False,
-        help="A NEREL root with train/ and dev/ (and test/) folders of brat .txt + .ann files.",
+        help="A NEREL root with train/ or dev/ (usually both, and test/ if your copy has it): folders of brat .txt + .ann files.",
     )],
     timeout: Annotated[float, typer.Option(
         "--timeout", metavar="SECONDS", min=1,

@@ -13,7 +13,7 @@ from ._console import error, escape
 def set_windows_command(
     model: Path = typer.Argument(..., help="Transformer pipeline folder (e.g. training/joint_trf/model-best)."),
     output: Path = typer.Argument(..., help="Folder for the copy (may equal MODEL to change it in place)."),
-    window: int = typer.Option(..., help="Window length in spaCy tokens (NEREL: 128 trained first, 256 after)."),
+    window: int = typer.Option(..., help="Window length in spaCy tokens (NEREL: 128, what every stage of `all` trains on)."),
     stride: int = typer.Option(..., help="Tokens between window starts; at most --window. window − stride overlap."),
     component: str = typer.Option("transformer", help="Name of the transformer component."),
 ) -> None:
