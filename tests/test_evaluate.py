@@ -90,6 +90,26 @@ def test_splits_that_are_not_there_are_named_with_those_that_are(trained_model, 
     result = CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", "valid"])
     assert result.exit_code == 2 and "found: dev.spacy" in " ".join(result.stderr.split())
     assert CliRunner().invoke(app, ["evaluate", str(model), str(corpus), "--splits", " , "]).exit_code == 2
+    # A typo beside a real split is not dropped quietly; --splits means nothing for one file.
+    with pytest.raises(FileNotFoundError, match=r"no tset\.spacy here"):
+        evaluate_model(model, corpus, splits=["dev", "tset"])
+    on_a_file = CliRunner().invoke(app, ["evaluate", str(model), str(corpus / "dev.spacy"), "--splits", "test"])
+    assert on_a_file.exit_code == 2 and "is one file" in " ".join(on_a_file.stderr.split())
+
+
+def test_a_missing_test_split_is_left_out_and_said(trained_model, tmp_path):
+    """The public NEREL holds test back: dev,test on a copy without test scores dev and says so."""
+    import shutil
+
+    model, corpus = trained_model
+    no_test = tmp_path / "corpus"
+    no_test.mkdir()
+    shutil.copy(corpus / "dev.spacy", no_test / "dev.spacy")
+    assert list(evaluate_model(model, no_test, splits=["dev", "test"])) == ["dev"]
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(no_test)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "No test.spacy in" in said and "No JSON written: add -o" in said
 
 
 def test_evaluate_scores_with_the_settings_it_is_given_and_records_them(trained_model, tmp_path):

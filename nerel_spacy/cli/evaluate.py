@@ -84,14 +84,15 @@ def evaluate(
              "repeatable, VALUE read as JSON else as text: --set nerel_joint.nested_arguments=best. "
              "Recorded in each SPLIT.json's meta.",
     ),
-    splits: str = typer.Option(
-        ",".join(HELD_OUT_SPLITS), "--splits",
-        help="The splits of a corpus folder to score, comma-separated: the held-out ones by default; "
-             "add train to see the fit (about 8x dev's time on NEREL), or 'all' for every .spacy file.",
+    splits: Optional[str] = typer.Option(
+        None, "--splits", show_default=False,
+        help="The splits of a corpus folder to score, comma-separated [default: dev,test, test where "
+             "there is one]; add train to see the fit (about 8x dev's time on NEREL), or 'all' for "
+             "every .spacy file. Each named split must be there, test excepted.",
     ),
 ) -> None:
-    """Score a pipeline on a corpus's held-out splits (dev, and test where there is one) and
-    write the metrics as JSON, one SPLIT.json each.
+    """Score a pipeline on a corpus's held-out splits (dev, and test where there is one), print
+    a table and, with -o, write the metrics as JSON, one SPLIT.json each.
 
     Entities (spaCy exact spans and seqeval), nested mentions (all, outermost, inner),
     relation types (micro/macro, per label), relation triples (end to end, and on gold
@@ -102,16 +103,26 @@ def evaluate(
     """
     console = Console(stderr=True)
     try:
-        names = [name.strip() for name in splits.split(",") if name.strip()]
+        names = list(HELD_OUT_SPLITS) if splits is None else [name.strip() for name in splits.split(",") if name.strip()]
         if not names:
             raise ValueError("--splits names no split: give e.g. dev,test or all")
-        results = evaluate_model(
-            model, corpus, output_dir=output, batch_size=batch_size, max_batch_chars=max_batch_chars,
-            splits=None if names == ["all"] else names, settings=settings or (),
-        )
+        if splits is not None and corpus.is_file():
+            raise ValueError(f"--splits chooses among a folder's SPLIT.spacy files; {corpus} is one file, "
+                             "scored as it is: drop --splits, or give the folder")
+        with console.status("Checking the paths") as status:
+            results = evaluate_model(
+                model, corpus, output_dir=output, batch_size=batch_size, max_batch_chars=max_batch_chars,
+                splits=None if names == ["all"] else names, settings=settings or (),
+                report=lambda message: status.update(escape(message) + " …"),
+            )
     except (OSError, ValueError) as err:
         error(console, err)
         raise typer.Exit(2)
+    skipped = [name for name in names if name not in results and name != "all"]
+    if skipped and not corpus.is_file():
+        console.print(f"No {', '.join(f'{name}.spacy' for name in skipped)} in {escape(str(corpus))}: not scored.")
     Console().print(results_table(results, escape(f"{model} on {corpus}")))
     if output:
         console.print(f"Metrics written to {escape(str(output))}/")
+    else:
+        console.print("No JSON written: add -o FOLDER to keep the metrics.")
