@@ -14,6 +14,9 @@ needs the ``build`` package, which is not installed by default. It then builds i
 isolated environment that fetches setuptools from the package index. Offline that fails,
 and spaCy falls back to the deprecated ``setup.py bdist_wheel``. pip needs no network
 here, only setuptools>=70.1 (which builds wheels itself) in this environment.
+
+The package is built in a hidden folder and renamed into place once the wheel is built, so
+a failed rebuild keeps the earlier package.
 """
 import re
 import shutil
@@ -23,45 +26,19 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import srsly
 from packaging.version import InvalidVersion, Version
-from spacy import util
 from spacy.cli.package import package as spacy_package
+
+from .package_meta import PackagingError, with_package_info
 
 DEFAULT_NAME = "nerel_joint"
 DEFAULT_VERSION = "0.1.0"
-DEFAULT_AUTHOR = "nerel-spacy contributors"
 # The first setuptools that builds wheels without the separate 'wheel' package.
 MIN_SETUPTOOLS = "70.1"
-# The package code is spaCy's template and the weights are ours: MIT, like nerel-spacy.
-# NEREL's repository states no licence of its own; its texts come from Russian Wikinews
-# (CC BY 2.5). The package notes say so, so that a publisher can decide.
-DEFAULT_LICENSE = "MIT"
-NEREL_SOURCE = {
-    "name": "NEREL v1.1",
-    "url": "https://github.com/nerel-ds/NEREL",
-    "author": "Loukachevitch et al., Language Resources and Evaluation (2023)",
-}
-NOTES = (
-    "Trained on NEREL v1.1 (Russian Wikinews news texts, whose licence is CC BY 2.5; the "
-    "NEREL repository states no licence of its own). `doc.ents` holds flat predicted "
-    "entities, mirrored in `doc.spans[\"nerel\"]`; `doc.cats` holds one score per relation "
-    "type, to compare with `nlp.get_pipe(\"nerel_joint\").cats_thresholds`. Entities set by "
-    "earlier components are kept unless `overwrite_ents` is true. Built with nerel-spacy."
-)
-# Components and registered functions that run the encoder in torch.
-TORCH_FACTORIES = ("transformer",)
-TORCH_FUNCTION_PREFIXES = (
-    "spacy-transformers.", "nerel.TransformerModel", "nerel.Tok2VecTransformer",
-    "nerel.Int8TransformerModel", "nerel.Int8Tok2VecTransformer",
-)
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_]*[A-Za-z0-9])?$")
-
-
-class PackagingError(ValueError):
-    """The pipeline can't be packaged; the message names the path and the fix."""
 
 
 @dataclass(frozen=True)
@@ -91,16 +68,21 @@ def build_package(
     url: Optional[str] = None,
     license: Optional[str] = None,
     wheel: bool = True,
+    performance: Optional[Mapping[str, Any]] = None,
+    report: Callable[[str], None] = lambda message: None,
 ) -> PackageResult:
     """Package the pipeline in ``model_dir`` as ``{lang}_{name}`` under ``output_dir``.
 
     Works for any saved pipeline (fp32 or int8). An earlier build of the same name and
-    version under ``output_dir`` is replaced, so the project command can be rerun.
+    version under ``output_dir`` is replaced once the new one is complete, so the project
+    command can be rerun. ``performance`` is a ``nerel-batch evaluate`` SPLIT.json (read);
+    its scores become the package's. ``report`` hears what is under way.
     """
     # Absolute: pip builds the wheel from inside the package folder.
     model_dir = Path(model_dir).absolute()
     output_dir = Path(output_dir).absolute()
     meta = read_pipeline_meta(model_dir)
+    check_output_dir(model_dir, output_dir)
     name = check_name(name, meta["lang"])
     version = check_version(version)
     meta.update(name=name, version=version)
@@ -108,32 +90,47 @@ def build_package(
         require_wheel_backend()
     meta = with_package_info(
         meta, model_dir, description=description, author=author, email=email, url=url,
-        license=license,
+        license=license, performance=performance,
     )
     package_name = f"{meta['lang']}_{name}"
     package_dir = output_dir / f"{package_name}-{version}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _remove_previous_build(package_dir, package_name)
+    _check_previous_build(package_dir, package_name)
+    building = output_dir / f".{package_dir.name}.building"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(building, ignore_errors=True)  # left by a run that was killed
+        building.mkdir()
+    except OSError as err:
+        raise PackagingError(f"can't write the package under {output_dir}: {err}") from None
+    try:
+        report(f"Packaging {model_dir} (spacy package loads the pipeline to check it)")
+        _spacy_package(model_dir, building, meta, shown_output=output_dir)
+        built_dir = building / package_dir.name
+        final_meta = srsly.read_json(built_dir / "meta.json")
+        if wheel:
+            report(f"Building the wheel of {package_dir.name}")
+        wheel_name = build_wheel(built_dir).name if wheel else None
+        replace_dir(built_dir, package_dir)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    wheel_path = package_dir / "dist" / wheel_name if wheel_name else None
+    return PackageResult(package_name, version, package_dir, wheel_path, final_meta)
+
+
+def _spacy_package(model_dir: Path, output_dir: Path, meta: Dict[str, Any], shown_output: Path) -> None:
+    """spaCy's package step into ``output_dir``, its exits and load failures as PackagingError."""
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "meta.json"
         srsly.write_json(meta_path, meta)
         try:
             spacy_package(
-                model_dir,
-                output_dir,
-                meta_path=meta_path,
-                name=name,
-                version=version,
-                create_sdist=False,
-                create_wheel=False,
-                require_parent=True,
-                force=True,
-                silent=True,
+                model_dir, output_dir, meta_path=meta_path, name=meta["name"], version=meta["version"],
+                create_sdist=False, create_wheel=False, require_parent=True, force=True, silent=True,
             )
         except SystemExit as err:  # spaCy's CLI helpers exit instead of raising
             raise PackagingError(
                 f"spacy package failed for {model_dir} (exit status {err.code}). Run "
-                f"'python -m spacy package {model_dir} {output_dir}' to see its message."
+                f"'python -m spacy package {model_dir} {shown_output}' to see its message."
             ) from None
         except (OSError, ValueError, ImportError) as err:
             # Loading the pipeline to read its meta: missing or broken files, an unknown
@@ -143,9 +140,6 @@ def build_package(
                 f"spacy package could not package {model_dir}: {err}. The pipeline must load "
                 "here: its components' packages installed, its files complete."
             ) from err
-    final_meta = srsly.read_json(package_dir / "meta.json")
-    wheel_path = build_wheel(package_dir) if wheel else None
-    return PackageResult(package_name, version, package_dir, wheel_path, final_meta)
 
 
 def read_pipeline_meta(model_dir: Path) -> Dict[str, Any]:
@@ -171,6 +165,20 @@ def read_pipeline_meta(model_dir: Path) -> Dict[str, Any]:
     return meta
 
 
+def check_output_dir(model_dir: Path, output_dir: Path) -> None:
+    """Refuse an output folder that is a file, or that holds the pipeline or lies inside it
+    (spaCy would copy the pipeline into itself until the path grows too long)."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise PackagingError(f"{output_dir} is a file; give a folder for the package (created if missing).")
+    model, output = model_dir.resolve(), output_dir.resolve()
+    if output.is_relative_to(model):
+        raise PackagingError(f"the output folder {output_dir} is inside the pipeline {model_dir}, which would "
+                             f"be copied into itself. Write the package elsewhere, e.g. {model.parent / 'packages'}.")
+    if model.is_relative_to(output):
+        raise PackagingError(f"the output folder {output_dir} holds the pipeline {model_dir}. Write the "
+                             "package into a folder of its own, e.g. packages.")
+
+
 def check_name(name: str, lang: str) -> str:
     """The package name without the language prefix (spaCy adds it), or a clear error."""
     if name.startswith(f"{lang}_"):
@@ -185,114 +193,40 @@ def check_name(name: str, lang: str) -> str:
 
 
 def check_version(version: str) -> str:
-    """``version`` if pip accepts it as a version (PEP 440), else a clear error."""
+    """``version`` in its normal PEP 440 form (``v1.0-Beta`` → ``1.0b0``, what pip names the
+    wheel), so the folder, meta.json and the wheel agree; a clear error if it is none."""
     try:
-        Version(version)
+        return str(Version(version))
     except InvalidVersion:
         raise PackagingError(f"--version {version!r} is not a PEP 440 version such as 0.1.0.") from None
-    return version
 
 
-def with_package_info(
-    meta: Dict[str, Any],
-    model_dir: Path,
-    *,
-    description: Optional[str] = None,
-    author: Optional[str] = None,
-    email: Optional[str] = None,
-    url: Optional[str] = None,
-    license: Optional[str] = None,
-) -> Dict[str, Any]:
-    """``meta`` with description, author, licence, sources, notes and the nerel-spacy requirement.
-
-    Given values win; then what the pipeline's meta.json already says; then our defaults.
-    """
-    meta = dict(meta)
-    meta["description"] = description or meta.get("description") or describe_pipeline(model_dir)
-    meta["author"] = author or meta.get("author") or DEFAULT_AUTHOR
-    meta["email"] = email if email is not None else meta.get("email", "")
-    meta["url"] = url or meta.get("url") or ""
-    meta["license"] = license or meta.get("license") or DEFAULT_LICENSE
-    sources = [_as_source(source) for source in meta.get("sources") or []]
-    if not any(source.get("name") == NEREL_SOURCE["name"] for source in sources):
-        sources.append(dict(NEREL_SOURCE))
-    meta["sources"] = sources
-    meta.setdefault("notes", NOTES)
-    requirements = list(meta.get("requirements") or [])
-    if not any(util.split_requirement(req)[0] == "nerel-spacy" for req in requirements):
-        extras = ["transformers"] if runs_on_torch(model_dir) else []
-        requirements.append(nerel_spacy_requirement(extras))
-    meta["requirements"] = requirements
-    return meta
-
-
-def nerel_spacy_requirement(extras: Sequence[str] = ()) -> str:
-    """``nerel-spacy`` (with ``extras``) pinned to the installed minor version, as spaCy pins its plugins."""
-    try:
-        version = metadata.version("nerel-spacy")
-    except metadata.PackageNotFoundError:
-        from . import __version__ as version
-    extras_part = f"[{','.join(extras)}]" if extras else ""
-    return f"nerel-spacy{extras_part}{util.get_minor_version_range(version)}"
-
-
-def runs_on_torch(model_dir: Path) -> bool:
-    """Whether the pipeline's components need the torch stack (nerel-spacy's transformers extra).
-
-    A transformer encoder run by spacy-transformers (float or nerel-batch quantize's int8)
-    does; the CNN pipelines and ONNX exports (nerel-batch export-onnx) do not, so their
-    packages install without torch.
-    """
-    config = util.load_config(model_dir / "config.cfg", interpolate=False)
-    for component in config.get("components", {}).values():
-        if component.get("factory") in TORCH_FACTORIES:
-            return True
-        for _path, value in util.walk_dict(component):
-            if isinstance(value, str) and value.startswith(TORCH_FUNCTION_PREFIXES):
-                return True
-    return False
-
-
-def describe_pipeline(model_dir: Path) -> str:
-    """One line on what the pipeline predicts, counted from its nerel_joint labels."""
-    entity_labels, cats_labels = _joint_labels(model_dir)
-    if not entity_labels and not cats_labels:
-        return "A spaCy pipeline trained with nerel-spacy on NEREL v1.1."
-    return (
-        f"Russian named entities ({len(entity_labels)} NEREL types, in doc.ents and "
-        f"doc.spans[\"nerel\"]) and relation types ({len(cats_labels)}, one score each in "
-        "doc.cats) from one joint model, trained on NEREL v1.1 with nerel-spacy."
-    )
-
-
-def _joint_labels(model_dir: Path) -> Tuple[List[str], List[str]]:
-    config = util.load_config(model_dir / "config.cfg", interpolate=False)
-    for component_name, component in config.get("components", {}).items():
-        cfg_path = model_dir / component_name / "cfg"
-        if component.get("factory") == "nerel_joint" and cfg_path.is_file():
-            cfg = srsly.read_json(cfg_path)
-            return list(cfg.get("entity_labels", [])), list(cfg.get("cats_labels", []))
-    return [], []
-
-
-def _as_source(source: Any) -> Dict[str, str]:
-    # spaCy's meta schema takes a list of strings or a list of dicts, not a mix.
-    if isinstance(source, dict):
-        return {key: str(value) for key, value in source.items()}
-    return {"name": str(source)}
-
-
-def _remove_previous_build(package_dir: Path, package_name: str) -> None:
-    """Remove an earlier build (its build/ and dist/ would leak stale files into the wheel)."""
+def _check_previous_build(package_dir: Path, package_name: str) -> None:
+    """Refuse to replace a folder that is not an earlier build, before any work is done."""
     if not package_dir.exists():
         return
-    # spaCy's layout: ru_nerel_joint-0.1.0/{setup.py, ru_nerel_joint/}; a failed build may lack setup.py.
+    # spaCy's layout: ru_nerel_joint-0.1.0/{setup.py, ru_nerel_joint/}.
     if not (package_dir / "setup.py").is_file() and not (package_dir / package_name).is_dir():
         raise PackagingError(
             f"{package_dir} exists and is not a package built by spacy package; "
             "move it away or choose another output folder."
         )
-    shutil.rmtree(package_dir)
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Rename the finished folder ``new`` to ``target``; an earlier ``target`` is moved aside
+    and deleted once the new one is in place (also used by quantize and trim-vocab)."""
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        if old.exists() and not target.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def wheel_backend_problem() -> Optional[str]:
@@ -336,7 +270,7 @@ def build_wheel(package_dir: Path) -> Path:
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-3000:]
         raise PackagingError(
-            f"building the wheel in {package_dir} failed (pip wheel exit status "
+            f"building the wheel of {package_dir.name} failed (pip wheel exit status "
             f"{result.returncode}):\n{output}"
         )
     wheels = sorted(dist.glob("*.whl"))

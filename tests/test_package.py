@@ -18,7 +18,7 @@ import spacy
 from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
-from nerel_spacy import packaging
+from nerel_spacy import package_meta, packaging
 from nerel_spacy.cli import app
 from nerel_spacy.packaging import PackagingError, build_package, check_name, check_version
 
@@ -319,11 +319,11 @@ def test_annotate_takes_the_package_name(venv_python, tmp_path):
 @pytest.mark.slow
 def test_which_pipelines_need_the_torch_stack(tmp_path):
     cnn = train_tiny_pipeline(tmp_path / "cnn", n_steps=1)
-    assert not packaging.runs_on_torch(cnn)
+    assert not package_meta.runs_on_torch(cnn)
     nlp = spacy.load(cnn)
     nlp.add_pipe("transformer", first=True, config={"model": {"name": "unused-here"}})
     nlp.config.to_disk(tmp_path / "config.cfg")
     (tmp_path / "trf").mkdir()
     shutil.copy(tmp_path / "config.cfg", tmp_path / "trf" / "config.cfg")
-    assert packaging.runs_on_torch(tmp_path / "trf")
-    assert packaging.nerel_spacy_requirement(["transformers"]).startswith("nerel-spacy[transformers]>=")
+    assert package_meta.runs_on_torch(tmp_path / "trf")
+    assert package_meta.nerel_spacy_requirement(["transformers"]).startswith("nerel-spacy[transformers]>=")

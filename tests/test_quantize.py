@@ -251,3 +251,13 @@ def test_int8_pipeline_keeps_the_span_head(fp32_dir, int8_dir):
         logits_int8 = joint_int8.model.predict([doc_int8])["spans"][0]
         assert logits_fp32.shape == logits_int8.shape
         assert abs(logits_fp32 - logits_int8).max() < 0.1
+
+
+def test_the_int8_copy_sets_the_float32_training_scores_aside(fp32_dir):
+    nlp = spacy.load(fp32_dir)
+    nlp.meta["performance"] = {"ents_f": 0.9, "speed": 1000.0}
+    int8, _ = quantize_pipeline(nlp, compute="int8")
+    assert "performance" not in int8.meta  # spaCy's package README would show it as the int8 model's
+    assert int8.meta["source_performance"] == {"ents_f": 0.9, "speed": 1000.0}
+    assert "not scored" in int8.meta["source_performance_note"]
+    assert nlp.meta["performance"] == {"ents_f": 0.9, "speed": 1000.0}  # the source is left as it is

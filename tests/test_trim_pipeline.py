@@ -106,3 +106,12 @@ def test_cli_errors_say_what_to_do(tiny_bert_dir, tmp_path):
     (taken / "x").write_text("x")
     exists = CliRunner().invoke(app, ["trim-vocab", str(tiny_bert_dir), str(taken), "--texts", str(empty)])
     assert exists.exit_code == 2 and "--overwrite" in flat(exists)
+
+
+@pytest.mark.slow
+def test_the_trimmed_copy_sets_the_untrimmed_training_scores_aside(fp32_dir):
+    nlp = spacy.load(fp32_dir)
+    nlp.meta["performance"] = {"ents_f": 0.9}
+    trim_pipeline(nlp, TEXTS[:1], words=[])
+    assert "performance" not in nlp.meta and nlp.meta["source_performance"] == {"ents_f": 0.9}
+    assert "trimmed_vocabulary" in nlp.meta

@@ -1,5 +1,4 @@
 """``nerel-batch export-onnx``: a copy of a trained transformer pipeline that runs without torch."""
-import shutil
 from pathlib import Path
 
 import typer
@@ -9,7 +8,7 @@ from typing_extensions import Annotated
 from ..benchmark import model_size_bytes
 from ._app import app
 from ._console import error, escape
-from ._outputs import check_out_dir, load_source
+from ._outputs import check_out_dir, load_source, staged_output
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -67,9 +66,8 @@ def export_onnx_command(
     except ExportError as err:
         error(errors, f"{model_dir}: {err}")
         raise typer.Exit(2)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    exported.to_disk(out_dir)
+    with staged_output(out_dir) as staging:  # an export cut short keeps the earlier one
+        exported.to_disk(staging)
     size_before = (model_size_bytes(model_dir) or 0) / 2**20
     size_after = (model_size_bytes(str(out_dir)) or 0) / 2**20
     Console().print(

@@ -1,5 +1,5 @@
 """``nerel-batch quantize``: an int8 copy of a trained transformer pipeline for CPU."""
-import shutil
+import re
 import time
 from enum import Enum
 from pathlib import Path
@@ -14,7 +14,7 @@ from ..benchmark import model_size_bytes
 from ..torch_stack import missing_torch_stack_module
 from ._app import app
 from ._console import error, escape
-from ._outputs import check_out_dir, load_source
+from ._outputs import check_out_dir, load_source, staged_output
 
 if TYPE_CHECKING:
     from ..quantize import QuantizationReport
@@ -37,8 +37,8 @@ EXAMPLES = """\
 
   python -c "import spacy; print(spacy.load('training/joint_trf/model-int8')('Путин посетил Казань.').ents)"
 
-Exit status: 0 written, 2 usage error (nothing to quantize, already int8, OUT_DIR holds
-something else).
+Exit status: 0 written, 2 usage error (nothing to quantize, already int8, MODEL_DIR does
+not load, OUT_DIR holds something else, holds MODEL_DIR or lies inside it).
 """
 
 
@@ -46,6 +46,22 @@ class Backend(str, Enum):
     auto = "auto"
     int8 = "int8"
     bf16 = "bf16"
+
+
+def check_float_layers(value: str) -> str:
+    """--float-layers: "auto" or a regular expression that compiles (checked before the model loads)."""
+    if value != "auto":
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise typer.BadParameter(f"{value!r} is not a regular expression: {err}")
+    return value
+
+
+def size_change(size_before: float, size_after: float) -> str:
+    """``before → after MiB (share)``; no share where the source's size is unknown."""
+    share = f" ({size_after / size_before:.0%})" if size_before > 0 else ""
+    return f"{size_before:,.1f} → {size_after:,.1f} MiB{share}"
 
 
 def report_table(report: "QuantizationReport", size_before: float, size_after: float) -> Table:
@@ -70,7 +86,7 @@ def report_table(report: "QuantizationReport", size_before: float, size_after: f
     if compute == "auto":
         compute += f" (here: {report.resolved_compute})"
     table.caption = (
-        f"size on disk {size_before:,.1f} → {size_after:,.1f} MiB ({size_after / size_before:.0%}); "
+        f"size on disk {size_change(size_before, size_after)}; "
         f"compute {compute}; {report.seconds:.1f}s"
     )
     table.caption_justify = "left"
@@ -95,7 +111,7 @@ def quantize_command(
         "AVX512-BF16, slow elsewhere; auto = bf16 where the loading CPU has them, else int8.",
     )] = Backend.auto,
     float_layers: Annotated[str, typer.Option(
-        "--float-layers", metavar="REGEX",
+        "--float-layers", metavar="REGEX", callback=check_float_layers,
         help="With int8 compute, Linear layers whose name matches run in float32 from their "
         "int8 weights. auto: none where the CPU has VNNI, else the feed-forward "
         "down-projections (7-bit activations lose F1 there); '': none.",
@@ -117,18 +133,20 @@ def quantize_command(
     errors = Console(stderr=True)
     check_out_dir(model_dir, out_dir, overwrite=overwrite, meta_key="quantization", kind="int8 copy", errors=errors)
     start = time.perf_counter()
-    nlp = load_source(model_dir, errors)
-    try:
-        int8_nlp, report = quantize_pipeline(nlp, compute=backend.value, float_layers=float_layers)
-    except (NothingToQuantizeError, AlreadyQuantizedError) as err:
-        error(errors, f"{model_dir}: {err}")
-        raise typer.Exit(2)
-    del nlp
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    int8_nlp.to_disk(out_dir)
-    report.seconds = time.perf_counter() - start
     size_before = (model_size_bytes(model_dir) or 0) / 2**20
+    with errors.status(f"loading {escape(model_dir)}") as status:
+        nlp = load_source(model_dir, errors)
+        status.update("quantizing the transformer encoder(s) to int8")
+        try:
+            int8_nlp, report = quantize_pipeline(nlp, compute=backend.value, float_layers=float_layers)
+        except (NothingToQuantizeError, AlreadyQuantizedError) as err:
+            error(errors, f"{model_dir}: {err}")
+            raise typer.Exit(2)
+        del nlp
+        status.update(f"writing {escape(str(out_dir))}")
+        with staged_output(out_dir) as staging:
+            int8_nlp.to_disk(staging)
+    report.seconds = time.perf_counter() - start
     size_after = (model_size_bytes(str(out_dir)) or 0) / 2**20
     Console().print(report_table(report, size_before, size_after))
     errors.print(f"int8 pipeline written to {escape(str(out_dir))}")

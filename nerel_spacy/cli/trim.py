@@ -1,6 +1,6 @@
 """``nerel-batch trim-vocab``: an encoder or trained pipeline cut down to the word pieces Russian text uses."""
+import difflib
 import json
-import shutil
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,11 +9,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..trim.encoder import TrimReport, trim_hf_folder, trim_pipeline
-from ..trim.texts import NAVEC, TextSourceError, read_all_texts, read_words
-from ..trim.tokenizer_json import UnsupportedTokenizerError
+from ..trim.encoder import TokenizationChangedError, TrimReport, load_hf_encoder, trim_hf_folder, trim_pipeline
+from ..trim.texts import NAVEC, TextSourceError, check_sources, read_all_texts, read_words
 from ._app import app
 from ._console import error, escape
+from ._outputs import output_clash, staged_output
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -24,9 +24,38 @@ EXAMPLES = """\
 
   nerel-batch quantize training/joint_trf/model-trimmed training/joint_trf/model-trimmed-int8
 
-Exit status: 0 written, 2 usage error (unreadable texts, an unsupported tokenizer, OUTPUT
-not empty without --overwrite), 1 a tokenization check failed (nothing written).
+Exit status: 0 written, 2 usage error (SOURCE missing or not loadable, unreadable texts, an
+unsupported tokenizer, OUTPUT not empty without --overwrite, OUTPUT holding SOURCE or inside
+it), 1 a tokenization check failed (nothing written).
 """
+HUB_EXAMPLE = "intfloat/multilingual-e5-small"
+
+
+def looks_like_path(source: str) -> bool:
+    """Whether SOURCE is meant as a local folder rather than a hub name (``namespace/name``):
+    it starts with '.', '/' or '~', has a backslash or two slashes, or its first part is a
+    local folder (``assets/e5-smal``)."""
+    parts = Path(source).parts
+    return (source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
+            or (len(parts) > 1 and Path(parts[0]).is_dir()))
+
+
+def source_problem(source: str) -> Optional[str]:
+    """Why SOURCE is no pipeline or encoder folder though it names a local path, or None."""
+    path = Path(source).expanduser()
+    kinds = "a spaCy pipeline folder (config.cfg) or a Hugging Face encoder folder (config.json)"
+    if path.is_dir():
+        if (path / "config.cfg").is_file() or (path / "config.json").is_file():
+            return None
+        return f"SOURCE {source} has neither config.cfg nor config.json: give {kinds}."
+    if path.exists():
+        return f"SOURCE {source} is a file: give {kinds}."
+    if not looks_like_path(source):
+        return None  # a hub name: loading it says whether it exists
+    parent = path.parent if path.parent.is_dir() else None
+    near = difflib.get_close_matches(path.name, [p.name for p in parent.iterdir() if p.is_dir()], n=1) if parent else []
+    hint = f" Did you mean {parent / near[0]}?" if near else ""
+    return f"SOURCE {source}: no such folder.{hint} Give {kinds}, or a hub name such as {HUB_EXAMPLE}."
 
 
 def report_table(name: str, report: TrimReport) -> Table:
@@ -96,10 +125,18 @@ def trim_vocab_command(
     training and on a trained pipeline (then quantize the trimmed copy).
     """
     console = Console(stderr=True)
+    problem = output_clash(source, output, "SOURCE", "OUTPUT", "trimmed") or source_problem(source)
+    if problem:
+        error(console, problem)
+        raise typer.Exit(2)
     if output.exists() and any(output.iterdir()) and not overwrite:
         error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
         raise typer.Exit(2)
+    is_pipeline = Path(source, "config.cfg").is_file()
     try:
+        check_sources([*texts, *held_out], words)
+        with console.status(f"loading {escape(source)}"):
+            loaded = load_source(source, is_pipeline)
         chosen_from = read_all_texts(texts)
         held_out_texts = read_all_texts(held_out)
         word_list = read_words(words)
@@ -117,32 +154,21 @@ def trim_vocab_command(
             tasks[stage] = progress.add_task(label, total=total)
         progress.update(tasks[stage], completed=done)
 
-    is_pipeline = Path(source, "config.cfg").is_file()
     try:
-        with progress:
+        with progress, staged_output(output) as staging:
             if is_pipeline:
-                import spacy
-
-                nlp = spacy.load(source)
-                reports = trim_pipeline(nlp, chosen_from, word_list, numbers, single_chars,
+                reports = trim_pipeline(loaded, chosen_from, word_list, numbers, single_chars,
                                         held_out_texts, on_progress)
+                loaded.to_disk(staging)
             else:
-                staging = output.with_name(output.name + ".partial")
-                shutil.rmtree(staging, ignore_errors=True)
-                reports = [("encoder", trim_hf_folder(source, staging, chosen_from, word_list, numbers,
-                                                      single_chars, held_out_texts, on_progress))]
-    except UnsupportedTokenizerError as err:
-        error(console, err)
-        raise typer.Exit(2)
-    except ValueError as err:
+                reports = [("encoder", trim_hf_folder(source, staging, chosen_from, word_list, numbers, single_chars,
+                                                      held_out_texts, on_progress, encoder=loaded))]
+    except TokenizationChangedError as err:
         error(console, err)
         raise typer.Exit(1)
-    if output.exists():
-        shutil.rmtree(output)
-    if is_pipeline:
-        nlp.to_disk(output)
-    else:
-        staging.rename(output)
+    except ValueError as err:  # an unsupported or slow tokenizer, a model that does not match it
+        error(console, err)
+        raise typer.Exit(2)
     for name, report in reports:
         console.print(report_table(name, report))
     if report_path:
@@ -150,3 +176,28 @@ def trim_vocab_command(
         report_path.write_text(json.dumps({name: r.to_dict() for name, r in reports}, ensure_ascii=False, indent=2),
                                encoding="utf8")
     console.print(f"Wrote {escape(str(output))}.")
+
+
+def load_source(source: str, is_pipeline: bool):
+    """The float32 spaCy pipeline, or the (tokenizer, model) of the encoder, SOURCE names;
+    ``typer.Exit(2)`` with the reason where it can't be loaded or trimmed."""
+    console = Console(stderr=True)
+    try:
+        if not is_pipeline:
+            return load_hf_encoder(source)
+        import spacy
+
+        nlp = spacy.load(source)
+    except (OSError, ValueError) as err:  # no such hub name, unreadable files, unknown factory
+        error(console, f"cannot load SOURCE {source}: {err}")
+        raise typer.Exit(2)
+    from ..quantize.pipeline import float32_transformer_shims
+
+    try:
+        float32_transformer_shims(
+            nlp, f"{source} has no transformer whose vocabulary could be trimmed (a CNN pipeline?).",
+            f"{source} is int8: trim its float32 model-best, then quantize the trimmed copy.")
+    except ValueError as err:
+        error(console, err)
+        raise typer.Exit(2)
+    return nlp

@@ -13,6 +13,7 @@ from spacy.util import load_model_from_config
 from spacy_transformers.layers.hf_shim import HFShim
 from thinc.api import Model
 
+from ..package_meta import set_aside_performance
 from .kernels import DEFAULT_FLOAT_LAYERS, resolve_compute
 from .shim import INT8_FORMAT, EncoderReport, Int8HFShim
 
@@ -120,7 +121,8 @@ def quantize_pipeline(
 
     ``nlp`` is left as it is. The copy is built from the rewritten config, then given
     ``nlp``'s vocab, tokenizer and component bytes; the int8 shims quantize the float32
-    weights as they read them.
+    weights as they read them. ``nlp``'s training scores are kept in the copy's meta as
+    ``source_performance``, not as its ``performance`` (the int8 copy was not scored).
     """
     start = time.perf_counter()
     resolve_compute(compute)
@@ -160,6 +162,7 @@ def quantize_pipeline(
     for name, shim in find_transformer_shims(int8_nlp):
         report.encoders.append(shim.report(name, ", ".join(swapped[name])))
     report.seconds = time.perf_counter() - start
+    set_aside_performance(int8_nlp.meta)
     int8_nlp.meta["quantization"] = {
         "format": INT8_FORMAT,
         "compute": compute,

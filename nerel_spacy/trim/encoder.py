@@ -28,6 +28,10 @@ SLOW_VOCAB_FILES = ("sentencepiece.bpe.model", "tokenizer.model", "spiece.model"
 CONFIG_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id")
 
 
+class TokenizationChangedError(ValueError):
+    """A text whose pieces were all kept tokenizes differently after trimming; nothing is written."""
+
+
 @dataclass
 class PieceChoice:
     """Where the kept pieces come from: what each source adds, in ids of the source tokenizer."""
@@ -202,7 +206,7 @@ def trim_encoder(
     trimmed_tokenizer, old_to_new, vocab_file = trim_tokenizer(tokenizer, kept)
     identity = check_identical_tokenization(tokenizer, trimmed_tokenizer, old_to_new, list(check_texts))
     if identity.mismatched:
-        raise ValueError(
+        raise TokenizationChangedError(
             f"{len(identity.mismatched)} of {identity.covered} fully covered texts tokenize "
             f"differently after trimming (first: text #{identity.mismatched[0]}); nothing was written."
         )
@@ -223,14 +227,19 @@ def trim_encoder(
     return trimmed_tokenizer, vocab_file, report
 
 
-def trim_hf_folder(source: str, output: Path, texts: Sequence[str], words: Iterable[str] = (),
-                   numbers: bool = True, single_chars: bool = True,
-                   held_out_texts: Sequence[str] = (), on_progress=None) -> TrimReport:
-    """A Hugging Face encoder folder (or hub name) written to ``output`` with a trimmed vocabulary."""
+def load_hf_encoder(source: str):
+    """``(fast tokenizer, model)`` of a Hugging Face encoder folder or hub name."""
     from transformers import AutoModel, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(source), use_fast=True)
-    transformer = AutoModel.from_pretrained(str(source))
+    return AutoTokenizer.from_pretrained(str(source), use_fast=True), AutoModel.from_pretrained(str(source))
+
+
+def trim_hf_folder(source: str, output: Path, texts: Sequence[str], words: Iterable[str] = (),
+                   numbers: bool = True, single_chars: bool = True,
+                   held_out_texts: Sequence[str] = (), on_progress=None, encoder=None) -> TrimReport:
+    """A Hugging Face encoder folder (or hub name) written to ``output`` with a trimmed vocabulary;
+    ``encoder``: its ``load_hf_encoder`` result where the caller has loaded it already."""
+    tokenizer, transformer = encoder or load_hf_encoder(source)
     choice = choose_pieces(tokenizer, texts, words, numbers, single_chars, on_progress)
     trimmed, _vocab_file, report = trim_encoder(tokenizer, transformer, choice, texts, held_out_texts)
     output.mkdir(parents=True, exist_ok=True)
@@ -258,6 +267,9 @@ def trim_pipeline(nlp, texts: Sequence[str], words: Iterable[str] = (), numbers:
         shim._hfmodel = HFObjects(trimmed, hf.transformer, vocab_file,
                                   hf._init_tokenizer_config, hf._init_transformer_config)
         reports.append((name, report))
+    from ..package_meta import set_aside_performance
+
+    set_aside_performance(nlp.meta)  # scores of the untrimmed pipeline, not of this one
     nlp.meta.setdefault("trimmed_vocabulary", {})
     for name, report in reports:
         nlp.meta["trimmed_vocabulary"][name] = {"rows_before": report.rows_before, "rows_after": report.rows_after}
@@ -267,9 +279,11 @@ def trim_pipeline(nlp, texts: Sequence[str], words: Iterable[str] = (), numbers:
 __all__ = [
     "IdentityCheck",
     "PieceChoice",
+    "TokenizationChangedError",
     "TrimReport",
     "check_identical_tokenization",
     "choose_pieces",
+    "load_hf_encoder",
     "tokenizer_json",
     "trim_embeddings",
     "trim_encoder",

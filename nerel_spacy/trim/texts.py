@@ -26,7 +26,25 @@ def read_texts(path: Union[str, Path]) -> List[str]:
         return [doc.text for doc in DocBin().from_disk(path).get_docs(spacy.blank("xx").vocab)]
     if path.is_file():
         return [_read_utf8(path)]
-    raise TextSourceError(f"{path}: no such file or folder. Pass a folder of .txt files, a .txt file or a .spacy corpus.")
+    raise TextSourceError(_missing(path))
+
+
+def _missing(path: Path) -> str:
+    return f"{path}: no such file or folder. Pass a folder of .txt files, a .txt file or a .spacy corpus."
+
+
+def check_sources(paths: Sequence[Union[str, Path]], words: str = NO_WORDS) -> None:
+    """Raise ``TextSourceError`` for a text path or --words that names nothing, without reading
+    anything (so a typo is reported before a model loads)."""
+    for path in map(Path, paths):
+        if not path.exists():
+            raise TextSourceError(_missing(path))
+    if words not in (NAVEC, NO_WORDS) and not Path(words).is_file():
+        raise TextSourceError(_bad_words(words))
+
+
+def _bad_words(source: str) -> str:
+    return f"--words {source}: not 'navec', 'none' or a file of one word per line."
 
 
 def _read_utf8(path: Path) -> str:
@@ -54,7 +72,7 @@ def read_words(source: str) -> List[str]:
         return [word for word in load_navec().vocab.words if not word.startswith("<")]
     path = Path(source)
     if not path.is_file():
-        raise TextSourceError(f"--words {source}: not 'navec', 'none' or a file of one word per line.")
+        raise TextSourceError(_bad_words(source))
     return [line.strip() for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
 
 
@@ -62,4 +80,5 @@ def count_characters(texts: Iterable[str]) -> int:
     return sum(len(text) for text in texts)
 
 
-__all__ = ["NAVEC", "NO_WORDS", "TextSourceError", "count_characters", "read_all_texts", "read_texts", "read_words"]
+__all__ = ["NAVEC", "NO_WORDS", "TextSourceError", "check_sources", "count_characters", "read_all_texts", "read_texts",
+           "read_words"]
