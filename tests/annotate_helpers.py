@@ -3,8 +3,9 @@
 ``build_pipeline`` saves blank ``ru`` + ``entity_ruler`` (doc.ents) + ``span_ruler``
 (doc.spans["nerel"], nested) + ``annotate_test_cats`` (doc.cats and kb ids). The last one
 holds a whole ``nlp.pipe`` batch at once, as a model's forward pass does, and records the
-characters of each batch in ``BATCH_CHARS``. Pass this file to ``--code`` so a separate
-process can load the saved pipeline.
+characters of each batch in ``BATCH_CHARS``. ``fail_marker`` adds ``annotate_test_fail``,
+which fails on the texts holding the marker. Pass this file to ``--code`` so a separate
+process (a Ray actor too) can load the saved pipeline.
 """
 import os
 import signal
@@ -79,8 +80,32 @@ def make_test_cats(
     return KeywordCats(cats_thresholds, interrupt_marker)
 
 
+class FailOn:
+    """Fails on a text holding ``marker``: ``raise`` a ValueError, or ``exit`` its process at
+    once (``os._exit``), as a segfault or the OOM killer would."""
+
+    def __init__(self, marker: str, how: str):
+        if how not in ("raise", "exit"):
+            raise ValueError(f"how must be raise or exit, not {how!r}")
+        self.marker = marker
+        self.how = how
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.marker and self.marker in doc.text:
+            if self.how == "exit":
+                os._exit(1)
+            raise ValueError(f"can't handle {self.marker!r}")
+        return doc
+
+
+@Language.factory("annotate_test_fail", default_config={"marker": "", "how": "raise"})
+def make_test_fail(nlp: Language, name: str, marker: str, how: str) -> FailOn:
+    return FailOn(marker, how)
+
+
 def build_pipeline(
-    path: Path, *, cats: bool = True, spans: bool = True, interrupt_marker: Optional[str] = None
+    path: Path, *, cats: bool = True, spans: bool = True, interrupt_marker: Optional[str] = None,
+    fail_marker: Optional[str] = None, fail_how: str = "raise",
 ) -> Path:
     """Save the test pipeline to ``path`` and return it."""
     nlp = spacy.blank("ru")
@@ -93,5 +118,7 @@ def build_pipeline(
     if cats:
         config = {"interrupt_marker": interrupt_marker} if interrupt_marker else {}
         nlp.add_pipe("annotate_test_cats", config=config)
+    if fail_marker:
+        nlp.add_pipe("annotate_test_fail", config={"marker": fail_marker, "how": fail_how})
     nlp.to_disk(path)
     return path

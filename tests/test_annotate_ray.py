@@ -2,7 +2,9 @@
 
 A real local Ray (``ray.init(num_cpus=2)``, shut down at the end even on failure) runs a
 tiny trained ``nerel_joint`` pipeline over ~200 documents with every bad-input kind; a
-driver killed mid-run is resumed, and a worker that dies mid-batch is retried by Ray.
+driver killed mid-run is resumed, and a worker that dies mid-batch is retried by Ray. The
+rule-based pipeline of ``annotate_helpers`` fails on one text: by an exception, listed as
+locally, or by killing its worker every time, listed after bounded retries.
 """
 import importlib.util
 import json
@@ -18,6 +20,7 @@ import pytest
 import spacy
 from typer.testing import CliRunner
 
+import annotate_helpers
 from conftest import REPO_ROOT, TINY_DOCS, make_examples
 from pipeline_helpers import cnn_nlp, train
 from nerel_spacy.annotate import AnnotateOptions, Annotated, InputError, Resumed, SettingsRefused, read_done_ids
@@ -52,6 +55,7 @@ def make_crash_once(nlp, name, folder):
     return CrashOnce(folder)
 '''
 CRASH_MARK = "КРАШ"
+HELPERS = Path(annotate_helpers.__file__).resolve()
 MAX_CHARS = 400
 SENTENCES = [text for text, _, _ in TINY_DOCS] + ["Иван Петров работает в Москве .", "Здесь нет сущностей ."]
 
@@ -258,6 +262,63 @@ def test_killed_driver_then_resume_gives_every_id_once(cluster, pipeline, corpus
         id: r for id, r in local_records.items() if not id.startswith("m")
     }
     assert f"skipped (already in output, --resume) │ {len(before)}" in " ".join(result.stderr.split())
+
+
+FAIL_MARK = "ПЛОХО"
+
+
+def failing_run(root: Path, how: str) -> Tuple[Path, Path, List[str]]:
+    """A rule-based pipeline that fails (``how``: raise or exit) on FAIL_MARK, and 12 texts
+    under root/docs, 05.txt holding it: (model, docs, ids)."""
+    model = annotate_helpers.build_pipeline(root / "model", fail_marker=FAIL_MARK, fail_how=how)
+    docs = root / "docs"
+    docs.mkdir()
+    for i in range(12):
+        text = f"{SENTENCES[i % 5]} Номер {i} ." + (f" {FAIL_MARK} ." if i == 5 else "")
+        (docs / f"{i:02d}.txt").write_text(text, encoding="utf-8")
+    return model, docs, [f"{i:02d}.txt" for i in range(12)]
+
+
+@pytest.mark.slow
+@needs_ray
+def test_a_document_the_pipeline_raises_on_fails_alone_as_locally(cluster, tmp_path):
+    model, docs, ids = failing_run(tmp_path, "raise")
+    options = AnnotateOptions(batch_size=4)
+    local = split_events(LocalEngine(str(model), HELPERS).annotate([str(docs)], options))
+    engine = make_engine("ray", str(model), HELPERS, workers=1)
+    try:
+        records, errors = split_events(engine.annotate([str(docs)], options))
+    finally:
+        engine.close()
+    assert (records, errors) == local
+    assert set(records) == set(ids) - {"05.txt"}
+    assert errors["05.txt"]["reason"] == "pipeline-error" and "ValueError" in errors["05.txt"]["message"]
+
+
+@pytest.mark.slow
+@needs_ray
+def test_a_document_that_kills_its_worker_fails_alone_and_the_run_ends(cluster, tmp_path):
+    """Ray retries a batch whose worker died a bounded number of times, then its texts one
+    by one: only the one that kills its worker every time is listed (``worker-died``)."""
+    model, docs, ids = failing_run(tmp_path, "exit")
+    errors = tmp_path / "errors.jsonl"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    # Without bounded retries Ray retries the batch forever: the timeout fails the test.
+    result = subprocess.run(
+        [sys.executable, "-m", "nerel_spacy", "annotate", str(docs), "-m", str(model), "--code", str(HELPERS),
+         "-o", "-", "--errors", str(errors), "--engine", "ray", "--address", cluster, "--workers", "2",
+         "--batch-size", "4"],
+        env=env, capture_output=True, text=True, timeout=420,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "worker died" in result.stderr  # Ray's notes of the deaths: on stderr, not among the records
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(record["id"] for record in records) == [id for id in ids if id != "05.txt"]
+    (error,) = read_jsonl(errors)
+    assert error["id"] == "05.txt" and error["reason"] == "worker-died"
+    assert error["path"] == str(docs / "05.txt") and error["message"].startswith("05.txt: ")
+    assert "failed: worker-died │ 1" in " ".join(result.stderr.split())
 
 
 def test_engine_ray_without_ray_says_what_to_install(monkeypatch, tmp_path):

@@ -48,6 +48,7 @@ from .stream import (
     DEFAULT_MAX_BATCH_CHARS,
     DEFAULT_MAX_CHARS,
     LONG_TEXT_POLICIES,
+    PIPELINE_ERROR,
     AnnotateOptions,
     annotate_sources,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_PACKAGE",
     "DEFAULT_THRESHOLD",
     "LONG_TEXT_POLICIES",
+    "PIPELINE_ERROR",
     "STDIN",
     "STDOUT_ERRORS",
     "TRAINED_PIPELINES",

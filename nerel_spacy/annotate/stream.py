@@ -2,7 +2,9 @@
 
 Texts are read lazily, long ones split into parts, and the parts fed to ``nlp.pipe`` in
 batches of a bounded number of characters, so a run holds one batch, not the corpus
-nor a whole long text's parts, whatever the sizes of its inputs.
+nor a whole long text's parts, whatever the sizes of its inputs. A batch the pipeline
+raises on is run again a part at a time; a text with a part that still raises is an
+input error (``PIPELINE_ERROR``) and the run goes on.
 """
 import itertools
 from collections import deque
@@ -35,6 +37,10 @@ LONG_TEXT_POLICIES = ("split", "skip")
 # Docs processed inside one ``nlp.memory_zone()``: strings added by a zone's docs are
 # freed when it ends, which keeps a long run's memory flat.
 MEMORY_ZONE_DOCS = 10_000
+# Reason in the errors JSONL: the pipeline raised an exception on this text, alone in its
+# batch. Not MemoryError (a smaller batch is no cure for a machine out of memory) nor
+# BaseExceptions such as KeyboardInterrupt: those stop the run.
+PIPELINE_ERROR = "pipeline-error"
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class _Context:
     encoding: Optional[str]
     # Input bytes this part stands for in progress: its share of the source's size.
     progress: int
+    path: Optional[str] = None
 
 
 def annotate_sources(
@@ -106,6 +113,8 @@ def annotate_sources(
     ``heap.TRIM_EVERY_CHARS`` characters. ``on_progress`` is called with the input bytes (``source_size``) each
     annotated part, failure or skip accounts for, so a bar moves within a long text. Raises
     ``nlp.max_length`` to ``options.max_chars`` where it is lower, since no part is longer.
+    A text the pipeline raises on (``_pipe_parts``) is a ``PIPELINE_ERROR``; the parts of it
+    still to come are skipped.
 
     ``with_docs`` also hands each ``Annotated`` event its whole ``Doc`` (a split text's parts
     joined by ``join_parts``), for the formats that write docs. A memory zone ends only
@@ -120,6 +129,7 @@ def annotate_sources(
     seen: Set[str] = set()
     progress = on_progress or (lambda n_bytes: None)
     trimmer = HeapTrimmer()
+    failed: Set[str] = set()  # texts a part of which the pipeline raised on
 
     def skip(event: Event, source: Union[Source, InputError]) -> None:
         pending.append(event)
@@ -159,7 +169,10 @@ def annotate_sources(
             size, n = source_size(source), len(text)
             for index, (start, end) in enumerate(ranges):
                 share = size * end // n - size * start // n
-                yield text[start:end], _Context(source.id, n, ranges, index, used, share)
+                if source.id in failed:  # an earlier part raised: the text fails whole
+                    progress(share)
+                    continue
+                yield text[start:end], _Context(source.id, n, ranges, index, used, share, path_str(source))
 
     texts = feed()
     parts: List[Part] = []
@@ -175,6 +188,13 @@ def annotate_sources(
                 while pending:
                     yield pending.popleft()
                 progress(ctx.progress)
+                if ctx.id in failed:
+                    continue
+                if not isinstance(doc, Doc):
+                    failed.add(ctx.id)
+                    parts, doc_parts = [], []
+                    yield pipeline_error(ctx, doc)
+                    continue
                 trimmer.add(len(doc.text))
                 offset = ctx.ranges[ctx.index][0]
                 parts.append(doc_part(doc, offset))
@@ -202,6 +222,21 @@ def duplicate_id_error(source: Source) -> InputError:
     )
 
 
+def pipeline_error(ctx: _Context, err: Exception) -> InputError:
+    """The error of a text the pipeline raised ``err`` on, annotated alone."""
+    where = ctx.id
+    if len(ctx.ranges) > 1:
+        start, end = ctx.ranges[ctx.index]
+        where += f" (part {ctx.index + 1} of {len(ctx.ranges)}, characters {start}-{end})"
+    raised = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return InputError(
+        ctx.id, PIPELINE_ERROR,
+        f"{where}: the pipeline raised {raised}; the run went on without it. Fix the "
+        "component or the text, then rerun with --resume to retry it",
+        path=ctx.path,
+    )
+
+
 def _whole_texts(
     first: Tuple[str, _Context], rest: Iterator[Tuple[str, _Context]], size: int
 ) -> Iterator[Tuple[str, _Context]]:
@@ -217,18 +252,86 @@ def _whole_texts(
             return
 
 
+Piped = Tuple[Union[Doc, Exception], _Context]
+
+
 def _pipe_parts(
     nlp: Language, parts: Iterable[Tuple[str, _Context]], options: AnnotateOptions
-) -> Iterator[Tuple[Doc, _Context]]:
-    """Run ``parts`` through ``nlp`` in batches of at most ``options.batch_chars`` characters."""
+) -> Iterator[Piped]:
+    """Run ``parts`` through ``nlp`` in batches of at most ``options.batch_chars`` characters.
+
+    Each part comes back, in order, with its ``Doc``, or with the exception the pipeline
+    raised on it alone: a batch that raises is run again a part at a time (``_one_by_one``).
+    """
     if options.n_process > 1:
-        # spaCy's workers batch by count: take so few parts that no batch can pass the budget.
-        batch_size = max(1, min(options.batch_size, options.batch_chars // options.max_chars))
-        yield from nlp.pipe(parts, as_tuples=True, batch_size=batch_size, n_process=options.n_process)
+        yield from _pipe_processes(nlp, parts, options)
         return
     for batch in batch_by_chars(parts, options.batch_chars, options.batch_size, size=_part_chars):
-        docs = nlp.pipe([text for text, _ in batch], batch_size=len(batch))
-        yield from zip(docs, (ctx for _, ctx in batch))
+        try:
+            # Whole, so a batch raises before any of its docs is handed on.
+            docs = list(nlp.pipe([text for text, _ in batch], batch_size=len(batch)))
+        except MemoryError:
+            raise
+        except Exception:
+            yield from _one_by_one(nlp, batch)
+        else:
+            yield from zip(docs, (ctx for _, ctx in batch))
+
+
+Parts = Iterable[Tuple[str, _Context]]
+
+
+def _pipe_processes(nlp: Language, parts: Parts, options: AnnotateOptions) -> Iterator[Piped]:
+    """``nlp.pipe`` with ``options.n_process`` workers; when a worker's batch raises, the
+    parts handed to the workers and not yet back are run here a part at a time, then
+    fresh workers take the rest."""
+    # spaCy's workers batch by count: take so few parts that no batch can pass the budget.
+    batch_size = max(1, min(options.batch_size, options.batch_chars // options.max_chars))
+    rest = iter(parts)
+    while True:
+        sent: Deque[Tuple[str, _Context]] = deque()
+        reading: List[BaseException] = []
+        try:
+            for doc, ctx in nlp.pipe(_sending(rest, sent, reading), as_tuples=True, batch_size=batch_size,
+                                     n_process=options.n_process):
+                sent.popleft()
+                yield doc, ctx
+            return
+        except MemoryError:
+            raise
+        except Exception:  # spaCy's ValueError E871, holding the worker's traceback
+            if reading:  # reading the inputs failed, not the pipeline
+                raise
+            yield from _one_by_one(nlp, list(sent))
+
+
+def _sending(parts: Iterator[Tuple[str, _Context]], sent: Deque[Tuple[str, _Context]],
+             reading: List[BaseException]) -> Parts:
+    """``parts``, each noted in ``sent`` as it goes to the workers, and what reading them
+    raised in ``reading``. Closing this generator leaves ``parts`` open for the next workers."""
+    while True:
+        try:
+            part = next(parts)
+        except StopIteration:
+            return
+        except BaseException as err:
+            reading.append(err)
+            raise
+        sent.append(part)
+        yield part
+
+
+def _one_by_one(nlp: Language, batch: List[Tuple[str, _Context]]) -> Iterator[Piped]:
+    """Each part of ``batch`` through ``nlp`` alone, with its ``Doc`` or what it raised."""
+    for text, ctx in batch:
+        try:
+            (doc,) = nlp.pipe([text], batch_size=1)
+        except MemoryError:
+            raise
+        except Exception as err:
+            yield err, ctx
+        else:
+            yield doc, ctx
 
 
 def _part_chars(part: Tuple[str, _Context]) -> int:

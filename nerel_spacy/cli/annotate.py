@@ -1,10 +1,11 @@
 """``nerel-batch annotate``: run a pipeline over folders, files or stdin into JSONL, DocBin, brat or HTML."""
+import contextlib
 import dataclasses
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -198,7 +199,8 @@ def annotate_command(
     many and however long the texts are (each file is held whole while its parts
     run). On a terminal, a bar shows the input bytes done
     and an ETA. Bad inputs (missing, broken symlinks, unreadable, binary, not
-    UTF-8, empty, too long) are recorded in the errors JSONL and counted; the run
+    UTF-8, empty, too long, a text the pipeline raises on or, with --engine ray,
+    whose worker dies) are recorded in the errors JSONL and counted; the run
     goes on. Every batch is synced to disk, so an interrupted run is continued
     with --resume. Output is JSONL, or with --format a folder of spaCy DocBin
     shards, brat files or HTML pages (see docs/annotate_formats.md).
@@ -311,7 +313,7 @@ def annotate_command(
     events = runner.annotate(inputs, options, done_ids=done, stdin=stdin, with_docs=folder,
                              on_progress=lambda n_bytes: progress.advance(task, n_bytes))
     try:
-        with progress:
+        with progress, _prints_to_stderr(engine is EngineName.ray):
             lib.write_events(events, writer, error_writer, stats=stats, sync_every=batch_size,
                              on_event=lambda event: progress.update(task, docs=stats.docs_seen))
     except KeyboardInterrupt:
@@ -343,6 +345,19 @@ def annotate_command(
         error_writer.close()
     _finish(console, stats, writer, error_writer, model_label, quiet)
     raise typer.Exit(1 if stats.n_failed else 0)
+
+
+@contextlib.contextmanager
+def _prints_to_stderr(active: bool) -> Iterator[None]:
+    """Point ``sys.stdout`` at stderr meanwhile: Ray's driver prints its workers' deaths and
+    retries there, which would land among records written to stdout (they keep the real one)."""
+    stdout = sys.stdout
+    if active:
+        sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
 
 
 def _stdout_is_terminal() -> bool:

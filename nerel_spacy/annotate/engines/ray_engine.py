@@ -9,19 +9,25 @@ through ``annotate_sources``: the same decoding, long-text splitting, character-
 batches and ``memory_zone`` as the local engine. It returns plain JSON lines.
 
 Ray restarts a dead actor and retries its task, so a row can come back twice; the driver
-keeps the first record per id and drops the rest. Records arrive in completion order.
+keeps the first record per id and drops the rest. Records arrive in completion order. A
+task is tried ``ATTEMPTS`` times; the rows of a batch that failed every time run again one
+per task on actors of their own (``_isolate``), and a row whose worker still dies is a
+``WORKER_DIED`` error. A pipeline exception never reaches Ray: ``annotate_sources`` lists
+it as an input error, as locally.
 """
 import json
 import logging
 import math
 import os
+import warnings
+from collections import deque
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Union
+from typing import Any, BinaryIO, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import ray
 from ray.data import ActorPoolStrategy, DataContext
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayError, RayTaskError
 
 from ..model import ModelError, load_pipeline
 from ..records import Annotated, Event, Resumed, model_info
@@ -39,6 +45,10 @@ CHUNK_ROWS = 100_000
 FILE, REMOTE, TEXT = "file", "remote", "text"
 # Output kinds: a record for the JSONL, or an error for the errors file.
 RECORD, ERROR = "record", "error"
+# Tries of a Ray task (a batch, or one row of a failed batch) whose worker process dies.
+ATTEMPTS = 3
+# Reason in the errors JSONL: the worker annotating this input died on it every time, alone.
+WORKER_DIED = "worker-died"
 
 Found = Union[Source, RemoteFile, InputError]
 
@@ -102,6 +112,10 @@ class AnnotateActor:
             "size": np.array(out["size"], dtype=np.int64),
         }
 
+    def annotate(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """The same, as a method a Ray actor handle can call (``RayEngine._isolate``)."""
+        return self(batch)
+
     def _source(self, row: Dict[str, Any], remote_paths: Dict[str, str]) -> Union[Source, InputError]:
         id, kind = str(row["id"]), str(row["kind"])
         if kind == FILE:
@@ -130,6 +144,29 @@ def _row(source: Union[Source, RemoteFile]) -> Dict[str, Any]:
         row.update(text=source.text or "", encoding=source.encoding or "",
                    where="" if source.line is None else str(source.line))
     return row
+
+
+def _batch(rows: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
+    """``rows`` as the numpy batch Ray Data hands ``AnnotateActor``."""
+    return {key: np.array([row[key] for row in rows], dtype=object) for key in rows[0]}
+
+
+def worker_died(row: Dict[str, Any], err: Exception) -> InputError:
+    """The error of a row whose worker died each time it ran alone."""
+    id, kind = str(row["id"]), str(row["kind"])
+    path = None
+    if kind == FILE:
+        path = str(row["where"])
+    elif kind == REMOTE:
+        path = RemoteFile(id, str(row["root"]), str(row["where"]), int(row["size"])).path
+    return InputError(
+        id, WORKER_DIED,
+        f"{id}: the Ray worker annotating it died each of the {ATTEMPTS} times it ran alone "
+        f"({type(err).__name__}): killed (out of memory?) or crashed (a segfault in native code?); "
+        "the run went on without it. Its worker's log is in the Ray session's logs folder; "
+        "--engine local on it alone shows the crash. Rerun with --resume to retry it",
+        path=path,
+    )
 
 
 def _event(kind: str, obj: Dict[str, Any]) -> Event:
@@ -209,6 +246,8 @@ class RayEngine:
         context.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled"
+        # A batch that failed every try is logged with a traceback; _run runs its rows again.
+        logging.getLogger("ray.data._internal.execution.streaming_executor_state").setLevel(logging.CRITICAL)
 
     def _probe(self) -> Dict[str, str]:
         probe = ray.remote(num_cpus=0, max_retries=0)(_load_info)
@@ -269,24 +308,74 @@ class RayEngine:
         if rows:
             yield from self._run(rows, options, emitted, progress)
 
+    def _actor_args(self, options: AnnotateOptions) -> Dict[str, Any]:
+        return {"model": self.model, "code": self.code, "options": options, "settings": self.settings,
+                "threads": self.threads, "cwd": os.getcwd()}
+
     def _run(
         self, rows: List[Dict[str, Any]], options: AnnotateOptions, emitted: Set[str],
         progress: Callable[[int], None],
     ) -> Iterator[Event]:
         blocks = max(1, math.ceil(len(rows) / options.batch_size))
-        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            AnnotateActor,
-            fn_constructor_kwargs={
-                "model": self.model, "code": self.code, "options": options, "settings": self.settings,
-                "threads": self.threads, "cwd": os.getcwd(),
-            },
-            batch_size=options.batch_size,
-            batch_format="numpy",
-            compute=ActorPoolStrategy(size=self.pool_size()),
-            num_cpus=self.threads,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates these keyword arguments, and names no other way to pass them.
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+                AnnotateActor,
+                fn_constructor_kwargs=self._actor_args(options),
+                batch_size=options.batch_size,
+                batch_format="numpy",
+                compute=ActorPoolStrategy(size=self.pool_size()),
+                num_cpus=self.threads,
+                # Ray Data's defaults (-1, -1) retry a task forever: a text that kills its
+                # worker would hang the run. Restarting an actor stays unbounded.
+                max_restarts=-1,
+                max_task_retries=ATTEMPTS - 1,
+            )
+        # A block whose task failed every try is dropped, not the run: its rows go to _isolate.
+        context = getattr(dataset, "context", None) or DataContext.get_current()
+        context.max_errored_blocks = -1
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             yield from self._events(batch, emitted, progress)
+        lost = [row for row in rows if str(row["id"]) not in emitted]
+        if lost:
+            yield from self._isolate(lost, options, emitted, progress)
+
+    def _isolate(
+        self, rows: List[Dict[str, Any]], options: AnnotateOptions, emitted: Set[str],
+        progress: Callable[[int], None],
+    ) -> Iterator[Event]:
+        """Annotate ``rows`` one per task, each actor running one task at a time, so a row that
+        kills its worker takes no other row with it; a row whose worker dies ``ATTEMPTS`` times
+        is a ``WORKER_DIED`` error. An exception the actor raised is a bug: it is raised."""
+        actor_class = ray.remote(AnnotateActor).options(
+            num_cpus=self.threads, max_restarts=-1, max_task_retries=ATTEMPTS - 1,
+        )
+        actors = [actor_class.remote(**self._actor_args(options)) for _ in range(min(self.pool_size(), len(rows)))]
+        idle = list(actors)
+        queue: Deque[Dict[str, Any]] = deque(rows)
+        running: Dict[Any, Tuple[Any, Dict[str, Any]]] = {}
+        try:
+            while queue or running:
+                while idle and queue:
+                    actor, row = idle.pop(), queue.popleft()
+                    running[actor.annotate.remote(_batch([row]))] = (actor, row)
+                (ref,), _ = ray.wait(list(running), num_returns=1)
+                actor, row = running.pop(ref)
+                idle.append(actor)
+                try:
+                    batch = ray.get(ref)
+                except RayTaskError:
+                    raise
+                except RayError as err:  # the actor died (ActorDiedError, ActorUnavailableError, ...)
+                    emitted.add(str(row["id"]))
+                    progress(int(row["size"]))
+                    yield worker_died(row, err)
+                    continue
+                yield from self._events(batch, emitted, progress)
+        finally:
+            for actor in actors:
+                ray.kill(actor)
 
     def _events(
         self, batch: Dict[str, np.ndarray], emitted: Set[str], progress: Callable[[int], None]
