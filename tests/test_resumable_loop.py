@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 from pathlib import Path
 from typing import Dict
@@ -177,6 +178,36 @@ def test_a_kill_between_the_checkpoint_renames_keeps_the_previous_checkpoint(ove
     log = io.StringIO()
     train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
     assert "5 steps done" in log.getvalue()
+
+
+# What a checkpoint held when runs that are resumed today were stopped (December 2025): later
+# versions may add to it, but must resume one of exactly these files and fields as before.
+LEGACY_FILES = {"model", "optimizer.npz", "optimizer.json", "progress.json", "random.json", "numpy_random.npy",
+                "torch_random.npy"}
+LEGACY_FIELDS = {"progress.json": {"config", "losses", "orders", "results", "seconds", "step", "words"},
+                 "optimizer.json": {"nr_update", "last_seen"}, "random.json": {"python", "numpy"}}
+
+
+def test_a_checkpoint_of_the_first_format_still_resumes_to_the_same_model(overrides, uninterrupted, tmp_path,
+                                                                        monkeypatch):
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, 10)
+        with pytest.raises(KeyboardInterrupt):
+            quiet(fresh_nlp(overrides), tmp_path)
+    checkpoint = tmp_path / "checkpoint"
+    assert LEGACY_FILES <= {p.name for p in checkpoint.iterdir()}
+    for path in checkpoint.iterdir():  # nothing newer than the first format
+        if path.name not in LEGACY_FILES:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for name, fields in LEGACY_FIELDS.items():
+        data = json.loads((checkpoint / name).read_text())
+        assert fields <= set(data), name
+        (checkpoint / name).write_text(json.dumps({key: data[key] for key in fields}))
+    log = io.StringIO()
+    train_resumably(fresh_nlp(overrides), tmp_path, stdout=log, stderr=io.StringIO())
+    assert "after step 8: 9 steps done" in " ".join(log.getvalue().split())
+    assert_same_weights(tmp_path / "model-last", uninterrupted / "model-last")
+    assert_same_weights(tmp_path / "model-best", uninterrupted / "model-best")
 
 
 def test_config_differences_names_each_changed_setting():

@@ -118,9 +118,10 @@ def test_a_shim_that_shares_its_id_with_a_node_keeps_its_own_state(tmp_path):
     shim = next(node for node in model.walk() if node.shims).shims[0]
     optimizer = Adam(0.001)
     for name, param in shim._model.named_parameters():
-        optimizer.mom1[(shim.id, name)] = numpy.full(tuple(param.shape), 1.0, dtype="f")
+        optimizer.mom1[(shim.id, name)] = numpy.full(param.numel(), 1.0, dtype="f")  # Adam's moments are flat
     tagger_node = next(node for node in nlp.get_pipe("tagger").model.walk() if node.param_names)
-    optimizer.mom1[(tagger_node.id, tagger_node.param_names[0])] = numpy.full(2, 2.0, dtype="f")
+    first_param = tagger_node.get_param(tagger_node.param_names[0])
+    optimizer.mom1[(tagger_node.id, tagger_node.param_names[0])] = numpy.full(first_param.size, 2.0, dtype="f")
     save_optimizer(optimizer, nlp, tmp_path)
 
     rebuilt, rebuilt_model = torch_nlp()
@@ -141,3 +142,38 @@ def test_random_states_come_back_for_python_numpy_and_torch(tmp_path):
     random.seed(2), numpy.random.seed(2), torch.manual_seed(2)
     load_random_states(tmp_path)
     assert (random.random(), numpy.random.rand(3).tolist(), torch.rand(3).tolist()) == expected
+
+
+def test_moments_of_another_shape_are_refused_with_the_parameter_named(tmp_path):
+    """A code change that keeps the config (a wider layer) must not resume onto the old moments."""
+    nlp, optimizer, _ = trained_nlp(1, use_averages=True)
+    save_optimizer(optimizer, nlp, tmp_path)
+    wider = spacy.blank("ru")
+    wider.add_pipe("tagger", config={"model": {"tok2vec": {**TINY_TOK2VEC, "width": 12}}})
+    wider.initialize(lambda: tagged_examples(wider))
+    assert sorted(stable_names(wider).names()) == sorted(stable_names(nlp).names())  # the same nodes
+    with pytest.raises(ResumeError, match=r"parameter tagger/\d+:\w+ has shape \(\d+,\)") as err:
+        load_optimizer(Adam(0.001, use_averages=True), wider, tmp_path)
+    assert "--fresh" in str(err.value)
+
+
+@Language.factory("test_resumable_state_torch_pipe_wider")
+def make_wider_torch_pipe(nlp, name):
+    return TorchPipe(nlp.vocab, PyTorchWrapper(torch.nn.Linear(2, 3)), name)
+
+
+def test_a_torch_parameter_of_another_shape_is_refused(tmp_path):
+    nlp, model = torch_nlp()
+    shim = next(node for node in model.walk() if node.shims).shims[0]
+    optimizer = Adam(0.001, use_averages=True)
+    for name, param in shim._model.named_parameters():
+        optimizer.mom1[(shim.id, name)] = numpy.zeros(param.numel(), dtype="f")
+        optimizer.averages[(shim.id, name)] = numpy.zeros(tuple(param.shape), dtype="f")
+    save_optimizer(optimizer, nlp, tmp_path)
+    load_optimizer(Adam(0.001, use_averages=True), torch_nlp()[0], tmp_path)  # the same shapes load
+
+    wider = tiny_nlp()
+    wider.initialize(lambda: tagged_examples(wider))
+    wider.add_pipe("test_resumable_state_torch_pipe_wider", name="torchy")
+    with pytest.raises(ResumeError, match=r"parameter torchy/0/shim0:(weight|bias)"):
+        load_optimizer(Adam(0.001, use_averages=True), wider, tmp_path)

@@ -31,7 +31,9 @@ def train_command(
     uninterrupted run would have made. Ctrl-C or SIGTERM stops it after the step in progress,
     with a checkpoint of that step (press Ctrl-C twice to stop at once). A finished run
     removes its checkpoint. A checkpoint written with other settings is refused, with the
-    settings that differ, and so is a second run into an OUTPUT that one is training into.
+    settings that differ, and so is a second run into an OUTPUT that one is training into. A
+    damaged checkpoint is refused too (--fresh removes it), as is a config that reads from
+    inside OUTPUT (a sourced OUTPUT/model-best would be overwritten) or from a missing path.
 
     Example: [bold]nerel-batch train configs/joint_cnn_fast.cfg --output training/cnn --paths.vectors assets/navec_vectors[/bold]
     """
@@ -41,6 +43,7 @@ def train_command(
     from wasabi import msg
 
     from ..resumable import OutputBusy, ResumeError, TrainingStopped, output_lock, train_resumably
+    from ..resumable.checks import check_inputs_outside, check_output_folder
 
     if verbose:
         util.logger.setLevel(logging.DEBUG)
@@ -54,10 +57,17 @@ def train_command(
     with show_validation_error(config_path):
         config = util.load_config(config_path, overrides=overrides, interpolate=False)
     try:
+        check_output_folder(output)
         with output_lock(output):  # before the slow set-up, so that a refusal comes at once
+            check_inputs_outside(config, output)
+            _check_inputs_exist(config, output, fresh)
             msg.divider("Initializing pipeline")
-            with show_validation_error(config_path, hint_fill=False):
-                nlp = init_nlp(config, use_gpu=use_gpu)
+            try:
+                with show_validation_error(config_path, hint_fill=False):
+                    nlp = init_nlp(config, use_gpu=use_gpu)
+            except (OSError, ValueError) as err:
+                raise ResumeError(f"could not build the pipeline of {config_path}: {err}"
+                                  + _resume_hint(output, fresh)) from err
             msg.good("Initialized pipeline")
             msg.divider("Training pipeline")
             train_resumably(nlp, output, resume=not fresh, stdout=sys.stdout, stderr=sys.stderr)
@@ -66,3 +76,24 @@ def train_command(
     except (OutputBusy, ResumeError) as err:
         error(console, err)
         raise typer.Exit(2)
+
+
+def _check_inputs_exist(config, output: Path, fresh: bool) -> None:
+    """Refuse, before the slow set-up, a config whose corpora, sourced pipelines or vectors are missing."""
+    from ..resumable import ResumeError
+    from ..resumable.checks import missing_inputs
+
+    missing = missing_inputs(config)
+    if missing:
+        raise ResumeError("the config reads from paths that do not exist: " + "; ".join(missing) + "."
+                          + _resume_hint(output, fresh))
+
+
+def _resume_hint(output: Path, fresh: bool) -> str:
+    """What to do when the inputs of a run with a checkpoint moved: resuming rebuilds the pipeline from them."""
+    checkpoint = Path(output) / "checkpoint"
+    if fresh or not checkpoint.exists():
+        return ""
+    return (f" Resuming {checkpoint} builds the pipeline again from the inputs the run started with "
+            "(a sourced pipeline, such as --paths.init_model, included): put them back where the config says, "
+            "or pass their new place with --fresh to start over.")

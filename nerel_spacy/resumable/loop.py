@@ -30,14 +30,16 @@ from thinc.api import Config, constant, fix_random_seed
 from wasabi import Printer
 
 from ..training_logger import expected_duration
+from .checks import (
+    MODEL, PROGRESS, READ_ERRORS, check_checkpoint, check_inputs_outside, check_output_folder, damaged,
+    read_progress,
+)
 from .live import LiveProgress
 from .lock import output_lock
 from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
 from .stream import EpochStream, skip_batches
 
 CHECKPOINT_DIR = "checkpoint"
-PROGRESS = "progress.json"
-MODEL = "model"
 
 
 class TrainingStopped(Exception):
@@ -130,10 +132,16 @@ def train_resumably(
     """Train the initialized ``nlp`` into ``output_path`` like ``spacy train``, resumably.
 
     resume: continue from OUTPUT/checkpoint when there is one; False starts afresh and
-        removes it. Raises ``ResumeError`` when the checkpoint's config differs.
+        removes it. Raises ``ResumeError`` when the checkpoint's config differs, when the
+        checkpoint is damaged (it is never trained over: ``resume=False`` removes it), when
+        OUTPUT is a file, and when a path the config reads lies inside OUTPUT.
     Returns the path of model-last. Raises ``OutputBusy`` when another process is
     training into ``output_path``.
+
+    A resumed run equals an uninterrupted one bit for bit on the CPU. On a GPU the CUDA and
+    cupy generators are not saved, so a resumed GPU run draws other dropout masks.
     """
+    check_output_folder(Path(output_path))
     with output_lock(output_path):
         return _train(nlp, Path(output_path), resume=resume, stdout=stdout, stderr=stderr)
 
@@ -167,13 +175,15 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
     stream = EpochStream(list(train_corpus(nlp)), T["batcher"], T["max_epochs"])
 
     progress: Dict[str, Any] = {"step": -1, "results": [], "words": 0, "seconds": 0}
+    check_inputs_outside(config, output_path)  # before anything in OUTPUT is removed or written
     _recover_interrupted_swap(checkpoint)
-    if resume and (checkpoint / PROGRESS).exists():
+    _delete(_removed(checkpoint))
+    if resume and (checkpoint.exists() or checkpoint.is_symlink()):  # whole and readable, or refused
         progress = _load_checkpoint(checkpoint, nlp, optimizer, config_text)
         stream.orders = [list(order) for order in progress["orders"]]
     else:
         clean_output_dir(output_path)
-        shutil.rmtree(checkpoint, ignore_errors=True)
+        _remove_checkpoint(checkpoint)
     batches = iter(stream)
     first_step = progress["step"] + 1
     if first_step:
@@ -181,7 +191,10 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
         for _ in range(first_step):
             optimizer.step_schedules()
             next(dropouts)
-        load_random_states(checkpoint)
+        try:
+            load_random_states(checkpoint)
+        except READ_ERRORS as err:
+            damaged(checkpoint, f"unreadable random states: {err}")
         stdout.write(msg.info(f"Resuming from {checkpoint} after step {progress['step']}: "
                               f"{first_step} steps done{steps_to_go(config, progress['step'])}") + "\n")
 
@@ -276,7 +289,7 @@ def _train(nlp: Language, output_path: Path, *, resume: bool, stdout: IO, stderr
         stop.close()
         finalize_logger()
         save_model(False)
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    _remove_checkpoint(checkpoint)
     if optimizer.averages:
         nlp.use_params(optimizer.averages)
     part = f" ({info['seconds'] - seconds_before} s in this part)" if first_step else ""
@@ -312,15 +325,48 @@ def _recover_interrupted_swap(folder: Path) -> None:
         old.rename(folder)
 
 
+def _removed(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".removed")
+
+
+def _remove_checkpoint(folder: Path) -> None:
+    """Rename, then delete: a kill while deleting leaves checkpoint.removed, not half a checkpoint."""
+    if folder.exists() or folder.is_symlink():
+        _delete(_removed(folder))
+        folder.rename(_removed(folder))
+    _delete(_removed(folder))
+
+
+def _delete(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def _load_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str) -> Dict[str, Any]:
-    progress = json.loads((folder / PROGRESS).read_text(encoding="utf8"))
-    differences = config_differences(progress["config"], config_text)
+    """The progress of a whole checkpoint (the settings first: a damaged checkpoint of other
+    settings is refused for those), with its weights and optimizer state loaded."""
+    progress = read_progress(folder)
+    try:
+        differences = config_differences(progress["config"], config_text)
+    except Exception as err:  # the saved config does not parse
+        damaged(folder, f"unreadable {PROGRESS}: its config: {err}")
     if differences:
         raise ResumeError(
             f"{folder} was written by a run with other settings:\n  " + "\n  ".join(differences)
             + "\nRun with the settings it was written with to resume it, or pass --fresh to "
             "start over (the checkpoint is then removed)."
         )
-    nlp.from_disk(folder / MODEL, exclude=["config.cfg", "vectors"])
-    load_optimizer(optimizer, nlp, folder)
+    check_checkpoint(folder, progress)
+    try:
+        nlp.from_disk(folder / MODEL, exclude=["config.cfg", "vectors"])
+    except READ_ERRORS as err:
+        damaged(folder, f"{MODEL}/ does not load, unreadable or written by other code: {err!r}")
+    try:
+        load_optimizer(optimizer, nlp, folder)
+    except ResumeError:
+        raise
+    except READ_ERRORS as err:
+        damaged(folder, f"unreadable optimizer state: {err!r}")
     return progress

@@ -5,12 +5,16 @@ PyTorch shim's parameters), and those ids are process-wide counters (one for nod
 shims, so a shim's id may equal a node's): a new process that builds the same pipeline gives
 its nodes other ids. ``stable_names`` names every node and shim by its pipe and its place
 in ``model.walk()`` instead, which a rebuilt pipeline repeats.
+
+The random states saved are Python's, numpy's and torch's CPU generator: a resumed run equals
+an uninterrupted one bit for bit on the CPU. The CUDA and cupy generators are not saved, so a
+run on a GPU resumes with other random draws (dropout masks) than it would have made.
 """
 import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Hashable, List, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
@@ -39,6 +43,7 @@ class StableNames:
 
     nodes: Dict[int, Tuple[str, Model]]
     shims: Dict[int, str]
+    shim_objects: Dict[int, Any] = field(default_factory=dict)
     ids: Dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +74,23 @@ class StableNames:
             )
         return self.ids[name], param
 
+    def shape(self, text: str) -> Optional[Tuple[int, ...]]:
+        """The current shape of the parameter ``text`` names, or None where it has none yet."""
+        name, _, param = text.partition(":")
+        owner = self.ids.get(name)
+        node = self.nodes.get(owner) if owner is not None else None
+        if node is not None and node[0] == name:
+            model = node[1]
+            if param in model.param_names and model.has_param(param):
+                return tuple(model.get_param(param).shape)
+            return None
+        torch_model = getattr(self.shim_objects.get(owner), "_model", None)
+        named = getattr(torch_model, "named_parameters", None)
+        if named is None:  # not a PyTorch shim: nothing to compare with
+            return None
+        value = dict(named()).get(param)
+        return tuple(value.shape) if value is not None else None
+
 
 def stable_names(nlp: Language) -> StableNames:
     """Every node and shim of the pipeline's models, named by pipe and place in ``model.walk()``.
@@ -78,6 +100,7 @@ def stable_names(nlp: Language) -> StableNames:
     """
     nodes: Dict[int, Tuple[str, Model]] = {}
     shims: Dict[int, str] = {}
+    shim_objects: Dict[int, Any] = {}
     for pipe_name, pipe in nlp.pipeline:
         model = getattr(pipe, "model", None)
         if model in (None, True, False):
@@ -86,7 +109,8 @@ def stable_names(nlp: Language) -> StableNames:
             nodes.setdefault(node.id, (f"{pipe_name}/{i}", node))
             for j, shim in enumerate(node.shims):
                 shims.setdefault(shim.id, f"{pipe_name}/{i}/shim{j}")
-    return StableNames(nodes, shims)
+                shim_objects.setdefault(shim.id, shim)
+    return StableNames(nodes, shims, shim_objects)
 
 
 def save_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
@@ -107,7 +131,9 @@ def save_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
 def load_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
     """Fill a freshly built optimizer with the state ``save_optimizer`` wrote.
 
-    Only the per-parameter tables; the schedules are advanced by the caller.
+    Only the per-parameter tables; the schedules are advanced by the caller. Each array must
+    fit its parameter as the pipeline now builds it (Adam's moments are flat, of the
+    parameter's size; the averages have its shape), or ``ResumeError`` names the parameter.
     """
     names = stable_names(nlp)
     with numpy.load(folder / OPTIMIZER_ARRAYS) as saved:
@@ -119,12 +145,27 @@ def load_optimizer(optimizer: Optimizer, nlp: Language, folder: Path) -> None:
                     f"The checkpoint has parameter {table} but this optimizer keeps none: "
                     "was use_averages changed?"
                 )
-            target[names.key(text)] = saved[entry].copy()
+            key, value = names.key(text), saved[entry].copy()
+            _check_shape(table, text, value, names.shape(text))
+            target[key] = value
     counts = json.loads((folder / OPTIMIZER_COUNTS).read_text(encoding="utf8"))
     for table in COUNT_TABLES:
         target = getattr(optimizer, table)
         for text, n in counts[table].items():
             target[names.key(text)] = n
+
+
+def _check_shape(table: str, text: str, value: numpy.ndarray, shape: Optional[Tuple[int, ...]]) -> None:
+    if shape is None:
+        return
+    expected = shape if table == "averages" else (int(numpy.prod(shape)),)
+    if tuple(value.shape) != expected:
+        raise ResumeError(
+            f"The checkpoint's optimizer {table} for parameter {text} has shape {tuple(value.shape)}, "
+            f"but this pipeline's parameter needs {expected} (the parameter is {shape}): the pipeline's "
+            "code or its settings changed its size since the checkpoint was written: resume it with the "
+            "code it was written with. Pass --fresh to start over."
+        )
 
 
 def save_random_states(folder: Path) -> None:
