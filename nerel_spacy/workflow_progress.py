@@ -10,7 +10,8 @@ resume where they stopped. This module reads the plan and the folders, and chang
   config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
-  before it are done) or ``not started``. A running stage's step is the one its loop last
+  before it are done), ``damaged`` (a checkpoint whose progress.json cannot be read: the
+  stage cannot resume from it) or ``not started``. A running stage's step is the one its loop last
   wrote to ``.train.live.json`` (``resumable.live``), else its checkpoint's.
 - **Time left**: the steps to go times this machine's seconds per step where the stage
   has run (its checkpoint records both), else the config's ``seconds_per_step``, which
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     import click  # or typer's own copy of it
 
 CHECKPOINT_PROGRESS = Path("checkpoint") / "progress.json"
-DONE, RUNNING, STOPPED, NOT_STARTED = "done", "running", "stopped", "not started"
+OLD_CHECKPOINT_PROGRESS = Path("checkpoint.old") / "progress.json"
+DONE, RUNNING, STOPPED, NOT_STARTED, DAMAGED = "done", "running", "stopped", "not started", "damaged"
 
 
 class WorkflowError(ValueError):
@@ -105,16 +107,21 @@ def _stages_of_line(commands: "click.Group", command: str, line: str) -> List[St
     argv = shlex.split(line)
     if len(argv) < 2 or Path(argv[0]).name != "nerel-batch" or argv[1] not in ("train", "train-rounds"):
         return []
-    params, extra = _parse(commands, argv[1], argv[2:], where=f"project command {command!r}")
+    where = f"project command {command!r}"
+    params, extra = _parse(commands, argv[1], argv[2:], where=where)
     if argv[1] == "train":
-        config = _load_config(Path(params["config_path"]), extra)
+        config = _load_config(Path(params["config_path"]), extra, where)
         return [Stage(command, Path(params["output"]), int(config["training"]["max_steps"] or 0),
                       *_pace(config))]
-    from .rounds.schedule import read_schedule
+    from .rounds.schedule import ScheduleError, read_schedule
 
-    pace = _pace(_load_config(Path(params["config"]), extra))
+    pace = _pace(_load_config(Path(params["config"]), extra, where))
+    try:
+        rounds = read_schedule(params["schedule"])
+    except ScheduleError as err:
+        raise WorkflowError(f"{where}: {err}") from None
     return [Stage(command, Path(params["output"]) / round_.name, round_.steps, *pace, round=round_.name)
-            for round_ in read_schedule(params["schedule"])]
+            for round_ in rounds]
 
 
 def _parse(commands: "click.Group", name: str, args: Sequence[str], where: str):
@@ -130,11 +137,19 @@ def _parse(commands: "click.Group", name: str, args: Sequence[str], where: str):
     return context.params, list(context.args)
 
 
-def _load_config(path: Path, extra: Sequence[str]):
+def _load_config(path: Path, extra: Sequence[str], where: str):
     from spacy import util
     from spacy.cli._util import parse_config_overrides
 
-    return util.load_config(path, overrides=parse_config_overrides(list(extra)), interpolate=False)
+    if not path.is_file():
+        raise WorkflowError(f"{where}: its config {path} does not exist")
+    try:
+        return util.load_config(path, overrides=parse_config_overrides(list(extra)), interpolate=False)
+    except SystemExit:  # spaCy printed what is wrong with an override
+        raise WorkflowError(f"{where}: a config override does not parse (see the message above)") from None
+    except Exception as err:  # thinc's ConfigValidationError, configparser's errors, click's NoSuchOption
+        message = err.format_message() if hasattr(err, "format_message") else str(err).strip()
+        raise WorkflowError(f"{where}: its config {path} cannot be read: {message}") from None
 
 
 def _pace(config) -> tuple:
@@ -147,7 +162,14 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     """What ``stage``'s folder says about it."""
     folder = Path(project_dir) / stage.folder
     holder = lock_holder(folder / LOCK_FILE)
-    progress = _read_json(folder / CHECKPOINT_PROGRESS)
+    path = folder / CHECKPOINT_PROGRESS
+    if not path.exists() and (folder / OLD_CHECKPOINT_PROGRESS).exists():
+        path = folder / OLD_CHECKPOINT_PROGRESS  # the loop takes it back on resuming
+    progress = _read_json(path)
+    # a checkpoint folder without its progress.json is damaged too: the loop writes it whole or not at all
+    damaged = (folder / "checkpoint").exists() and not _readable_progress(progress)
+    if damaged:
+        progress = None
     step = int(progress.get("step", 0)) if progress else 0
     seconds = float(progress["seconds"]) if progress and progress.get("seconds") else None
     live = read_live(folder, holder)
@@ -155,6 +177,8 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
         step, seconds = live["step"], live["seconds"]
     if holder is not None:
         status = RUNNING
+    elif damaged:
+        status = DAMAGED
     elif progress:
         status = STOPPED
     elif (folder / "model-last" / "config.cfg").is_file():
@@ -165,6 +189,13 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     best = performance.get("spans_nerel_f")
     return StageState(stage, status, step, seconds, None if best is None else float(best), holder,
                       None if live is None else live["written"])
+
+
+def _readable_progress(progress: Any) -> bool:
+    """Whether a checkpoint's progress.json holds what resuming reads first: the step."""
+    return (isinstance(progress, dict) and isinstance(progress.get("step"), int)
+            and not isinstance(progress.get("step"), bool) and progress["step"] >= 0
+            and isinstance(progress.get("seconds", 0), (int, float)))
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
@@ -186,6 +217,6 @@ def working_directory(path: Path) -> Iterator[None]:
 
 
 __all__ = [
-    "DONE", "NOT_STARTED", "RUNNING", "STOPPED", "Stage", "StageState", "WorkflowError",
+    "DAMAGED", "DONE", "NOT_STARTED", "RUNNING", "STOPPED", "Stage", "StageState", "WorkflowError",
     "planned_stages", "stage_state",
 ]

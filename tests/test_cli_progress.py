@@ -53,3 +53,31 @@ def test_a_running_stage_shows_the_step_its_loop_reached_and_when(project):  # n
     text = " ".join(unwrapped(result.output).split())
     assert "train running 60/1240" in text and "4.00" in text
     assert re.search(r"training now: training/a \(pid \d+, at step 60 \d+ s ago\)", text), text
+
+
+def test_a_damaged_checkpoint_is_shown_and_named_not_done(project):  # noqa: F811
+    folder = project / "training" / "a"
+    (folder / "checkpoint").mkdir(parents=True)
+    (folder / "model-last").mkdir()
+    (folder / "model-last" / "config.cfg").write_text("", encoding="utf8")
+    (folder / "checkpoint" / "progress.json").write_text('{"step": 4', encoding="utf8")
+    result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(unwrapped(result.output).split())
+    assert "train damaged 0/1240" in text and "done 1240/1240" not in text
+    assert "damaged: training/a/checkpoint (its progress.json cannot be read" in text
+
+
+def test_a_missing_schedule_or_config_exits_2_with_a_message(project):  # noqa: F811
+    (project / "rounds.cfg").unlink()
+    result = runner.invoke(app, ["progress", str(project)])
+    assert result.exit_code == 2 and isinstance(result.exception, (SystemExit, type(None))), result.exception
+    assert "rounds.cfg: no such schedule file" in unwrapped(result.output)
+    (project / "rounds.cfg").write_text("[rounds.one]\nsteps = 30\nlearn_rate = 0.1\n", encoding="utf8")
+    yml = (project / "project.yml").read_text(encoding="utf8")
+    (project / "project.yml").write_text(yml.replace(" --config configs/x.cfg", ""), encoding="utf8")
+    result = runner.invoke(app, ["progress", str(project)])  # train-rounds' default --config is not there
+    assert result.exit_code == 2 and isinstance(result.exception, (SystemExit, type(None))), result.exception
+    assert "its config configs/joint_trf_continue.cfg does not exist" in unwrapped(result.output)
+    result = runner.invoke(app, ["progress", str(project), "--nope"])
+    assert result.exit_code == 2 and "No such option" in unwrapped(result.output)

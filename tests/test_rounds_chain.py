@@ -5,6 +5,7 @@ two-round chain (the second adds static vectors) and, separately, by the same co
 one at a time (set-windows, add-vectors, nerel-batch train); both must end in the same weights.
 """
 import json
+from pathlib import Path
 
 import numpy
 import pytest
@@ -193,3 +194,129 @@ def test_a_round_stopped_by_sigterm_resumes_to_the_weights_of_an_unstopped_chain
     assert "1. first: 3 steps at 0.001 (done)" in lines[0] and "(resume)" in lines[0]
     assert any("Round 2/2 (second): resuming" in line for line in lines)
     assert all(numpy.array_equal(a, b) for a, b in zip(pipeline_weights(final), pipeline_weights(chained[0])))
+
+
+def test_an_output_that_holds_the_model_or_a_model_without_a_transformer_is_refused(workspace, tmp_path):
+    from nerel_spacy.rounds.schedule import folder_checksum
+
+    start = workspace / "start"
+    before = folder_checksum(start)
+    with pytest.raises(ChainError, match="--output .*start holds MODEL .*model-best: .*e.g. .*start_rounds"):
+        run_chain(start / "model-best", ROUNDS[:1], start, settings(workspace, vectors=None))
+    with pytest.raises(ChainError, match="lies inside MODEL"):
+        run_chain(start / "model-best", ROUNDS[:1], start / "model-best" / "r", settings(workspace, vectors=None))
+    with pytest.raises(ChainError, match="is --vectors"):
+        run_chain(start / "model-best", ROUNDS, workspace / "vectors", settings(workspace))
+    assert folder_checksum(start) == before and not (start / "first").exists()
+    cnn = tmp_path / "cnn"
+    cnn.mkdir()
+    (cnn / "config.cfg").write_text('[nlp]\npipeline = ["tok2vec","nerel_joint"]\n', encoding="utf8")
+    with pytest.raises(ChainError, match="has no 'transformer' component .*its pipeline: tok2vec, nerel_joint"):
+        run_chain(cnn, ROUNDS[:1], tmp_path / "out", settings(workspace, vectors=None))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shortened_schedule_copies_its_own_last_rounds_model_best(workspace, chained, tmp_path):
+    import shutil
+
+    from nerel_spacy.rounds.schedule import folder_checksum
+
+    chain = tmp_path / "chain"
+    shutil.copytree(workspace / "chain", chain)
+    assert folder_checksum(chain / "model-best") == folder_checksum(chain / "second" / "model-best")
+    lines = []
+    run_chain(workspace / "start" / "model-best", ROUNDS[:1], chain, settings(workspace), log=lines.append)
+    assert "0 steps to train" in lines[1] and "(round first's model-best)" in lines[-1]
+    assert folder_checksum(chain / "model-best") == folder_checksum(chain / "first" / "model-best")
+    summary = json.loads((chain / SUMMARY).read_text(encoding="utf8"))
+    assert (summary["model_best_round"], summary["model_best_fingerprint"]) == \
+        ("first", json.loads((chain / "first" / RECORD).read_text(encoding="utf8"))["fingerprint"])
+    # a rounds.json written before it said which round model-best came from: copied again
+    del summary["model_best_round"], summary["model_best_fingerprint"]
+    (chain / SUMMARY).write_text(json.dumps(summary), encoding="utf8")
+    shutil.rmtree(chain / "model-best")
+    shutil.copytree(chain / "second" / "model-best", chain / "model-best")  # as if left there by the old code
+    run_chain(workspace / "start" / "model-best", ROUNDS[:1], chain, settings(workspace), log=lambda line: None)
+    assert folder_checksum(chain / "model-best") == folder_checksum(chain / "first" / "model-best")
+    run_chain(workspace / "start" / "model-best", ROUNDS, chain, settings(workspace), log=lambda line: None)
+    assert folder_checksum(chain / "model-best") == folder_checksum(chain / "second" / "model-best")
+
+
+def test_a_stopped_round_resumes_however_output_and_corpus_are_spelled(workspace, chained, tmp_path, monkeypatch):
+    import shutil
+    import signal
+
+    from nerel_spacy.resumable import TrainingStopped
+    from test_resumable_loop import stop_at_step
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    for name in ("train.spacy", "dev.spacy"):
+        shutil.copy(workspace / name, tmp_path / "corpus" / name)
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    shutil.copytree(workspace / "chain" / "first", chain / "first")
+    absolute = settings(workspace, train=tmp_path / "corpus" / "train.spacy", dev=tmp_path / "corpus" / "dev.spacy")
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, 2, signal.SIGTERM)
+        with pytest.raises(TrainingStopped):
+            run_chain(workspace / "start" / "model-best", ROUNDS, chain, absolute, log=lambda line: None)
+    progress_path = chain / "second" / "checkpoint" / "progress.json"
+    progress = json.loads(progress_path.read_text(encoding="utf8"))
+    assert 'init_model = "chain/second_source"' in progress["config"]  # spelled relative to the current folder
+    assert 'train = "corpus/train.spacy"' in progress["config"]
+    shutil.copytree(chain, tmp_path / "other")
+
+    # a checkpoint written with other spellings of the same paths (as before they were normalised) resumes
+    progress["config"] = progress["config"].replace('"chain/', f'"{tmp_path}/chain/').replace(
+        '"corpus/', '"./corpus/')
+    progress_path.write_text(json.dumps(progress), encoding="utf8")
+    relative = settings(workspace, train=Path("corpus/train.spacy"), dev=Path("./corpus/dev.spacy"))
+    lines = []
+    final = run_chain(workspace / "start" / "model-best", ROUNDS, Path("chain"), relative, log=lines.append)
+    assert any("Round 2/2 (second): resuming" in line for line in lines)
+    assert "(resume) after step 2, 1 to go" in lines[0]
+    assert all(numpy.array_equal(a, b) for a, b in zip(pipeline_weights(final), pipeline_weights(chained[0])))
+
+    # one whose settings really differ is refused with advice train-rounds can follow, and that advice works
+    other = tmp_path / "other"
+    progress_path = other / "second" / "checkpoint" / "progress.json"
+    progress = json.loads(progress_path.read_text(encoding="utf8"))
+    progress["config"] = progress["config"].replace('dev = "corpus/dev.spacy"', 'dev = "corpus/train.spacy"')
+    progress_path.write_text(json.dumps(progress), encoding="utf8")
+    with pytest.raises(ChainError) as err:
+        run_chain(workspace / "start" / "model-best", ROUNDS, other, relative, log=lambda line: None)
+    assert "paths.dev: 'corpus/train.spacy' → 'corpus/dev.spacy'" in str(err.value)
+    assert f"delete {Path('other/second/checkpoint')} to train the round again" in str(err.value).replace(
+        str(tmp_path) + "/", "")
+    assert "--fresh" not in str(err.value)
+    shutil.rmtree(other / "second" / "checkpoint")
+    final = run_chain(workspace / "start" / "model-best", ROUNDS, other, relative, log=lambda line: None)
+    assert all(numpy.array_equal(a, b) for a, b in zip(pipeline_weights(final), pipeline_weights(chained[0])))
+
+
+def test_the_loops_advice_to_pass_fresh_becomes_one_train_rounds_can_follow(workspace, chained, tmp_path,
+                                                                          monkeypatch):
+    import shutil
+
+    from nerel_spacy.resumable import ResumeError
+    from nerel_spacy.rounds import chain as chain_module
+
+    chain = tmp_path / "chain"
+    shutil.copytree(workspace / "chain", chain)
+    record = json.loads((chain / "second" / RECORD).read_text(encoding="utf8"))
+    (chain / "second" / RECORD).write_text(json.dumps({**record, "status": "training"}), encoding="utf8")
+    shutil.copytree(chain / "second" / "model-last", chain / "second_source")
+    checkpoint = chain / "second" / "checkpoint"
+
+    def refuse(*args, **kwargs):
+        raise ResumeError(f"checkpoint {checkpoint} is damaged (unreadable optimizer state), so the run cannot "
+                          f"resume from it. Pass --fresh to start over (the checkpoint is then removed), or delete "
+                          f"{checkpoint} yourself and run again.")
+
+    monkeypatch.setattr(chain_module, "train_round", refuse)
+    with pytest.raises(ChainError) as err:
+        run_chain(workspace / "start" / "model-best", ROUNDS, chain, settings(workspace), log=lambda line: None)
+    assert str(err.value) == (f"round second: checkpoint {checkpoint} is damaged (unreadable optimizer state), so "
+                              f"the run cannot resume from it.\nDelete {checkpoint} to train the round again from "
+                              "its start")

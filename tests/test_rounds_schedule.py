@@ -89,3 +89,9 @@ def test_a_folder_checksum_follows_names_and_contents(tmp_path):
     (two / "sub" / "w.bin").rename(two / "sub" / "v.bin")
     assert folder_checksum(one) != folder_checksum(two)
     assert folder_checksum(one / "config.cfg") == folder_checksum(two / "config.cfg")
+
+
+def test_the_empty_rounds_header_may_be_left_out(tmp_path):
+    body = "# a comment first\n[rounds.b]\nsteps = 3\nlearn_rate = 1\n\n[rounds.a]\nsteps = 2\nlearn_rate = 0.5\n"
+    with_header = read_schedule(write(tmp_path, "[rounds]\n\n" + body))
+    assert read_schedule(write(tmp_path, body)) == with_header == [Round("b", 3, 1.0), Round("a", 2, 0.5)]

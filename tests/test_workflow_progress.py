@@ -10,7 +10,7 @@ from nerel_spacy.resumable import output_lock
 from nerel_spacy.resumable.live import LiveProgress
 from nerel_spacy.resumable.lock import lock_holder
 from nerel_spacy.workflow_progress import (
-    DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, planned_stages, stage_state,
+    DAMAGED, DONE, NOT_STARTED, RUNNING, STOPPED, WorkflowError, planned_stages, stage_state,
 )
 
 from conftest import REPO_ROOT
@@ -143,3 +143,43 @@ def test_the_projects_own_all_workflow_has_its_eight_stages():
     ]
     # every stage's config states a pace and the CPU it was measured on
     assert all(s.seconds_per_step and ("AMD EPYC" in s.measured_on or "Intel Xeon" in s.measured_on) for s in stages)
+
+
+def test_a_checkpoint_that_cannot_be_read_is_damaged_not_done(project):
+    train, one, _ = planned_stages(COMMANDS, project)
+    for stage, text in ((train, '{"step": 4'), (one, '{"seconds": 3}')):
+        folder = project / stage.folder
+        (folder / "checkpoint").mkdir(parents=True)
+        (folder / "model-last").mkdir()
+        (folder / "model-last" / "config.cfg").write_text("", encoding="utf8")
+        (folder / "checkpoint" / "progress.json").write_text(text, encoding="utf8")
+        state = stage_state(project, stage)
+        assert (state.status, state.step, state.seconds_left) == (DAMAGED, 0, stage.max_steps * 2.0)
+    (project / one.folder / "checkpoint" / "progress.json").unlink()
+    assert stage_state(project, one).status == DAMAGED  # a checkpoint without it
+    (project / one.folder / "checkpoint").rmdir()
+    (project / one.folder / "checkpoint.old").mkdir()  # the loop takes it back when it resumes
+    (project / one.folder / "checkpoint.old" / "progress.json").write_text('{"step": 9}', encoding="utf8")
+    assert (stage_state(project, one).status, stage_state(project, one).step) == (STOPPED, 9)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda p: (p / "rounds.cfg").unlink(), "project command 'rounds': rounds.cfg: no such schedule file"),
+    (lambda p: (p / "rounds.cfg").write_text("[rounds.a]\nsteps = 0\nlearn_rate = 1\n", encoding="utf8"),
+     "project command 'rounds': rounds.cfg, [rounds.a]: steps must be a positive whole number"),
+    (lambda p: (p / "project.yml").write_text(PROJECT.replace(" --config configs/x.cfg", ""), encoding="utf8"),
+     "project command 'rounds': its config configs/joint_trf_continue.cfg does not exist"),
+    (lambda p: (p / "configs" / "x.cfg").write_text("[training\n", encoding="utf8"),
+     "project command 'train': its config configs/x.cfg cannot be read"),
+])
+def test_a_schedule_or_config_a_stage_names_that_cannot_be_read_is_a_named_error(project, edit, message):
+    edit(project)
+    with pytest.raises(WorkflowError) as err:
+        planned_stages(COMMANDS, project)
+    assert message in str(err.value)
+
+
+def test_a_schedule_without_the_rounds_header_is_read(project):
+    (project / "rounds.cfg").write_text(ROUNDS.replace("[rounds]\n\n", ""), encoding="utf8")
+    assert [str(s.folder) for s in planned_stages(COMMANDS, project)] == ["training/a", "training/r/one",
+                                                                          "training/r/two"]

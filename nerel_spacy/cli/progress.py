@@ -16,7 +16,8 @@ EXAMPLES = """\
   nerel-batch progress . --workflow cnn
   nerel-batch progress . --vars.max_steps 3000
 
-Exit status: 0 printed, 2 no project.yml, no such workflow, or a stage line that does not parse.
+Exit status: 0 printed, 2 no project.yml, no such workflow, a stage line that does not parse, or a
+config or schedule it names that cannot be read.
 """
 
 
@@ -33,13 +34,16 @@ def progress_command(
     the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
     overrides you run the workflow with. Each stage's state comes from its output folder (its
     checkpoint, model-last and lock; a running stage's step from the .train.live.json its
-    loop rewrites every 15 s); nothing is changed. The time left counts training
+    loop rewrites every 15 s; damaged: a checkpoint whose progress.json cannot be read);
+    nothing is changed. The time left counts training
     only, at this machine's pace where a stage has run, else at the pace its config states.
     """
     from spacy.cli._util import parse_config_overrides
 
     from ..training_logger import format_duration
-    from ..workflow_progress import DONE, NOT_STARTED, RUNNING, WorkflowError, planned_stages, stage_state
+    from ..workflow_progress import (
+        DAMAGED, DONE, NOT_STARTED, RUNNING, WorkflowError, planned_stages, stage_state,
+    )
 
     console = Console()
     errors = Console(stderr=True)
@@ -54,6 +58,11 @@ def progress_command(
     except WorkflowError as err:
         error(errors, err)
         raise typer.Exit(2)
+    except Exception as err:  # click's NoSuchOption: an --option without a dot
+        if not hasattr(err, "format_message"):
+            raise
+        error(errors, f"{err.format_message()}; progress takes --workflow and --vars.NAME VALUE overrides")
+        raise typer.Exit(2)
     if not stages:
         console.print(f"Workflow {escape(workflow)} trains nothing (no nerel-batch train or train-rounds line).")
         return
@@ -62,7 +71,7 @@ def progress_command(
                   title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("stage", "state", "steps", "nested F", "s/step", "left"):
         table.add_column(column, justify="left" if column in ("stage", "state") else "right", no_wrap=True)
-    style = {DONE: "green", RUNNING: "bold yellow", NOT_STARTED: "dim"}
+    style = {DONE: "green", RUNNING: "bold yellow", NOT_STARTED: "dim", DAMAGED: "bold red"}
     for state in states:
         pace, left = state.seconds_per_step, state.seconds_left
         table.add_row(
@@ -83,6 +92,11 @@ def progress_command(
                for state in states if state.status == RUNNING]
     if running:
         summary += f"; training now: {', '.join(running)}"
+    damaged = [str(state.stage.folder / "checkpoint") for state in states if state.status == DAMAGED]
+    if damaged:
+        summary += (f"; damaged: {', '.join(damaged)} (its progress.json cannot be read, so the stage cannot "
+                    "resume and is timed from its start; delete that checkpoint to train the stage from its "
+                    "start, as `nerel-batch train --fresh` does)")
     paces = sorted({state.stage.measured_on for state in states
                     if state.status == NOT_STARTED and state.stage.measured_on})
     if paces:

@@ -17,8 +17,9 @@ EXAMPLES = """\
   nerel-batch train-rounds training/run/model-best my_rounds.cfg --output training/run_rounds --plan
 
 Exit status: 0 written (or planned), 2 usage error (a bad schedule, a missing corpus or
-vectors, an OUTPUT another process trains into), 130/143 stopped by Ctrl-C/SIGTERM with a
-checkpoint: run the same command again to resume.
+vectors, a MODEL without a transformer, an OUTPUT that is, holds or lies inside MODEL or
+--vectors, or that another process trains into, a checkpoint that cannot be resumed),
+130/143 stopped by Ctrl-C/SIGTERM with a checkpoint: run the same command again to resume.
 """
 
 
@@ -29,9 +30,9 @@ def train_rounds_command(
     model: Path = typer.Argument(..., help="The trained transformer pipeline the first round continues "
                                  "(e.g. training/joint_trf_heads_more_more/model-best)."),
     schedule: Path = typer.Argument(..., help="The rounds, a .cfg file with one \\[rounds.NAME] section "
-                                    "per round (configs/rounds_headline.cfg)."),
+                                    "per round, in the order they run (configs/rounds_headline.cfg)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for one subfolder per round, model-best "
-                                "(the last round's) and rounds.json."),
+                                "(the last round's) and rounds.json; apart from MODEL and --vectors."),
     corpus: Path = typer.Option(Path("corpus"), "--corpus", help="Folder with train.spacy and dev.spacy."),
     vectors: Optional[Path] = typer.Option(None, "--vectors", help="Static vectors for a round with add_vectors "
                                            "(`nerel-batch prepare-vectors`, e.g. assets/navec_vectors)."),
@@ -50,7 +51,8 @@ def train_rounds_command(
     steps at its learning rate, into OUTPUT/NAME. OUTPUT/NAME/round.json records a fingerprint
     of all the round depends on. Run the same command again and finished rounds are skipped,
     a stopped one continues after its last evaluation, and a round whose settings, starting
-    model or corpus changed is trained again, with every round after it. Extra arguments are
+    model or corpus changed is trained again, with every round after it. To train a stopped
+    round from its start instead, delete OUTPUT/NAME/checkpoint. Extra arguments are
     config overrides for every round (--training.dropout 0.1).
     """
     from spacy.cli._util import parse_config_overrides
@@ -62,7 +64,13 @@ def train_rounds_command(
     console = Console(stderr=True)
     try:
         overrides = parse_config_overrides(ctx.args)
-    except SystemExit:
+    except SystemExit:  # spaCy printed what is wrong with the override
+        raise typer.Exit(2)
+    except Exception as err:  # click's NoSuchOption for an --option without a dot: not one of ours
+        if not hasattr(err, "format_message"):
+            raise
+        error(console, f"{err.format_message().rstrip('.')}: train-rounds' own options are listed by --help; any other "
+                       "argument is a config override for every round, --SECTION.KEY VALUE")
         raise typer.Exit(2)
     settings = ChainSettings(base_config=config, train=corpus / "train.spacy", dev=corpus / "dev.spacy",
                              window=window, stride=stride, eval_frequency=eval_frequency, vectors=vectors,
@@ -70,12 +78,13 @@ def train_rounds_command(
     try:
         rounds = read_schedule(schedule)
         if plan:
-            check_chain(model, rounds, settings)
+            check_chain(model, rounds, settings, output)  # reads only: no lock, nothing written
             planned = plan_chain(model, rounds, output, settings)
             for p in planned:
                 typer.echo(f"{p.index}. {p.round.name}: {p.round.steps} steps at {p.round.learn_rate:g}"
-                           f"{', adds vectors' if p.round.add_vectors else ''}: {p.state}")
-            steps = sum(p.round.steps for p in planned if p.state != "done")
+                           f"{', adds vectors' if p.round.add_vectors else ''}: {p.state}"
+                           f"{' ' + p.note if p.note else ''}")
+            steps = sum(p.steps_left for p in planned)
             typer.echo(f"{steps:,} steps to train{estimate(settings, steps)}")
             return
         run_chain(model, rounds, output, settings,

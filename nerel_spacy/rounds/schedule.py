@@ -1,6 +1,7 @@
 """A schedule of continued-training rounds, read from a ``.cfg`` file, and each round's fingerprint.
 
-A schedule lists rounds in the order they run, one ``[rounds.NAME]`` section each::
+A schedule lists rounds in the order they run, one ``[rounds.NAME]`` section each (an empty
+``[rounds]`` section before them, as thinc's configs have, may be left out)::
 
     [rounds.round6]
     steps = 1000
@@ -33,6 +34,8 @@ from thinc.api import Config
 
 SECTION = "rounds"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HEADER = re.compile(rf"^[ \t]*\[{SECTION}\][ \t]*$", re.MULTILINE)
+ROUND_HEADER = re.compile(rf"^[ \t]*\[{SECTION}\.", re.MULTILINE)
 
 
 class ScheduleError(ValueError):
@@ -65,7 +68,10 @@ def read_schedule(path: Union[str, Path]) -> List[Round]:
     if not path.is_file():
         raise ScheduleError(f"{path}: no such schedule file (see configs/rounds_headline.cfg for the format)")
     try:
-        config = Config().from_str(path.read_text(encoding="utf8"), interpolate=False)
+        text = path.read_text(encoding="utf8")
+        if not HEADER.search(text) and ROUND_HEADER.search(text):
+            text = f"[{SECTION}]\n" + text  # thinc wants the parent section; the format does not need it
+        config = Config().from_str(text, interpolate=False)
     except Exception as err:  # thinc raises its own ConfigValidationError and configparser's errors
         raise ScheduleError(f"{path}: not a readable .cfg file: {err}") from None
     return parse_rounds(config, str(path))
