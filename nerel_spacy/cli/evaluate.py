@@ -86,8 +86,8 @@ def evaluate(
     ),
     splits: Optional[str] = typer.Option(
         None, "--splits", show_default=False,
-        help="The splits of a corpus folder to score, comma-separated [default: dev,test, test where "
-             "there is one]; add train to see the fit (about 8x dev's time on NEREL), or 'all' for "
+        help="The splits of a corpus folder to score, comma-separated (default: dev,test, test where "
+             "there is one); add train to see the fit (about 8x dev's time on NEREL), or 'all' for "
              "every .spacy file. Each named split must be there, test excepted.",
     ),
 ) -> None:
