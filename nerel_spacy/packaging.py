@@ -32,6 +32,7 @@ import srsly
 from packaging.version import InvalidVersion, Version
 from spacy.cli.package import package as spacy_package
 
+from .output_folders import replace_dir
 from .package_meta import PackagingError, with_package_info
 
 DEFAULT_NAME = "nerel_joint"
@@ -211,22 +212,6 @@ def _check_previous_build(package_dir: Path, package_name: str) -> None:
             f"{package_dir} exists and is not a package built by spacy package; "
             "move it away or choose another output folder."
         )
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Rename the finished folder ``new`` to ``target``; an earlier ``target`` is moved aside
-    and deleted once the new one is in place (also used by quantize and trim-vocab)."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    try:
-        new.rename(target)
-    except BaseException:
-        if old.exists() and not target.exists():
-            old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def wheel_backend_problem() -> Optional[str]:

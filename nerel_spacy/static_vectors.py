@@ -15,6 +15,7 @@ from spacy.training.initialize import load_vectors_into_model
 from thinc.api import Model
 
 from .models.static_residual import STATIC_VECTORS, WRAPPED, build_with_static_vectors, init_static_vectors
+from .output_folders import pipeline_write_clash, staged_update
 
 ARCHITECTURE = "nerel.WithStaticVectors.v1"
 SAMPLE_TEXT = "Москва"
@@ -47,9 +48,18 @@ def add_static_vectors(
 def save_with_static_vectors(
     model: Union[str, Path], vectors: Union[str, Path], output: Union[str, Path], **options
 ) -> Language:
-    """Write a copy of ``model`` to ``output`` whose encoder also reads ``vectors``."""
+    """Write a copy of ``model`` to ``output`` whose encoder also reads ``vectors``.
+
+    ``output`` must be a folder other than ``model`` and ``vectors``, neither holding them nor
+    inside them (else a ValueError). The copy is written beside ``output`` and swapped in once
+    complete, so a failed write leaves what was there."""
+
+    clash = pipeline_write_clash(model, Path(output), in_place=False, inputs=[(vectors, "VECTORS")])
+    if clash:
+        raise ValueError(clash)
     nlp = add_static_vectors(spacy.load(model), vectors, **options)
-    nlp.to_disk(output)
+    with staged_update(Path(output)) as staging:
+        nlp.to_disk(staging)
     return nlp
 
 

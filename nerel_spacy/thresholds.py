@@ -20,6 +20,7 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc
 
 from .corpus import find_split_file, read_corpus
+from .output_folders import pipeline_write_clash, staged_update
 from .evaluate import predict_and_score
 from .scoring import cats_arrays, multilabel_prf
 
@@ -220,8 +221,16 @@ def tune_model_thresholds(
 
     ``data`` is a ``.spacy`` file, or a corpus folder whose ``dev.spacy`` is used.
     Raises ``FileNotFoundError`` or ``OSError`` for missing files and ``ValueError``
-    for a pipeline without the component or a bad ``folds``.
+    for a pipeline without the component, a bad ``folds``, or an ``output`` that is a file,
+    holds ``model`` or lies inside it (``output`` = ``model`` is the in-place update). The
+    pipeline is written beside ``output`` first and swapped in once complete, so a failed
+    write (a full disk) leaves the earlier pipeline as it was.
     """
+
+    destination = Path(output if output is not None else model)
+    clash = pipeline_write_clash(model, destination, in_place=True)
+    if clash:
+        raise ValueError(clash)
     data = find_split_file(data, "dev")
     nlp = spacy.load(model)
     joint_component(nlp, component, model)
@@ -230,6 +239,7 @@ def tune_model_thresholds(
         nlp, gold_docs, component=component, min_positives=min_positives, folds=folds,
         batch_size=batch_size,
     )
-    result.destination = Path(output if output is not None else model)
-    nlp.to_disk(result.destination)
+    result.destination = destination
+    with staged_update(destination) as staging:
+        nlp.to_disk(staging)
     return result

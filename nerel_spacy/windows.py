@@ -12,6 +12,8 @@ from typing import Union
 import spacy
 from spacy.language import Language
 
+from .output_folders import pipeline_write_clash, staged_update
+
 STRIDED_SPANS = "spacy-transformers.strided_spans.v1"
 
 
@@ -40,7 +42,16 @@ def load_with_windows(model: Union[str, Path], window: int, stride: int, compone
 def save_with_windows(
     model: Union[str, Path], output: Union[str, Path], window: int, stride: int, component: str = "transformer"
 ) -> Language:
-    """Write a copy of ``model`` to ``output`` that reads with the given windows; weights are unchanged."""
+    """Write a copy of ``model`` to ``output`` that reads with the given windows; weights are unchanged.
+
+    ``output`` may be ``model`` (changed in place) but neither a file, nor a folder holding
+    ``model`` or inside it (a ValueError). The copy is written beside ``output`` and swapped in
+    once complete, so a failed write leaves what was there."""
+
+    clash = pipeline_write_clash(model, Path(output), in_place=True)
+    if clash:
+        raise ValueError(clash)
     nlp = load_with_windows(model, window, stride, component)
-    nlp.to_disk(output)
+    with staged_update(Path(output)) as staging:
+        nlp.to_disk(staging)
     return nlp

@@ -103,6 +103,19 @@ def test_stats_plots_without_matplotlib(runner, corpus_dir, tmp_path, monkeypatc
     assert not (tmp_path / "plots").exists()
 
 
+def test_stats_plots_into_a_file_is_refused(runner, corpus_dir, tmp_path):
+    out, _ = corpus_dir
+    (tmp_path / "afile").write_text("keep me")
+    result = run(runner, "stats", out / "dev.spacy", "--plots", tmp_path / "afile")
+    assert result.exit_code == 1 and "is a file; give a folder for the charts" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no FileExistsError
+    assert (tmp_path / "afile").read_text() == "keep me"
+    pytest.importorskip("matplotlib")
+    result = run(runner, "stats", out / "dev.spacy", "--plots", tmp_path / "afile" / "plots")
+    assert result.exit_code == 1 and "cannot write the charts" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_stats_missing_corpus(runner, tmp_path):
     result = run(runner, "stats", tmp_path / "nope.spacy")
     assert result.exit_code == 1

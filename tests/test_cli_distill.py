@@ -87,6 +87,12 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
         "--token-vector-weight", "0.5",
     ])
     assert result.exit_code == 0, result.output
+    # written beside OUTPUT and renamed: every config names OUTPUT, not the staging folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "texts", "train.spacy"]
+    for config in ("config.cfg", "model-best/config.cfg", "model-last/config.cfg"):
+        text = (out / config).read_text()
+        assert ".partial" not in text and str(out / "distill-corpus") in text
+    assert f'source = "{out / "student-init"}"' in (out / "config.cfg").read_text()
     summary = json.loads((out / "distill.json").read_text())
     assert summary["student"]["layers"] == {"transformer": [1]}
     assert summary["corpus"] == {"gold_docs": 3, "teacher_labelled_texts": 1, "docs": 4, "token_vectors": True}
@@ -160,3 +166,75 @@ def test_cli_refuses_a_cnn_teacher_and_a_full_output_folder(tmp_path):
     assert result.exit_code == 2 and "--overwrite" in result.output
     result = CliRunner().invoke(app, ["distill", str(tmp_path / "nope"), str(tmp_path / "out2"), *args])
     assert result.exit_code == 2 and "TEACHER" in result.output
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A TEACHER folder (only its config.cfg: refusals come before it is loaded) and a corpus."""
+    (tmp_path / "dd" / "model-best").mkdir(parents=True)
+    spacy.blank("ru").to_disk(tmp_path / "dd" / "model-best")
+    save_gold_corpus(tmp_path / "train.spacy")
+    (tmp_path / "dd2" / "distill-corpus").mkdir(parents=True)
+    (tmp_path / "dd2" / "distill-corpus" / "train.spacy").write_bytes(b"hours of teacher outputs")
+    return tmp_path
+
+
+@pytest.mark.parametrize("output, extra, message", [
+    ("dd", [], "holds TEACHER"),  # would rmtree the teacher
+    ("dd/model-best", [], "is TEACHER"),
+    ("dd/model-best/student", [], "inside TEACHER"),
+    ("dd2", ["--teacher-outputs", "dd2/distill-corpus/train.spacy"], "holds --teacher-outputs"),
+    (".", [], "holds TEACHER"),
+    ("corpus", ["--train", "corpus/train.spacy"], "holds --train"),
+    ("corpus", ["--dev", "corpus/train.spacy"], "holds --dev"),
+    ("texts", ["--texts", "texts/a.txt"], "holds --texts"),
+    ("afile", [], "is a file"),
+])
+def test_cli_refuses_an_output_that_would_delete_or_lie_in_an_input(inputs, monkeypatch, output, extra, message):
+    monkeypatch.chdir(inputs)
+    for folder in ("corpus", "texts"):
+        (inputs / folder).mkdir()
+    (inputs / "corpus" / "train.spacy").write_bytes((inputs / "train.spacy").read_bytes())
+    (inputs / "texts" / "a.txt").write_text("Путин посетил Москву.", encoding="utf8")
+    (inputs / "afile").write_text("keep me")
+    before = sorted(str(p.relative_to(inputs)) for p in inputs.rglob("*"))
+    result = CliRunner().invoke(app, ["distill", "dd/model-best", output, "--train", "train.spacy",
+                                      "--dev", "train.spacy", *extra, "--overwrite"])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert sorted(str(p.relative_to(inputs)) for p in inputs.rglob("*")) == before
+    assert (inputs / "dd2" / "distill-corpus" / "train.spacy").read_bytes() == b"hours of teacher outputs"
+
+
+def test_a_failed_run_leaves_the_earlier_output_as_it_was(inputs):
+    """--overwrite replaces OUTPUT only with a finished run: here the teacher is refused."""
+    earlier = inputs / "student"
+    (earlier / "model-best").mkdir(parents=True)
+    (earlier / "model-best" / "meta.json").write_text("{}")
+    result = CliRunner().invoke(app, ["distill", str(inputs / "dd" / "model-best"), str(earlier), "--overwrite",
+                                      "--train", str(inputs / "train.spacy"), "--dev", str(inputs / "train.spacy")])
+    assert result.exit_code == 2 and "no transformer" in result.output
+    assert (earlier / "model-best" / "meta.json").read_text() == "{}"
+    assert sorted(p.name for p in inputs.iterdir()) == ["dd", "dd2", "student", "train.spacy"]
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_in_training_keeps_its_teacher_outputs(teacher_dir, tmp_path, monkeypatch):
+    import spacy.cli.train
+
+    def fail(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(spacy.cli.train, "train", fail)
+    train = save_gold_corpus(tmp_path / "train.spacy")
+    out = tmp_path / "student"
+    args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train)]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, OSError)
+    kept = tmp_path / "student-teacher-outputs.spacy"
+    assert not out.exists() and kept.is_file() and "--teacher-outputs" in " ".join(result.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-teacher-outputs.spacy", "train.spacy"]
+    monkeypatch.undo()
+    result = CliRunner().invoke(app, [*args, "--teacher-outputs", str(kept), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "distill.json").read_text())["corpus"]["copied_from"] == str(kept)

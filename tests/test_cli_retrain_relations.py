@@ -138,3 +138,83 @@ def test_a_pipeline_with_static_vectors_keeps_them_under_its_new_head(project, t
     assert retrained.vocab.vectors.shape == nlp.vocab.vectors.shape
     assert numpy.array_equal(static_projection(retrained).get_param("W"), projection.get_param("W"))
     assert_annotates(retrained)
+
+
+@pytest.fixture
+def run_folder(project, tmp_path):
+    """tmp/rr holding model-best and model-last, as a training run leaves them."""
+    import shutil
+
+    for name in ("model-best", "model-last"):
+        shutil.copytree(project / "pipeline", tmp_path / "rr" / name)
+    return tmp_path / "rr"
+
+
+@pytest.mark.parametrize("output, message", [
+    (".", "holds PIPELINE"),  # rmtree'd model-best and model-last
+    ("model-best", "is PIPELINE"),
+    ("model-best/rel", "inside PIPELINE"),
+    ("corpus-home", "holds --corpus"),
+    ("afile", "is a file"),  # NotADirectoryError after all the training
+])
+def test_an_output_that_would_delete_or_lie_in_an_input_is_refused(project, run_folder, output, message):
+    import shutil
+
+    shutil.copytree(project / "corpus", run_folder / "corpus-home" / "corpus")
+    (run_folder / "afile").write_text("keep me")
+    before = sorted(str(p.relative_to(run_folder)) for p in run_folder.rglob("*"))
+    corpus = run_folder / "corpus-home" / "corpus"
+    result = runner.invoke(app, ["retrain-relations", str(run_folder / "model-best"), str(run_folder / output),
+                                 "--corpus", str(corpus), "--epochs", "1", "--overwrite"])
+    assert result.exit_code == 2 and message in unwrapped(result.output), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert sorted(str(p.relative_to(run_folder)) for p in run_folder.rglob("*")) == before
+
+
+def test_a_cache_inside_the_output_is_refused(project, tmp_path):
+    result = retrain(project, tmp_path / "out", "--epochs", "1", "--cache", str(tmp_path / "out" / "vectors"))
+    assert result.exit_code == 2 and "--cache" in unwrapped(result.output) and not (tmp_path / "out").exists()
+
+
+def test_a_failed_write_leaves_the_earlier_output(project, tmp_path, monkeypatch):
+    from nerel_spacy import relation_retrain
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "meta.json").write_text('{"earlier": true}')
+
+    def disk_full(path, report):
+        path.write_text("{half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(relation_retrain, "write_report", disk_full)
+    result = retrain(project, tmp_path / "out", "--epochs", "1", "--overwrite")
+    assert isinstance(result.exception, OSError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["meta.json"]
+    assert json.loads((tmp_path / "out" / "meta.json").read_text()) == {"earlier": True}
+
+
+def test_the_cache_is_recomputed_for_another_pipeline_at_the_same_path(project, tmp_path):
+    """Replacing the pipeline in place keeps path and corpus: the encoder's weights tell it apart."""
+    import shutil
+
+    shutil.copytree(project / "pipeline", tmp_path / "pipeline")
+    args = ["retrain-relations", str(tmp_path / "pipeline"), str(tmp_path / "out"), "--corpus", str(project / "corpus"),
+            "--epochs", "1", "--cache", str(tmp_path / "cache"), "--overwrite"]
+    assert runner.invoke(app, args).exit_code == 0
+    nlp = spacy.load(tmp_path / "pipeline")
+    nlp.get_pipe("nerel_joint").cfg["relation_threshold"] = 0.4  # not what the vectors depend on
+    nlp.to_disk(tmp_path / "pipeline")
+    same = runner.invoke(app, args)
+    assert same.exit_code == 0 and "Token vectors from" in unwrapped(same.output), same.output
+    tok2vec = nlp.get_pipe("nerel_joint").model.get_ref("tok2vec")
+    node = next(node for node in tok2vec.walk() if "E" in node.param_names and node.has_param("E"))
+    node.set_param("E", node.get_param("E") + 0.5)
+    nlp.to_disk(tmp_path / "pipeline")
+    stale = runner.invoke(app, args)
+    text = unwrapped(stale.output)
+    assert stale.exit_code == 0 and "Token vectors from" not in text, stale.output
+    assert "are stale (encoder changed): computing them again" in text
+    assert json.loads((tmp_path / "cache" / "source.json").read_text())["encoder"]
+    again = runner.invoke(app, args)
+    assert "Token vectors from" in unwrapped(again.output)

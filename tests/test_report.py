@@ -231,3 +231,27 @@ def test_cli_report(run, tmp_path):
     assert missing.exit_code == 2 and "no such file" in unwrapped(missing.output)
     same = runner.invoke(app, ["report", str(run), "-o", str(run)])
     assert same.exit_code == 2 and "can't overwrite" in unwrapped(same.output)
+
+
+def test_cli_report_never_overwrites_what_it_reads(run, tmp_path):
+    """-o the run's errors file (default or --errors), its manifest or a --texts file is refused."""
+    runner = CliRunner()
+    errors = (tmp_path / "out.errors.jsonl").read_bytes()
+    (tmp_path / "mine.jsonl").write_text("{}\n")
+    (tmp_path / "texts.txt").write_text("Текст.")
+    (tmp_path / "out.run.json").write_text("{}")
+    cases = [([], "out.errors.jsonl", "errors file"), ([], "out.run.json", "manifest"),
+             (["--errors", str(tmp_path / "mine.jsonl")], "mine.jsonl", "errors file"),
+             (["--texts", str(tmp_path / "texts.txt")], "texts.txt", "--texts")]
+    for extra, target, what in cases:
+        before = (tmp_path / target).read_bytes()
+        result = runner.invoke(app, ["report", str(run), "-o", str(tmp_path / target), *extra])
+        said = unwrapped(result.output)
+        assert result.exit_code == 2 and "can't overwrite" in said and what in said, result.output
+        assert (tmp_path / target).read_bytes() == before
+    assert (tmp_path / "out.errors.jsonl").read_bytes() == errors
+    (tmp_path / "pages").mkdir()
+    folder = runner.invoke(app, ["report", str(run), "-o", str(tmp_path / "pages")])
+    assert folder.exit_code == 2 and "is a folder" in unwrapped(folder.output), folder.output
+    assert folder.exception is None or isinstance(folder.exception, SystemExit)  # no IsADirectoryError
+    assert not any((tmp_path / "pages").iterdir())

@@ -82,3 +82,20 @@ def test_the_knock_out_zeroes_the_projection_only(trf_dir, vectors_dir):
     assert annotations(nlp) == annotations(spacy.load(trf_dir))
     with pytest.raises(ValueError, match="reads no static vectors"):
         zero_static_vectors(spacy.load(trf_dir))
+
+
+@pytest.mark.parametrize("output, message", [
+    ("run/model-best", "is MODEL"), ("run", "holds MODEL"), ("run/model-best/v", "inside MODEL"),
+    ("vectors", "is VECTORS"), ("afile", "is a file"),
+])
+def test_cli_refuses_an_output_that_would_delete_an_input_or_is_a_file(tmp_path, output, message):
+    for folder in ("run/model-best", "vectors"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "config.cfg").write_text("[nlp]\n")
+    (tmp_path / "afile").write_text("keep me")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    result = CliRunner().invoke(app, ["add-vectors", str(tmp_path / "run" / "model-best"), str(tmp_path / "vectors"),
+                                      str(tmp_path / output)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no NotADirectoryError
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before

@@ -129,3 +129,56 @@ def test_tune_model_saves_to_output_and_checks_its_arguments(tiny_model, tmp_pat
         tune_model_thresholds(model, data, tmp_path / "x", component="joint")
     with pytest.raises(FileNotFoundError, match="nerel-batch convert"):
         tune_model_thresholds(model, tmp_path / "none.spacy")
+
+
+def fake_pipeline(path):
+    path.mkdir(parents=True)
+    (path / "config.cfg").write_text("[nlp]\n")
+    return path
+
+
+@pytest.mark.parametrize("output, message", [
+    ("run", "holds MODEL"), ("run/model-best/tuned", "inside MODEL"), ("afile", "is a file"),
+])
+def test_tune_refuses_an_output_that_would_delete_the_model_or_is_a_file(tmp_path, output, message):
+    from typer.testing import CliRunner
+
+    from nerel_spacy.cli import app
+
+    model = fake_pipeline(tmp_path / "run" / "model-best")
+    (tmp_path / "afile").write_text("keep me")
+    with pytest.raises(ValueError, match=message):
+        tune_model_thresholds(model, tmp_path / "dev.spacy", tmp_path / output)
+    result = CliRunner().invoke(app, ["tune-thresholds", str(model), str(tmp_path / "dev.spacy"),
+                                      "-o", str(tmp_path / output)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (model / "config.cfg").read_text() == "[nlp]\n" and (tmp_path / "afile").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_an_in_place_tune_cut_short_by_a_full_disk_leaves_the_model_as_it_was(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    from spacy.language import Language
+
+    model, data = tiny_model
+    model = shutil.copytree(model, tmp_path / "model")
+    (model / "retrain_relations.json").write_text("{}")  # beside the pipeline: kept by an in-place write
+    before = {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    to_disk = Language.to_disk
+
+    def disk_full(nlp, path, **kwargs):
+        to_disk(nlp, path, **kwargs)
+        (path / "nerel_joint" / "model").write_bytes(b"")  # the write stopped half way
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Language, "to_disk", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        tune_model_thresholds(model, data, min_positives=1, folds=0)
+    assert {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    monkeypatch.undo()
+    result = tune_model_thresholds(model, data, min_positives=1, folds=0)
+    assert result.destination == model and (model / "retrain_relations.json").read_text() == "{}"
+    assert spacy.load(model).get_pipe("nerel_joint").cats_thresholds == result.thresholds

@@ -61,3 +61,41 @@ def test_cli_writes_the_copy_and_rejects_bad_input(trf_dir, tmp_path):
     no_transformer = set_windows(cnn, tmp_path / "z", "8", "6")
     assert no_transformer.exit_code == 2
     assert "no 'transformer' component" in " ".join(no_transformer.output.split())
+
+
+@pytest.mark.parametrize("output, message", [
+    ("run", "holds MODEL"), ("run/model-best/w", "inside MODEL"), ("afile", "is a file"),
+])
+def test_cli_refuses_an_output_that_would_delete_the_model_or_is_a_file(tmp_path, output, message):
+    model = tmp_path / "run" / "model-best"
+    model.mkdir(parents=True)
+    (model / "config.cfg").write_text("[nlp]\n")
+    (tmp_path / "afile").write_text("keep me")
+    result = CliRunner().invoke(app, ["set-windows", str(model), str(tmp_path / output), "--window", "8",
+                                      "--stride", "6"])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no NotADirectoryError
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "afile", "run", "run/model-best", "run/model-best/config.cfg"]
+
+
+@pytest.mark.slow
+def test_an_in_place_change_cut_short_leaves_the_model_as_it_was(trf_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from spacy.language import Language
+
+    model = shutil.copytree(trf_dir, tmp_path / "model")
+    before = {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    to_disk = Language.to_disk
+
+    def disk_full(nlp, path, **kwargs):
+        to_disk(nlp, path, **kwargs)
+        (path / "transformer" / "model").write_bytes(b"")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Language, "to_disk", disk_full)
+    result = CliRunner().invoke(app, ["set-windows", str(model), str(model), "--window", "20", "--stride", "10"])
+    assert isinstance(result.exception, OSError)
+    assert {str(p.relative_to(model)): p.read_bytes() for p in model.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

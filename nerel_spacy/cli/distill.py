@@ -1,6 +1,6 @@
 """``nerel-batch distill``: a shallower, faster student of a trained transformer pipeline."""
 import json
-import shutil
+import os
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -23,6 +23,7 @@ from ..distill.student import plan_layers
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
 from ._console import error, escape
+from ._outputs import input_clash, output_clash, staged_output
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -35,10 +36,14 @@ EXAMPLES = """\
 
 Writes OUTPUT/distill-corpus/train.spacy (the training docs with the teacher's outputs),
 OUTPUT/student-init (the cut-down teacher), OUTPUT/config.cfg, then trains into
-OUTPUT/model-best and OUTPUT/model-last like `spacy train`, and OUTPUT/distill.json.
+OUTPUT/model-best and OUTPUT/model-last like `spacy train`, and OUTPUT/distill.json. The run
+is written beside OUTPUT and renamed to it once trained, so --overwrite replaces an earlier
+OUTPUT only with a finished run; a run that fails keeps the teacher outputs it computed in
+OUTPUT-teacher-outputs.spacy, for --teacher-outputs.
 
 Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, too many
-layers, OUTPUT not empty without --overwrite).
+layers, OUTPUT not empty without --overwrite, OUTPUT a file, one that is, holds or lies inside
+TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts).
 """
 
 
@@ -93,15 +98,16 @@ def distill_command(
     relation types and, on the gold mention pairs, relation triples. Quantize the result
     with `nerel-batch quantize` as any pipeline.
     """
-    import spacy
-    from spacy.cli.train import train as spacy_train
-
     console = Console(stderr=True)
-    if output.exists() and any(output.iterdir()):
-        if not overwrite:
-            error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
-            raise typer.Exit(2)
-        shutil.rmtree(output)
+    inputs = [(teacher_outputs, "--teacher-outputs"), (train, "--train"), (dev, "--dev"),
+              *((path, "--texts") for path in texts)]
+    clash = output_clash(str(teacher), output, "TEACHER", "OUTPUT", "student") or input_clash(output, inputs)
+    if clash:
+        error(console, clash.replace("the copy", "the student"))
+        raise typer.Exit(2)
+    if output.exists() and any(output.iterdir()) and not overwrite:
+        error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
+        raise typer.Exit(2)
     needed = ((teacher / "config.cfg", "TEACHER"), (dev, "--dev"))
     needed += ((train, "--train"),) if teacher_outputs is None else ((teacher_outputs, "--teacher-outputs"),)
     for path, what in needed:
@@ -113,6 +119,35 @@ def distill_command(
     except TextSourceError as err:
         error(console, err)
         raise typer.Exit(2)
+    settings = dict(teacher=teacher, layers=layers, train=train, dev=dev, extra_texts=extra_texts, weight=weight,
+                    token_vector_weight=token_vector_weight, steps=steps, eval_frequency=eval_frequency,
+                    learn_rate=learn_rate, warmup_steps=warmup_steps, attention_dropout=attention_dropout,
+                    batch_size=batch_size, teacher_outputs=teacher_outputs)
+    # The run is written beside OUTPUT and swapped in once trained: an earlier OUTPUT is replaced
+    # only by a complete run, and a failed one leaves no half of one.
+    with staged_output(output) as stage:
+        work = stage if output.is_absolute() else Path(os.path.relpath(stage))
+        teacher_pass: List[Path] = []  # the corpus the teacher pass wrote, once it is complete
+        try:
+            summary = _distill(work, output, console, teacher_pass, **settings)
+        except BaseException:
+            _keep_teacher_outputs(teacher_pass, output, console)
+            raise
+        _relocate_configs(work, output)
+    console.print(f"Wrote {escape(str(output / 'model-best'))} ({summary['seconds']:.0f}s).")
+
+
+def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Path], *, teacher: Path, layers: int,
+             train: Path, dev: Path, extra_texts,
+             weight: float, token_vector_weight: float, steps: int, eval_frequency: int, learn_rate: float,
+             warmup_steps: int, attention_dropout: Optional[float], batch_size: int,
+             teacher_outputs: Optional[Path]) -> dict:
+    """The teacher pass (or its earlier outputs copied), the student and its training, into
+    ``output`` (renamed to ``final`` afterwards); the corpus of a finished teacher pass is
+    appended to ``teacher_pass``."""
+    import spacy
+    from spacy.cli.train import train as spacy_train
+
     started = time.perf_counter()
     try:
         # One load: the teacher annotates the corpus, then is cut down into the student.
@@ -139,8 +174,9 @@ def distill_command(
                 token_vectors=token_vector_weight > 0,
             )
         teacher_seconds = time.perf_counter() - pass_started
+        teacher_pass.append(output / CORPUS_FILE)
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
-                  f"in {teacher_seconds:.0f}s: {escape(str(output / CORPUS_FILE))}.")
+                  f"in {teacher_seconds:.0f}s: {escape(str(final / CORPUS_FILE))}.")
     student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout, token_vector_weight)
     del teacher_nlp
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
@@ -159,4 +195,29 @@ def distill_command(
     if meta.is_file():
         summary["dev_scores"] = json.loads(meta.read_text(encoding="utf8")).get("performance", {})
     write_summary(output, summary)
-    console.print(f"Wrote {escape(str(output / 'model-best'))} ({summary['seconds']:.0f}s).")
+    return summary
+
+
+def _keep_teacher_outputs(teacher_pass: List[Path], output: Path, console: Console) -> None:
+    """After a failed run, move the teacher outputs it computed (the long part) out of the
+    folder about to be removed, next to OUTPUT, and say how to reuse them."""
+    if not teacher_pass or not teacher_pass[0].is_file():
+        return
+    corpus = teacher_pass[0]
+    base = output if output.name else output.resolve()
+    kept = base.with_name(f"{base.name}-teacher-outputs.spacy")
+    try:
+        os.replace(corpus, kept)
+    except OSError:
+        return
+    console.print(f"The run failed; its teacher outputs are kept in {escape(str(kept))}: pass "
+                  f"--teacher-outputs {escape(str(kept))} to skip the teacher pass next time.")
+
+
+def _relocate_configs(work: Path, output: Path) -> None:
+    """Point the configs written in the staging folder ``work`` (the student's sources, the
+    corpus paths) at where they will be once it is renamed to ``output``."""
+    for config in work.rglob("config.cfg"):
+        text = config.read_text(encoding="utf8")
+        if str(work) in text:
+            config.write_text(text.replace(str(work), str(output)), encoding="utf8")

@@ -25,7 +25,8 @@ def report_command(
         metavar="OUT.jsonl", show_default=False, help="The JSONL that 'nerel-batch annotate -o' wrote.",
     )],
     report: Annotated[Path, typer.Option(
-        "--output", "-o", show_default=False, help="The HTML page to write.",
+        "--output", "-o", show_default=False,
+        help="The HTML page to write (a file, and none of those the report reads).",
     )],
     errors: Annotated[Optional[Path], typer.Option(
         help="The errors JSONL of the run \\[default: OUT.errors.jsonl beside OUT.jsonl].",
@@ -48,8 +49,9 @@ def report_command(
     if not output.is_file():
         raise typer.BadParameter(f"{output}: no such file; give the JSONL that annotate -o wrote",
                                  param_hint="OUT.jsonl")
-    if report.resolve() == output.resolve():
-        raise typer.BadParameter("the report can't overwrite the annotate output", param_hint="'--output'")
+    problem = _report_clash(report, output, errors, texts)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="'--output'")
     summary = lib.write_report(
         output, report, errors=errors, texts=texts, samples=samples, top=top, title=title,
     )
@@ -60,3 +62,20 @@ def report_command(
     )
     for item in summary.malformed[:3]:
         console.print(f"[yellow]malformed[/yellow] {escape(str(item))}", highlight=False)
+
+
+def _report_clash(report: Path, output: Path, errors: Optional[Path], texts: Optional[Path]) -> Optional[str]:
+    """Why the page can't be written to ``report``, or None: it is a folder, or one of the
+    files the report reads (the annotate output, its errors file and manifest, --texts)."""
+    from ..annotate import errors_path_for, manifest_path
+
+    if report.is_dir():
+        return f"{report} is a folder; give the HTML file to write, e.g. {report / 'report.html'}"
+    inputs = [(output, "the annotate output"), (errors or errors_path_for(output), "the run's errors file"),
+              (manifest_path(output), "the run's manifest")]
+    if texts is not None and not texts.is_dir():
+        inputs.append((texts, "the --texts file"))
+    for path, what in inputs:
+        if report.resolve() == path.resolve():
+            return f"the report can't overwrite {what} ({path}); give another file"
+    return None

@@ -1,6 +1,6 @@
 """``nerel-batch retrain-relations``: a trained pipeline's relation head, trained again on its frozen encoder."""
+import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ._app import app
 from ._console import error, escape
+from ._outputs import input_clash, output_clash, staged_output
 
 DEFAULT_ARCHITECTURE = "nerel.RelationScorer.v4"
 EXAMPLES = """\
@@ -22,7 +23,8 @@ EXAMPLES = """\
   nerel-batch retrain-relations training/run/model-best training/run_more --continue --epochs 2
 
 Exit status: 0 written, 2 usage error (no relation head, a missing corpus, OUTPUT not empty
-without --overwrite).
+without --overwrite, OUTPUT a file, one that is, holds or lies inside PIPELINE, or one that
+is or holds --corpus or --cache).
 """
 
 
@@ -51,8 +53,10 @@ def retrain_relations_command(
     seed: int = typer.Option(0, "--seed", help="Initial weights and the order of the documents."),
     cache: Optional[Path] = typer.Option(
         None, "--cache", metavar="DIR", help="Keep the encoder's token vectors here and reuse them on the "
-        "next run with the same PIPELINE and corpus.", show_default=False),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists."),
+        "next run with the same PIPELINE (path and encoder weights) and corpus; not inside OUTPUT.",
+        show_default=False),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists (once the new "
+                                   "pipeline is complete; a failed run leaves it as it was)."),
 ) -> None:
     """Train the relation head again, on the encoder's token vectors computed once.
 
@@ -77,6 +81,12 @@ def retrain_relations_command(
         error(console, message)
         raise typer.Exit(2)
 
+    clash = output_clash(str(pipeline), output, "PIPELINE", "OUTPUT", "rel") or input_clash(
+        output, [(corpus, "--corpus")])
+    if clash:
+        fail(clash.replace("the copy", "the retrained pipeline"))
+    if cache is not None and cache.resolve().is_relative_to(output.resolve()):
+        fail(f"--cache {cache} lies in OUTPUT {output}, which the run replaces: keep the cache elsewhere.")
     if output.exists() and any(output.iterdir()) and not overwrite:
         fail(f"{output} exists and is not empty. Pass --overwrite to replace it.")
     for split in ("train", "dev"):
@@ -137,30 +147,38 @@ def retrain_relations_command(
                                        on_epoch=on_epoch, on_batch=lambda: progress.advance(task))
     best = max(curve, key=lambda entry: entry["dev"][rr.SELECT_BY])
     retrained = rr.with_relation_head(nlp, settings, head)
-    if output.exists():
-        shutil.rmtree(output)
-    retrained.to_disk(output)
-    rr.write_report(output / "retrain_relations.json", {
-        "source": str(pipeline), "head": settings, "continued": keep_weights, "epochs": epochs,
-        "batch_size": batch_size, "learn_rate": learn_rate, "seed": seed, "threshold": threshold,
-        "nested_arguments": nested_arguments,
-        "selected_epoch": best["epoch"], "selected_by": rr.SELECT_BY, "curve": curve,
-        "machine": describe_machine(),
-    })
+    with staged_output(output) as staging:  # an earlier OUTPUT is replaced only by a complete one
+        retrained.to_disk(staging)
+        rr.write_report(staging / "retrain_relations.json", {
+            "source": str(pipeline), "head": settings, "continued": keep_weights, "epochs": epochs,
+            "batch_size": batch_size, "learn_rate": learn_rate, "seed": seed, "threshold": threshold,
+            "nested_arguments": nested_arguments,
+            "selected_epoch": best["epoch"], "selected_by": rr.SELECT_BY, "curve": curve,
+            "machine": describe_machine(),
+        })
     console.print(f"[green]✔[/green] {escape(str(output))}: the head of epoch {best['epoch']} (all-pairs F "
                   f"{best['dev'][rr.SELECT_BY]:.3f}; before: {curve[0]['dev'][rr.SELECT_BY]:.3f}).")
 
 
 def _vectors(nlp, examples, pipeline: Path, corpus: Path, cache: Optional[Path], console: Console):
-    """The token vectors of every example, from ``cache`` when it holds this pipeline's and corpus's."""
+    """The token vectors of every example, from ``cache`` when it holds this pipeline's
+    (same path and encoder) and corpus's."""
     from .. import relation_retrain as rr
 
-    source = {"pipeline": str(pipeline.resolve()), **{
-        split: [(corpus / f"{split}.spacy").stat().st_size, (corpus / f"{split}.spacy").stat().st_mtime_ns]
-        for split in examples}}
-    if cache is not None and (cache / "source.json").is_file() and json.loads((cache / "source.json").read_text()) == source:
-        console.print(f"Token vectors from {escape(str(cache))}.")
-        return {split: rr.load_vectors(cache, split) for split in examples}
+    source = cached = None
+    if cache is not None:
+        source = {"pipeline": str(pipeline.resolve()), "encoder": encoder_fingerprint(nlp), **{
+            split: [(corpus / f"{split}.spacy").stat().st_size, (corpus / f"{split}.spacy").stat().st_mtime_ns]
+            for split in examples}}
+        cached = _read_source(cache / "source.json")
+        if cached == source:
+            console.print(f"Token vectors from {escape(str(cache))}.")
+            return {split: rr.load_vectors(cache, split) for split in examples}
+        if cached is not None:
+            changed = ", ".join(key for key in source if cached.get(key) != source[key])
+            console.print(f"Token vectors in {escape(str(cache))} are stale ({escape(changed)} changed): "
+                          "computing them again.")
+        (cache / "source.json").unlink(missing_ok=True)  # arrays half rewritten must not pass for the old ones
     vectors = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
@@ -172,3 +190,58 @@ def _vectors(nlp, examples, pipeline: Path, corpus: Path, cache: Optional[Path],
             rr.save_vectors(cache, split, arrays)
         (cache / "source.json").write_text(json.dumps(source))
     return vectors
+
+
+def _read_source(path: Path) -> Optional[dict]:
+    """What a cache's source.json records, or None when it has none (or an unreadable one)."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def encoder_fingerprint(nlp) -> str:
+    """A digest of what the token vectors depend on: the weights and config of the components
+    before nerel_joint (the transformer) and of nerel_joint's own encoder layers, and the
+    vocab's static vectors, as loaded (saved files differ from save to save: the transformer's
+    carries a temporary folder name). A pipeline replaced at the same path, or given other
+    windows, gets another digest; new thresholds or a new relation head do not."""
+    import numpy
+
+    from .. import relation_retrain as rr
+
+    digest = hashlib.sha256()
+    upstream = nlp.pipe_names[: nlp.pipe_names.index(rr.COMPONENT)]
+    components = nlp.config["components"]
+    settings = {"upstream": {name: components[name] for name in upstream},
+                "tok2vec": components[rr.COMPONENT]["model"].get("tok2vec")}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    models = [nlp.get_pipe(name).model for name in upstream if hasattr(nlp.get_pipe(name), "model")]
+    for model in [*models, nlp.get_pipe(rr.COMPONENT).model.get_ref("tok2vec")]:
+        for node in model.walk():
+            for name in node.param_names:
+                if node.has_param(name):
+                    digest.update(node.ops.to_numpy(node.get_param(name)).tobytes())
+            for shim in node.shims:  # a transformer's torch weights
+                torch_model = getattr(shim, "_model", None)
+                for key, value in sorted(getattr(torch_model, "state_dict", dict)().items()):
+                    digest.update(key.encode())
+                    digest.update(_tensor_bytes(value))
+    vectors = nlp.vocab.vectors
+    digest.update(repr(vectors.shape).encode())
+    digest.update(numpy.ascontiguousarray(vectors.data).tobytes())
+    digest.update(repr(sorted(getattr(vectors, "key2row", {}).items())).encode())
+    return digest.hexdigest()[:16]
+
+
+def _tensor_bytes(value) -> bytes:
+    """A torch tensor's bytes, whatever its dtype; anything else by its repr."""
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    except (ImportError, RuntimeError, TypeError):
+        pass
+    return repr(value).encode()

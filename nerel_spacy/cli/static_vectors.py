@@ -14,7 +14,8 @@ def add_vectors_command(
     model: Path = typer.Argument(..., help="Trained pipeline folder (e.g. training/joint_trf_heads_more_more/model-best)."),
     vectors: Path = typer.Argument(..., help="Static vectors pipeline folder, from `nerel-batch prepare-vectors` "
                                    "(e.g. assets/navec_vectors)."),
-    output: Path = typer.Argument(..., help="Folder for the copy."),
+    output: Path = typer.Argument(..., help="Folder for the copy: not MODEL or VECTORS, nor a folder holding "
+                                  "or inside MODEL."),
     scale: float = typer.Option(32.0, help="Factor on the vectors' projection; under Adam a learning-rate factor "
                                 "for it alone. At 1 it barely moved in 600 steps; 32 at 2.5e-5 (about 8e-4) "
                                 "is what NEREL's round 8 used."),

@@ -120,6 +120,9 @@ def stats(
     relation type, nesting depth and document length."""
     console = Console()
     errors = Console(stderr=True)
+    if plots is not None and plots.exists() and not plots.is_dir():
+        failure(errors, f"--plots {plots} is a file; give a folder for the charts")
+        raise typer.Exit(code=1)
     try:
         docs = read_corpus(corpus)
     except (OSError, ValueError) as err:
@@ -140,5 +143,9 @@ def stats(
         except ImportError:
             failure(errors, "--plots needs matplotlib: pip install 'nerel-spacy[plots]'")
             raise typer.Exit(code=1)
-        written = write_plots(result, plots, corpus.stem)
+        try:
+            written = write_plots(result, plots, corpus.stem)
+        except OSError as err:  # a file on the way to the folder, no permission, a full disk
+            failure(errors, f"cannot write the charts to {plots}: {err}")
+            raise typer.Exit(code=1)
         console.print(f"[green]✔ Wrote {len(written)} charts to {escape(str(plots))}[/green]", highlight=False)
