@@ -169,15 +169,20 @@ def test_train_resumably_refuses_a_corpus_inside_its_output_and_keeps_model_best
     assert (output / "model-best").is_dir()
 
 
+def train_cli(tmp_path, output: str, init_model: str):
+    """``nerel-batch train`` of the continue config into ``output`` from ``init_model``, on a tiny corpus."""
+    train = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in make_nested_examples(spacy.blank("ru"))]).to_disk(train)
+    result = runner.invoke(app, ["train", str(CONTINUE), "--output", output, "--paths.init_model", init_model,
+                                 "--paths.train", str(train), "--paths.dev", str(train)])
+    return result, unwrapped(result.output)
+
+
 def test_the_cli_refuses_a_sourced_model_inside_output_before_removing_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # short paths, which the console does not wrap
     (tmp_path / "tc" / "model-best").mkdir(parents=True)
     (tmp_path / "tc" / "model-best" / "config.cfg").write_text("")
-    train = tmp_path / "train.spacy"
-    DocBin(docs=[eg.reference for eg in make_nested_examples(spacy.blank("ru"))]).to_disk(train)
-    result = runner.invoke(app, ["train", str(CONTINUE), "--output", "tc", "--paths.init_model", "tc/model-best",
-                                 "--paths.train", str(train), "--paths.dev", str(train)])
-    text = unwrapped(result.output)
+    result, text = train_cli(tmp_path, "tc", "tc/model-best")
     assert result.exit_code == 2 and "paths.init_model = tc/model-best" in text and "inside the output" in text, text
     assert "Initializing pipeline" not in text and (tmp_path / "tc" / "model-best" / "config.cfg").exists()
 
@@ -185,11 +190,7 @@ def test_the_cli_refuses_a_sourced_model_inside_output_before_removing_it(tmp_pa
 def test_the_cli_names_a_moved_source_of_a_run_with_a_checkpoint(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out" / "checkpoint").mkdir(parents=True)
-    train = tmp_path / "train.spacy"
-    DocBin(docs=[eg.reference for eg in make_nested_examples(spacy.blank("ru"))]).to_disk(train)
-    result = runner.invoke(app, ["train", str(CONTINUE), "--output", "out", "--paths.init_model", "moved",
-                                 "--paths.train", str(train), "--paths.dev", str(train)])
-    text = unwrapped(result.output)
+    result, text = train_cli(tmp_path, "out", "moved")
     assert result.exit_code == 2 and "components.transformer.source = moved (--paths.init_model)" in text, text
     assert "put them back" in text and "Traceback" not in text
 
@@ -203,11 +204,7 @@ def test_the_cli_turns_an_error_building_the_pipeline_into_a_message(tmp_path, m
     monkeypatch.setattr(spacy.training.initialize, "init_nlp", fail)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "src").mkdir()
-    train = tmp_path / "train.spacy"
-    DocBin(docs=[eg.reference for eg in make_nested_examples(spacy.blank("ru"))]).to_disk(train)
-    result = runner.invoke(app, ["train", str(CONTINUE), "--output", "out", "--paths.init_model", "src",
-                                 "--paths.train", str(train), "--paths.dev", str(train)])
-    text = unwrapped(result.output)
+    result, text = train_cli(tmp_path, "out", "src")
     assert result.exit_code == 2 and "could not build the pipeline" in text and "E050" in text, text
 
 

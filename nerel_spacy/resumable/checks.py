@@ -127,13 +127,8 @@ def read_progress(folder: Path) -> Dict[str, Any]:
     folder = Path(folder)
     if not folder.is_dir():
         damaged(folder, "not a folder")
-    if not (folder / PROGRESS).is_file():
-        damaged(folder, f"missing {PROGRESS}")
-    try:
-        progress = json.loads((folder / PROGRESS).read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        damaged(folder, f"unreadable {PROGRESS}: {err}")
-    if not isinstance(progress, dict) or not isinstance(progress.get("config"), str):
+    progress = _read_json(folder, PROGRESS, ("config",))
+    if not isinstance(progress["config"], str):
         damaged(folder, f"unreadable {PROGRESS}: it holds no config")
     return progress
 
@@ -157,13 +152,14 @@ def check_checkpoint(folder: Path, progress: Dict[str, Any]) -> None:
             saved.files
     except READ_ERRORS as err:
         damaged(folder, f"unreadable {OPTIMIZER_ARRAYS}: {err}")
-    _check_json(folder, OPTIMIZER_COUNTS, COUNT_TABLES)
-    _check_json(folder, RANDOM_STATES, ("python", "numpy"))
+    _read_json(folder, OPTIMIZER_COUNTS, COUNT_TABLES)
+    _read_json(folder, RANDOM_STATES, ("python", "numpy"))
     if not (folder / NUMPY_RANDOM).is_file():
         damaged(folder, f"missing {NUMPY_RANDOM}")
 
 
-def _check_json(folder: Path, name: str, keys: Tuple[str, ...]) -> None:
+def _read_json(folder: Path, name: str, keys: Tuple[str, ...]) -> Dict[str, Any]:
+    """The checkpoint's JSON file ``name``, or ``damaged`` when it is missing, unreadable or lacks a key."""
     if not (folder / name).is_file():
         damaged(folder, f"missing {name}")
     try:
@@ -173,6 +169,7 @@ def _check_json(folder: Path, name: str, keys: Tuple[str, ...]) -> None:
     lacking = [key for key in keys if not isinstance(data, dict) or key not in data]
     if lacking:
         damaged(folder, f"unreadable {name}: no {', '.join(lacking)}")
+    return data
 
 
 def _interpolated(config: Dict[str, Any]) -> Dict[str, Any]:
