@@ -19,8 +19,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .brat import FRAGMENTS_KEY, BratFormatError, ReadReport, check_pairs, read_brat_folder
-from .schema import SPANS_KEY, Schema, load_schema
+from .brat import FRAGMENTS_KEY, BratFormatError, ReadReport, check_pairs, load_schema, read_brat_folder
+from .schema import SPANS_KEY, Schema
 from .spans import get_relations
 
 SPLIT_NAMES = ("train", "dev", "test")

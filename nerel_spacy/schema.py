@@ -1,11 +1,11 @@
 """NEREL's label inventory: 29 entity types and 49 relation types.
 
-The built-in lists match NEREL v1.1's ``annotation.conf``. ``load_schema`` reads
-a user's own ``annotation.conf`` so that a newer release needs no code change.
+The built-in lists match NEREL v1.1's ``annotation.conf``. ``parse_annotation_conf``
+reads a user's own (``nerel_spacy.brat.load_schema`` finds and reads the file), so that a
+newer release needs no code change.
 """
 from dataclasses import dataclass
-from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 ENTITY_TYPES: Tuple[str, ...] = (
     "AGE", "AWARD", "CITY", "COUNTRY", "CRIME", "DATE", "DISEASE", "DISTRICT",
@@ -69,35 +69,3 @@ def parse_annotation_conf(text: str) -> Schema:
     if not entities:
         raise ValueError("annotation.conf has no [entities] section with types in it")
     return Schema(entity_types=entities, relation_types=relations)
-
-
-def load_schema(path: Optional[Union[str, Path]] = None) -> Schema:
-    """The schema from ``path`` (an ``annotation.conf`` or a folder holding one), else NEREL v1.1's.
-
-    A file that is not UTF-8 or has no entity types raises ``BratFormatError`` naming it.
-    """
-    # Imported here: nerel_spacy.brat imports this module.
-    from .brat.report import BratFormatError
-
-    if path is None:
-        return Schema()
-    path = Path(path)
-    if path.is_dir():
-        path = path / "annotation.conf"
-    if not path.exists():
-        return Schema()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BratFormatError(
-            path, None, f"not valid UTF-8 ({err.reason} at byte {err.start})",
-            "re-save annotation.conf as UTF-8",
-        ) from None
-    try:
-        return parse_annotation_conf(text)
-    except ValueError:
-        raise BratFormatError(
-            path, None, "no [entities] section with types in it",
-            "list the entity types under an [entities] line, one per line, or remove "
-            "annotation.conf to use NEREL v1.1's types",
-        ) from None

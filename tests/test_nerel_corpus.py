@@ -11,7 +11,8 @@ import spacy
 
 from nerel_spacy.brat import read_text
 from nerel_spacy.corpus import convert_corpus, read_corpus
-from nerel_spacy.schema import SPANS_KEY, load_schema
+from nerel_spacy.brat import load_schema
+from nerel_spacy.schema import SPANS_KEY
 from nerel_spacy.tokenizer import make_blank_nlp
 
 from conftest import NEREL_DIR, needs_nerel

@@ -6,8 +6,8 @@ Pure reading and alignment: no training code. The result follows the data contra
 
 One module per step: ``ann`` parses the ``.ann`` lines into records, ``doc`` builds
 the ``Doc`` from a text and its records (``links`` resolves the Wikidata ids),
-``reader`` finds and reads the files, and ``report`` holds the error, the warnings
-and the counts.
+``reader`` finds and reads the files, ``conf`` reads a corpus's ``annotation.conf``,
+and ``report`` holds the error, the warnings and the counts.
 
 Bad input never ends in a traceback: each problem becomes a ``BratWarning`` (file,
 1-based line, message, hint) collected in a ``ReadReport``. With ``strict=True`` the
@@ -24,6 +24,7 @@ Choices worth knowing:
   ``doc.user_data["nerel_fragments"]`` and it never enters ``doc.ents``.
 """
 from .ann import BOM, BratAnnotations, BratEntity, BratLink, BratRelation, parse_ann
+from .conf import load_schema
 from .doc import FRAGMENTS_KEY, annotations_to_doc, get_fragments
 from .links import NIL_LINK_IDS
 from .reader import (
@@ -38,6 +39,7 @@ from .reader import (
 from .report import BratFormatError, BratWarning, ReadReport
 
 __all__ = [
+    "load_schema",
     "BOM",
     "DOC_ID_KEY",
     "FRAGMENTS_KEY",
