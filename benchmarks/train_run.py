@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List, Optional
 
 from nerel_spacy.evaluate import evaluate_model
 
@@ -47,7 +48,9 @@ def log_of_output(log_text: str, output: Path, cwd: Path = REPO) -> str:
 
     ``spacy project run all`` writes every stage into one log, each after a ``Running
     command:`` line; keep the sections whose command has ``--output`` ``output`` (several
-    when the workflow was run again after a stop). A log without such lines is one run's."""
+    when the workflow was run again after a stop). ``nerel-batch train-rounds --output OUT``
+    trains round NAME into OUT/NAME, after a ``Round k/n (NAME):`` line: for such an
+    ``output`` keep those lines' parts. A log without such lines is one run's."""
     import shlex
 
     sections = re.split(r"^(?=Running command: )", log_text, flags=re.MULTILINE)
@@ -55,16 +58,27 @@ def log_of_output(log_text: str, output: Path, cwd: Path = REPO) -> str:
         return log_text
     target = (cwd / output).resolve()
 
-    def trains_into_output(section: str) -> bool:
+    def command_output(section: str) -> Optional[Path]:
         if not section.startswith("Running command: "):
-            return False
+            return None
         words = shlex.split(section.splitlines()[0][len("Running command: "):])
-        return any(
-            word == "--output" and i + 1 < len(words) and (cwd / words[i + 1]).resolve() == target
-            for i, word in enumerate(words)
-        )
+        outputs = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--output"]
+        return (cwd / outputs[0]).resolve() if outputs else None
 
-    return "".join(section for section in sections if trains_into_output(section))
+    kept = []
+    for section in sections:
+        folder = command_output(section)
+        if folder == target:
+            kept.append(section)
+        elif folder is not None and target.parent == folder:
+            kept.extend(_round_parts(section, target.name))
+    return "".join(kept)
+
+
+def _round_parts(section: str, name: str) -> List[str]:
+    """The parts of a train-rounds log section that train round ``name``."""
+    parts = re.split(r"^(?=Round \d+/\d+ \()", section, flags=re.MULTILINE)
+    return [part for part in parts if part.startswith("Round ") and re.match(rf"Round \d+/\d+ \({re.escape(name)}\):", part)]
 
 
 def main() -> None:

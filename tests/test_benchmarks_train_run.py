@@ -40,3 +40,30 @@ def test_a_workflow_log_gives_each_output_its_own_sections():
 def test_a_single_run_log_is_read_whole():
     log = f"{HEADER_2}\n  0       0    0.00    0.01\n"
     assert train_run.log_of_output(log, Path("training/anything"), cwd=REPO_ROOT) == log
+
+
+ROUNDS_COMMAND = "Running command: nerel-batch train-rounds m configs/s.cfg --output training/rounds --corpus corpus"
+ROUNDS_LOG = f"""{ROUNDS_COMMAND}
+Round 1/2 (r1): training, 500 steps at 0.0001 from m
+{HEADER_2}
+  0       0   10.00    0.10
+SIGTERM: stopping after this step
+{ROUNDS_COMMAND}
+Round 1/2 (r1): resuming, 500 steps at 0.0001 from m
+{HEADER_2}
+  1     500   20.00    0.20
+ℹ Trained 501 steps in 900 s of training time
+Round 2/2 (r2): training, 500 steps at 5e-05 from training/rounds/r1/model-last
+{HEADER_2}
+  0       0   30.00    0.30
+"""
+
+
+def test_a_round_of_train_rounds_is_read_from_its_parts_of_the_log():
+    """train-rounds --output OUT trains round NAME into OUT/NAME, in parts after 'Round k/n (NAME):'."""
+    r1 = train_run.log_of_output(ROUNDS_LOG, Path("training/rounds/r1"), cwd=REPO_ROOT)
+    assert [(row["#"], row["ENTS_F"]) for row in train_run.parse_training_table(r1)] == [(0, 10.0), (500, 20.0)]
+    assert "900 s of training time" in r1 and "30.00" not in r1
+    r2 = train_run.log_of_output(ROUNDS_LOG, Path("training/rounds/r2"), cwd=REPO_ROOT)
+    assert [(row["#"], row["ENTS_F"]) for row in train_run.parse_training_table(r2)] == [(0, 30.0)]
+    assert train_run.log_of_output(ROUNDS_LOG, Path("training/rounds"), cwd=REPO_ROOT) == ROUNDS_LOG
