@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, List, Optional
 
 from ..brat_writer import atomic_write_text
+from ..output_folders import staged_output
 from .paths import CHECKPOINT, DamagedCheckpoint, checkpoint_step, keep_saved_spellings, output_clash, spelling
 from .schedule import Round, fingerprint, folder_checksum
 
@@ -193,15 +194,6 @@ def _write_json(path: Path, data: Dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def _write_folder_atomically(folder: Path, write: Callable[[Path], Any]) -> None:
-    """``write`` into FOLDER.partial, then put it in FOLDER's place: a stop leaves the old folder or the new."""
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    write(partial)
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
-
-
 def build_source(previous: Path, source: Path, planned: PlannedRound, settings: ChainSettings) -> None:
     """previous's weights with the round's windows (and vectors, for an add_vectors round), written atomically."""
     from ..static_vectors import add_static_vectors
@@ -211,7 +203,8 @@ def build_source(previous: Path, source: Path, planned: PlannedRound, settings: 
     nlp = load_with_windows(previous, round_.window or settings.window, round_.stride or settings.stride)
     if round_.add_vectors:
         add_static_vectors(nlp, settings.vectors, scale=round_.vectors_scale)
-    _write_folder_atomically(source, nlp.to_disk)
+    with staged_output(source) as staging:  # a stop leaves the old folder or the new
+        nlp.to_disk(staging)
 
 
 def round_overrides(planned: PlannedRound, source: Path, settings: ChainSettings) -> Dict[str, Any]:
@@ -359,7 +352,8 @@ def _finish(planned: List[PlannedRound], output: Path, log: Callable[[str], None
     copied = read_summary(output).get("model_best_fingerprint")  # absent in rounds.json before it was kept
     if (any(p.state != "done" for p in planned) or not (final / "config.cfg").exists()
             or copied != last.fingerprint):  # else it is the copy of this last round's
-        _write_folder_atomically(final, lambda partial: shutil.copytree(last.folder / FINAL, partial))
+        with staged_output(final) as staging:
+            shutil.copytree(last.folder / FINAL, staging, dirs_exist_ok=True)
     rounds = [{"name": p.round.name, **{k: v for k, v in (read_record(p.folder) or {}).items() if k != "round"},
                "settings": p.round.settings()} for p in planned]
     summary = {"model": str(final), "model_best_round": last.round.name, "model_best_fingerprint": last.fingerprint,
