@@ -1,0 +1,126 @@
+"""nerel_spacy.resumable.progress_file: which checkpoint a resume reads and whether it can, one rule for
+``nerel-batch train``, ``train-rounds`` and ``nerel-batch progress``."""
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from thinc.api import Adam
+
+from nerel_spacy.resumable.checks import check_checkpoint, read_progress
+from nerel_spacy.resumable.loop import _save_checkpoint
+from nerel_spacy.resumable.progress_file import (
+    ABSENT, DAMAGED, READABLE, progress_problem, read_progress_file,
+)
+
+# A progress.json as loop._save_checkpoint writes it (JSON turns the results' tuples into lists).
+WHOLE = {"step": 4, "results": [[0.5, 0], [0.625, 4]], "words": 120, "losses": {"nerel_joint": 1.5},
+         "seconds": 30, "orders": [[1, 0, 2]], "config": "[training]\nmax_steps = 10\n"}
+
+
+def write_progress(folder: Path, progress) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "progress.json").write_text(progress if isinstance(progress, str) else json.dumps(progress),
+                                          encoding="utf8")
+
+
+def edited(**fields) -> dict:
+    return {key: value for key, value in {**WHOLE, **fields}.items() if value is not None}
+
+
+# OUTPUT folders, each as a kill, a disk or a hand could leave one, and what resuming makes of it:
+# (state, step, the folder named) with the folder as a name beside OUTPUT.
+CASES = {
+    "whole": (lambda out: write_progress(out / "checkpoint", WHOLE), (READABLE, 4, "checkpoint")),
+    "no checkpoint": (lambda out: None, (ABSENT, None, None)),
+    "only checkpoint.removed (a kill while removing it)": (
+        lambda out: write_progress(out / "checkpoint.removed", WHOLE), (ABSENT, None, None)),
+    "only checkpoint.partial (a kill while writing it)": (
+        lambda out: write_progress(out / "checkpoint.partial", WHOLE), (ABSENT, None, None)),
+    "an empty checkpoint folder": (lambda out: (out / "checkpoint").mkdir(), (DAMAGED, None, "checkpoint")),
+    "only checkpoint.old (a kill between the renames)": (
+        lambda out: write_progress(out / "checkpoint.old", WHOLE), (READABLE, 4, "checkpoint.old")),
+    "checkpoint.old beside a checkpoint without progress.json": (
+        lambda out: ((out / "checkpoint").mkdir(), write_progress(out / "checkpoint.old", WHOLE)),
+        (READABLE, 4, "checkpoint.old")),
+    "checkpoint.old cut short": (
+        lambda out: write_progress(out / "checkpoint.old", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint.old")),
+    "progress.json cut short": (
+        lambda out: write_progress(out / "checkpoint", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint")),
+    "no config": (lambda out: write_progress(out / "checkpoint", edited(config=None)), (DAMAGED, None, "checkpoint")),
+    "no results, words or orders": (
+        lambda out: write_progress(out / "checkpoint", {"step": 4, "seconds": 30, "config": ""}),
+        (DAMAGED, None, "checkpoint")),
+    "step as text": (lambda out: write_progress(out / "checkpoint", edited(step="4")), (DAMAGED, None, "checkpoint")),
+    "step 4.0": (lambda out: write_progress(out / "checkpoint", edited(step=4.0)), (DAMAGED, None, "checkpoint")),
+    "step -1": (lambda out: write_progress(out / "checkpoint", edited(step=-1)), (DAMAGED, None, "checkpoint")),
+    "seconds as text": (
+        lambda out: write_progress(out / "checkpoint", edited(seconds="30")), (DAMAGED, None, "checkpoint")),
+    "a list, not an object": (lambda out: write_progress(out / "checkpoint", [4]), (DAMAGED, None, "checkpoint")),
+    "checkpoint is a file": (lambda out: (out / "checkpoint").write_text("x"), (DAMAGED, None, "checkpoint")),
+    "checkpoint is a dangling link": (
+        lambda out: (out / "checkpoint").symlink_to(out / "gone"), (DAMAGED, None, "checkpoint")),
+    "checkpoint is a file beside a whole checkpoint.old": (
+        lambda out: ((out / "checkpoint").write_text("x"), write_progress(out / "checkpoint.old", WHOLE)),
+        (READABLE, 4, "checkpoint.old")),
+}
+
+
+def output_of(tmp_path: Path, case: str) -> Path:
+    output = tmp_path / "project" / "out"
+    output.mkdir(parents=True)
+    CASES[case][0](output)
+    return output
+
+
+def listing(folder: Path):
+    return sorted((str(p.relative_to(folder)), p.is_symlink() or p.is_file()) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_read_progress_file_classifies_each_checkpoint_as_resuming_would_and_moves_nothing(tmp_path, case):
+    output = output_of(tmp_path, case)
+    before = listing(output)
+    found = read_progress_file(output / "checkpoint")
+    state, step, named = CASES[case][1]
+    assert (found.state, found.step) == (state, step)
+    if named is not None:
+        assert found.folder == output / named
+    assert (found.problem is not None) == (state == DAMAGED)
+    assert listing(output) == before
+
+
+def test_a_checkpoint_written_by_the_loop_is_readable_and_whole(tmp_path):
+    checkpoint = tmp_path / "out" / "checkpoint"
+    progress = {"step": 8, "results": [(0.25, 0), (0.5, 4), (0.5, 8)], "words": 931, "losses": {"nerel_joint": 3.25},
+                "seconds": 12, "orders": [[2, 0, 1], [1, 2, 0]]}
+    nlp = spacy.blank("ru")
+    _save_checkpoint(checkpoint, nlp, Adam(0.001), nlp.config.to_str(), progress)
+    found = read_progress_file(checkpoint)
+    assert (found.state, found.step, found.folder) == (READABLE, 8, checkpoint)
+    assert read_progress(checkpoint) == found.progress
+    check_checkpoint(checkpoint, found.progress)
+    # the first format had no losses; nothing else has been added since
+    write_progress(checkpoint, {key: value for key, value in found.progress.items() if key != "losses"})
+    assert read_progress_file(checkpoint).step == 8
+
+
+@pytest.mark.parametrize("progress,says", [
+    ({}, "no config, step, results, words, seconds, orders"),
+    ("[]", "no config, step, results, words, seconds, orders"),
+    (edited(words=None, orders=None), "no words, orders"),
+    (edited(config=3), "it holds no config"),
+    (edited(step=True), 'step = true'),
+    (edited(step="4", seconds=-1), 'step = "4", seconds = -1'),
+    (edited(results=[[0.5]]), "results = [[0.5]]"),
+    (edited(results=[["0.5", 0]]), 'results = [["0.5", 0]]'),
+    (edited(orders=[3]), "orders = [3]"),
+    (edited(losses=[]), "losses = []"),
+])
+def test_progress_problem_names_each_field_the_loop_could_not_use(progress, says):
+    assert says in progress_problem(json.loads(progress) if isinstance(progress, str) else progress)
+
+
+def test_progress_problem_takes_what_the_loop_writes():
+    assert progress_problem(WHOLE) is None
+    assert progress_problem(edited(losses=None, seconds=30.5, results=[])) is None
