@@ -8,9 +8,9 @@ import spacy
 from thinc.api import Adam
 
 from nerel_spacy.resumable.checks import check_checkpoint, read_progress
-from nerel_spacy.resumable.loop import _save_checkpoint
+from nerel_spacy.resumable.loop import _recover_interrupted_swap, _save_checkpoint
 from nerel_spacy.resumable.progress_file import (
-    ABSENT, DAMAGED, READABLE, progress_problem, read_progress_file,
+    ABSENT, DAMAGED, READABLE, progress_problem, read_progress_file, resumed_checkpoint,
 )
 
 # A progress.json as loop._save_checkpoint writes it (JSON turns the results' tuples into lists).
@@ -63,6 +63,9 @@ CASES = {
     "checkpoint is a file beside a whole checkpoint.old": (
         lambda out: ((out / "checkpoint").write_text("x"), write_progress(out / "checkpoint.old", WHOLE)),
         (READABLE, 4, "checkpoint.old")),
+    "checkpoint is a dangling link beside a whole checkpoint.old": (
+        lambda out: ((out / "checkpoint").symlink_to(out / "gone"), write_progress(out / "checkpoint.old", WHOLE)),
+        (READABLE, 4, "checkpoint.old")),
 }
 
 
@@ -88,6 +91,17 @@ def test_read_progress_file_classifies_each_checkpoint_as_resuming_would_and_mov
         assert found.folder == output / named
     assert (found.problem is not None) == (state == DAMAGED)
     assert listing(output) == before
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_loop_takes_back_the_checkpoint_resumed_checkpoint_names(tmp_path, case):
+    output = output_of(tmp_path, case)
+    named = resumed_checkpoint(output / "checkpoint")
+    expected = listing(named) if named.is_dir() else None
+    _recover_interrupted_swap(output / "checkpoint")  # what the loop does first
+    checkpoint = output / "checkpoint"
+    assert (listing(checkpoint) if checkpoint.is_dir() else None) == expected
+    assert not (named.name == "checkpoint.old" and (output / "checkpoint.old").exists())
 
 
 def test_a_checkpoint_written_by_the_loop_is_readable_and_whole(tmp_path):

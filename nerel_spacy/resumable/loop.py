@@ -321,7 +321,7 @@ def _recover_interrupted_swap(folder: Path) -> None:
     """A kill between the two renames of ``_save_checkpoint`` leaves only checkpoint.old: take it
     back (``progress_file.resumed_checkpoint`` is this rule, read only)."""
     if interrupted_swap(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+        _delete(folder)  # a folder without progress.json, or a file or link in its place
         old_checkpoint(folder).rename(folder)
 
 
