@@ -19,12 +19,14 @@ WHOLE = {"step": 4, "results": [[0.5, 0], [0.625, 4]], "words": 120, "losses": {
 
 
 def write_progress(folder: Path, progress) -> None:
+    """FOLDER/progress.json: ``progress`` as JSON, or as the text given."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "progress.json").write_text(progress if isinstance(progress, str) else json.dumps(progress),
                                           encoding="utf8")
 
 
-def edited(**fields) -> dict:
+def whole_progress(**fields) -> dict:
+    """WHOLE with ``fields`` changed (None: left out)."""
     return {key: value for key, value in {**WHOLE, **fields}.items() if value is not None}
 
 
@@ -47,15 +49,15 @@ CASES = {
         lambda out: write_progress(out / "checkpoint.old", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint.old")),
     "progress.json cut short": (
         lambda out: write_progress(out / "checkpoint", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint")),
-    "no config": (lambda out: write_progress(out / "checkpoint", edited(config=None)), (DAMAGED, None, "checkpoint")),
+    "no config": (lambda out: write_progress(out / "checkpoint", whole_progress(config=None)), (DAMAGED, None, "checkpoint")),
     "no results, words or orders": (
         lambda out: write_progress(out / "checkpoint", {"step": 4, "seconds": 30, "config": ""}),
         (DAMAGED, None, "checkpoint")),
-    "step as text": (lambda out: write_progress(out / "checkpoint", edited(step="4")), (DAMAGED, None, "checkpoint")),
-    "step 4.0": (lambda out: write_progress(out / "checkpoint", edited(step=4.0)), (DAMAGED, None, "checkpoint")),
-    "step -1": (lambda out: write_progress(out / "checkpoint", edited(step=-1)), (DAMAGED, None, "checkpoint")),
+    "step as text": (lambda out: write_progress(out / "checkpoint", whole_progress(step="4")), (DAMAGED, None, "checkpoint")),
+    "step 4.0": (lambda out: write_progress(out / "checkpoint", whole_progress(step=4.0)), (DAMAGED, None, "checkpoint")),
+    "step -1": (lambda out: write_progress(out / "checkpoint", whole_progress(step=-1)), (DAMAGED, None, "checkpoint")),
     "seconds as text": (
-        lambda out: write_progress(out / "checkpoint", edited(seconds="30")), (DAMAGED, None, "checkpoint")),
+        lambda out: write_progress(out / "checkpoint", whole_progress(seconds="30")), (DAMAGED, None, "checkpoint")),
     "a list, not an object": (lambda out: write_progress(out / "checkpoint", [4]), (DAMAGED, None, "checkpoint")),
     "checkpoint is a file": (lambda out: (out / "checkpoint").write_text("x"), (DAMAGED, None, "checkpoint")),
     "checkpoint is a dangling link": (
@@ -122,14 +124,14 @@ def test_a_checkpoint_written_by_the_loop_is_readable_and_whole(tmp_path):
 @pytest.mark.parametrize("progress,says", [
     ({}, "no config, step, results, words, seconds, orders"),
     ("[]", "no config, step, results, words, seconds, orders"),
-    (edited(words=None, orders=None), "no words, orders"),
-    (edited(config=3), "it holds no config"),
-    (edited(step=True), 'step = true'),
-    (edited(step="4", seconds=-1), 'step = "4", seconds = -1'),
-    (edited(results=[[0.5]]), "results = [[0.5]]"),
-    (edited(results=[["0.5", 0]]), 'results = [["0.5", 0]]'),
-    (edited(orders=[3]), "orders = [3]"),
-    (edited(losses=[]), "losses = []"),
+    (whole_progress(words=None, orders=None), "no words, orders"),
+    (whole_progress(config=3), "it holds no config"),
+    (whole_progress(step=True), 'step = true'),
+    (whole_progress(step="4", seconds=-1), 'step = "4", seconds = -1'),
+    (whole_progress(results=[[0.5]]), "results = [[0.5]]"),
+    (whole_progress(results=[["0.5", 0]]), 'results = [["0.5", 0]]'),
+    (whole_progress(orders=[3]), "orders = [3]"),
+    (whole_progress(losses=[]), "losses = []"),
 ])
 def test_progress_problem_names_each_field_the_loop_could_not_use(progress, says):
     assert says in progress_problem(json.loads(progress) if isinstance(progress, str) else progress)
@@ -137,4 +139,4 @@ def test_progress_problem_names_each_field_the_loop_could_not_use(progress, says
 
 def test_progress_problem_takes_what_the_loop_writes():
     assert progress_problem(WHOLE) is None
-    assert progress_problem(edited(losses=None, seconds=30.5, results=[])) is None
+    assert progress_problem(whole_progress(losses=None, seconds=30.5, results=[])) is None
