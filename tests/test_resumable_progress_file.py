@@ -1,17 +1,23 @@
 """nerel_spacy.resumable.progress_file: which checkpoint a resume reads and whether it can, one rule for
 ``nerel-batch train``, ``train-rounds`` and ``nerel-batch progress``."""
 import json
+import shutil
 from pathlib import Path
+from typing import Callable, Dict, Optional, Tuple
 
 import pytest
 import spacy
 from thinc.api import Adam
 
+from nerel_spacy.resumable import ResumeError
 from nerel_spacy.resumable.checks import check_checkpoint, read_progress
 from nerel_spacy.resumable.loop import _recover_interrupted_swap, _save_checkpoint
 from nerel_spacy.resumable.progress_file import (
     ABSENT, DAMAGED, READABLE, progress_problem, read_progress_file, resumed_checkpoint,
 )
+from nerel_spacy.rounds.paths import DamagedCheckpoint, checkpoint_progress
+from nerel_spacy.workflow_progress import DAMAGED as STAGE_DAMAGED
+from nerel_spacy.workflow_progress import NOT_STARTED, STOPPED, Stage, stage_state
 
 # A progress.json as loop._save_checkpoint writes it (JSON turns the results' tuples into lists).
 WHOLE = {"step": 4, "results": [[0.5, 0], [0.625, 4]], "words": 120, "losses": {"nerel_joint": 1.5},
@@ -71,6 +77,9 @@ CASES = {
 }
 
 
+Verdict = Tuple[str, Optional[int], Optional[str]]  # state, step, the checkpoint named
+
+
 def output_of(tmp_path: Path, case: str) -> Path:
     output = tmp_path / "project" / "out"
     output.mkdir(parents=True)
@@ -104,6 +113,55 @@ def test_the_loop_takes_back_the_checkpoint_resumed_checkpoint_names(tmp_path, c
     checkpoint = output / "checkpoint"
     assert (listing(checkpoint) if checkpoint.is_dir() else None) == expected
     assert not (named.name == "checkpoint.old" and (output / "checkpoint.old").exists())
+
+
+def train_resume_verdict(output: Path, tmp_path: Path) -> Verdict:
+    """What ``nerel-batch train`` does on resuming: the loop's own recovery (on a copy), then ``read_progress``.
+    The folder named is the one the loop read: checkpoint.old where it took that back."""
+    copy = tmp_path / "loop_copy"
+    shutil.copytree(output, copy, symlinks=True)
+    checkpoint = copy / "checkpoint"
+    _recover_interrupted_swap(checkpoint)
+    taken_back = (output / "checkpoint.old").exists() and not (copy / "checkpoint.old").exists()
+    named = "checkpoint.old" if taken_back else "checkpoint"
+    if not (checkpoint.exists() or checkpoint.is_symlink()):
+        return ABSENT, None, None
+    try:
+        progress = read_progress(checkpoint)
+    except ResumeError as err:
+        assert f"checkpoint {checkpoint} is damaged (" in str(err) and "--fresh" in str(err), str(err)
+        return DAMAGED, None, named
+    return READABLE, progress["step"], named
+
+
+def train_rounds_verdict(output: Path, tmp_path: Path) -> Verdict:
+    """What train-rounds plans for a stopped round in OUTPUT."""
+    try:
+        progress = checkpoint_progress(output)
+    except DamagedCheckpoint as err:
+        return DAMAGED, None, err.path.name
+    if progress is None:
+        return ABSENT, None, None
+    return READABLE, progress["step"], resumed_checkpoint(output / "checkpoint").name
+
+
+def progress_verdict(output: Path, tmp_path: Path) -> Verdict:
+    """What nerel-batch progress shows for a stage training into OUTPUT."""
+    state = stage_state(output.parent, Stage("train", Path(output.name), 10, 1.0, ""))
+    verdict = {NOT_STARTED: ABSENT, STOPPED: READABLE, STAGE_DAMAGED: DAMAGED}[state.status]
+    return (verdict, state.step if verdict == READABLE else None,
+            None if state.checkpoint is None else state.checkpoint.name)
+
+
+READERS: Dict[str, Callable[[Path, Path], Verdict]] = {"train --resume": train_resume_verdict, "train-rounds": train_rounds_verdict,
+                 "progress": progress_verdict}
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("case", CASES)
+def test_train_train_rounds_and_progress_agree_on_every_checkpoint(tmp_path, case, reader):
+    output = output_of(tmp_path, case)
+    assert READERS[reader](output, tmp_path) == CASES[case][1]
 
 
 def test_a_checkpoint_written_by_the_loop_is_readable_and_whole(tmp_path):
