@@ -10,8 +10,8 @@ resume where they stopped. This module reads the plan and the folders, and chang
   config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
-  before it are done), ``damaged`` (a checkpoint that ``nerel-batch train`` would refuse to
-  resume from) or ``not started``. Which checkpoint a resume reads and whether it can are
+  before it are done), ``damaged`` (a checkpoint whose progress.json ``nerel-batch train``
+  refuses to resume from) or ``not started``. Which checkpoint a resume reads and whether it can are
   ``resumable.progress_file``'s rules, the ones train and train-rounds resume by. A running
   stage's step is the one its loop last wrote to ``.train.live.json`` (``resumable.live``),
   else its checkpoint's.

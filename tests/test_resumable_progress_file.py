@@ -36,6 +36,11 @@ def whole_progress(**fields) -> dict:
     return {key: value for key, value in {**WHOLE, **fields}.items() if value is not None}
 
 
+def refused(**fields):
+    """A case: OUTPUT/checkpoint whose progress.json is WHOLE with ``fields`` changed, which the loop refuses."""
+    return lambda out: write_progress(out / "checkpoint", whole_progress(**fields)), (DAMAGED, None, "checkpoint")
+
+
 # OUTPUT folders, each as a kill, a disk or a hand could leave one, and what resuming makes of it:
 # (state, step, the folder named) with the folder as a name beside OUTPUT.
 CASES = {
@@ -55,15 +60,12 @@ CASES = {
         lambda out: write_progress(out / "checkpoint.old", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint.old")),
     "progress.json cut short": (
         lambda out: write_progress(out / "checkpoint", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint")),
-    "no config": (lambda out: write_progress(out / "checkpoint", whole_progress(config=None)), (DAMAGED, None, "checkpoint")),
-    "no results, words or orders": (
-        lambda out: write_progress(out / "checkpoint", {"step": 4, "seconds": 30, "config": ""}),
-        (DAMAGED, None, "checkpoint")),
-    "step as text": (lambda out: write_progress(out / "checkpoint", whole_progress(step="4")), (DAMAGED, None, "checkpoint")),
-    "step 4.0": (lambda out: write_progress(out / "checkpoint", whole_progress(step=4.0)), (DAMAGED, None, "checkpoint")),
-    "step -1": (lambda out: write_progress(out / "checkpoint", whole_progress(step=-1)), (DAMAGED, None, "checkpoint")),
-    "seconds as text": (
-        lambda out: write_progress(out / "checkpoint", whole_progress(seconds="30")), (DAMAGED, None, "checkpoint")),
+    "no config": refused(config=None),
+    "no results, words or orders": refused(results=None, words=None, orders=None),
+    "step as text": refused(step="4"),
+    "step 4.0": refused(step=4.0),
+    "step -1": refused(step=-1),
+    "seconds as text": refused(seconds="30"),
     "a list, not an object": (lambda out: write_progress(out / "checkpoint", [4]), (DAMAGED, None, "checkpoint")),
     "checkpoint is a file": (lambda out: (out / "checkpoint").write_text("x"), (DAMAGED, None, "checkpoint")),
     "checkpoint is a dangling link": (
@@ -153,8 +155,9 @@ def progress_verdict(output: Path, tmp_path: Path) -> Verdict:
             None if state.checkpoint is None else state.checkpoint.name)
 
 
-READERS: Dict[str, Callable[[Path, Path], Verdict]] = {"train --resume": train_resume_verdict, "train-rounds": train_rounds_verdict,
-                 "progress": progress_verdict}
+READERS: Dict[str, Callable[[Path, Path], Verdict]] = {
+    "train --resume": train_resume_verdict, "train-rounds": train_rounds_verdict, "progress": progress_verdict,
+}
 
 
 @pytest.mark.parametrize("reader", READERS)

@@ -124,7 +124,7 @@ def damaged(folder: Path, what: str) -> NoReturn:
 
 def read_progress(folder: Path) -> Dict[str, Any]:
     """OUTPUT/checkpoint/progress.json, or ``damaged`` when the checkpoint lacks it, it cannot be
-    read or it lacks a field the loop reads (``progress_file.progress_problem``)."""
+    read, or a field the loop reads is missing or of another type (``progress_file.progress_problem``)."""
     found = read_progress_file(Path(folder))
     if found.state != READABLE:
         damaged(found.folder, found.problem or "not a folder")

@@ -10,7 +10,9 @@ after its step) or ``damaged`` (a resume refuses it, naming the folder and the p
   checkpoint.old, then checkpoint.partial to checkpoint. A kill between the two renames leaves
   the whole checkpoint in checkpoint.old, and the loop takes it back before it resumes
   (``interrupted_swap``). Readers apply the same rule without moving anything.
-- **Readable.** progress.json holds the fields the loop reads, of the types it writes (``progress_problem``).
+- **Readable.** progress.json holds the fields the loop reads, of the types it writes
+  (``progress_problem``). The other files of a checkpoint (weights, optimizer, random states)
+  are ``checks.check_checkpoint``'s, which the loop applies after comparing the settings.
 
 Nothing here writes, nor imports spaCy: ``nerel-batch progress`` stays quick.
 """
