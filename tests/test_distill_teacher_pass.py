@@ -120,8 +120,12 @@ def test_join_keeps_the_docs_in_order_and_remove_only_what_the_pass_wrote(inputs
     docs = list(DocBin().from_disk(corpus).get_docs(spacy.blank("ru").vocab))
     assert [doc.text for doc in docs] == ["Путин.", "Лавров.", "Газпром."]
     assert docs[0].user_data["teacher"] == {"cats": 0.5}
+    (shards.folder / "parts").mkdir()  # as if killed between the join and the shards' removal
+    second.to_disk(shards.folder / "parts" / "00000.spacy")
     assert TeacherPass(shards.folder).open(_made_from(inputs)) is True  # finished: continued by skipping it
+    assert not (shards.folder / "parts").exists()
     (shards.folder / "notes.txt").write_text("mine")
+    (shards.folder / ".train.spacy.k1ll3d00.tmp").write_bytes(b"half a corpus")
     shards.remove()
     assert sorted(p.name for p in shards.folder.iterdir()) == ["notes.txt"]
     (shards.folder / "notes.txt").unlink()

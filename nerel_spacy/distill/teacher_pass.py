@@ -95,11 +95,13 @@ class TeacherPass:
             self._discard()  # shards without a manifest were not written by this code: don't trust them
             atomic_write_text(self.folder / MANIFEST_FILE, json.dumps(inputs, indent=2) + "\n")
         self.manifest = earlier or inputs
+        if self.finished:  # killed after the join, before the shards were removed
+            shutil.rmtree(self.folder / PARTS_DIR, ignore_errors=True)
         complete = set(self.shards())
         for stale in [*self.folder.glob(_TEMPORARY), *(self.folder / PARTS_DIR).glob(_TEMPORARY),
                       *(p for p in (self.folder / PARTS_DIR).glob("*.spacy") if p not in complete)]:
             stale.unlink(missing_ok=True)
-        return self.finished or bool(self.shards())
+        return self.finished or bool(complete)
 
     def add_shard(self, docs: DocBin) -> Path:
         """Write ``docs`` as the next shard, whole or not at all."""
@@ -129,8 +131,8 @@ class TeacherPass:
 
     def _discard(self) -> None:
         shutil.rmtree(self.folder / PARTS_DIR, ignore_errors=True)
-        self.corpus.unlink(missing_ok=True)
-        (self.folder / MANIFEST_FILE).unlink(missing_ok=True)
+        for path in [self.corpus, self.folder / MANIFEST_FILE, *self.folder.glob(_TEMPORARY)]:
+            path.unlink(missing_ok=True)
 
     def _read_manifest(self) -> Optional[Dict[str, object]]:
         path = self.folder / MANIFEST_FILE
