@@ -107,7 +107,8 @@ def pipeline_write_clash(model: Union[str, Path], out_dir: Path, *, in_place: bo
     return clash or input_clash(out_dir, inputs, out_name)
 
 
-def _link_or_copy(source: str, target: str) -> None:
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link ``target`` to ``source``, or a copy where the file system has none."""
     try:
         os.link(source, target, follow_symlinks=False)
     except OSError:  # another file system, or one without hard links
@@ -124,9 +125,9 @@ def carry_over(old: Path, new: Path) -> None:
         if target.exists() or target.is_symlink():
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            shutil.copytree(entry, target, symlinks=True, copy_function=link_or_copy)
         else:
-            _link_or_copy(str(entry), str(target))
+            link_or_copy(str(entry), str(target))
 
 
 @contextmanager
@@ -156,5 +157,5 @@ def replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["carry_over", "input_clash", "meta_names", "output_clash", "pipeline_write_clash", "replace_dir",
-           "staged_output", "staged_update", "staging_dir"]
+__all__ = ["carry_over", "input_clash", "link_or_copy", "meta_names", "output_clash", "pipeline_write_clash",
+           "replace_dir", "staged_output", "staged_update", "staging_dir"]

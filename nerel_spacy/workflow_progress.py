@@ -10,9 +10,11 @@ resume where they stopped. This module reads the plan and the folders, and chang
   config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
-  before it are done), ``damaged`` (a checkpoint whose progress.json cannot be read: the
-  stage cannot resume from it) or ``not started``. A running stage's step is the one its loop last
-  wrote to ``.train.live.json`` (``resumable.live``), else its checkpoint's.
+  before it are done), ``damaged`` (a checkpoint whose progress.json ``nerel-batch train``
+  refuses to resume from) or ``not started``. Which checkpoint a resume reads and whether it can are
+  ``resumable.progress_file``'s rules, the ones train and train-rounds resume by. A running
+  stage's step is the one its loop last wrote to ``.train.live.json`` (``resumable.live``),
+  else its checkpoint's.
 - **Time left**: the steps to go times this machine's seconds per step where the stage
   has run (its checkpoint records both), else the config's ``seconds_per_step``, which
   the config says where it was measured.
@@ -27,12 +29,11 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
 
 from .resumable.live import read_live
 from .resumable.lock import LOCK_FILE, lock_holder
+from .resumable.progress_file import ABSENT, CHECKPOINT, DAMAGED as DAMAGED_CHECKPOINT, read_progress_file
 
 if TYPE_CHECKING:
     import click  # or typer's own copy of it
 
-CHECKPOINT_PROGRESS = Path("checkpoint") / "progress.json"
-OLD_CHECKPOINT_PROGRESS = Path("checkpoint.old") / "progress.json"
 DONE, RUNNING, STOPPED, NOT_STARTED, DAMAGED = "done", "running", "stopped", "not started", "damaged"
 
 
@@ -61,6 +62,8 @@ class StageState:
     best_nested_f: Optional[float]  # model-best's dev spans_nerel_f, where there is one
     holder: Optional[int]  # the pid that holds the lock of a running stage
     live_written: Optional[float] = None  # when a running stage last wrote its step (Unix time)
+    checkpoint: Optional[Path] = None  # the checkpoint a resume reads, relative to the project, where there is one
+    damage: Optional[str] = None  # what is wrong with a damaged checkpoint, in the words of train's refusal
 
     @property
     def seconds_per_step(self) -> Optional[float]:
@@ -162,16 +165,10 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     """What ``stage``'s folder says about it."""
     folder = Path(project_dir) / stage.folder
     holder = lock_holder(folder / LOCK_FILE)
-    path = folder / CHECKPOINT_PROGRESS
-    if not path.exists() and (folder / OLD_CHECKPOINT_PROGRESS).exists():
-        path = folder / OLD_CHECKPOINT_PROGRESS  # the loop takes it back on resuming
-    progress = _read_json(path)
-    # a checkpoint folder without its progress.json is damaged too: the loop writes it whole or not at all
-    damaged = (folder / "checkpoint").exists() and not _readable_progress(progress)
-    if damaged:
-        progress = None
-    step = int(progress.get("step", 0)) if progress else 0
-    seconds = float(progress["seconds"]) if progress and progress.get("seconds") else None
+    found = read_progress_file(folder / CHECKPOINT)
+    progress, damaged = found.progress, found.state == DAMAGED_CHECKPOINT
+    step = progress["step"] if progress else 0
+    seconds = float(progress["seconds"]) if progress and progress["seconds"] else None
     live = read_live(folder, holder)
     if live is not None:
         step, seconds = live["step"], live["seconds"]
@@ -188,14 +185,8 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     performance = (_read_json(folder / "model-best" / "meta.json") or {}).get("performance", {})
     best = performance.get("spans_nerel_f")
     return StageState(stage, status, step, seconds, None if best is None else float(best), holder,
-                      None if live is None else live["written"])
-
-
-def _readable_progress(progress: Any) -> bool:
-    """Whether a checkpoint's progress.json holds what resuming reads first: the step."""
-    return (isinstance(progress, dict) and isinstance(progress.get("step"), int)
-            and not isinstance(progress.get("step"), bool) and progress["step"] >= 0
-            and isinstance(progress.get("seconds", 0), (int, float)))
+                      None if live is None else live["written"],
+                      None if found.state == ABSENT else stage.folder / found.folder.name, found.problem)
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:

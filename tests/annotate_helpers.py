@@ -29,6 +29,8 @@ KB_IDS = {"Москва": "Q649", "Москве": "Q649"}
 INTERRUPT_ENV = "NEREL_TEST_INTERRUPT"
 # Characters of each batch annotate_test_cats was given, in order (tests clear it).
 BATCH_CHARS: List[int] = []
+# How annotate_test_fail fails on its marker.
+FAIL_HOWS = ("raise", "exit", "kill")
 
 ENT_PATTERNS = [
     {"label": "CITY", "pattern": "Москва"},
@@ -81,12 +83,13 @@ def make_test_cats(
 
 
 class FailOn:
-    """Fails on a text holding ``marker``: ``raise`` a ValueError, or ``exit`` its process at
-    once (``os._exit``), as a segfault or the OOM killer would."""
+    """Fails on a text holding ``marker``: ``raise`` a ValueError, ``exit`` its process at
+    once (``os._exit``), as a crash in native code would, or ``kill`` it with SIGKILL, as the
+    OOM killer would."""
 
     def __init__(self, marker: str, how: str):
-        if how not in ("raise", "exit"):
-            raise ValueError(f"how must be raise or exit, not {how!r}")
+        if how not in FAIL_HOWS:
+            raise ValueError(f"how must be one of {FAIL_HOWS}, not {how!r}")
         self.marker = marker
         self.how = how
 
@@ -94,6 +97,8 @@ class FailOn:
         if self.marker and self.marker in doc.text:
             if self.how == "exit":
                 os._exit(1)
+            if self.how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
             raise ValueError(f"can't handle {self.marker!r}")
         return doc
 

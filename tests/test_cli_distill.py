@@ -1,5 +1,10 @@
 """``nerel-batch distill`` end to end on the tiny transformer pipeline, and its refusals."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import spacy
@@ -7,9 +12,10 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
+from nerel_spacy.corpus import read_corpus
 from nerel_spacy.soft_targets import TEACHER_KEY
 from nerel_spacy.distill.student import choose_layers, keep_layers, set_attention_dropout, shrink_pipeline
-from nerel_spacy.distill.teacher import TEACHER_SOURCE
+from nerel_spacy.distill.teacher import TEACHER_SOURCE, with_teacher_outputs
 from nerel_spacy.quantize import find_transformer_shims, quantize_pipeline
 from conftest import assert_annotates
 from quantize_helpers import save_gold_corpus, save_trained_cnn, save_trained_trf
@@ -233,8 +239,112 @@ def test_a_run_that_fails_in_training_keeps_its_teacher_outputs(teacher_dir, tmp
     assert isinstance(result.exception, OSError)
     kept = tmp_path / "student-teacher-outputs.spacy"
     assert not out.exists() and kept.is_file() and "--teacher-outputs" in " ".join(result.output.split())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-teacher-outputs.spacy", "train.spacy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "student-teacher-outputs.spacy", "student-teacher-pass", "train.spacy"]
+    assert kept.read_bytes() == (tmp_path / "student-teacher-pass" / "train.spacy").read_bytes()
     monkeypatch.undo()
     result = CliRunner().invoke(app, [*args, "--teacher-outputs", str(kept), "--steps", "1"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "distill.json").read_text())["corpus"]["copied_from"] == str(kept)
+    # the same command again (as after a kill in training) skips the teacher pass, and removes what it kept
+    result = CliRunner().invoke(app, [*args, "--steps", "1", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "Continuing the teacher pass" in " ".join(result.output.split())
+    assert json.loads((out / "distill.json").read_text())["corpus"]["resumed_after_docs"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "student-teacher-outputs.spacy", "train.spacy"]
+
+
+@pytest.mark.slow
+def test_a_run_stopped_in_its_teacher_pass_is_continued_by_the_same_command(teacher_dir, tmp_path, monkeypatch):
+    from nerel_spacy.cli import distill as distill_cli
+
+    train = save_gold_corpus(tmp_path / "train.spacy", copies=50)  # 150 docs: 3 shards of 64 docs at most
+    out = tmp_path / "student"
+    args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
+            "--steps", "1", "--batch-size", "16"]
+    write = distill_cli.write_distill_corpus
+
+    def stopped_by_ctrl_c(*args, on_progress, **kwargs):
+        def progress(done, total):
+            on_progress(done, total)
+            if done >= 80:
+                raise KeyboardInterrupt
+        return write(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(distill_cli, "write_distill_corpus", stopped_by_ctrl_c)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130  # as after Ctrl-C
+    kept = tmp_path / "student-teacher-pass"
+    assert "first 64 docs are kept in" in " ".join(result.output.split())
+    assert str(kept) in "".join(result.output.split())  # the console wraps long paths
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-teacher-pass", "train.spacy"]
+    assert sorted(p.name for p in (kept / "parts").iterdir()) == ["00000.spacy"]
+    monkeypatch.undo()
+    # other inputs are refused, before the teacher is loaded, and leave the kept pass as it was
+    for other, named in ((["--batch-size", "8"], "--batch-size: 16 then, 8 now"),
+                         (["--token-vector-weight", "1"], "--token-vector-weight")):
+        result = CliRunner().invoke(app, [*args, *other])
+        assert result.exit_code == 2 and named in " ".join(result.output.split()) and "--fresh" in result.output
+    assert sorted(p.name for p in (kept / "parts").iterdir()) == ["00000.spacy"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "Continuing the teacher pass" in said and "64 of them by an earlier run" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "train.spacy"]  # the kept pass is removed
+    assert (out / "distill-corpus" / "train.spacy").read_bytes() == _uninterrupted_corpus(teacher_dir, train, 16)
+
+
+def _uninterrupted_corpus(teacher_dir, train, batch_size) -> bytes:
+    """The teacher pass's corpus in one go, as it was written before it was kept in shards."""
+    teacher = spacy.load(teacher_dir)
+    docs = with_teacher_outputs(teacher, read_corpus(train, teacher.vocab), batch_size)
+    return DocBin(store_user_data=True, docs=docs).to_bytes()
+
+
+STALLED_TEACHER = """
+import os, sys, time
+from pathlib import Path
+import nerel_spacy.distill.teacher as teacher
+from nerel_spacy.cli import app
+
+records, first_shard = teacher.teacher_records, Path(os.environ["FIRST_SHARD"])
+
+
+def stalled(*args, **kwargs):
+    if first_shard.is_file():
+        time.sleep(600)
+    return records(*args, **kwargs)
+
+
+teacher.teacher_records = stalled
+app(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_its_teacher_pass_is_continued_by_the_same_command(teacher_dir, tmp_path):
+    """SIGKILL runs no clean-up at all (nor does SIGTERM, which distill does not catch). The teacher
+    stalls in the batch after the first shard, so that it is killed there."""
+    train = save_gold_corpus(tmp_path / "train.spacy", copies=50)
+    out = tmp_path / "student"
+    args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
+            "--steps", "1", "--batch-size", "16"]
+    runner = tmp_path / "stalled_teacher.py"
+    runner.write_text(STALLED_TEACHER, encoding="utf8")
+    first = tmp_path / "student-teacher-pass" / "parts" / "00000.spacy"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), FIRST_SHARD=str(first))
+    process = subprocess.Popen([sys.executable, str(runner), *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 120
+    while not first.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the stalled batch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["00000.spacy"] and not out.exists()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "Continuing the teacher pass" in said and "64 of them by an earlier run" in said
+    assert (out / "distill-corpus" / "train.spacy").read_bytes() == _uninterrupted_corpus(teacher_dir, train, 16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stalled_teacher.py", "student", "train.spacy"]

@@ -1,5 +1,4 @@
 """``nerel-batch progress``: the stage table and the time left, and clear refusals."""
-import json
 import re
 
 from typer.testing import CliRunner
@@ -7,6 +6,7 @@ from typer.testing import CliRunner
 from nerel_spacy.cli import app
 
 from conftest import unwrapped
+from test_resumable_progress_file import whole_progress, write_progress
 from test_workflow_progress import project  # noqa: F401  (the fixture)
 
 runner = CliRunner()
@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_it_prints_each_stage_and_the_training_time_left(project):  # noqa: F811
     checkpoint = project / "training" / "a" / "checkpoint"
     checkpoint.mkdir(parents=True)
-    (checkpoint / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    write_progress(checkpoint, whole_progress(step=40, seconds=120.0))
     result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     text = unwrapped(result.output)
@@ -45,7 +45,7 @@ def test_a_running_stage_shows_the_step_its_loop_reached_and_when(project):  # n
 
     folder = project / "training" / "a"
     (folder / "checkpoint").mkdir(parents=True)
-    (folder / "checkpoint" / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    write_progress(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
     LiveProgress(folder).step_done(60, 240.0)
     with output_lock(folder):
         result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "160"})
@@ -65,7 +65,8 @@ def test_a_damaged_checkpoint_is_shown_and_named_not_done(project):  # noqa: F81
     assert result.exit_code == 0, result.output
     text = " ".join(unwrapped(result.output).split())
     assert "train damaged 0/1240" in text and "done 1240/1240" not in text
-    assert "damaged: training/a/checkpoint (its progress.json cannot be read" in text
+    assert "damaged: training/a/checkpoint (unreadable progress.json: Expecting" in text, text
+    assert "A stage cannot resume from a damaged checkpoint and is timed from its start" in text, text
 
 
 def test_a_missing_schedule_or_config_exits_2_with_a_message(project):  # noqa: F811

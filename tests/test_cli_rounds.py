@@ -131,6 +131,13 @@ def test_an_option_train_rounds_lacks_or_a_bad_override_is_a_message_not_a_trace
     assert "cannot be read" in unwrapped(result.output) and "nope -> key" in unwrapped(result.output)
 
 
+def progress_text(**fields) -> str:
+    """A progress.json as the loop writes it, with ``fields`` changed (None: left out)."""
+    progress = {"step": 1000, "results": [[0.5, 1000]], "words": 90000, "seconds": 4000, "orders": [[0, 1]],
+                "config": "[paths]\n", **fields}
+    return json.dumps({key: value for key, value in progress.items() if value is not None})
+
+
 def stopped_round(tmp_path, progress_text):
     """fake_run's arguments, with OUTPUT/round5 stopped: its record and a checkpoint's progress.json."""
     from nerel_spacy.rounds import ChainSettings, plan_chain, read_schedule
@@ -150,7 +157,7 @@ def stopped_round(tmp_path, progress_text):
 def test_plan_counts_the_steps_a_stopped_round_has_left_and_writes_nothing(tmp_path):
     from nerel_spacy.rounds.schedule import folder_checksum
 
-    args = stopped_round(tmp_path, json.dumps({"step": 1000, "config": "[paths]\n", "orders": []}))
+    args = stopped_round(tmp_path, progress_text())
     before = sorted(p.name for p in (tmp_path / "out").rglob("*")), folder_checksum(tmp_path / "out")
     result = runner.invoke(app, args + ["--plan"])
     assert result.exit_code == 0, result.output
@@ -165,10 +172,34 @@ def test_a_stopped_round_whose_checkpoint_cannot_be_read_is_named_before_any_wor
     result = runner.invoke(app, args + ["--plan"])
     assert result.exit_code == 0, result.output
     checkpoint = tmp_path / "out" / "round5" / "checkpoint"
-    assert result.output.splitlines()[0].startswith(f"1. round5: 1500 steps at 0.0001: resume but {checkpoint}")
-    assert "cannot be read (" in result.output and f"delete {checkpoint} to train the round from its start" in \
-        result.output
+    damaged = f"checkpoint {checkpoint} is damaged (unreadable progress.json: "
+    assert result.output.splitlines()[0].startswith(f"1. round5: 1500 steps at 0.0001: resume but {damaged}")
+    assert f"delete {checkpoint} to train the round from its start" in result.output
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert f"round round5 cannot resume: {checkpoint / 'progress.json'} cannot be read" in unwrapped(result.output)
+    assert f"round round5 cannot resume: {damaged}" in unwrapped(result.output)
     assert not (tmp_path / "out" / "round5_source").exists()
+
+
+def test_a_stopped_round_whose_checkpoint_the_loop_would_refuse_is_named_before_any_work(tmp_path):
+    # parseable, with a step, but without what the loop resumes from: the plan used to promise a resume
+    args = stopped_round(tmp_path, progress_text(results=None, words=None))
+    result = runner.invoke(app, args + ["--plan"])
+    checkpoint = tmp_path / "out" / "round5" / "checkpoint"
+    assert result.output.splitlines()[0] == (
+        f"1. round5: 1500 steps at 0.0001: resume but checkpoint {checkpoint} is damaged (unreadable progress.json: "
+        f"no results, words); delete {checkpoint} to train the round from its start"), result.output
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "round round5 cannot resume" in unwrapped(result.output), result.output
+    assert not (tmp_path / "out" / "round5_source").exists()
+
+
+def test_a_damaged_checkpoint_old_is_the_one_named_for_deleting(tmp_path):
+    args = stopped_round(tmp_path, progress_text())
+    folder = tmp_path / "out" / "round5"
+    (folder / "checkpoint").rename(folder / "checkpoint.old")  # a kill between the loop's two renames
+    assert "resume after step 1000, 500 to go" in runner.invoke(app, args + ["--plan"]).output
+    (folder / "checkpoint.old" / "progress.json").write_text('{"step": ', encoding="utf8")
+    result = runner.invoke(app, args + ["--plan"])
+    assert f"resume but checkpoint {folder / 'checkpoint.old'} is damaged" in result.output, result.output
+    assert f"delete {folder / 'checkpoint.old'} to train" in result.output, result.output

@@ -67,7 +67,8 @@ def test_a_run_resumes_and_a_changed_setting_is_refused(tiny_bert_dir, tmp_path)
     # A checkpoint left by a stopped run, then the command with another dropout.
     (tmp_path / "out" / "checkpoint").mkdir()
     (tmp_path / "out" / "checkpoint" / "progress.json").write_text(json.dumps(
-        {"config": (tmp_path / "out" / "model-last" / "config.cfg").read_text(), "step": 2}))
+        {"config": (tmp_path / "out" / "model-last" / "config.cfg").read_text(), "step": 2,
+         "results": [[0.0, 0], [0.0, 2]], "words": 40, "seconds": 3, "orders": [[0]]}))
     result = runner.invoke(app, args + ["--training.dropout", "0.3"])
     assert result.exit_code == 2
     assert "training.dropout: 0.1 → 0.3" in unwrapped(result.output) and "--fresh" in result.output

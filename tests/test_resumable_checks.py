@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 from nerel_spacy.resumable import ResumeError, train_resumably
-from nerel_spacy.resumable.checks import check_inputs_outside, check_output_folder, missing_inputs
+from nerel_spacy.resumable.checks import check_inputs_outside, check_output_folder, missing_inputs, read_progress
 
 from conftest import REPO_ROOT, make_nested_examples, unwrapped
 from test_resumable_loop import fresh_nlp, overrides, quiet, stop_at_step  # noqa: F401  (a fixture)
@@ -47,6 +47,9 @@ def damage(checkpoint: Path, part: str, how: str) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     elif how == "truncate":
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how.startswith("set "):  # "set FIELD JSON": a field of a JSON file, as a hand or other code wrote it
+        _, field, value = how.split(" ", 2)
+        path.write_text(json.dumps({**json.loads(path.read_text()), field: json.loads(value)}))
 
 
 @pytest.mark.slow
@@ -57,6 +60,10 @@ def damage(checkpoint: Path, part: str, how: str) -> None:
     ("optimizer.json", "truncate", "unreadable optimizer.json"),
     ("random.json", "truncate", "unreadable random.json"),
     ("model/meta.json", "delete", "missing model/meta.json"),
+    # fields the loop computes with: refused as damaged, not a TypeError (or a resume from step 0) later
+    ("progress.json", 'set step "4"', 'unreadable progress.json: not what the loop writes: step = "4"'),
+    ("progress.json", "set step -1", "unreadable progress.json: not what the loop writes: step = -1"),
+    ("progress.json", 'set seconds "30"', 'unreadable progress.json: not what the loop writes: seconds = "30"'),
 ])
 def test_a_damaged_checkpoint_is_refused_and_nothing_is_removed(overrides, stopped, tmp_path, part, how,  # noqa: F811
                                                                 says):
@@ -114,6 +121,20 @@ def test_the_cli_refuses_a_damaged_checkpoint_with_exit_2(tiny_bert_dir, overrid
     text = unwrapped(result.output)
     assert result.exit_code == 2 and "is damaged (missing progress.json)" in text and "--fresh" in text, text
     assert (output / "model-best").is_dir() and (output / "checkpoint").is_dir()
+
+
+@pytest.mark.parametrize("progress,says", [
+    ({"step": 4, "config": ""}, "no results, words, seconds, orders"),
+    ({"step": "4", "results": [], "words": 0, "seconds": 0, "orders": [], "config": ""}, 'step = "4"'),
+])
+def test_read_progress_refuses_a_progress_json_the_loop_cannot_resume_from(tmp_path, progress, says):
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "progress.json").write_text(json.dumps(progress))
+    with pytest.raises(ResumeError) as err:
+        read_progress(tmp_path / "checkpoint")
+    message = str(err.value)
+    assert f"checkpoint {tmp_path / 'checkpoint'} is damaged (unreadable progress.json: " in message, message
+    assert says in message and "--fresh" in message, message
 
 
 def paths_config(**paths) -> Config:

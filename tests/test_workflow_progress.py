@@ -14,6 +14,7 @@ from nerel_spacy.workflow_progress import (
 )
 
 from conftest import REPO_ROOT
+from test_resumable_progress_file import whole_progress, write_progress
 
 COMMANDS = typer.main.get_command(app)
 
@@ -79,7 +80,7 @@ def test_states_come_from_the_folders(project):
     train, one, two = planned_stages(COMMANDS, project)
     checkpoint = project / "training" / "a" / "checkpoint"
     checkpoint.mkdir(parents=True)
-    (checkpoint / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    write_progress(checkpoint, whole_progress(step=40, seconds=120.0))
     (project / "training" / "a" / "model-best").mkdir()
     (project / "training" / "a" / "model-best" / "meta.json").write_text(
         json.dumps({"performance": {"spans_nerel_f": 0.5}}), encoding="utf8")
@@ -108,7 +109,7 @@ def test_a_running_stage_reports_the_step_its_loop_wrote_since_the_checkpoint(pr
     train = planned_stages(COMMANDS, project)[0]
     folder = project / "training" / "a"
     (folder / "checkpoint").mkdir(parents=True)
-    (folder / "checkpoint" / "progress.json").write_text(json.dumps({"step": 40, "seconds": 120.0}), encoding="utf8")
+    write_progress(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
     LiveProgress(folder).step_done(60, 240.0)
     with output_lock(folder):
         state = stage_state(project, train)
@@ -159,8 +160,30 @@ def test_a_checkpoint_that_cannot_be_read_is_damaged_not_done(project):
     assert stage_state(project, one).status == DAMAGED  # a checkpoint without it
     (project / one.folder / "checkpoint").rmdir()
     (project / one.folder / "checkpoint.old").mkdir()  # the loop takes it back when it resumes
-    (project / one.folder / "checkpoint.old" / "progress.json").write_text('{"step": 9}', encoding="utf8")
+    write_progress(project / one.folder / "checkpoint.old", whole_progress(step=9))
     assert (stage_state(project, one).status, stage_state(project, one).step) == (STOPPED, 9)
+
+
+@pytest.mark.parametrize("leave,damage", [
+    # a kill between the loop's two renames, then a disk that cut checkpoint.old short: train takes it back
+    # and refuses it, so it is not "not started" (nor "done", though model-last is there)
+    (lambda folder: write_progress(folder / "checkpoint.old", '{"step": 9'), "unreadable progress.json: "),
+    # a step but nothing else the loop resumes from: train refuses it, so it is not "stopped"
+    (lambda folder: write_progress(folder / "checkpoint", {"step": 9, "seconds": 3}),
+     "unreadable progress.json: no config, results, words, orders"),
+    (lambda folder: (folder / "checkpoint").symlink_to(folder / "gone"), "not a folder"),
+])
+def test_a_checkpoint_train_would_refuse_is_damaged_and_named_as_train_names_it(project, leave, damage):
+    train = planned_stages(COMMANDS, project)[0]
+    folder = project / train.folder
+    (folder / "model-last").mkdir(parents=True)
+    (folder / "model-last" / "config.cfg").write_text("", encoding="utf8")
+    leave(folder)
+    state = stage_state(project, train)
+    named = "checkpoint.old" if (folder / "checkpoint.old").exists() else "checkpoint"
+    assert (state.status, state.step) == (DAMAGED, 0)
+    assert state.checkpoint == train.folder / named
+    assert state.damage.startswith(damage), state.damage
 
 
 @pytest.mark.parametrize("edit,message", [

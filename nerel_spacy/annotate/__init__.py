@@ -1,10 +1,10 @@
 """Batch annotation: stream texts through any spaCy pipeline into resumable JSONL or docs.
 
 The package follows the data: ``sources`` finds and decodes inputs, ``split`` cuts long
-texts, ``stream`` runs them through the pipeline and yields one event per input
-(``records`` builds them), and ``output`` writes the events, resumably: as JSONL, or
-through ``sink`` to the formats that write whole docs (spacy, brat, html). ``model``
-loads the pipeline. An engine yields events; a writer consumes them.
+texts, ``stream`` runs them through the pipeline (in worker processes: ``workers``) and
+yields one event per input (``records`` builds them), and ``output`` writes the events,
+resumably: as JSONL, or through ``sink`` to the formats that write whole docs (spacy,
+brat, html). ``model`` loads the pipeline. An engine yields events; a writer consumes them.
 """
 from .manifest import RunManifest, check_resumable, manifest_path, write_manifest
 from .model import DEFAULT_PACKAGE, TRAINED_PIPELINES, ModelError, SettingsRefused, find_default_model, load_pipeline
@@ -49,6 +49,7 @@ from .stream import (
     DEFAULT_MAX_CHARS,
     LONG_TEXT_POLICIES,
     PIPELINE_ERROR,
+    WORKER_DIED,
     AnnotateOptions,
     annotate_sources,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "STDOUT_ERRORS",
     "TRAINED_PIPELINES",
     "UNWRITABLE",
+    "WORKER_DIED",
     "AnnotateOptions",
     "Annotated",
     "DocSinkWriter",

@@ -4,7 +4,9 @@ Texts are read lazily, long ones split into parts, and the parts fed to ``nlp.pi
 batches of a bounded number of characters, so a run holds one batch, not the corpus
 nor a whole long text's parts, whatever the sizes of its inputs. A batch the pipeline
 raises on is run again a part at a time; a text with a part that still raises is an
-input error (``PIPELINE_ERROR``) and the run goes on.
+input error (``PIPELINE_ERROR``) and the run goes on. With ``n_process`` above 1 the
+batches run in worker processes (``workers``), and a text that kills its worker each time
+it runs alone is an input error too (``WORKER_DIED``).
 """
 import itertools
 from collections import deque
@@ -29,6 +31,7 @@ from .sources import (
     source_size,
 )
 from .split import split_text
+from .workers import ATTEMPTS, Died, Outcome, Raised, annotate_batch, pipe_in_workers
 
 # Longer texts are split into parts of at most this many characters; no larger than the
 # batch budget, so a part fits one batch (benchmarks/memory.py).
@@ -41,6 +44,9 @@ MEMORY_ZONE_DOCS = 10_000
 # batch. Not MemoryError (a smaller batch is no cure for a machine out of memory) nor
 # BaseExceptions such as KeyboardInterrupt: those stop the run.
 PIPELINE_ERROR = "pipeline-error"
+# Reason in the errors JSONL: the worker process annotating this text died each time it ran
+# alone (killed, out of memory?, or crashed in native code); ``--n-process`` and ``--engine ray``.
+WORKER_DIED = "worker-died"
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,8 @@ def annotate_sources(
     ``heap.TRIM_EVERY_CHARS`` characters. ``on_progress`` is called with the input bytes (``source_size``) each
     annotated part, failure or skip accounts for, so a bar moves within a long text. Raises
     ``nlp.max_length`` to ``options.max_chars`` where it is lower, since no part is longer.
-    A text the pipeline raises on (``_pipe_parts``) is a ``PIPELINE_ERROR``; the parts of it
-    still to come are skipped.
+    A text the pipeline raises on (``_pipe_parts``) is a ``PIPELINE_ERROR``, one that kills
+    its worker process each time a ``WORKER_DIED``; the parts of it still to come are skipped.
 
     ``with_docs`` also hands each ``Annotated`` event its whole ``Doc`` (a split text's parts
     joined by ``join_parts``), for the formats that write docs. A memory zone ends only
@@ -193,7 +199,7 @@ def annotate_sources(
                 if not isinstance(doc, Doc):
                     failed.add(ctx.id)
                     parts, doc_parts = [], []
-                    yield pipeline_error(ctx, doc)
+                    yield failure_error(ctx, doc)
                     continue
                 trimmer.add(len(doc.text))
                 offset = ctx.ranges[ctx.index][0]
@@ -222,17 +228,25 @@ def duplicate_id_error(source: Source) -> InputError:
     )
 
 
-def pipeline_error(ctx: _Context, err: Exception) -> InputError:
-    """The error of a text the pipeline raised ``err`` on, annotated alone."""
+def failure_error(ctx: _Context, failure: Union[Raised, Died]) -> InputError:
+    """The error of a text the pipeline raised on, or whose worker process died, annotated alone."""
     where = ctx.id
     if len(ctx.ranges) > 1:
         start, end = ctx.ranges[ctx.index]
         where += f" (part {ctx.index + 1} of {len(ctx.ranges)}, characters {start}-{end})"
-    raised = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if isinstance(failure, Raised):
+        return InputError(
+            ctx.id, PIPELINE_ERROR,
+            f"{where}: the pipeline raised {failure.description}; the run went on without it. Fix "
+            "the component or the text, then rerun with --resume to retry it",
+            path=ctx.path,
+        )
     return InputError(
-        ctx.id, PIPELINE_ERROR,
-        f"{where}: the pipeline raised {raised}; the run went on without it. Fix the "
-        "component or the text, then rerun with --resume to retry it",
+        ctx.id, WORKER_DIED,
+        f"{where}: the worker process annotating it died each of the {ATTEMPTS} times it ran "
+        f"alone ({failure.cause}): killed (out of memory?) or crashed (a segfault in native "
+        "code?); the run went on without it. --n-process 1 on it alone shows the crash; if "
+        "memory ran out, lower --n-process or --max-batch-chars. Rerun with --resume to retry it",
         path=ctx.path,
     )
 
@@ -252,7 +266,7 @@ def _whole_texts(
             return
 
 
-Piped = Tuple[Union[Doc, Exception], _Context]
+Piped = Tuple[Outcome, _Context]
 
 
 def _pipe_parts(
@@ -260,78 +274,16 @@ def _pipe_parts(
 ) -> Iterator[Piped]:
     """Run ``parts`` through ``nlp`` in batches of at most ``options.batch_chars`` characters.
 
-    Each part comes back, in order, with its ``Doc``, or with the exception the pipeline
-    raised on it alone: a batch that raises is run again a part at a time (``_one_by_one``).
+    Each part comes back, in order, with its ``Doc``, or with what the pipeline raised on it
+    alone (``annotate_batch``); with ``options.n_process`` above 1 from worker processes
+    (``pipe_in_workers``), where it may also be that its worker died on it each time.
     """
+    batches = batch_by_chars(parts, options.batch_chars, options.batch_size, size=_part_chars)
     if options.n_process > 1:
-        yield from _pipe_processes(nlp, parts, options)
+        yield from pipe_in_workers(nlp, batches, options.n_process)
         return
-    for batch in batch_by_chars(parts, options.batch_chars, options.batch_size, size=_part_chars):
-        try:
-            # Whole, so a batch raises before any of its docs is handed on.
-            docs = list(nlp.pipe([text for text, _ in batch], batch_size=len(batch)))
-        except MemoryError:
-            raise
-        except Exception:
-            yield from _one_by_one(nlp, batch)
-        else:
-            yield from zip(docs, (ctx for _, ctx in batch))
-
-
-Parts = Iterable[Tuple[str, _Context]]
-
-
-def _pipe_processes(nlp: Language, parts: Parts, options: AnnotateOptions) -> Iterator[Piped]:
-    """``nlp.pipe`` with ``options.n_process`` workers; when a worker's batch raises, the
-    parts handed to the workers and not yet back are run here a part at a time, then
-    fresh workers take the rest."""
-    # spaCy's workers batch by count: take so few parts that no batch can pass the budget.
-    batch_size = max(1, min(options.batch_size, options.batch_chars // options.max_chars))
-    rest = iter(parts)
-    while True:
-        sent: Deque[Tuple[str, _Context]] = deque()
-        reading: List[BaseException] = []
-        try:
-            for doc, ctx in nlp.pipe(_sending(rest, sent, reading), as_tuples=True, batch_size=batch_size,
-                                     n_process=options.n_process):
-                sent.popleft()
-                yield doc, ctx
-            return
-        except MemoryError:
-            raise
-        except Exception:  # spaCy's ValueError E871, holding the worker's traceback
-            if reading:  # reading the inputs failed, not the pipeline
-                raise
-            yield from _one_by_one(nlp, list(sent))
-
-
-def _sending(parts: Iterator[Tuple[str, _Context]], sent: Deque[Tuple[str, _Context]],
-             reading: List[BaseException]) -> Parts:
-    """``parts``, each noted in ``sent`` as it goes to the workers, and what reading them
-    raised in ``reading``. Closing this generator leaves ``parts`` open for the next workers."""
-    while True:
-        try:
-            part = next(parts)
-        except StopIteration:
-            return
-        except BaseException as err:
-            reading.append(err)
-            raise
-        sent.append(part)
-        yield part
-
-
-def _one_by_one(nlp: Language, batch: List[Tuple[str, _Context]]) -> Iterator[Piped]:
-    """Each part of ``batch`` through ``nlp`` alone, with its ``Doc`` or what it raised."""
-    for text, ctx in batch:
-        try:
-            (doc,) = nlp.pipe([text], batch_size=1)
-        except MemoryError:
-            raise
-        except Exception as err:
-            yield err, ctx
-        else:
-            yield doc, ctx
+    for batch in batches:
+        yield from zip(annotate_batch(nlp, [text for text, _ in batch]), (ctx for _, ctx in batch))
 
 
 def _part_chars(part: Tuple[str, _Context]) -> int:

@@ -113,10 +113,12 @@ def annotate_command(
         help="At most this many characters per nlp.pipe batch. It bounds what the model holds at "
         "once, so peak memory follows it, not the number or length of the documents: long texts "
         "are split (--max-chars) and their parts stream through in batches of this size. Lower it "
-        "if memory runs out, raise it for speed. With --n-process > 1 spaCy batches by count, so "
-        "each batch takes at most max(1, this // --max-chars) texts.",
+        "if memory runs out, raise it for speed.",
     )] = None,
-    n_process: Annotated[int, typer.Option(min=1, help="Worker processes for nlp.pipe.")] = 1,
+    n_process: Annotated[int, typer.Option(
+        min=1, help="Worker processes to annotate in. A text whose worker dies (a crash in native code, "
+        "the OOM killer) is retried alone in fresh workers, then listed as worker-died; the run goes on.",
+    )] = 1,
     threads: Annotated[Optional[int], typer.Option(
         min=1, show_default=False,
         help="Threads per process for torch, OpenMP and numpy's BLAS (forked --n-process workers inherit "

@@ -20,6 +20,7 @@ from ..distill.run import (
     write_summary,
 )
 from ..distill.student import plan_layers
+from ..distill.teacher_pass import TeacherPass, made_from
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
 from ._console import error, escape
@@ -39,11 +40,14 @@ OUTPUT/student-init (the cut-down teacher), OUTPUT/config.cfg, then trains into
 OUTPUT/model-best and OUTPUT/model-last like `spacy train`, and OUTPUT/distill.json. The run
 is written beside OUTPUT and renamed to it once trained, so --overwrite replaces an earlier
 OUTPUT only with a finished run; a run that fails keeps the teacher outputs it computed in
-OUTPUT-teacher-outputs.spacy, for --teacher-outputs.
+OUTPUT-teacher-outputs.spacy, for --teacher-outputs. The teacher pass is written as it goes
+to OUTPUT-teacher-pass, which a finished run removes: after a kill (in the teacher pass or
+in training) the same command continues from there.
 
 Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, too many
 layers, OUTPUT not empty without --overwrite, OUTPUT a file, one that is, holds or lies inside
-TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts).
+TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts, a teacher pass
+kept in OUTPUT-teacher-pass from other inputs without --fresh).
 """
 
 
@@ -89,6 +93,8 @@ def distill_command(
         "running the teacher again (e.g. for a second student size); --train and --texts are then unused.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it holds something."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard the teacher pass an unfinished run kept in "
+                               "OUTPUT-teacher-pass and run the teacher from the start."),
 ) -> None:
     """Train a student with fewer encoder layers on the teacher's soft outputs and the gold labels.
 
@@ -97,6 +103,11 @@ def distill_command(
     mixed with the teacher's probabilities for each task: BIO tags, nested mentions,
     relation types and, on the gold mention pairs, relation triples. Quantize the result
     with `nerel-batch quantize` as any pipeline.
+
+    The teacher's outputs are written to OUTPUT-teacher-pass a few dozen docs at a time. If
+    the run is killed, the same command continues after the last of them that was written
+    (or, killed in training, skips the teacher pass); a pass kept from another teacher,
+    corpus, texts, --token-vector-weight or --batch-size is refused (--fresh discards it).
     """
     console = Console(stderr=True)
     inputs = [(teacher_outputs, "--teacher-outputs"), (train, "--train"), (dev, "--dev"),
@@ -122,29 +133,33 @@ def distill_command(
     settings = dict(teacher=teacher, layers=layers, train=train, dev=dev, extra_texts=extra_texts, weight=weight,
                     token_vector_weight=token_vector_weight, steps=steps, eval_frequency=eval_frequency,
                     learn_rate=learn_rate, warmup_steps=warmup_steps, attention_dropout=attention_dropout,
-                    batch_size=batch_size, teacher_outputs=teacher_outputs)
+                    batch_size=batch_size, teacher_outputs=teacher_outputs, fresh=fresh)
+    shards = TeacherPass(_beside(output, "-teacher-pass"))
     # The run is written beside OUTPUT and swapped in once trained: an earlier OUTPUT is replaced
     # only by a complete run, and a failed one leaves no half of one.
     with staged_output(output) as stage:
         work = stage if output.is_absolute() else Path(os.path.relpath(stage))
         teacher_pass: List[Path] = []  # the corpus the teacher pass wrote, once it is complete
         try:
-            summary = _distill(work, output, console, teacher_pass, **settings)
+            summary = _distill(work, output, console, teacher_pass, shards, **settings)
         except BaseException:
             _keep_teacher_outputs(teacher_pass, output, console)
+            _say_the_pass_is_kept(shards, console)
             raise
         _relocate_configs(work, output)
+    if teacher_outputs is None:
+        shards.remove()  # OUTPUT holds its corpus now
     console.print(f"Wrote {escape(str(output / 'model-best'))} ({summary['seconds']:.0f}s).")
 
 
-def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Path], *, teacher: Path, layers: int,
-             train: Path, dev: Path, extra_texts,
+def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Path], shards: TeacherPass, *,
+             teacher: Path, layers: int, train: Path, dev: Path, extra_texts,
              weight: float, token_vector_weight: float, steps: int, eval_frequency: int, learn_rate: float,
              warmup_steps: int, attention_dropout: Optional[float], batch_size: int,
-             teacher_outputs: Optional[Path]) -> dict:
-    """The teacher pass (or its earlier outputs copied), the student and its training, into
-    ``output`` (renamed to ``final`` afterwards); the corpus of a finished teacher pass is
-    appended to ``teacher_pass``."""
+             teacher_outputs: Optional[Path], fresh: bool) -> dict:
+    """The teacher pass (continued from ``shards``, or its earlier outputs copied), the student
+    and its training, into ``output`` (renamed to ``final`` afterwards); the corpus of a
+    finished teacher pass is appended to ``teacher_pass``."""
     import spacy
     from spacy.cli.train import train as spacy_train
 
@@ -156,6 +171,11 @@ def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Pat
             if token_vector_weight > 0 and not corpus["token_vectors"]:
                 raise ValueError(f"--teacher-outputs {teacher_outputs} has no token vectors, which "
                                  "--token-vector-weight needs: leave --teacher-outputs out to run the teacher again.")
+        else:
+            inputs = made_from(teacher, train, extra_texts, token_vectors=token_vector_weight > 0,
+                               batch_size=batch_size)
+            if not fresh:
+                shards.check(inputs)  # a kept pass of other inputs is refused before the slow load
         teacher_nlp = spacy.load(teacher)
         plan_layers(teacher_nlp, layers)  # refuse a CNN, an int8 pipeline or too many layers now
     except ValueError as err:
@@ -163,20 +183,28 @@ def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Pat
         raise typer.Exit(2)
     teacher_seconds = 0.0
     if teacher_outputs is None:
+        if shards.open(inputs, fresh):
+            console.print(f"Continuing the teacher pass kept in {escape(str(shards.folder))}.")
         progress = Progress(TextColumn("teacher outputs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TimeRemainingColumn(), console=console, transient=True)
         task = progress.add_task("teacher", total=None)
+
+        def show(done: int, total: int) -> None:
+            if progress.tasks[0].total is None:  # the start: the docs of a kept pass are not this run's speed
+                progress.reset(task, total=total, completed=done)
+            else:
+                progress.update(task, total=total, completed=done)
+
         pass_started = time.perf_counter()
         with progress:
-            corpus = write_distill_corpus(
-                teacher_nlp, train, extra_texts, output / CORPUS_FILE, batch_size,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-                token_vectors=token_vector_weight > 0,
-            )
+            corpus = write_distill_corpus(teacher_nlp, train, extra_texts, output / CORPUS_FILE, shards, batch_size,
+                                          on_progress=show, token_vectors=token_vector_weight > 0)
         teacher_seconds = time.perf_counter() - pass_started
         teacher_pass.append(output / CORPUS_FILE)
-    console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled) "
-                  f"in {teacher_seconds:.0f}s: {escape(str(final / CORPUS_FILE))}.")
+    resumed = corpus.get("resumed_after_docs", 0)
+    earlier = f", {resumed:,} of them by an earlier run" if resumed else ""
+    console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled"
+                  f"{earlier}) in {teacher_seconds:.0f}s: {escape(str(final / CORPUS_FILE))}.")
     student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout, token_vector_weight)
     del teacher_nlp
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
@@ -204,14 +232,27 @@ def _keep_teacher_outputs(teacher_pass: List[Path], output: Path, console: Conso
     if not teacher_pass or not teacher_pass[0].is_file():
         return
     corpus = teacher_pass[0]
-    base = output if output.name else output.resolve()
-    kept = base.with_name(f"{base.name}-teacher-outputs.spacy")
+    kept = _beside(output, "-teacher-outputs.spacy")
     try:
         os.replace(corpus, kept)
     except OSError:
         return
     console.print(f"The run failed; its teacher outputs are kept in {escape(str(kept))}: pass "
                   f"--teacher-outputs {escape(str(kept))} to skip the teacher pass next time.")
+
+
+def _say_the_pass_is_kept(shards: TeacherPass, console: Console) -> None:
+    """After a run stopped in its teacher pass, say where the docs it finished are kept."""
+    if shards.manifest is None or shards.finished or not shards.shards():
+        return
+    console.print(f"The teacher pass stopped; the outputs of its first {len(shards.shards()) * shards.shard_docs:,} "
+                  f"docs are kept in {escape(str(shards.folder))}: the same command continues from there.")
+
+
+def _beside(output: Path, suffix: str) -> Path:
+    """OUTPUT's sibling named OUTPUT + ``suffix``."""
+    base = output if output.name else output.resolve()
+    return base.with_name(f"{base.name}{suffix}")
 
 
 def _relocate_configs(work: Path, output: Path) -> None:

@@ -34,7 +34,7 @@ def progress_command(
     the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
     overrides you run the workflow with. Each stage's state comes from its output folder (its
     checkpoint, model-last and lock; a running stage's step from the .train.live.json its
-    loop rewrites every 15 s; damaged: a checkpoint whose progress.json cannot be read);
+    loop rewrites every 15 s; damaged: a checkpoint whose progress.json `nerel-batch train` refuses);
     nothing is changed. The time left counts training
     only, at this machine's pace where a stage has run, else at the pace its config states.
     """
@@ -92,11 +92,11 @@ def progress_command(
                for state in states if state.status == RUNNING]
     if running:
         summary += f"; training now: {', '.join(running)}"
-    damaged = [str(state.stage.folder / "checkpoint") for state in states if state.status == DAMAGED]
+    damaged = [f"{state.checkpoint} ({state.damage})" for state in states if state.status == DAMAGED]
     if damaged:
-        summary += (f"; damaged: {', '.join(damaged)} (its progress.json cannot be read, so the stage cannot "
-                    "resume and is timed from its start; delete that checkpoint to train the stage from its "
-                    "start, as `nerel-batch train --fresh` does)")
+        summary += (f"; damaged: {', '.join(damaged)}. A stage cannot resume from a damaged checkpoint and is "
+                    "timed from its start; delete that checkpoint to train the stage from its start, as "
+                    "`nerel-batch train --fresh` does")
     paces = sorted({state.stage.measured_on for state in states
                     if state.status == NOT_STARTED and state.stage.measured_on})
     if paces:

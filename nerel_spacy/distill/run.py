@@ -1,7 +1,8 @@
 """``nerel-batch distill`` as library calls: the teacher's corpus, the student, its training config.
 
 1. ``write_distill_corpus``: the training docs (and the teacher-labelled unlabeled texts)
-   with the teacher's soft outputs, as one ``.spacy`` file;
+   with the teacher's soft outputs, as one ``.spacy`` file, written in shards that a killed
+   run continues from (``teacher_pass``);
 2. ``write_student``: the teacher pipeline with its encoder cut to ``n_layers``, and
    ``distill_weight`` set on its ``nerel_joint`` so that it learns from those outputs;
 3. ``student_config``: a ``spacy train`` config that sources both components from the
@@ -10,19 +11,21 @@
 """
 import json
 import shutil
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Optional, Sequence
+from typing import Callable, Dict, Iterator, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import DocBin
 from thinc.api import Config
 
 from ..corpus import read_corpus
+from ..output_folders import link_or_copy
 from ..training_logger import TOKEN_VECTORS_COLUMN
 from .student import shrink_pipeline
 from ..soft_targets import TEACHER_KEY
 from .teacher import TEACHER_SOURCE, label_texts, with_teacher_outputs
+from .teacher_pass import TeacherPass
 
 CORPUS_FILE = "distill-corpus/train.spacy"
 STUDENT_DIR = "student-init"
@@ -31,14 +34,24 @@ SUMMARY_FILE = "distill.json"
 
 
 def write_distill_corpus(
-    teacher: Language, train_path: Path, texts: Sequence[str], output: Path,
+    teacher: Language, train_path: Path, texts: Sequence[str], output: Path, shards: TeacherPass,
     batch_size: int = 8, on_progress: Optional[Callable[[int, int], None]] = None, token_vectors: bool = False,
 ) -> Dict[str, int]:
     """Every doc of ``train_path`` and every text, with the teacher's outputs (and, with
-    ``token_vectors``, its encoder's token vectors), to ``output``."""
+    ``token_vectors``, its encoder's token vectors), to ``output``.
+
+    The docs are written to ``shards`` (opened) as they are done and joined there at the end;
+    a pass an earlier run kept in it continues after its last complete shard. ``output`` is
+    then a hard link to (or a copy of) the joined corpus."""
     references = read_corpus(train_path, teacher.vocab)
     total = len(references) + len(texts)
-    done = 0
+    done = total if shards.finished else min(len(shards.shards()) * shards.shard_docs, total)
+    summary = {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total,
+               "token_vectors": bool(token_vectors)}
+    if done:
+        summary["resumed_after_docs"] = done
+    if on_progress:
+        on_progress(done, total)
 
     def advance(n: int) -> None:
         nonlocal done
@@ -46,14 +59,32 @@ def write_distill_corpus(
         if on_progress:
             on_progress(done, total)
 
-    docs: Iterable = chain(references, label_texts(teacher, texts, batch_size))
-    doc_bin = DocBin(store_user_data=True)
-    for doc in with_teacher_outputs(teacher, docs, batch_size, on_batch=advance, token_vectors=token_vectors):
-        doc_bin.add(doc)
+    if done < total:
+        docs = _docs_from(teacher, references, texts, done, batch_size)
+        shard = DocBin(store_user_data=True)
+        for doc in with_teacher_outputs(teacher, docs, batch_size, on_batch=advance, token_vectors=token_vectors):
+            shard.add(doc)
+            if len(shard) == shards.shard_docs:
+                shards.add_shard(shard)
+                shard = DocBin(store_user_data=True)
+        if len(shard):
+            shards.add_shard(shard)
+    if not shards.finished:
+        shards.join()
     output.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(output)
-    return {"gold_docs": len(references), "teacher_labelled_texts": len(texts), "docs": total,
-            "token_vectors": bool(token_vectors)}
+    output.unlink(missing_ok=True)
+    link_or_copy(str(shards.corpus), str(output))
+    return summary
+
+
+def _docs_from(teacher: Language, references: Sequence, texts: Sequence[str], start: int, batch_size: int) -> Iterator:
+    """The pass's docs from the ``start``-th on (a whole number of batches), the texts labelled
+    in the batches an uninterrupted pass labels them in."""
+    if start <= len(references):
+        return chain(references[start:], label_texts(teacher, texts, batch_size))
+    skipped = start - len(references)
+    first = skipped - skipped % batch_size
+    return islice(label_texts(teacher, texts[first:], batch_size), skipped - first, None)
 
 
 def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:

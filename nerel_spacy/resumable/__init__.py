@@ -10,6 +10,8 @@ the updates an uninterrupted run would have made.
 - ``state``: the optimizer and random states, saved under names that outlive the process;
 - ``lock``: one run per output folder;
 - ``live``: the step a running training has reached, between checkpoints;
+- ``progress_file``: which checkpoint a resume reads and whether its progress.json can be resumed from,
+  one rule for ``train``, ``train-rounds`` and ``progress``;
 - ``checks``: what is refused before OUTPUT is touched (a damaged checkpoint, inputs inside OUTPUT);
 - ``loop``: the loop itself.
 """

@@ -7,7 +7,8 @@
 - ``missing_inputs``: the corpora, sourced pipelines and vectors that are not where the config
   says, named with the setting that points there;
 - ``read_progress`` and ``check_checkpoint``: OUTPUT/checkpoint is whole and readable before it
-  is used. A damaged one is refused with ``damaged``; it is never silently trained over.
+  is used. A damaged one is refused with ``damaged``; it is never silently trained over. What
+  makes progress.json readable is ``progress_file``'s, which train-rounds and progress share.
 
 The checkpoint's format is ``loop._save_checkpoint``'s: nothing here adds to it, and a
 checkpoint of any earlier version of this package passes these checks.
@@ -19,13 +20,12 @@ from typing import Any, Dict, Iterator, List, NoReturn, Optional, Tuple
 
 import numpy
 
+from .progress_file import READABLE, read_progress_file
 from .state import (
     COUNT_TABLES, NUMPY_RANDOM, OPTIMIZER_ARRAYS, OPTIMIZER_COUNTS, RANDOM_STATES, ResumeError,
 )
 
-PROGRESS = "progress.json"
 MODEL = "model"
-PROGRESS_KEYS = ("step", "results", "words", "seconds", "orders")  # "losses" is read with a default
 # Errors that reading a cut-short or overwritten file raises (ResumeError is a ValueError: let it be).
 READ_ERRORS = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
 
@@ -123,25 +123,20 @@ def damaged(folder: Path, what: str) -> NoReturn:
 
 
 def read_progress(folder: Path) -> Dict[str, Any]:
-    """OUTPUT/checkpoint/progress.json, or ``damaged`` when the checkpoint lacks it or it cannot be read."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        damaged(folder, "not a folder")
-    progress = _read_json(folder, PROGRESS, ("config",))
-    if not isinstance(progress["config"], str):
-        damaged(folder, f"unreadable {PROGRESS}: it holds no config")
-    return progress
+    """OUTPUT/checkpoint/progress.json, or ``damaged`` when the checkpoint lacks it, it cannot be
+    read, or a field the loop reads is missing or of another type (``progress_file.progress_problem``)."""
+    found = read_progress_file(Path(folder))
+    if found.state != READABLE:
+        damaged(found.folder, found.problem or "not a folder")
+    return found.progress
 
 
 def check_checkpoint(folder: Path, progress: Dict[str, Any]) -> None:
-    """``damaged`` unless every file a resume reads is there and opens: the weights (model/),
-    the optimizer's tables and counts, the random states. Reads no array in full: a value
-    cut short is caught where the loop loads it. torch_random.npy is optional, as before
-    (a process without torch writes none)."""
+    """``damaged`` unless every file a resume reads besides ``progress`` (``read_progress``'s) is
+    there and opens: the weights (model/), the optimizer's tables and counts, the random states.
+    Reads no array in full: a value cut short is caught where the loop loads it.
+    torch_random.npy is optional, as before (a process without torch writes none)."""
     folder = Path(folder)
-    absent = [key for key in PROGRESS_KEYS if key not in progress]
-    if absent:
-        damaged(folder, f"unreadable {PROGRESS}: no {', '.join(absent)}")
     for name in ("config.cfg", "meta.json"):
         if not (folder / MODEL / name).is_file():
             damaged(folder, f"missing {MODEL}/{name}")

@@ -31,11 +31,11 @@ from wasabi import Printer
 
 from ..training_logger import expected_duration
 from .checks import (
-    MODEL, PROGRESS, READ_ERRORS, check_checkpoint, check_inputs_outside, check_output_folder, damaged,
-    read_progress,
+    MODEL, READ_ERRORS, check_checkpoint, check_inputs_outside, check_output_folder, damaged, read_progress,
 )
 from .live import LiveProgress
 from .lock import output_lock
+from .progress_file import PROGRESS, interrupted_swap, old_checkpoint
 from .state import ResumeError, load_optimizer, load_random_states, save_optimizer, save_random_states
 from .stream import EpochStream, skip_batches
 
@@ -309,7 +309,7 @@ def _save_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str,
     save_optimizer(optimizer, nlp, partial)
     save_random_states(partial)
     (partial / PROGRESS).write_text(json.dumps({**progress, "config": config_text}), encoding="utf8")
-    old = folder.with_name(folder.name + ".old")
+    old = old_checkpoint(folder)
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         folder.rename(old)
@@ -318,11 +318,11 @@ def _save_checkpoint(folder: Path, nlp: Language, optimizer, config_text: str,
 
 
 def _recover_interrupted_swap(folder: Path) -> None:
-    """A kill between the two renames of ``_save_checkpoint`` leaves only checkpoint.old."""
-    old = folder.with_name(folder.name + ".old")
-    if not (folder / PROGRESS).exists() and (old / PROGRESS).exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        old.rename(folder)
+    """A kill between the two renames of ``_save_checkpoint`` leaves only checkpoint.old: take it
+    back (``progress_file.resumed_checkpoint`` is this rule, read only)."""
+    if interrupted_swap(folder):
+        _delete(folder)  # a folder without progress.json, or a file or link in its place
+        old_checkpoint(folder).rename(folder)
 
 
 def _removed(folder: Path) -> Path:

@@ -168,7 +168,7 @@ def plan_chain(model: Path, rounds: List[Round], output: Path, settings: ChainSe
             try:
                 step = checkpoint_step(folder)
             except DamagedCheckpoint as err:
-                damaged = f"{err}; delete {folder / CHECKPOINT} to train the round from its start"
+                damaged = f"{err}; delete {err.path} to train the round from its start"
                 note = f"but {damaged}"
             else:
                 if step is not None:

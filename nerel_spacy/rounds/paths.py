@@ -11,25 +11,25 @@
 - ``keep_saved_spellings``: on resuming, the spelling the checkpoint was written with, for
   each path that still names the same file or folder (a run started before ``spelling``, or
   with other spellings, resumes);
-- ``checkpoint_progress``: a round's OUTPUT/NAME/checkpoint/progress.json, read only.
+- ``checkpoint_progress``: a round's OUTPUT/NAME/checkpoint/progress.json, read only, by the rules
+  ``nerel-batch train`` resumes by (``resumable.progress_file``).
 """
-import json
 import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
-CHECKPOINT = "checkpoint"
-PROGRESS = "progress.json"
+from ..resumable.progress_file import CHECKPOINT, DAMAGED, read_progress_file
+
 PATH_KEYS = ("paths.init_model", "paths.train", "paths.dev", "initialize.vectors")
 
 PathLike = Union[str, Path]
 
 
 class DamagedCheckpoint(ValueError):
-    """A checkpoint whose progress.json cannot be read: the round cannot resume from it."""
+    """A checkpoint the loop would refuse to resume from, said in its words: the round cannot resume."""
 
     def __init__(self, path: Path, why: str):
-        super().__init__(f"{path} cannot be read ({why})")
+        super().__init__(f"checkpoint {path} is damaged ({why})")
         self.path = path
 
 
@@ -73,26 +73,13 @@ def spelling(path: PathLike) -> str:
 
 
 def checkpoint_progress(folder: PathLike) -> Optional[Dict[str, Any]]:
-    """FOLDER/checkpoint/progress.json (or checkpoint.old's, which the loop takes back after a
-    kill between its two renames); None where there is none; ``DamagedCheckpoint`` where it
-    cannot be read."""
-    folder = Path(folder)
-    path = folder / CHECKPOINT / PROGRESS
-    old = folder / f"{CHECKPOINT}.old" / PROGRESS
-    if not path.exists() and old.exists():
-        path = old
-    if not path.exists():
-        if (folder / CHECKPOINT).exists():  # the loop writes it whole or not at all, and refuses this
-            raise DamagedCheckpoint(path.parent, f"no {PROGRESS} in it")
-        return None
-    try:
-        progress = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        raise DamagedCheckpoint(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from None
-    if not isinstance(progress, dict) or not isinstance(progress.get("step"), int) \
-            or isinstance(progress.get("step"), bool) or not isinstance(progress.get("config"), str):
-        raise DamagedCheckpoint(path, "no step or config in it")
-    return progress
+    """The progress.json a resume of FOLDER/checkpoint reads (checkpoint.old's after a kill
+    between the loop's two renames); None where there is none; ``DamagedCheckpoint`` where the
+    loop would refuse it."""
+    found = read_progress_file(Path(folder) / CHECKPOINT)
+    if found.state == DAMAGED:
+        raise DamagedCheckpoint(found.folder, found.problem)
+    return found.progress
 
 
 def checkpoint_step(folder: PathLike) -> Optional[int]:

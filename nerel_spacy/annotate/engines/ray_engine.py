@@ -32,7 +32,8 @@ from ray.exceptions import RayError, RayTaskError
 from ..model import ModelError, load_pipeline
 from ..records import Annotated, Event, Resumed, model_info
 from ..sources import STDIN, InputError, Source, iter_sources, source_size
-from ..stream import AnnotateOptions, annotate_sources, duplicate_id_error
+from ..stream import WORKER_DIED, AnnotateOptions, annotate_sources, duplicate_id_error
+from ..workers import ATTEMPTS
 from ...threads import limit_threads
 from . import EngineError
 from .uri import RemoteFile, is_uri, iter_uri_sources, read_remote_text
@@ -45,10 +46,6 @@ CHUNK_ROWS = 100_000
 FILE, REMOTE, TEXT = "file", "remote", "text"
 # Output kinds: a record for the JSONL, or an error for the errors file.
 RECORD, ERROR = "record", "error"
-# Tries of a Ray task (a batch, or one row of a failed batch) whose worker process dies.
-ATTEMPTS = 3
-# Reason in the errors JSONL: the worker annotating this input died on it every time, alone.
-WORKER_DIED = "worker-died"
 
 Found = Union[Source, RemoteFile, InputError]
 
