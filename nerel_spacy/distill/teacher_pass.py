@@ -38,9 +38,9 @@ def made_from(teacher_dir: Path, train_path: Path, texts: Sequence[str], *, toke
     batches (so a resumed pass batches its docs as an uninterrupted one would)."""
     return {
         "format": FORMAT,
-        "teacher": {"path": str(Path(teacher_dir).resolve()), "sha256": _folder_digest(Path(teacher_dir))},
+        "teacher": {"path": str(Path(teacher_dir).resolve()), "sha256": folder_digest(Path(teacher_dir))},
         "train": {"path": str(Path(train_path).resolve()), "sha256": _file_digest(Path(train_path))},
-        "texts": {"count": len(texts), "sha256": _texts_digest(texts)},
+        "texts": {"count": len(texts), "sha256": texts_digest(texts)},
         "token_vectors": bool(token_vectors),
         "batch_size": int(batch_size),
         "shard_docs": -(-int(shard_docs) // int(batch_size)) * int(batch_size),  # whole batches
@@ -180,7 +180,7 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _folder_digest(folder: Path) -> str:
+def folder_digest(folder: Path) -> str:
     """Every file's relative path and content."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -188,7 +188,7 @@ def _folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _texts_digest(texts: Sequence[str]) -> str:
+def texts_digest(texts: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for text in texts:
         data = text.encode("utf8")
@@ -196,4 +196,4 @@ def _texts_digest(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["SHARD_DOCS", "TeacherPass", "TeacherPassMismatch", "made_from"]
+__all__ = ["SHARD_DOCS", "TeacherPass", "TeacherPassMismatch", "folder_digest", "made_from", "texts_digest"]
