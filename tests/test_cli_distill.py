@@ -225,13 +225,13 @@ def test_a_failed_run_leaves_the_earlier_output_as_it_was(inputs):
 
 
 @pytest.mark.slow
-def test_a_run_that_fails_in_training_keeps_its_teacher_outputs(teacher_dir, tmp_path, monkeypatch):
-    import spacy.cli.train
+def test_a_run_that_fails_before_training_keeps_its_teacher_outputs(teacher_dir, tmp_path, monkeypatch):
+    from nerel_spacy.cli import distill as distill_cli
 
     def fail(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(spacy.cli.train, "train", fail)
+    monkeypatch.setattr(distill_cli, "write_student", fail)
     train = save_gold_corpus(tmp_path / "train.spacy")
     out = tmp_path / "student"
     args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train)]
@@ -246,12 +246,83 @@ def test_a_run_that_fails_in_training_keeps_its_teacher_outputs(teacher_dir, tmp
     result = CliRunner().invoke(app, [*args, "--teacher-outputs", str(kept), "--steps", "1"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "distill.json").read_text())["corpus"]["copied_from"] == str(kept)
-    # the same command again (as after a kill in training) skips the teacher pass, and removes what it kept
+    # the same command again skips the teacher pass it kept, and removes it
     result = CliRunner().invoke(app, [*args, "--steps", "1", "--overwrite"])
     assert result.exit_code == 0, result.output
     assert "Continuing the teacher pass" in " ".join(result.output.split())
     assert json.loads((out / "distill.json").read_text())["corpus"]["resumed_after_docs"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "student-teacher-outputs.spacy", "train.spacy"]
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_in_training_is_continued_by_the_same_command(teacher_dir, tmp_path, monkeypatch):
+    import nerel_spacy.resumable as resumable
+
+    def fail(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(resumable, "train_resumably", fail)
+    train = save_gold_corpus(tmp_path / "train.spacy")
+    out = tmp_path / "student"
+    args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
+            "--steps", "2"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, OSError)
+    run = tmp_path / "student-student-run"
+    assert "the same command continues it" in " ".join(result.output.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student-student-run", "student-teacher-pass", "train.spacy"]
+    assert (run / "student-init" / "config.cfg").is_file() and (run / "run.json").is_file()
+    monkeypatch.undo()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "Continuing the student's training" in said and "Continuing the teacher pass" not in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "train.spacy"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.cfg", "distill-corpus", "distill.json", "model-best", "model-last", "student-init"]
+    assert str(run) not in (out / "model-best" / "config.cfg").read_text()
+    assert_annotates(spacy.load(out / "model-best"))
+
+
+@pytest.mark.slow
+def test_a_run_stopped_in_training_continues_from_its_checkpoint(teacher_dir, tmp_path, monkeypatch):
+    from spacy.language import Language
+
+    train = save_gold_corpus(tmp_path / "train.spacy")
+    out = tmp_path / "student"
+    args = ["distill", str(teacher_dir), str(out), "--layers", "1", "--train", str(train), "--dev", str(train),
+            "--steps", "6", "--eval-frequency", "2"]
+    update, calls = Language.update, []
+
+    def ctrl_c_in_the_fourth_update(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            signal.raise_signal(signal.SIGINT)  # the loop finishes the step, checkpoints it and stops
+        return update(self, *a, **k)
+
+    monkeypatch.setattr(Language, "update", ctrl_c_in_the_fourth_update)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    run = tmp_path / "student-student-run"
+    progress = json.loads((run / "train" / "checkpoint" / "progress.json").read_text())
+    assert progress["step"] >= 3 and not out.exists()
+    assert "the same command continues it" in " ".join(result.output.split())
+    monkeypatch.undo()
+    # another setting is refused, and leaves the kept run as it was
+    result = CliRunner().invoke(app, [*args, "--weight", "0.7"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--weight: 0.5 then, 0.7 now" in said and "--fresh" in said
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"after step {progress['step']}" in said and "Continuing the teacher pass" not in said
+    summary = json.loads((out / "distill.json").read_text())
+    assert summary["resumed_from_step"] == progress["step"] and "dev_scores" in summary
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student", "train.spacy"]
+    # --fresh discards a kept run: here there is none left, and it trains from step 0
+    result = CliRunner().invoke(app, [*args, "--fresh", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "resumed_from_step" not in json.loads((out / "distill.json").read_text())
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from ..distill.run import (
     CONFIG_FILE,
     CORPUS_FILE,
     STUDENT_DIR,
+    SUMMARY_FILE,
     copy_distill_corpus,
     student_config,
     write_distill_corpus,
@@ -20,11 +21,13 @@ from ..distill.run import (
     write_summary,
 )
 from ..distill.student import plan_layers
-from ..distill.teacher_pass import TeacherPass, made_from
+from ..distill.student_run import RUN_SUFFIX, StudentRun, StudentRunMismatch, run_settings
+from ..distill.teacher_pass import TeacherPass, folder_digest, made_from, texts_digest
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
 from ._console import error, escape
-from ._outputs import input_clash, output_clash, staged_output
+from ._outputs import input_clash, output_clash
+from ..output_folders import replace_dir
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -38,16 +41,19 @@ EXAMPLES = """\
 Writes OUTPUT/distill-corpus/train.spacy (the training docs with the teacher's outputs),
 OUTPUT/student-init (the cut-down teacher), OUTPUT/config.cfg, then trains into
 OUTPUT/model-best and OUTPUT/model-last like `spacy train`, and OUTPUT/distill.json. The run
-is written beside OUTPUT and renamed to it once trained, so --overwrite replaces an earlier
-OUTPUT only with a finished run; a run that fails keeps the teacher outputs it computed in
-OUTPUT-teacher-outputs.spacy, for --teacher-outputs. The teacher pass is written as it goes
-to OUTPUT-teacher-pass, which a finished run removes: after a kill (in the teacher pass or
-in training) the same command continues from there.
+is written in OUTPUT-student-run and renamed to OUTPUT once trained, so --overwrite replaces
+an earlier OUTPUT only with a finished run. The teacher pass is written as it goes to
+OUTPUT-teacher-pass, and the student's training checkpoints at every evaluation (and on
+Ctrl-C or SIGTERM) in OUTPUT-student-run, as `nerel-batch train` does: after a kill, the same
+command continues where it stopped, in the teacher pass or in training; another setting is
+refused until --fresh discards the kept run. A run that fails before its training keeps the
+teacher outputs it computed in OUTPUT-teacher-outputs.spacy, for --teacher-outputs.
 
 Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, too many
 layers, OUTPUT not empty without --overwrite, OUTPUT a file, one that is, holds or lies inside
 TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts, a teacher pass
-kept in OUTPUT-teacher-pass from other inputs without --fresh).
+or a student's run kept from other settings without --fresh, a damaged checkpoint), 130 or
+143 stopped by Ctrl-C or SIGTERM with a checkpoint (run the same command to continue).
 """
 
 
@@ -93,8 +99,8 @@ def distill_command(
         "running the teacher again (e.g. for a second student size); --train and --texts are then unused.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it holds something."),
-    fresh: bool = typer.Option(False, "--fresh", help="Discard the teacher pass an unfinished run kept in "
-                               "OUTPUT-teacher-pass and run the teacher from the start."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard what an unfinished run kept (its teacher pass in "
+                               "OUTPUT-teacher-pass, its student in OUTPUT-student-run) and start from the beginning."),
 ) -> None:
     """Train a student with fewer encoder layers on the teacher's soft outputs and the gold labels.
 
@@ -104,10 +110,11 @@ def distill_command(
     relation types and, on the gold mention pairs, relation triples. Quantize the result
     with `nerel-batch quantize` as any pipeline.
 
-    The teacher's outputs are written to OUTPUT-teacher-pass a few dozen docs at a time. If
-    the run is killed, the same command continues after the last of them that was written
-    (or, killed in training, skips the teacher pass); a pass kept from another teacher,
-    corpus, texts, --token-vector-weight or --batch-size is refused (--fresh discards it).
+    The teacher's outputs are written to OUTPUT-teacher-pass a few dozen docs at a time, and
+    the student trains in OUTPUT-student-run with a checkpoint at every evaluation. If the
+    run is killed, the same command continues after the last shard or checkpoint that was
+    written; a pass or run kept from another teacher, corpus, texts or setting is refused
+    (--fresh discards them).
     """
     console = Console(stderr=True)
     inputs = [(teacher_outputs, "--teacher-outputs"), (train, "--train"), (dev, "--dev"),
@@ -135,35 +142,60 @@ def distill_command(
                     learn_rate=learn_rate, warmup_steps=warmup_steps, attention_dropout=attention_dropout,
                     batch_size=batch_size, teacher_outputs=teacher_outputs, fresh=fresh)
     shards = TeacherPass(_beside(output, "-teacher-pass"))
-    # The run is written beside OUTPUT and swapped in once trained: an earlier OUTPUT is replaced
-    # only by a complete run, and a failed one leaves no half of one.
-    with staged_output(output) as stage:
-        work = stage if output.is_absolute() else Path(os.path.relpath(stage))
+    run = StudentRun(_beside(output, RUN_SUFFIX))
+    started = time.perf_counter()
+    try:
+        # The student's settings, the teacher's files by content: a resume must train the same student.
+        kept = run_settings(teacher_files=folder_digest(teacher), texts=[len(extra_texts), texts_digest(extra_texts)],
+                            **{k: v for k, v in settings.items() if k not in ("extra_texts", "fresh")})
+        if fresh:
+            run.remove()
+        run.check(kept)
+    except (OSError, StudentRunMismatch) as err:
+        error(console, err)
+        raise typer.Exit(2)
+    work = run.folder if output.is_absolute() else Path(os.path.relpath(run.folder))
+    if not run.ready:
+        run.begin()
         teacher_pass: List[Path] = []  # the corpus the teacher pass wrote, once it is complete
         try:
-            summary = _distill(work, output, console, teacher_pass, shards, **settings)
+            _prepare(work, output, console, teacher_pass, shards, **settings)
         except BaseException:
             _keep_teacher_outputs(teacher_pass, output, console)
             _say_the_pass_is_kept(shards, console)
+            run.remove()
             raise
-        _relocate_configs(work, output)
+        run.mark_ready(kept)
+    else:
+        step = run.checkpoint_step()
+        after = f" after step {step:,}" if step is not None else ""
+        console.print(f"Continuing the student's training kept in {escape(str(run.folder))}{after}.")
+    try:
+        summary = _train_student(work, run, console)
+    except Exception:
+        console.print(f"The student's run is kept in {escape(str(run.folder))}: once the cause is fixed, the same "
+                      "command continues it after its last checkpoint (--fresh starts it again).")
+        raise
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    write_summary(work, summary)
+    run.finish()
+    _relocate_configs(work, output)
+    replace_dir(run.folder, output.resolve())
     if teacher_outputs is None:
         shards.remove()  # OUTPUT holds its corpus now
     console.print(f"Wrote {escape(str(output / 'model-best'))} ({summary['seconds']:.0f}s).")
 
 
-def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Path], shards: TeacherPass, *,
+def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Path], shards: TeacherPass, *,
              teacher: Path, layers: int, train: Path, dev: Path, extra_texts,
              weight: float, token_vector_weight: float, steps: int, eval_frequency: int, learn_rate: float,
              warmup_steps: int, attention_dropout: Optional[float], batch_size: int,
              teacher_outputs: Optional[Path], fresh: bool) -> dict:
     """The teacher pass (continued from ``shards``, or its earlier outputs copied), the student
-    and its training, into ``output`` (renamed to ``final`` afterwards); the corpus of a
-    finished teacher pass is appended to ``teacher_pass``."""
+    and its training config, into ``output`` (the run's folder, renamed to ``final`` once
+    trained); the corpus of a finished teacher pass is appended to ``teacher_pass``."""
     import spacy
-    from spacy.cli.train import train as spacy_train
 
-    started = time.perf_counter()
     try:
         # One load: the teacher annotates the corpus, then is cut down into the student.
         if teacher_outputs is not None:
@@ -217,12 +249,38 @@ def _distill(output: Path, final: Path, console: Console, teacher_pass: List[Pat
                "steps": steps, "learn_rate": learn_rate,
                "corpus": corpus, "student": student, "teacher_pass_seconds": round(teacher_seconds, 1)}
     write_summary(output, summary)
-    spacy_train(output / CONFIG_FILE, output)
-    summary["seconds"] = round(time.perf_counter() - started, 1)
-    meta = output / "model-best" / "meta.json"
+    return summary
+
+
+def _train_student(output: Path, run: StudentRun, console: Console) -> dict:
+    """Train the student prepared in ``output`` with ``nerel-batch train``'s resumable loop into
+    ``run.training_output``, continuing its checkpoint where there is one; distill.json's
+    summary, with the step it resumed from and model-best's dev scores."""
+    import sys
+
+    from spacy import util
+    from spacy.training.initialize import init_nlp
+
+    from ..resumable import OutputBusy, ResumeError, TrainingStopped, train_resumably
+
+    summary = json.loads((output / SUMMARY_FILE).read_text(encoding="utf8"))
+    resumed_from = run.checkpoint_step()
+    if resumed_from is not None:
+        summary["resumed_from_step"] = resumed_from
+    training = output / run.training_output.name
+    try:
+        nlp = init_nlp(util.load_config(output / CONFIG_FILE, interpolate=False))
+        train_resumably(nlp, training, resume=True, stdout=sys.stdout, stderr=sys.stderr)
+    except TrainingStopped as stopped:  # the loop printed where its checkpoint is
+        console.print(f"The student's training stopped after step {stopped.step:,}; the same command continues it "
+                      f"from {escape(str(run.folder))}.")
+        raise typer.Exit(128 + stopped.signum)
+    except (OutputBusy, ResumeError) as err:
+        error(console, f"{err} (the student's run is kept in {run.folder}; --fresh starts it again)")
+        raise typer.Exit(2)
+    meta = training / "model-best" / "meta.json"
     if meta.is_file():
         summary["dev_scores"] = json.loads(meta.read_text(encoding="utf8")).get("performance", {})
-    write_summary(output, summary)
     return summary
 
 
