@@ -306,7 +306,9 @@ def test_a_run_stopped_in_training_continues_from_its_checkpoint(teacher_dir, tm
     run = tmp_path / "student-student-run"
     progress = json.loads((run / "train" / "checkpoint" / "progress.json").read_text())
     assert progress["step"] >= 3 and not out.exists()
-    assert "the same command continues it" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "stopped after step" in said and "the same command continues it" in said
+    assert "once the cause is fixed" not in said  # a stop is not a failure
     monkeypatch.undo()
     # another setting is refused, and leaves the kept run as it was
     result = CliRunner().invoke(app, [*args, "--weight", "0.7"])

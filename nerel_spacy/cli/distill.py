@@ -172,6 +172,8 @@ def distill_command(
         console.print(f"Continuing the student's training kept in {escape(str(run.folder))}{after}.")
     try:
         summary = _train_student(work, run, console)
+    except typer.Exit:  # stopped by a signal, or refused: _train_student said why
+        raise
     except Exception:
         console.print(f"The student's run is kept in {escape(str(run.folder))}: once the cause is fixed, the same "
                       "command continues it after its last checkpoint (--fresh starts it again).")
