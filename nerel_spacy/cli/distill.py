@@ -192,7 +192,7 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
              teacher: Path, layers: int, train: Path, dev: Path, extra_texts,
              weight: float, token_vector_weight: float, steps: int, eval_frequency: int, learn_rate: float,
              warmup_steps: int, attention_dropout: Optional[float], batch_size: int,
-             teacher_outputs: Optional[Path], fresh: bool) -> dict:
+             teacher_outputs: Optional[Path], fresh: bool) -> None:
     """The teacher pass (continued from ``shards``, or its earlier outputs copied), the student
     and its training config, into ``output`` (the run's folder, renamed to ``final`` once
     trained); the corpus of a finished teacher pass is appended to ``teacher_pass``."""
@@ -250,8 +250,7 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
     summary = {"teacher": str(teacher), "weight": weight, "token_vector_weight": token_vector_weight,
                "steps": steps, "learn_rate": learn_rate,
                "corpus": corpus, "student": student, "teacher_pass_seconds": round(teacher_seconds, 1)}
-    write_summary(output, summary)
-    return summary
+    write_summary(output, summary)  # read back by _train_student, in this run or a resumed one
 
 
 def _train_student(output: Path, run: StudentRun, console: Console) -> dict:
