@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import annotate_helpers
 from nerel_spacy import annotate as lib
-from nerel_spacy.annotate.workers import ATTEMPTS
+from nerel_spacy.annotate.workers import ATTEMPTS, DEATHS_IN_A_ROW, Died, WorkersKeepDying, pipe_in_workers
 from nerel_spacy.cli import app
 
 KILL, RAISE = "УМРИ", "ПЛОХО"
@@ -207,3 +207,47 @@ def test_the_errors_file_lists_it_and_resume_retries_it(tmp_path, no_processes_l
     assert again.exit_code == 1, again.stderr
     assert "skipped (already in output, --resume) │ 7" in " ".join(again.stderr.split())
     assert [error["id"] for error in read_jsonl(tmp_path / "out.errors.jsonl")] == ["03.txt"]
+
+
+def lone_parts(nlp: Language, texts: List[str], deaths_in_a_row: int) -> List[Any]:
+    """The outcomes of ``texts`` as one batch in one worker process: deterministic deaths."""
+    batches = [[(text, i) for i, text in enumerate(texts)]]
+    return [outcome for outcome, _ in pipe_in_workers(nlp, batches, 1, deaths_in_a_row=deaths_in_a_row)]
+
+
+def test_a_reply_between_deaths_keeps_the_run_going(no_processes_left):
+    # The batch dies (1), its good text comes back, then the bad one dies ATTEMPTS times alone.
+    outcomes = lone_parts(pipeline(), [GOOD[0], f"{GOOD[1]} {KILL}"], deaths_in_a_row=ATTEMPTS + 1)
+    assert isinstance(outcomes[0], Doc) and outcomes[1] == Died("killed by SIGKILL")
+
+
+def test_workers_that_keep_dying_with_nothing_annotated_stop_the_run(no_processes_left):
+    # Two bad texts in a row: 1 + 2 * ATTEMPTS deaths with no reply between.
+    with pytest.raises(WorkersKeepDying) as stopped:
+        lone_parts(pipeline("exit"), [f"{GOOD[0]} {KILL}", f"{GOOD[1]} {KILL}"], deaths_in_a_row=ATTEMPTS + 1)
+    assert stopped.value.deaths == ATTEMPTS + 1 and stopped.value.cause == "exit code 1"
+    assert "not a text but the machine or the pipeline" in str(stopped.value)
+    assert "OOM" not in str(stopped.value)
+
+
+def test_the_cap_is_above_a_whole_batch_of_texts_that_each_kill_their_worker():
+    assert DEATHS_IN_A_ROW > 1 + 8 * ATTEMPTS
+
+
+def test_the_command_stops_when_every_worker_dies_and_says_what_to_do(tmp_path, no_processes_left):
+    model = annotate_helpers.build_pipeline(tmp_path / "model", fail_marker=KILL, fail_how="kill")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(10):  # a pipeline that kills every worker: here, a marker in every text
+        (docs / f"{i:02d}.txt").write_text(f"{GOOD[i % 3]} {KILL}", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["annotate", str(docs), "-m", str(model), "-o", str(out), "--n-process", "2", "--batch-size", "2"]
+
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 1, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "Traceback" not in said
+    assert f"died {DEATHS_IN_A_ROW} times in a row without annotating a text, the last killed by SIGKILL" in said
+    assert "(SIGKILL is usually the OOM killer)" in said and "Lower --n-process (now 2)" in said
+    assert f"{out} holds every document written so far (0 in this run)" in said and "--resume" in said
+    assert out.read_text(encoding="utf-8") == ""

@@ -53,6 +53,7 @@ from .stream import (
     AnnotateOptions,
     annotate_sources,
 )
+from .workers import WorkersKeepDying
 
 __all__ = [
     "DEFAULT_GLOB",
@@ -67,6 +68,7 @@ __all__ = [
     "TRAINED_PIPELINES",
     "UNWRITABLE",
     "WORKER_DIED",
+    "WorkersKeepDying",
     "AnnotateOptions",
     "Annotated",
     "DocSinkWriter",

@@ -6,7 +6,10 @@ Here a worker has one batch at a time and its process sentinel is watched beside
 so a death is seen at once and names the batch that caused it. That batch runs again a part
 at a time on fresh workers, and a part whose worker dies each of ``ATTEMPTS`` times alone
 comes back as ``Died`` while the run goes on. Nothing is annotated in the main process, so a
-text that kills a process kills a worker, never the run.
+text that kills a process kills a worker, never the run. Deaths that no text explains (every
+worker killed as it starts, or on whatever it is given: a machine out of memory for N copies
+of the pipeline) stop the run with ``WorkersKeepDying`` after ``DEATHS_IN_A_ROW``, rather than
+fail every text three times over.
 """
 import multiprocessing
 import os
@@ -28,6 +31,9 @@ ATTEMPTS = 3
 AHEAD_PER_WORKER = 2
 # Seconds between an idle worker's checks that the process that started it still runs.
 ORPHAN_CHECK_S = 1.0
+# Worker deaths with no batch or text annotated in between that stop the run: more than a
+# batch of 8 texts that each kill their worker ATTEMPTS times (1 + 8 * 3 = 25).
+DEATHS_IN_A_ROW = 26
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,19 @@ class Died:
     """The worker annotating a text alone died each of ``ATTEMPTS`` times; ``cause`` says how."""
 
     cause: str
+
+
+class WorkersKeepDying(RuntimeError):
+    """The worker processes died ``deaths`` times in a row, none annotating anything between."""
+
+    def __init__(self, deaths: int, cause: str):
+        oom = " (SIGKILL is usually the OOM killer)" if "SIGKILL" in cause else ""
+        super().__init__(
+            f"the worker processes died {deaths} times in a row without annotating a text, the last "
+            f"{cause}{oom}: the cause is not a text but the machine or the pipeline. Each worker holds "
+            "its own copy of the pipeline, so fewer workers or smaller batches need less memory."
+        )
+        self.deaths, self.cause = deaths, cause
 
 
 Outcome = Union[Doc, Raised, Died]
@@ -146,7 +165,8 @@ class _Worker:
         self.conn.close()
 
 
-def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int) -> Iterator[Tuple[Outcome, C]]:
+def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int,
+                    deaths_in_a_row: int = DEATHS_IN_A_ROW) -> Iterator[Tuple[Outcome, C]]:
     """Each part of ``batches``, in order, with its ``Doc``, ``Raised`` or ``Died``, from
     ``n_process`` worker processes started as spaCy starts its own (``multiprocessing``'s
     default start method).
@@ -155,12 +175,15 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
     death blames one part; a dead worker is replaced at once. The workers are stopped and
     reaped however this ends: exhausted, closed early, or on an exception (a ``MemoryError`` in
     a worker, ``KeyboardInterrupt``, or one raised reading ``batches``, which passes through).
+    ``WorkersKeepDying`` is raised once workers have died ``deaths_in_a_row`` times with no
+    reply between; the parts given out before it were annotated.
     """
     context = multiprocessing.get_context()
     workers: List[_Worker] = []
     order: Deque[_Job] = deque()  # jobs read, not yet given out
     again: Deque[_Task] = deque()  # tasks of jobs in order, to send before reading more
     rest = iter(batches)
+    deaths = 0  # since the last reply
     try:
         for _ in range(n_process):
             workers.append(_Worker(nlp, context))
@@ -185,8 +208,12 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
                 reply = worker.receive()
                 if reply is None:
                     worker.stop()
+                    deaths += 1
+                    if deaths >= deaths_in_a_row:
+                        raise WorkersKeepDying(deaths, worker.cause())
                     again.extend(_after_death(task, worker.cause()))
                 else:
+                    deaths = 0
                     job, indices = task
                     for i, outcome in zip(indices, reply):
                         job.outcomes[i] = outcome

@@ -117,7 +117,8 @@ def annotate_command(
     )] = None,
     n_process: Annotated[int, typer.Option(
         min=1, help="Worker processes to annotate in. A text whose worker dies (a crash in native code, "
-        "the OOM killer) is retried alone in fresh workers, then listed as worker-died; the run goes on.",
+        "the OOM killer) is retried alone in fresh workers, then listed as worker-died; the run goes on. "
+        "Workers dying again and again with nothing annotated stop the run (rerun with --resume).",
     )] = 1,
     threads: Annotated[Optional[int], typer.Option(
         min=1, show_default=False,
@@ -329,6 +330,14 @@ def annotate_command(
                 "--overwrite) to continue."
             )
         raise typer.Exit(130)
+    except lib.WorkersKeepDying as err:
+        _finish(console, stats, writer, error_writer, model_label, quiet)
+        kept = ("Output went to stdout, so it can't be resumed" if out_path is None else
+                f"{out_path} holds every document written so far ({stats.annotated} in this run): run the same "
+                "command with --resume (without --overwrite) to continue")
+        console.print(f"Error: stopped, {err} Lower --n-process (now {n_process}), --batch-size or "
+                      f"--max-batch-chars. {kept}.", highlight=False, markup=False)
+        raise typer.Exit(1)
     except OSError as err:
         if err.errno not in lib.OUTPUT_FATAL_ERRNOS:
             raise
