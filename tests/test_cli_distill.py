@@ -224,6 +224,41 @@ def test_a_failed_run_leaves_the_earlier_output_as_it_was(inputs):
     assert sorted(p.name for p in inputs.iterdir()) == ["dd", "dd2", "student", "train.spacy"]
 
 
+def test_a_second_run_into_the_same_output_is_refused_and_touches_nothing(inputs):
+    """Another distill into OUTPUT holds its lock: even --fresh must not delete that run's files."""
+    import subprocess
+    import sys
+    import textwrap
+
+    output = inputs / "student"
+    kept = inputs / "student-student-run" / "train" / "checkpoint"
+    kept.mkdir(parents=True)
+    (kept / "progress.json").write_text('{"step": 1219}')
+    hold = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from nerel_spacy.resumable.lock import output_lock
+        with output_lock(sys.argv[1], lock_file=Path(sys.argv[2])):
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(output), str(inputs / ".student.distill.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(app, ["distill", str(inputs / "dd" / "model-best"), str(output), "--fresh",
+                                          "--train", str(inputs / "train.spacy"), "--dev", str(inputs / "train.spacy")])
+    finally:
+        holder.kill()
+        holder.wait()
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"is being trained into by pid {holder.pid}" in said, said
+    assert f"kill -TERM {holder.pid}" in said and result.exception is None or isinstance(result.exception, SystemExit)
+    assert (kept / "progress.json").read_text() == '{"step": 1219}'
+    assert not output.exists()
+    assert (inputs / ".student.distill.lock").read_text() == str(holder.pid)  # the holder's, left as it was
+
+
 @pytest.mark.slow
 def test_a_run_that_fails_before_training_keeps_its_teacher_outputs(teacher_dir, tmp_path, monkeypatch):
     from nerel_spacy.cli import distill as distill_cli

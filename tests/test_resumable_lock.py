@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,53 @@ def test_train_resumably_refuses_an_output_that_is_being_trained_into(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+HOLD_FILE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from nerel_spacy.resumable.lock import output_lock
+    with output_lock(sys.argv[1], lock_file=Path(sys.argv[2])):
+        print("held", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_lock_file_beside_output_guards_it_without_making_it(tmp_path):
+    output, lock_file = tmp_path / "student", tmp_path / ".student.distill.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FILE, str(output), str(lock_file)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert not output.exists() and lock_file.read_text() == str(holder.pid)
+        with pytest.raises(OutputBusy, match=f"{output} is being trained into by pid {holder.pid}"):
+            with output_lock(output, lock_file=lock_file):
+                pass
+        with output_lock(output):  # OUTPUT's own .train.lock is another lock
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with output_lock(output, lock_file=lock_file) as path:
+        assert path == lock_file.resolve() and path.read_text() == str(os.getpid())
+    assert not lock_file.exists()  # removed on release: nothing left beside OUTPUT
+
+
+def test_a_lock_on_a_file_its_holder_removed_is_taken_again_on_the_new_file(tmp_path, monkeypatch):
+    """Opened just before the holder removed it and locked just after: that lock guards a file
+    nobody else can open, so the name is opened again."""
+    import nerel_spacy.resumable.lock as lock
+
+    lock_file, opened = tmp_path / ".out.lock", []
+    real_open = open
+
+    def open_then_lose_the_race(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if not opened:  # the first open: its holder removes the name before we lock it
+            Path(path).unlink()
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr(lock, "open", open_then_lose_the_race, raising=False)
+    with output_lock(tmp_path / "out", lock_file=lock_file) as path:
+        assert len(opened) == 2 and opened[0].closed and path.read_text() == str(os.getpid())

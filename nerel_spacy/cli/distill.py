@@ -28,6 +28,7 @@ from ._app import app
 from ._console import error, escape
 from ._outputs import input_clash, output_clash
 from ..output_folders import replace_dir
+from ..resumable.lock import OutputBusy, output_lock
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -52,7 +53,8 @@ teacher outputs it computed in OUTPUT-teacher-outputs.spacy, for --teacher-outpu
 Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, too many
 layers, OUTPUT not empty without --overwrite, OUTPUT a file, one that is, holds or lies inside
 TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts, a teacher pass
-or a student's run kept from other settings without --fresh, a damaged checkpoint), 130 or
+or a student's run kept from other settings without --fresh, a damaged checkpoint, another
+distill into OUTPUT still running), 130 or
 143 stopped by Ctrl-C or SIGTERM with a checkpoint (run the same command to continue).
 """
 
@@ -141,6 +143,19 @@ def distill_command(
                     token_vector_weight=token_vector_weight, steps=steps, eval_frequency=eval_frequency,
                     learn_rate=learn_rate, warmup_steps=warmup_steps, attention_dropout=attention_dropout,
                     batch_size=batch_size, teacher_outputs=teacher_outputs, fresh=fresh)
+    try:
+        # One run per OUTPUT: a second would write the same teacher pass and checkpoint, and its
+        # --fresh would delete the first one's run under it.
+        with output_lock(output, lock_file=_beside(output, ".distill.lock", hidden=True)):
+            _distill(output, extra_texts, settings, console)
+    except OutputBusy as err:
+        error(console, err)
+        raise typer.Exit(2)
+
+
+def _distill(output: Path, extra_texts, settings: dict, console: Console) -> None:
+    """The run itself, once OUTPUT is this process's: continued or begun, trained, renamed to OUTPUT."""
+    teacher, teacher_outputs, fresh = settings["teacher"], settings["teacher_outputs"], settings["fresh"]
     shards = TeacherPass(_beside(output, "-teacher-pass"))
     run = StudentRun(_beside(output, RUN_SUFFIX))
     started = time.perf_counter()
@@ -308,10 +323,10 @@ def _say_the_pass_is_kept(shards: TeacherPass, console: Console) -> None:
                   f"docs are kept in {escape(str(shards.folder))}: the same command continues from there.")
 
 
-def _beside(output: Path, suffix: str) -> Path:
-    """OUTPUT's sibling named OUTPUT + ``suffix``."""
+def _beside(output: Path, suffix: str, hidden: bool = False) -> Path:
+    """OUTPUT's sibling named OUTPUT + ``suffix`` (with a leading dot if ``hidden``)."""
     base = output if output.name else output.resolve()
-    return base.with_name(f"{base.name}{suffix}")
+    return base.with_name(f"{'.' if hidden else ''}{base.name}{suffix}")
 
 
 def _relocate_configs(work: Path, output: Path) -> None:

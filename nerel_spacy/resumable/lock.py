@@ -11,7 +11,7 @@ comes at once, and ``train_resumably`` takes it again for callers of the API.
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator, Optional, Set
+from typing import IO, Iterator, Optional, Set
 
 try:
     import fcntl
@@ -37,21 +37,24 @@ class OutputBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def output_lock(output_path: Path) -> Iterator[Path]:
-    """Hold OUTPUT/.train.lock for the duration; raise ``OutputBusy`` if another process does."""
+def output_lock(output_path: Path, lock_file: Optional[Path] = None) -> Iterator[Path]:
+    """Hold OUTPUT/.train.lock for the duration; raise ``OutputBusy`` if another process does.
+    ``lock_file`` puts the lock elsewhere, for a command whose OUTPUT is replaced or removed
+    while it runs (``distill`` locks a hidden file beside OUTPUT); that file is removed on
+    release, so nothing is left beside OUTPUT."""
     output_path = Path(output_path)
-    output_path.mkdir(parents=True, exist_ok=True)
-    path = (output_path / LOCK_FILE).resolve()
+    remove = lock_file is not None
+    if lock_file is None:
+        output_path.mkdir(parents=True, exist_ok=True)
+        lock_file = output_path / LOCK_FILE
+    else:
+        Path(lock_file).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(lock_file).resolve()
     if fcntl is None or path in _HELD:
         yield path
         return
-    handle = open(path, "a+")
+    handle = _locked(path, output_path)
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise OutputBusy(output_path, handle.read().strip()) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -61,8 +64,30 @@ def output_lock(output_path: Path) -> Iterator[Path]:
             yield path
         finally:
             _HELD.discard(path)
+            if remove:  # still held: whoever opens the name next makes a new file (``_locked``)
+                path.unlink(missing_ok=True)
     finally:
         handle.close()  # closing the descriptor releases the lock
+
+
+def _locked(path: Path, output_path: Path) -> IO[str]:
+    """``path`` opened and ``flock`` ed, or ``OutputBusy``. A lock taken on a file its last
+    holder had removed meanwhile guards nothing, so then the name is opened again."""
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise OutputBusy(output_path, holder) from None
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
 
 
 def lock_holder(path: Path) -> Optional[int]:
