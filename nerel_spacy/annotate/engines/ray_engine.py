@@ -315,7 +315,8 @@ class RayEngine:
     ) -> Iterator[Event]:
         blocks = max(1, math.ceil(len(rows) / options.batch_size))
         with warnings.catch_warnings():
-            # Ray 2.60 deprecates these keyword arguments, and names no other way to pass them.
+            # Ray 2.60 deprecates these keyword arguments, to go in 2.64, and names no other way
+            # to pass them: pyproject.toml's ray extra stays below 2.64.
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
                 AnnotateActor,
