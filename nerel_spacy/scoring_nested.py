@@ -8,6 +8,7 @@ inner or outer by the predicted mentions' own nesting.
 
 ``nerel.joint_scorer.v2`` adds these to ``nerel.joint_scorer.v1``'s flat scores.
 """
+import functools
 from collections import defaultdict
 from typing import Callable, Dict, Iterable, List, Set, Tuple
 
@@ -92,11 +93,7 @@ def score_joint_nested(
 @registry.scorers("nerel.joint_scorer.v2")
 def make_nested_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict[str, object]]:
     """``nerel.joint_scorer.v1`` plus nested P/R/F over ``doc.spans[spans_key]``."""
-
-    def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        return score_joint_nested(examples, spans_key=spans_key, **kwargs)
-
-    return scorer
+    return functools.partial(score_joint_nested, spans_key=spans_key)  # not a closure: the pipeline pickles
 
 
 __all__: List[str] = ["char_mentions", "inner_mentions", "score_nested", "score_joint_nested"]

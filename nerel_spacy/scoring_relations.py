@@ -12,6 +12,7 @@
 ``nerel.joint_scorer.v3`` adds both to ``nerel.joint_scorer.v2``'s, so ``spacy evaluate``,
 ``nerel-batch evaluate`` and training's dev scores all carry them.
 """
+import functools
 from collections import defaultdict
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -221,11 +222,7 @@ def score_joint_relations(
 def make_relation_joint_scorer(spans_key: str = SPANS_KEY) -> Callable[..., Dict[str, object]]:
     """``nerel.joint_scorer.v2`` plus relation P/R/F: end to end over ``doc._.relations``, and
     with gold mentions when the component hands over its relation head."""
-
-    def scorer(examples: Iterable[Example], **kwargs) -> Dict[str, object]:
-        return score_joint_relations(examples, spans_key=spans_key, **kwargs)
-
-    return scorer
+    return functools.partial(score_joint_relations, spans_key=spans_key)  # not a closure: the pipeline pickles
 
 
 __all__ = [

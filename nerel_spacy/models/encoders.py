@@ -57,15 +57,21 @@ def _with_frozen_embeddings(model: TransformerModel) -> TransformerModel:
     ``initialize`` would be lost, and continued training would silently update the
     embedding matrix at several times the cost of a step.
     """
-    forward = model._func
+    model._func = _FrozenEmbeddingsForward(model._func)
+    return model
 
-    def forward_with_frozen_embeddings(model: TransformerModel, docs, is_train: bool):
+
+class _FrozenEmbeddingsForward:
+    """``forward`` after freezing the word embeddings in training. A class, not a closure,
+    so the pipeline pickles (``--n-process`` under spawn)."""
+
+    def __init__(self, forward: Callable):
+        self.forward = forward
+
+    def __call__(self, model: TransformerModel, docs, is_train: bool):
         if is_train and model.attrs["has_transformer"]:
             freeze_word_embeddings(model.transformer)
-        return forward(model, docs, is_train)
-
-    model._func = forward_with_frozen_embeddings
-    return model
+        return self.forward(model, docs, is_train)
 
 
 def _with_bf16_training(model: TransformerModel) -> TransformerModel:
@@ -75,23 +81,29 @@ def _with_bf16_training(model: TransformerModel) -> TransformerModel:
     last hidden state comes out float32; any other output (BERT's pooler) is cast back so
     that thinc can read it. The backward pass follows the autocast graph by itself.
     """
-    import torch
+    model._func = _Bf16TrainingForward(model._func)
+    return model
 
-    forward = model._func
 
-    def forward_in_bf16(model: TransformerModel, docs, is_train: bool):
+class _Bf16TrainingForward:
+    """``forward``, in training under bfloat16 autocast with float32 outputs (a class, so the
+    pipeline pickles)."""
+
+    def __init__(self, forward: Callable):
+        self.forward = forward
+
+    def __call__(self, model: TransformerModel, docs, is_train: bool):
+        import torch
+
         if not is_train:
-            return forward(model, docs, is_train)
+            return self.forward(model, docs, is_train)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            output, backprop = forward(model, docs, is_train)
+            output, backprop = self.forward(model, docs, is_train)
         model_output = output.model_output
         for key, value in list(model_output.items()):
             if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16:
                 model_output[key] = value.float()
         return output, backprop
-
-    model._func = forward_in_bf16
-    return model
 
 
 @registry.architectures("nerel.TransformerModel.v1")

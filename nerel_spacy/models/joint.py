@@ -174,22 +174,28 @@ def build_joint(
 
 
 def build_loss_weights(n_tasks: int) -> Model:
-    """A parameter-only node holding ``s_i = log σ_i²`` for each task, starting at 0 (σ = 1)."""
-
-    def init_log_variances(model: Model, X=None, Y=None) -> None:
-        model.set_param(LOG_VARIANCES, model.ops.alloc1f(n_tasks))
-
-    def identity(model: Model, X, is_train: bool):
-        return X, lambda dY: dY
-
+    """A parameter-only node holding ``s_i = log σ_i²`` for each task, starting at 0 (σ = 1).
+    Its functions are module-level, so the pipeline pickles (``--n-process`` under spawn)."""
     model: Model = Model(
         "uncertainty_loss_weights",
-        identity,
-        init=init_log_variances,
+        _identity_forward,
+        init=_init_log_variances,
         params={LOG_VARIANCES: None},
         dims={"nT": n_tasks},
     )
     return model
+
+
+def _init_log_variances(model: Model, X=None, Y=None) -> None:
+    model.set_param(LOG_VARIANCES, model.ops.alloc1f(model.get_dim("nT")))
+
+
+def _identity_forward(model: Model, X, is_train: bool):
+    return X, _identity_backprop
+
+
+def _identity_backprop(dY):
+    return dY
 
 
 def get_log_variances(model: Model) -> Floats1d:

@@ -44,13 +44,20 @@ def build_int8_transformer_model(
         tokenizer_cls=wrapper.shims[0].tokenizer_cls,
     )
     wrapper.shims[0] = shim
-
-    def set_quantized_transformer(model: TransformerModel, hf_model: HFObjects) -> None:
-        shim.set_quantized(hf_model)
-        set_pytorch_transformer(model, shim._hfmodel)
-
-    model.attrs["set_transformer"] = set_quantized_transformer
+    model.attrs["set_transformer"] = _SetQuantizedTransformer(shim)
     return model
+
+
+class _SetQuantizedTransformer:
+    """``set_transformer`` for ``shim``: the loaded Hugging Face model quantized, then set.
+    A class, not a closure, so the pipeline pickles (``--n-process`` under spawn)."""
+
+    def __init__(self, shim: Int8HFShim):
+        self.shim = shim
+
+    def __call__(self, model: TransformerModel, hf_model: HFObjects) -> None:
+        self.shim.set_quantized(hf_model)
+        set_pytorch_transformer(model, self.shim._hfmodel)
 
 
 @registry.architectures("nerel.Int8Tok2VecTransformer.v1")

@@ -1,0 +1,47 @@
+"""Every kind of pipeline this project saves pickles, and predicts the same once unpickled.
+
+``annotate --n-process`` hands the pipeline to worker processes started by spawn or
+forkserver (macOS' and Windows' default) pickled, so no model, scorer or ``set_transformer``
+may hold a function defined inside another (pickle can't name it): models/joint.py's loss
+weights, scoring_nested's and scoring_relations' scorers, models/encoders.py's forward
+wrappers and quantize/architectures.py's int8 ``set_transformer`` are module-level.
+"""
+import pickle
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from conftest import make_examples
+from pipeline_helpers import cnn_nlp, trf_nlp, v3_nlp
+
+KINDS = ["cnn", "v3", "transformer", "inline transformer", "int8 transformer", "int8 inline transformer"]
+TEXTS = ["Министр Сергей Лавров посетил Китай .", "Барак Обама приехал в Москву в январе ."]
+
+
+def saved_and_loaded(kind: str, bert_dir: Path, tmp_path: Path) -> Language:
+    """A pipeline of ``kind``, initialised on the fixture examples, saved and loaded back."""
+    if kind in ("cnn", "v3"):
+        nlp = cnn_nlp() if kind == "cnn" else v3_nlp()
+    else:
+        nlp = trf_nlp(bert_dir, inline="inline" in kind)
+    nlp.initialize(lambda: make_examples(nlp))
+    if kind.startswith("int8"):
+        from nerel_spacy.quantize import quantize_pipeline
+
+        nlp.to_disk(tmp_path / "fp32")
+        nlp, _ = quantize_pipeline(spacy.load(tmp_path / "fp32"), compute="int8")
+    nlp.to_disk(tmp_path / "model")
+    return spacy.load(tmp_path / "model")
+
+
+def predictions(nlp: Language):
+    return [([(s.start, s.end, s.label_) for s in doc.spans.get("nerel", [])], [(e.start, e.end, e.label_) for e in
+             doc.ents], {k: round(v, 5) for k, v in doc.cats.items()}, doc._.relations) for doc in nlp.pipe(TEXTS)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_saved_pipeline_pickles_and_predicts_the_same(kind, tiny_bert_dir, tmp_path):
+    nlp = saved_and_loaded(kind, tiny_bert_dir, tmp_path)
+    assert predictions(pickle.loads(pickle.dumps(nlp))) == predictions(nlp)
