@@ -4,8 +4,9 @@
 (doc.spans["nerel"], nested) + ``annotate_test_cats`` (doc.cats and kb ids). The last one
 holds a whole ``nlp.pipe`` batch at once, as a model's forward pass does, and records the
 characters of each batch in ``BATCH_CHARS``. ``fail_marker`` adds ``annotate_test_fail``,
-which fails on the texts holding the marker. Pass this file to ``--code`` so a separate
-process (a Ray actor too) can load the saved pipeline.
+which fails on the texts holding the marker. ``annotate_test_process`` (not in the saved
+pipeline) records which process annotated a doc, in an extension a test registers. Pass this
+file to ``--code`` so a separate process (a Ray actor too) can load the saved pipeline.
 """
 import os
 import signal
@@ -106,6 +107,25 @@ class FailOn:
 @Language.factory("annotate_test_fail", default_config={"marker": "", "how": "raise"})
 def make_test_fail(nlp: Language, name: str, marker: str, how: str) -> FailOn:
     return FailOn(marker, how)
+
+
+# The Doc extension annotate_test_process sets. Nothing registers it on import: a test does,
+# in its own process, so a worker process started by spawn or forkserver (a fresh
+# interpreter, which imports this module afresh) has it only if the parent hands it over.
+PROCESS_EXTENSION = "annotate_test_process"
+
+
+class RecordsProcess:
+    """Sets ``doc._.annotate_test_process`` to ``(pid, parent pid)`` of the process annotating it."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.set(PROCESS_EXTENSION, (os.getpid(), os.getppid()))
+        return doc
+
+
+@Language.factory("annotate_test_process")
+def make_records_process(nlp: Language, name: str) -> RecordsProcess:
+    return RecordsProcess()
 
 
 def build_pipeline(

@@ -53,7 +53,7 @@ from .stream import (
     AnnotateOptions,
     annotate_sources,
 )
-from .workers import WorkersKeepDying
+from .workers import PipelineNotPicklable, WorkersKeepDying
 
 __all__ = [
     "DEFAULT_GLOB",
@@ -69,6 +69,7 @@ __all__ = [
     "UNWRITABLE",
     "WORKER_DIED",
     "WorkersKeepDying",
+    "PipelineNotPicklable",
     "AnnotateOptions",
     "Annotated",
     "DocSinkWriter",

@@ -1,6 +1,7 @@
 """Loading the pipeline to annotate with: a folder or an installed package, plus custom code."""
+import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import spacy
 from catalogue import RegistryError
@@ -9,6 +10,12 @@ from spacy.util import import_file
 from thinc.api import ConfigValidationError
 
 from ..load_settings import SettingError, is_missing_factory, load_with_settings
+
+
+# The --code files load_pipeline imported, by module name (in sys.modules, so the classes
+# they define pickle): a worker started by spawn imports them before the pipeline reaches it.
+CODE_MODULES: Dict[str, str] = {}
+CODE_MODULE = "annotate_code"
 
 
 class ModelError(ValueError):
@@ -30,7 +37,8 @@ def load_pipeline(model: str, code: Optional[Path] = None, settings: Sequence[st
     if code is not None:
         if not Path(code).is_file():
             raise ModelError(f"--code {code}: no such Python file")
-        import_file("annotate_code", code)
+        sys.modules[CODE_MODULE] = import_file(CODE_MODULE, code)
+        CODE_MODULES[CODE_MODULE] = str(Path(code).resolve())
     try:
         return load_with_settings(model, settings)
     except SettingError as err:

@@ -6,14 +6,18 @@ Here a worker has one batch at a time and its process sentinel is watched beside
 so a death is seen at once and names the batch that caused it. That batch runs again a part
 at a time on fresh workers, and a part whose worker dies each of ``ATTEMPTS`` times alone
 comes back as ``Died`` while the run goes on. Nothing is annotated in the main process, so a
-text that kills a process kills a worker, never the run. Deaths that no text explains (every
+text that kills a process kills a worker, never the run. A worker started by fork inherits the
+pipeline; one started by spawn or forkserver (macOS' and Windows' default) gets it pickled,
+after importing the ``--code`` files its components come from (``model.CODE_MODULES``). Deaths that no text explains (every
 worker killed as it starts, or on whatever it is given: a machine out of memory for N copies
 of the pipeline) stop the run with ``WorkersKeepDying`` after ``DEATHS_IN_A_ROW``, rather than
 fail every text three times over.
 """
 import multiprocessing
 import os
+import pickle
 import signal
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -22,6 +26,9 @@ from typing import Any, Deque, Generic, Iterable, Iterator, List, Optional, Tupl
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.tokens.underscore import Underscore
+from spacy.util import import_file
+
+from .model import CODE_MODULES
 
 C = TypeVar("C")
 # Tries of a text alone on a worker process that dies on it (the Ray engine's too).
@@ -61,6 +68,10 @@ class WorkersKeepDying(RuntimeError):
             "its own copy of the pipeline, so fewer workers or smaller batches need less memory."
         )
         self.deaths, self.cause = deaths, cause
+
+
+class PipelineNotPicklable(ValueError):
+    """Workers started by spawn or forkserver need the pipeline pickled, and it does not pickle."""
 
 
 Outcome = Union[Doc, Raised, Died]
@@ -119,10 +130,10 @@ _Task = Tuple[_Job, List[int]]
 class _Worker:
     """A process annotating the batches sent down its pipe, one at a time."""
 
-    def __init__(self, nlp: Language, context: Any):
+    def __init__(self, pipeline: "_Pipeline", context: Any):
         self.conn, theirs = context.Pipe()
         # Daemonic: one left behind (a Ctrl-C as it starts) is ended at exit, not waited for.
-        self.process = context.Process(target=_serve, args=(nlp, theirs, Underscore.get_state()), daemon=True)
+        self.process = context.Process(target=_serve, args=(pipeline, theirs), daemon=True)
         self.process.start()
         theirs.close()  # the worker's end only in the worker: its death ends our reads
         self.task: Optional[_Task] = None
@@ -165,6 +176,37 @@ class _Worker:
         self.conn.close()
 
 
+@dataclass(frozen=True)
+class _Pipeline:
+    """What a worker needs to annotate: the pipeline and the ``Doc`` extensions, as objects
+    for fork, or pickled for spawn and forkserver, so that the worker imports the
+    ``--code`` modules that define its components before it unpickles it."""
+
+    state: Any  # (nlp, Underscore state), or those pickled
+    code_modules: Tuple[Tuple[str, str], ...]  # (module name, file)
+
+    @classmethod
+    def for_context(cls, nlp: Language, context: Any) -> "_Pipeline":
+        state: Any = (nlp, Underscore.get_state())
+        if context.get_start_method() != "fork":
+            try:
+                state = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, AttributeError, TypeError) as err:
+                raise PipelineNotPicklable(
+                    f"the pipeline can't be sent to worker processes started by {context.get_start_method()} "
+                    f"(this platform's way), since it does not pickle: {err}. Annotate in one process "
+                    "(--n-process 1), or make its custom components picklable."
+                ) from err
+        return cls(state, tuple(CODE_MODULES.items()))
+
+    def load(self) -> Tuple[Language, Any]:
+        """In the worker: the code modules imported, then the pipeline and extension state."""
+        for name, path in self.code_modules:
+            if name not in sys.modules:
+                sys.modules[name] = import_file(name, path)
+        return pickle.loads(self.state) if isinstance(self.state, bytes) else self.state
+
+
 def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int,
                     deaths_in_a_row: int = DEATHS_IN_A_ROW) -> Iterator[Tuple[Outcome, C]]:
     """Each part of ``batches``, in order, with its ``Doc``, ``Raised`` or ``Died``, from
@@ -179,6 +221,7 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
     reply between; the parts given out before it were annotated.
     """
     context = multiprocessing.get_context()
+    pipeline = _Pipeline.for_context(nlp, context)  # pickled once, for every worker started
     workers: List[_Worker] = []
     order: Deque[_Job] = deque()  # jobs read, not yet given out
     again: Deque[_Task] = deque()  # tasks of jobs in order, to send before reading more
@@ -186,7 +229,7 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
     deaths = 0  # since the last reply
     try:
         for _ in range(n_process):
-            workers.append(_Worker(nlp, context))
+            workers.append(_Worker(pipeline, context))
         while True:
             for worker in workers:
                 if worker.task is None:
@@ -219,7 +262,7 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
                         job.outcomes[i] = outcome
                 if not worker.process.is_alive():  # it died, on the task or after its reply
                     worker.stop()
-                    workers[workers.index(worker)] = _Worker(nlp, context)
+                    workers[workers.index(worker)] = _Worker(pipeline, context)
     finally:
         for worker in workers:
             worker.stop()
@@ -257,10 +300,11 @@ def _given_out(nlp: Language, job: _Job) -> Iterator[Tuple[Outcome, C]]:
         yield (Doc(nlp.vocab).from_bytes(outcome) if isinstance(outcome, bytes) else outcome), ctx
 
 
-def _serve(nlp: Language, conn: Connection, underscore_state: Any) -> None:
+def _serve(pipeline: _Pipeline, conn: Connection) -> None:
     """A worker: annotate each batch of texts the parent sends; reply with each doc's bytes or
     what it raised. Ends when the parent stops it, or finds the parent gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent too, which stops us
+    nlp, underscore_state = pipeline.load()
     Underscore.load_state(underscore_state)
     parent = os.getppid()
     while True:

@@ -330,13 +330,17 @@ def annotate_command(
                 "--overwrite) to continue."
             )
         raise typer.Exit(130)
+    except lib.PipelineNotPicklable as err:  # raised before any worker starts
+        _finish(console, stats, writer, error_writer, model_label, quiet)
+        console.print(f"Error: --n-process {n_process}: {err}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     except lib.WorkersKeepDying as err:
         _finish(console, stats, writer, error_writer, model_label, quiet)
         kept = ("Output went to stdout, so it can't be resumed" if out_path is None else
                 f"{out_path} holds every document written so far ({stats.annotated} in this run): run the same "
                 "command with --resume (without --overwrite) to continue")
         console.print(f"Error: stopped, {err} Lower --n-process (now {n_process}), --batch-size or "
-                      f"--max-batch-chars. {kept}.", highlight=False, markup=False)
+                      f"--max-batch-chars. {kept}.", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1)
     except OSError as err:
         if err.errno not in lib.OUTPUT_FATAL_ERRNOS:
