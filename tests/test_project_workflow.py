@@ -117,3 +117,23 @@ def test_nested_arguments_best_enters_at_train_heads_and_the_later_stages_source
         assert load_config(REPO_ROOT / "configs" / cnn_config)["components"]["nerel_joint"]["nested_arguments"] == "best"
     assert heads["nested_arguments"] == "best"
     assert set(more) == {"source"}
+
+
+def test_speed_reads_what_all_and_its_own_earlier_stages_wrote_and_times_them_with_throughput_sh():
+    config = project(cnn_config="joint_cnn_fast")
+    written = {output for command in commands_of(config, "all") for output in command.get("outputs", [])}
+    for command in commands_of(config, "speed"):
+        for dep in command.get("deps", []):
+            if dep.startswith("training/"):
+                assert dep in written, f"{command['name']} reads {dep}, which neither all nor speed writes before it"
+        written.update(command.get("outputs", []))
+    (throughput,) = [command for command in config["commands"] if command["name"] == "throughput"]
+    words = shlex.split(throughput["script"][0])
+    assert words[0] == "env" and words[-2:] == ["bash", "benchmarks/throughput.sh"]
+    run = "training/joint_trf_heads_more_more_rounds"
+    assert dict(word.split("=", 1) for word in words[1:-2]) == {
+        "RUN": run, "STUDENT": f"{run}_student", "CNN": "training/joint_cnn_fast",
+        "OUTPUT": "metrics/joint_trf_heads_more_more_rounds/throughput.json"}
+    script = (Path(REPO_ROOT) / "benchmarks" / "throughput.sh").read_text(encoding="utf8")
+    for name in ("RUN", "STUDENT", "CNN", "OUTPUT"):
+        assert f"{name}=${{{name}:-" in script  # the script reads each from the environment
