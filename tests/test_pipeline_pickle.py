@@ -45,3 +45,32 @@ def predictions(nlp: Language):
 def test_a_saved_pipeline_pickles_and_predicts_the_same(kind, tiny_bert_dir, tmp_path):
     nlp = saved_and_loaded(kind, tiny_bert_dir, tmp_path)
     assert predictions(pickle.loads(pickle.dumps(nlp))) == predictions(nlp)
+
+
+SPACY_PIPE_UNDER_SPAWN = """
+import multiprocessing, sys
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn")  # macOS' and Windows' default
+    import spacy
+    nlp = spacy.load(sys.argv[1])
+    texts = {texts!r} * 3
+    def seen(docs):
+        return [(d.to_json()["ents"], d.cats, d._.relations, [(s.start, s.end, s.label_) for s in d.spans["nerel"]])
+                for d in docs]
+    here = seen(nlp.pipe(texts))
+    print("same" if seen(nlp.pipe(texts, n_process=2, batch_size=2)) == here else "differ")
+"""
+
+
+@pytest.mark.slow
+def test_spacys_own_n_process_runs_a_loaded_pipeline_under_spawn(tiny_bert_dir, tmp_path):
+    """``spacy.load`` in a user's code, then ``nlp.pipe(n_process=2)`` on macOS or Windows."""
+    import subprocess
+    import sys
+
+    saved_and_loaded("v3", tiny_bert_dir, tmp_path)
+    script = tmp_path / "pipe.py"
+    script.write_text(SPACY_PIPE_UNDER_SPAWN.format(texts=TEXTS), encoding="utf8")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "model")], capture_output=True, text=True,
+                          timeout=240)
+    assert done.stdout.strip() == "same", done.stderr[-2000:]
