@@ -309,7 +309,10 @@ def _serve(pipeline: _Pipeline, conn: Connection) -> None:
     parent = os.getppid()
     while True:
         if not conn.poll(ORPHAN_CHECK_S):
-            if os.getppid() != parent:  # killed without stopping us: don't wait forever
+            # The parent was killed without stopping us: don't wait forever. Under fork, workers
+            # started after us hold its end of our pipe, so no EOF comes; under spawn and
+            # forkserver it does, and the parent is ours or the fork server, gone with it.
+            if os.getppid() != parent:
                 return
             continue
         try:
