@@ -251,3 +251,30 @@ def test_the_command_stops_when_every_worker_dies_and_says_what_to_do(tmp_path, 
     assert "(SIGKILL is usually the OOM killer)" in said and "Lower --n-process (now 2)" in said
     assert f"{out} holds every document written so far (0 in this run)" in said and "--resume" in said
     assert out.read_text(encoding="utf-8") == ""
+
+
+class SlowOn:
+    """Sleeps on SLOW, so one worker is still on its batch while the other finishes the next ones."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        if SLOW in doc.text:
+            time.sleep(1.5)
+        return doc
+
+
+SLOW = "МЕДЛЕННО"
+
+
+@Language.factory("annotate_test_slow")
+def make_slow(nlp: Language, name: str) -> SlowOn:
+    return SlowOn()
+
+
+def test_batches_finished_behind_a_slow_one_do_not_end_the_run_early(no_processes_left):
+    # One worker sits on the slow first batch while the other finishes every batch that may be
+    # read ahead of it; once the slow one is done, all of them are given out at once and the
+    # rest must still be read: 84 of NEREL dev's 94 texts came back, with no error, before.
+    texts = [f"{SLOW if i == 0 else GOOD[i % 3]} {i}" for i in range(12)]
+    batches = [[(text, i)] for i, text in enumerate(texts)]
+    got = [i for _, i in pipe_in_workers(blank_with("annotate_test_slow"), batches, 2)]
+    assert got == list(range(12))

@@ -237,11 +237,15 @@ def pipe_in_workers(nlp: Language, batches: Iterable[List[Part]], n_process: int
                     if task is None:
                         break
                     worker.send(task)
+            given = 0
             while order and order[0].done:
                 yield from _given_out(nlp, order.popleft())
+                given += 1
             busy = [worker for worker in workers if worker.task is not None]
-            if not busy:  # so nothing is left to send, and every job was given out
-                return
+            if not busy:
+                if given:  # the jobs read ahead were all done, so none was read: read on
+                    continue
+                return  # nothing left to send, and every job was given out
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
             for worker in busy:
                 if worker.conn not in ready and worker.process.sentinel not in ready:
