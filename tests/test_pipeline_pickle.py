@@ -4,7 +4,8 @@
 forkserver (macOS' and Windows' default) pickled, so no model, scorer or ``set_transformer``
 may hold a function defined inside another (pickle can't name it): models/joint.py's loss
 weights, scoring_nested's and scoring_relations' scorers, models/encoders.py's forward
-wrappers and quantize/architectures.py's int8 ``set_transformer`` are module-level.
+wrappers, models/relations.py's prior initializer (joint_cnn_fast's relation head) and
+quantize/architectures.py's int8 ``set_transformer`` are module-level.
 """
 import pickle
 from pathlib import Path
@@ -14,16 +15,19 @@ import spacy
 from spacy.language import Language
 
 from conftest import make_examples
-from pipeline_helpers import cnn_nlp, trf_nlp, v3_nlp
+from pipeline_helpers import V3_MODEL, V3_SCORER, cnn_nlp, trf_nlp
 
-KINDS = ["cnn", "v3", "transformer", "inline transformer", "int8 transformer", "int8 inline transformer"]
+KINDS = ["cnn", "v3", "v3 with a prior", "transformer", "inline transformer", "int8 transformer", "int8 inline transformer"]
 TEXTS = ["Министр Сергей Лавров посетил Китай .", "Барак Обама приехал в Москву в январе ."]
 
 
 def saved_and_loaded(kind: str, bert_dir: Path, tmp_path: Path) -> Language:
     """A pipeline of ``kind``, initialised on the fixture examples, saved and loaded back."""
-    if kind in ("cnn", "v3"):
-        nlp = cnn_nlp() if kind == "cnn" else v3_nlp()
+    if kind == "cnn":
+        nlp = cnn_nlp()
+    elif kind.startswith("v3"):
+        relation_head = {**V3_MODEL["relation_head"], **({"prior": 0.01} if "prior" in kind else {})}
+        nlp = cnn_nlp(model={**V3_MODEL, "relation_head": relation_head}, scorer=V3_SCORER)
     else:
         nlp = trf_nlp(bert_dir, inline="inline" in kind)
     nlp.initialize(lambda: make_examples(nlp))

@@ -231,12 +231,18 @@ def _pair_features_forward(model: Model, inputs: RelationInput, is_train: bool):
 
 def prior_log_odds_init(prior: float) -> Callable:
     """A thinc initializer filling an array with ``log(prior / (1 - prior))``."""
-    log_odds = float(numpy.log(prior / (1.0 - prior)))
+    return _ConstantInit(float(numpy.log(prior / (1.0 - prior))))
 
-    def init(ops, shape):
-        return ops.alloc(shape) + log_odds
 
-    return init
+class _ConstantInit:
+    """A thinc initializer filling an array with ``value``: a class, not a closure, so the
+    pipeline pickles (``--n-process`` under spawn)."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def __call__(self, ops, shape):
+        return ops.alloc(shape) + self.value
 
 
 def build_relation_representation(
