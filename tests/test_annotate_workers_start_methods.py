@@ -34,6 +34,9 @@ from nerel_spacy.annotate.model import load_pipeline
 pytestmark = pytest.mark.slow
 
 START_METHODS = ["spawn", "forkserver"]
+# macOS' and Windows' start method alone, for the tests whose worker starts cost most: what
+# forkserver adds (a worker that is the fork server's child) is the records test's to show.
+SPAWN_ONLY = pytest.mark.parametrize("start_method", ["spawn"], indirect=True)
 KILL, RAISE = "УМРИ", "ПЛОХО"
 GOOD = ["Иван Петров работает в Москве.", "Банк России находится в Москве.", "Здесь нет сущностей."]
 # Each test here takes about 5-20 s on a loaded 2-core machine; a hang fails after this.
@@ -185,6 +188,7 @@ def test_the_records_are_those_annotated_here_in_input_order(start_method, proce
 
 # SIGKILL only: how a worker ends is fork's tests' matter (test_annotate_workers.py); here each
 # death costs a fresh interpreter, seconds apiece.
+@SPAWN_ONLY
 @pytest.mark.parametrize("how,cause", [("kill", "killed by SIGKILL")])
 def test_a_text_that_kills_its_worker_is_worker_died_and_the_run_goes_on(
         start_method, how, cause, process_extension, no_processes_left):
@@ -211,6 +215,7 @@ def doc_outcome(doc: Any) -> Any:
             {label: round(score, 5) for label, score in doc.cats.items()}, doc._.relations)
 
 
+@SPAWN_ONLY
 @pytest.mark.parametrize("kind", ["v3", "int8 transformer"])
 def test_a_nerel_joint_pipeline_runs_in_workers(start_method, kind, tiny_bert_dir, tmp_path, no_processes_left):
     from test_pipeline_pickle import saved_and_loaded
@@ -252,6 +257,7 @@ def code_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]
     return root / "model", code
 
 
+@SPAWN_ONLY
 def test_a_component_from_code_runs_in_workers(start_method, code_pipeline, no_processes_left):
     model, code = code_pipeline
     nlp = load_pipeline(str(model), code)  # as nerel-batch annotate --code has it
@@ -293,6 +299,7 @@ def unpicklable_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path
     return root / "model", code
 
 
+@SPAWN_ONLY
 def test_a_pipeline_that_does_not_pickle_is_refused_before_any_worker_starts(
         start_method, unpicklable_pipeline, tmp_path, no_processes_left):
     from typer.testing import CliRunner
