@@ -8,6 +8,7 @@ which fails on the texts holding the marker. ``annotate_test_process`` (not in t
 pipeline) records which process annotated a doc, in an extension a test registers. Pass this
 file to ``--code`` so a separate process (a Ray actor too) can load the saved pipeline.
 """
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -126,6 +127,33 @@ class RecordsProcess:
 @Language.factory("annotate_test_process")
 def make_records_process(nlp: Language, name: str) -> RecordsProcess:
     return RecordsProcess()
+
+
+# Markers annotate_test_fail fails on in the worker tests (kill or exit, and raise), and texts
+# without them.
+KILL, RAISE = "УМРИ", "ПЛОХО"
+GOOD = ["Иван Петров работает в Москве.", "Банк России находится в Москве.", "Здесь нет сущностей."]
+# Long enough for every worker test on a loaded machine, short enough that a hang fails soon.
+DEADLINE_S = 60
+
+
+class Overdue(Exception):
+    """A test still ran after its deadline."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: int = DEADLINE_S) -> Iterator[None]:
+    """Raise ``Overdue`` in a test still running after ``seconds`` instead of hanging the suite."""
+    def overdue(signum: int, frame: object) -> None:
+        raise Overdue(f"still running after {seconds} s: waiting on a dead worker?")
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def build_pipeline(

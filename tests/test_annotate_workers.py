@@ -21,33 +21,19 @@ from spacy.tokens import Doc
 from typer.testing import CliRunner
 
 import annotate_helpers
+from annotate_helpers import GOOD, KILL, RAISE
 from nerel_spacy import annotate as lib
 from nerel_spacy.annotate.workers import ATTEMPTS, DEATHS_IN_A_ROW, Died, WorkersKeepDying, pipe_in_workers
 from nerel_spacy.cli import app
 
-KILL, RAISE = "УМРИ", "ПЛОХО"
-GOOD = ["Иван Петров работает в Москве.", "Банк России находится в Москве.", "Здесь нет сущностей."]
-# Long enough for every test here on a loaded machine, short enough that a hang fails soon.
-DEADLINE_S = 60
-
-
-class Overdue(Exception):
-    pass
+DEADLINE_S = annotate_helpers.DEADLINE_S
 
 
 @pytest.fixture(autouse=True)
 def deadline() -> Iterator[None]:
     """Fail a test still running after DEADLINE_S seconds instead of hanging the suite."""
-    def overdue(signum: int, frame: Any) -> None:
-        raise Overdue(f"still running after {DEADLINE_S} s: waiting on a dead worker?")
-
-    previous = signal.signal(signal.SIGALRM, overdue)
-    signal.alarm(DEADLINE_S)
-    try:
+    with annotate_helpers.deadline(DEADLINE_S):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def children() -> Set[int]:

@@ -16,7 +16,6 @@ imports spaCy afresh.
 """
 import multiprocessing
 import os
-import signal
 from multiprocessing import forkserver, resource_tracker
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set, Tuple
@@ -27,6 +26,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import annotate_helpers
+from annotate_helpers import GOOD, KILL, RAISE
 from nerel_spacy import annotate as lib
 from nerel_spacy.annotate import workers
 from nerel_spacy.annotate.model import load_pipeline
@@ -37,29 +37,14 @@ START_METHODS = ["spawn", "forkserver"]
 # macOS' and Windows' start method alone, for the tests whose worker starts cost most: what
 # forkserver adds (a worker that is the fork server's child) is the records test's to show.
 SPAWN_ONLY = pytest.mark.parametrize("start_method", ["spawn"], indirect=True)
-KILL, RAISE = "УМРИ", "ПЛОХО"
-GOOD = ["Иван Петров работает в Москве.", "Банк России находится в Москве.", "Здесь нет сущностей."]
-# Each test here takes about 5-20 s on a loaded 2-core machine; a hang fails after this.
-DEADLINE_S = 60
-
-
-class Overdue(Exception):
-    pass
+DEADLINE_S = annotate_helpers.DEADLINE_S
 
 
 @pytest.fixture(autouse=True)
 def deadline() -> Iterator[None]:
     """Fail a test still running after DEADLINE_S seconds instead of hanging the suite."""
-    def overdue(signum: int, frame: Any) -> None:
-        raise Overdue(f"still running after {DEADLINE_S} s: waiting on a dead worker?")
-
-    previous = signal.signal(signal.SIGALRM, overdue)
-    signal.alarm(DEADLINE_S)
-    try:
+    with annotate_helpers.deadline(DEADLINE_S):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(params=START_METHODS)
