@@ -8,10 +8,10 @@ at a time on fresh workers, and a part whose worker dies each of ``ATTEMPTS`` ti
 comes back as ``Died`` while the run goes on. Nothing is annotated in the main process, so a
 text that kills a process kills a worker, never the run. A worker started by fork inherits the
 pipeline; one started by spawn or forkserver (macOS' and Windows' default) gets it pickled,
-after importing the ``--code`` files its components come from (``model.CODE_MODULES``). Deaths that no text explains (every
-worker killed as it starts, or on whatever it is given: a machine out of memory for N copies
-of the pipeline) stop the run with ``WorkersKeepDying`` after ``DEATHS_IN_A_ROW``, rather than
-fail every text three times over.
+after importing the ``--code`` files its components come from (``model.CODE_MODULES``).
+Deaths that no text explains (every worker killed as it starts, or on whatever it is given:
+a machine out of memory for N copies of the pipeline) stop the run with ``WorkersKeepDying``
+after ``DEATHS_IN_A_ROW``, rather than fail every text three times over.
 """
 import multiprocessing
 import os
