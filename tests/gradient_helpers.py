@@ -5,7 +5,11 @@ import numpy
 import pytest
 from thinc.api import Model
 
-EPS = 2e-4  # small, so that no ReLU kink falls inside the difference
+# The layers compute in float32, so a central difference carries a rounding error of about
+# 6e-8 * |output| * sqrt(n_outputs) / (2 * EPS): at 2e-4 that was up to 0.0042 of the 0.005
+# tolerance on the relation head, at 1e-3 it is under 0.001 on every head. Every fixture draws
+# its weights from a seeded rng, so whether a ReLU kink falls inside the step is fixed, not luck.
+EPS = 1e-3
 
 
 def assert_input_gradients(objective: Callable[[List[numpy.ndarray]], float], docs, d_docs, tol=5e-3) -> None:
