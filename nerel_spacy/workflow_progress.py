@@ -10,8 +10,9 @@ resume where they stopped. This module reads the plan and the folders, and chang
   config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
-  before it are done), ``damaged`` (a checkpoint whose progress.json ``nerel-batch train``
-  refuses to resume from) or ``not started``. Which checkpoint a resume reads and whether it can are
+  before it are done), ``damaged`` (a checkpoint ``nerel-batch train`` refuses to resume
+  from: its progress.json, or a file beside it that is missing or does not open,
+  ``resumable.checkpoint_files``) or ``not started``. Which checkpoint a resume reads and whether it can are
   ``resumable.progress_file``'s rules, the ones train and train-rounds resume by. A running
   stage's step is the one its loop last wrote to ``.train.live.json`` (``resumable.live``),
   else its checkpoint's.
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
 
 from .resumable.live import read_live
 from .resumable.lock import LOCK_FILE, lock_holder
-from .resumable.progress_file import ABSENT, CHECKPOINT, DAMAGED as DAMAGED_CHECKPOINT, read_progress_file
+from .resumable.progress_file import ABSENT, CHECKPOINT, DAMAGED as DAMAGED_CHECKPOINT, read_checkpoint
 
 if TYPE_CHECKING:
     import click  # or typer's own copy of it
@@ -165,7 +166,7 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     """What ``stage``'s folder says about it."""
     folder = Path(project_dir) / stage.folder
     holder = lock_holder(folder / LOCK_FILE)
-    found = read_progress_file(folder / CHECKPOINT)
+    found = read_checkpoint(folder / CHECKPOINT)
     progress, damaged = found.progress, found.state == DAMAGED_CHECKPOINT
     step = progress["step"] if progress else 0
     seconds = float(progress["seconds"]) if progress and progress["seconds"] else None

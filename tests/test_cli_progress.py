@@ -1,12 +1,13 @@
 """``nerel-batch progress``: the stage table and the time left, and clear refusals."""
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 
 from conftest import unwrapped
-from test_resumable_progress_file import whole_progress, write_progress
+from test_resumable_progress_file import whole_progress, write_checkpoint
 from test_workflow_progress import project  # noqa: F401  (the fixture)
 
 runner = CliRunner()
@@ -15,7 +16,7 @@ runner = CliRunner()
 def test_it_prints_each_stage_and_the_training_time_left(project):  # noqa: F811
     checkpoint = project / "training" / "a" / "checkpoint"
     checkpoint.mkdir(parents=True)
-    write_progress(checkpoint, whole_progress(step=40, seconds=120.0))
+    write_checkpoint(checkpoint, whole_progress(step=40, seconds=120.0))
     result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     text = unwrapped(result.output)
@@ -45,7 +46,7 @@ def test_a_running_stage_shows_the_step_its_loop_reached_and_when(project):  # n
 
     folder = project / "training" / "a"
     (folder / "checkpoint").mkdir(parents=True)
-    write_progress(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
+    write_checkpoint(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
     LiveProgress(folder).step_done(60, 240.0)
     with output_lock(folder):
         result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "160"})
@@ -55,17 +56,24 @@ def test_a_running_stage_shows_the_step_its_loop_reached_and_when(project):  # n
     assert re.search(r"training now: training/a \(pid \d+, at step 60 \d+ s ago\)", text), text
 
 
-def test_a_damaged_checkpoint_is_shown_and_named_not_done(project):  # noqa: F811
+@pytest.mark.parametrize("damage,named", [
+    (lambda checkpoint: (checkpoint / "progress.json").write_text('{"step": 4', encoding="utf8"),
+     "unreadable progress.json: Expecting"),
+    # a whole progress.json, but the optimizer's moments gone: train refuses it, so it is not "stopped 40/1240"
+    (lambda checkpoint: (write_checkpoint(checkpoint, whole_progress(step=40)), (checkpoint / "optimizer.npz").unlink()),
+     "missing optimizer.npz"),
+])
+def test_a_damaged_checkpoint_is_shown_and_named_not_done(project, damage, named):  # noqa: F811
     folder = project / "training" / "a"
     (folder / "checkpoint").mkdir(parents=True)
     (folder / "model-last").mkdir()
     (folder / "model-last" / "config.cfg").write_text("", encoding="utf8")
-    (folder / "checkpoint" / "progress.json").write_text('{"step": 4', encoding="utf8")
+    damage(folder / "checkpoint")
     result = runner.invoke(app, ["progress", str(project), "--vars.steps", "1240"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     text = " ".join(unwrapped(result.output).split())
-    assert "train damaged 0/1240" in text and "done 1240/1240" not in text
-    assert "damaged: training/a/checkpoint (unreadable progress.json: Expecting" in text, text
+    assert "train damaged 0/1240" in text and "done 1240/1240" not in text and "stopped" not in text
+    assert f"damaged: training/a/checkpoint ({named}" in text, text
     assert "A stage cannot resume from a damaged checkpoint and is timed from its start" in text, text
 
 

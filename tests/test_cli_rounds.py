@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 from nerel_spacy.cli import app
 
 from conftest import REPO_ROOT, unwrapped
+from test_resumable_progress_file import write_checkpoint
 
 runner = CliRunner()
 CONTINUE = str(REPO_ROOT / "configs" / "joint_trf_continue.cfg")
@@ -150,7 +151,7 @@ def stopped_round(tmp_path, progress_text):
     (folder / "checkpoint").mkdir(parents=True)
     (folder / "round.json").write_text(json.dumps({"fingerprint": planned[0].fingerprint, "status": "training"}),
                                        encoding="utf8")
-    (folder / "checkpoint" / "progress.json").write_text(progress_text, encoding="utf8")
+    write_checkpoint(folder / "checkpoint", progress_text)
     return args
 
 

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
+import numpy
 import pytest
 import spacy
 from thinc.api import Adam
@@ -13,7 +14,7 @@ from nerel_spacy.resumable import ResumeError
 from nerel_spacy.resumable.checks import check_checkpoint, read_progress
 from nerel_spacy.resumable.loop import _recover_interrupted_swap, _save_checkpoint
 from nerel_spacy.resumable.progress_file import (
-    ABSENT, DAMAGED, READABLE, progress_problem, read_progress_file, resumed_checkpoint,
+    ABSENT, DAMAGED, READABLE, progress_problem, read_checkpoint, read_progress_file, resumed_checkpoint,
 )
 from nerel_spacy.rounds.paths import DamagedCheckpoint, checkpoint_progress
 from nerel_spacy.workflow_progress import DAMAGED as STAGE_DAMAGED
@@ -31,6 +32,19 @@ def write_progress(folder: Path, progress) -> None:
                                           encoding="utf8")
 
 
+def write_checkpoint(folder: Path, progress=WHOLE) -> None:
+    """A checkpoint folder a resume reads: ``progress`` and, beside it, every other file
+    loop._save_checkpoint writes (empty tables, but each one there and opening)."""
+    write_progress(folder, progress)
+    (folder / "model").mkdir(exist_ok=True)
+    (folder / "model" / "config.cfg").write_text("[nlp]\n", encoding="utf8")
+    (folder / "model" / "meta.json").write_text("{}", encoding="utf8")
+    numpy.savez(folder / "optimizer.npz")
+    (folder / "optimizer.json").write_text('{"nr_update": {}, "last_seen": {}}', encoding="utf8")
+    (folder / "random.json").write_text('{"python": null, "numpy": null}', encoding="utf8")
+    numpy.save(folder / "numpy_random.npy", numpy.zeros(1))
+
+
 def whole_progress(**fields) -> dict:
     """WHOLE with ``fields`` changed (None: left out)."""
     return {key: value for key, value in {**WHOLE, **fields}.items() if value is not None}
@@ -44,7 +58,7 @@ def refused(**fields):
 # OUTPUT folders, each as a kill, a disk or a hand could leave one, and what resuming makes of it:
 # (state, step, the folder named) with the folder as a name beside OUTPUT.
 CASES = {
-    "whole": (lambda out: write_progress(out / "checkpoint", WHOLE), (READABLE, 4, "checkpoint")),
+    "whole": (lambda out: write_checkpoint(out / "checkpoint"), (READABLE, 4, "checkpoint")),
     "no checkpoint": (lambda out: None, (ABSENT, None, None)),
     "only checkpoint.removed (a kill while removing it)": (
         lambda out: write_progress(out / "checkpoint.removed", WHOLE), (ABSENT, None, None)),
@@ -52,9 +66,9 @@ CASES = {
         lambda out: write_progress(out / "checkpoint.partial", WHOLE), (ABSENT, None, None)),
     "an empty checkpoint folder": (lambda out: (out / "checkpoint").mkdir(), (DAMAGED, None, "checkpoint")),
     "only checkpoint.old (a kill between the renames)": (
-        lambda out: write_progress(out / "checkpoint.old", WHOLE), (READABLE, 4, "checkpoint.old")),
+        lambda out: write_checkpoint(out / "checkpoint.old"), (READABLE, 4, "checkpoint.old")),
     "checkpoint.old beside a checkpoint without progress.json": (
-        lambda out: ((out / "checkpoint").mkdir(), write_progress(out / "checkpoint.old", WHOLE)),
+        lambda out: ((out / "checkpoint").mkdir(), write_checkpoint(out / "checkpoint.old")),
         (READABLE, 4, "checkpoint.old")),
     "checkpoint.old cut short": (
         lambda out: write_progress(out / "checkpoint.old", json.dumps(WHOLE)[:20]), (DAMAGED, None, "checkpoint.old")),
@@ -71,12 +85,34 @@ CASES = {
     "checkpoint is a dangling link": (
         lambda out: (out / "checkpoint").symlink_to(out / "gone"), (DAMAGED, None, "checkpoint")),
     "checkpoint is a file beside a whole checkpoint.old": (
-        lambda out: ((out / "checkpoint").write_text("x"), write_progress(out / "checkpoint.old", WHOLE)),
+        lambda out: ((out / "checkpoint").write_text("x"), write_checkpoint(out / "checkpoint.old")),
         (READABLE, 4, "checkpoint.old")),
     "checkpoint is a dangling link beside a whole checkpoint.old": (
-        lambda out: ((out / "checkpoint").symlink_to(out / "gone"), write_progress(out / "checkpoint.old", WHOLE)),
+        lambda out: ((out / "checkpoint").symlink_to(out / "gone"), write_checkpoint(out / "checkpoint.old")),
         (READABLE, 4, "checkpoint.old")),
+    # a whole progress.json beside files the loop cannot resume from (a disk full or a hand)
+    "only progress.json": (lambda out: write_progress(out / "checkpoint", WHOLE), (DAMAGED, None, "checkpoint")),
+    "no optimizer.npz": (lambda out: without(out / "checkpoint", "optimizer.npz"), (DAMAGED, None, "checkpoint")),
+    "optimizer.npz cut short": (
+        lambda out: rewrite(out / "checkpoint", "optimizer.npz", b"PK\x03\x04"), (DAMAGED, None, "checkpoint")),
+    "random.json without numpy's state": (
+        lambda out: rewrite(out / "checkpoint", "random.json", b'{"python": null}'), (DAMAGED, None, "checkpoint")),
+    "no model/meta.json": (lambda out: without(out / "checkpoint", "model/meta.json"), (DAMAGED, None, "checkpoint")),
+    "no numpy_random.npy in checkpoint.old": (
+        lambda out: without(out / "checkpoint.old", "numpy_random.npy"), (DAMAGED, None, "checkpoint.old")),
 }
+
+
+def without(folder: Path, name: str) -> None:
+    """A whole checkpoint in ``folder`` but for its file ``name``."""
+    write_checkpoint(folder)
+    (folder / name).unlink()
+
+
+def rewrite(folder: Path, name: str, content: bytes) -> None:
+    """A whole checkpoint in ``folder`` with ``content`` in its file ``name``."""
+    write_checkpoint(folder)
+    (folder / name).write_bytes(content)
 
 
 Verdict = Tuple[str, Optional[int], Optional[str]]  # state, step, the checkpoint named
@@ -94,10 +130,10 @@ def listing(folder: Path):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_read_progress_file_classifies_each_checkpoint_as_resuming_would_and_moves_nothing(tmp_path, case):
+def test_read_checkpoint_classifies_each_checkpoint_as_resuming_would_and_moves_nothing(tmp_path, case):
     output = output_of(tmp_path, case)
     before = listing(output)
-    found = read_progress_file(output / "checkpoint")
+    found = read_checkpoint(output / "checkpoint")
     state, step, named = CASES[case][1]
     assert (found.state, found.step) == (state, step)
     if named is not None:
@@ -130,6 +166,7 @@ def train_resume_verdict(output: Path, tmp_path: Path) -> Verdict:
         return ABSENT, None, None
     try:
         progress = read_progress(checkpoint)
+        check_checkpoint(checkpoint, progress)  # after comparing the settings, which are the same here
     except ResumeError as err:
         assert f"checkpoint {checkpoint} is damaged (" in str(err) and "--fresh" in str(err), str(err)
         return DAMAGED, None, named
@@ -180,6 +217,17 @@ def test_a_checkpoint_written_by_the_loop_is_readable_and_whole(tmp_path):
     # the first format had no losses; nothing else has been added since
     write_progress(checkpoint, {key: value for key, value in found.progress.items() if key != "losses"})
     assert read_progress_file(checkpoint).step == 8
+
+
+def test_read_progress_file_reads_progress_json_alone_so_train_can_compare_settings_first(tmp_path):
+    """train refuses a checkpoint of other settings for those, whatever else is wrong with it; train-rounds
+    and progress, which compare no settings, name the first file a resume would find wrong."""
+    write_progress(tmp_path / "checkpoint", WHOLE)
+    assert read_progress_file(tmp_path / "checkpoint").state == READABLE
+    found = read_checkpoint(tmp_path / "checkpoint")
+    assert (found.state, found.problem, found.progress) == (DAMAGED, "missing model/config.cfg", None)
+    with pytest.raises(ResumeError, match=r"is damaged \(missing model/config.cfg\)"):
+        check_checkpoint(tmp_path / "checkpoint", WHOLE)
 
 
 @pytest.mark.parametrize("progress,says", [

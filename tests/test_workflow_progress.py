@@ -14,7 +14,7 @@ from nerel_spacy.workflow_progress import (
 )
 
 from conftest import REPO_ROOT
-from test_resumable_progress_file import whole_progress, write_progress
+from test_resumable_progress_file import whole_progress, write_checkpoint, write_progress
 
 COMMANDS = typer.main.get_command(app)
 
@@ -80,7 +80,7 @@ def test_states_come_from_the_folders(project):
     train, one, two = planned_stages(COMMANDS, project)
     checkpoint = project / "training" / "a" / "checkpoint"
     checkpoint.mkdir(parents=True)
-    write_progress(checkpoint, whole_progress(step=40, seconds=120.0))
+    write_checkpoint(checkpoint, whole_progress(step=40, seconds=120.0))
     (project / "training" / "a" / "model-best").mkdir()
     (project / "training" / "a" / "model-best" / "meta.json").write_text(
         json.dumps({"performance": {"spans_nerel_f": 0.5}}), encoding="utf8")
@@ -109,7 +109,7 @@ def test_a_running_stage_reports_the_step_its_loop_wrote_since_the_checkpoint(pr
     train = planned_stages(COMMANDS, project)[0]
     folder = project / "training" / "a"
     (folder / "checkpoint").mkdir(parents=True)
-    write_progress(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
+    write_checkpoint(folder / "checkpoint", whole_progress(step=40, seconds=120.0))
     LiveProgress(folder).step_done(60, 240.0)
     with output_lock(folder):
         state = stage_state(project, train)
@@ -160,7 +160,7 @@ def test_a_checkpoint_that_cannot_be_read_is_damaged_not_done(project):
     assert stage_state(project, one).status == DAMAGED  # a checkpoint without it
     (project / one.folder / "checkpoint").rmdir()
     (project / one.folder / "checkpoint.old").mkdir()  # the loop takes it back when it resumes
-    write_progress(project / one.folder / "checkpoint.old", whole_progress(step=9))
+    write_checkpoint(project / one.folder / "checkpoint.old", whole_progress(step=9))
     assert (stage_state(project, one).status, stage_state(project, one).step) == (STOPPED, 9)
 
 

@@ -34,7 +34,7 @@ def progress_command(
     the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
     overrides you run the workflow with. Each stage's state comes from its output folder (its
     checkpoint, model-last and lock; a running stage's step from the .train.live.json its
-    loop rewrites every 15 s; damaged: a checkpoint whose progress.json `nerel-batch train` refuses);
+    loop rewrites every 15 s; damaged: a checkpoint `nerel-batch train` refuses to resume from);
     nothing is changed. The time left counts training
     only, at this machine's pace where a stage has run, else at the pace its config states.
     """

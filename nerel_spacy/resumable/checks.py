@@ -13,21 +13,12 @@
 The checkpoint's format is ``loop._save_checkpoint``'s: nothing here adds to it, and a
 checkpoint of any earlier version of this package passes these checks.
 """
-import json
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NoReturn, Optional, Tuple
 
-import numpy
-
+from .checkpoint_files import checkpoint_files_problem
 from .progress_file import READABLE, read_progress_file
-from .state import (
-    COUNT_TABLES, NUMPY_RANDOM, OPTIMIZER_ARRAYS, OPTIMIZER_COUNTS, RANDOM_STATES, ResumeError,
-)
-
-MODEL = "model"
-# Errors that reading a cut-short or overwritten file raises (ResumeError is a ValueError: let it be).
-READ_ERRORS = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
+from .state import ResumeError
 
 
 def check_output_folder(output: Path) -> None:
@@ -133,38 +124,11 @@ def read_progress(folder: Path) -> Dict[str, Any]:
 
 def check_checkpoint(folder: Path, progress: Dict[str, Any]) -> None:
     """``damaged`` unless every file a resume reads besides ``progress`` (``read_progress``'s) is
-    there and opens: the weights (model/), the optimizer's tables and counts, the random states.
-    Reads no array in full: a value cut short is caught where the loop loads it.
-    torch_random.npy is optional, as before (a process without torch writes none)."""
-    folder = Path(folder)
-    for name in ("config.cfg", "meta.json"):
-        if not (folder / MODEL / name).is_file():
-            damaged(folder, f"missing {MODEL}/{name}")
-    if not (folder / OPTIMIZER_ARRAYS).is_file():
-        damaged(folder, f"missing {OPTIMIZER_ARRAYS}")
-    try:
-        with numpy.load(folder / OPTIMIZER_ARRAYS) as saved:
-            saved.files
-    except READ_ERRORS as err:
-        damaged(folder, f"unreadable {OPTIMIZER_ARRAYS}: {err}")
-    _read_json(folder, OPTIMIZER_COUNTS, COUNT_TABLES)
-    _read_json(folder, RANDOM_STATES, ("python", "numpy"))
-    if not (folder / NUMPY_RANDOM).is_file():
-        damaged(folder, f"missing {NUMPY_RANDOM}")
-
-
-def _read_json(folder: Path, name: str, keys: Tuple[str, ...]) -> Dict[str, Any]:
-    """The checkpoint's JSON file ``name``, or ``damaged`` when it is missing, unreadable or lacks a key."""
-    if not (folder / name).is_file():
-        damaged(folder, f"missing {name}")
-    try:
-        data = json.loads((folder / name).read_text(encoding="utf8"))
-    except (OSError, ValueError) as err:
-        damaged(folder, f"unreadable {name}: {err}")
-    lacking = [key for key in keys if not isinstance(data, dict) or key not in data]
-    if lacking:
-        damaged(folder, f"unreadable {name}: no {', '.join(lacking)}")
-    return data
+    there and opens: the weights (model/), the optimizer's tables and counts, the random states
+    (``checkpoint_files.checkpoint_files_problem``, which ``nerel-batch progress`` applies too)."""
+    problem = checkpoint_files_problem(folder)
+    if problem is not None:
+        damaged(Path(folder), problem)
 
 
 def _interpolated(config: Dict[str, Any]) -> Dict[str, Any]:

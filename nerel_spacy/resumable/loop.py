@@ -30,9 +30,8 @@ from thinc.api import Config, constant, fix_random_seed
 from wasabi import Printer
 
 from ..training_logger import expected_duration
-from .checks import (
-    MODEL, READ_ERRORS, check_checkpoint, check_inputs_outside, check_output_folder, damaged, read_progress,
-)
+from .checkpoint_files import MODEL, READ_ERRORS
+from .checks import check_checkpoint, check_inputs_outside, check_output_folder, damaged, read_progress
 from .live import LiveProgress
 from .lock import output_lock
 from .progress_file import PROGRESS, interrupted_swap, old_checkpoint

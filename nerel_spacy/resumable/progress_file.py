@@ -12,7 +12,9 @@ after its step) or ``damaged`` (a resume refuses it, naming the folder and the p
   (``interrupted_swap``). Readers apply the same rule without moving anything.
 - **Readable.** progress.json holds the fields the loop reads, of the types it writes
   (``progress_problem``). The other files of a checkpoint (weights, optimizer, random states)
-  are ``checks.check_checkpoint``'s, which the loop applies after comparing the settings.
+  are ``checkpoint_files``'s: the loop checks them after comparing the settings
+  (``checks.check_checkpoint``), so that a checkpoint of other settings is refused for those;
+  ``read_checkpoint``, which train-rounds and progress read by, checks both at once.
 
 Nothing here writes, nor imports spaCy: ``nerel-batch progress`` stays quick.
 """
@@ -20,6 +22,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
+
+from .checkpoint_files import checkpoint_files_problem
 
 CHECKPOINT = "checkpoint"
 PROGRESS = "progress.json"
@@ -77,6 +81,17 @@ def read_progress_file(checkpoint: Path) -> ProgressFile:
     if why is not None:
         return ProgressFile(DAMAGED, folder, problem=f"unreadable {PROGRESS}: {why}")
     return ProgressFile(READABLE, folder, progress)
+
+
+def read_checkpoint(checkpoint: Path) -> ProgressFile:
+    """``read_progress_file``, and ``DAMAGED`` too where a file the loop reads besides
+    progress.json is missing or does not open: what resuming would find in the end."""
+    found = read_progress_file(checkpoint)
+    if found.state == READABLE:
+        problem = checkpoint_files_problem(found.folder)
+        if problem is not None:
+            return ProgressFile(DAMAGED, found.folder, problem=problem)
+    return found
 
 
 def progress_problem(progress: Any) -> Optional[str]:

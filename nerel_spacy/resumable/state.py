@@ -20,13 +20,11 @@ import numpy
 from spacy.language import Language
 from thinc.api import Model, Optimizer
 
-OPTIMIZER_ARRAYS = "optimizer.npz"
-OPTIMIZER_COUNTS = "optimizer.json"
-RANDOM_STATES = "random.json"
-NUMPY_RANDOM = "numpy_random.npy"
-TORCH_RANDOM = "torch_random.npy"
+from .checkpoint_files import (  # the file names, where nerel-batch progress can read them without spaCy
+    COUNT_TABLES, NUMPY_RANDOM, OPTIMIZER_ARRAYS, OPTIMIZER_COUNTS, RANDOM_STATES, TORCH_RANDOM,
+)
+
 ARRAY_TABLES = ("mom1", "mom2", "averages")
-COUNT_TABLES = ("nr_update", "last_seen")
 
 
 class ResumeError(ValueError):

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
-from ..resumable.progress_file import CHECKPOINT, DAMAGED, read_progress_file
+from ..resumable.progress_file import CHECKPOINT, DAMAGED, read_checkpoint
 
 PATH_KEYS = ("paths.init_model", "paths.train", "paths.dev", "initialize.vectors")
 
@@ -76,7 +76,7 @@ def checkpoint_progress(folder: PathLike) -> Optional[Dict[str, Any]]:
     """The progress.json a resume of FOLDER/checkpoint reads (checkpoint.old's after a kill
     between the loop's two renames); None where there is none; ``DamagedCheckpoint`` where the
     loop would refuse it."""
-    found = read_progress_file(Path(folder) / CHECKPOINT)
+    found = read_checkpoint(Path(folder) / CHECKPOINT)
     if found.state == DAMAGED:
         raise DamagedCheckpoint(found.folder, found.problem)
     return found.progress
