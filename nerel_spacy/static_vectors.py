@@ -16,6 +16,7 @@ from thinc.api import Model
 
 from .models.static_residual import STATIC_VECTORS, WRAPPED, build_with_static_vectors, init_static_vectors
 from .output_folders import pipeline_write_clash, staged_update
+from .vector_compaction import refuse_compact_vectors
 
 ARCHITECTURE = "nerel.WithStaticVectors.v1"
 SAMPLE_TEXT = "Москва"
@@ -26,6 +27,7 @@ def add_static_vectors(
     scale: float = 1.0, dropout: float = 0.0,
 ) -> Language:
     """Wrap ``component``'s encoder in ``nerel.WithStaticVectors.v1`` over ``vectors``, in place."""
+    refuse_compact_vectors(vectors, "VECTORS")
     if component not in nlp.pipe_names:
         raise ValueError(f"the pipeline has no '{component}' component (it has {', '.join(nlp.pipe_names)})")
     model = nlp.get_pipe(component).model

@@ -194,13 +194,18 @@ def prepare_vectors(
 
 @registry.callbacks("nerel.require_vectors.v1")
 def create_require_vectors() -> Callable[[Language], Language]:
-    """An ``[initialize] before_init`` check: static-vector layers need ``[initialize] vectors``.
+    """An ``[initialize] before_init`` check: static-vector layers need ``[initialize] vectors``,
+    and a dense table to train with (not a copy made by ``compact-vectors``).
 
     Without it spaCy fails deep in thinc with an IndexError; this names the fix instead.
     """
 
     def require_vectors(nlp: Language) -> Language:
-        if nlp.config.interpolate()["initialize"].get("vectors") is not None:
+        vectors = nlp.config.interpolate()["initialize"].get("vectors")
+        if vectors is not None:
+            from .vector_compaction import refuse_compact_vectors
+
+            refuse_compact_vectors(vectors, "[initialize] vectors")
             return nlp
         needy = [name for name, pipe in nlp.pipeline if _embeds_static_vectors(pipe)]
         if needy:

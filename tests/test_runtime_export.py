@@ -217,9 +217,13 @@ def test_a_pipeline_with_static_vectors_exports_with_them(source_dir, tmp_path):
                        for task in expected for a, b in zip(numpy.atleast_1d(expected[task]),
                                                             numpy.atleast_1d(without[task])))
     assert changed  # the vectors move the outputs, so the export really reads them
+    # the command stores the vectors as product-quantized codes: the same outputs, loaded without torch
+    result = CliRunner().invoke(app, ["export-onnx", str(tmp_path / "source"), str(tmp_path / "onnx-cli"), "--fp32"])
+    assert result.exit_code == 0 and "static vectors:" in result.output, result.output
     script = NO_TORCH + (
         "import json, spacy\n"
-        f"nlp = spacy.load({str(tmp_path / 'onnx')!r})\n"
+        f"nlp = spacy.load({str(tmp_path / 'onnx-cli')!r})\n"
+        "assert type(nlp.vocab.vectors).__name__ == 'PQVectors'\n"
         f"print(json.dumps([sorted(d.cats.items()) for d in nlp.pipe({TEXTS!r})]))\n"
         "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )

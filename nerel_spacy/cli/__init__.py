@@ -11,7 +11,7 @@ from ._app import app, reflow_command_help
 _COMMAND_MODULES = (
     "convert", "stats", "evaluate", "tune", "annotate", "quantize", "benchmark", "package",
     "vectors", "windows", "report", "trim", "distill", "export_onnx", "train", "retrain_relations",
-    "static_vectors", "rounds", "progress",
+    "static_vectors", "rounds", "progress", "compact_vectors",
 )
 # What a runtime-only install lacks (docs/quantization.md, "Without torch"), TORCH_STACK_MODULES: the
 # commands that need it answer with how to get it instead of breaking every other command.
@@ -20,7 +20,8 @@ COMMAND_NAMES = {"convert": "convert", "stats": "stats", "evaluate": "evaluate",
                  "vectors": "prepare-vectors", "windows": "set-windows", "report": "report", "trim": "trim-vocab",
                  "distill": "distill", "export_onnx": "export-onnx", "train": "train",
                  "retrain_relations": "retrain-relations",
-                 "static_vectors": "add-vectors", "rounds": "train-rounds", "progress": "progress"}
+                 "static_vectors": "add-vectors", "rounds": "train-rounds", "progress": "progress",
+                 "compact_vectors": "compact-vectors"}
 
 
 def _needs(command: str, missing: str) -> None:

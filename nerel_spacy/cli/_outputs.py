@@ -30,6 +30,26 @@ def check_out_dir(model_dir: str, out_dir: Path, *, overwrite: bool, meta_key: s
         raise typer.Exit(2)
 
 
+def compact_copy_vectors(folder: Path, errors: Console) -> None:
+    """Store the static vectors of the copy just written to ``folder`` as product-quantized codes
+    (``vector_compaction``), saying so; a copy without a dense table is left as it is, and one whose
+    table is not product-quantized keeps it dense, with a note. The copy predicts the same either way."""
+    from ..pq_vectors import NotProductQuantized
+    from ..vector_compaction import NothingToCompact, compact_vectors_in_folder
+
+    try:
+        report = compact_vectors_in_folder(folder)
+    except NothingToCompact:
+        return
+    except NotProductQuantized as err:
+        errors.print(f"note: the static vectors stay dense: {err}")
+        return
+    before = report["vectors_bytes"]["dense"] + report["strings_bytes"]["before"]
+    saved = before - report["vectors_bytes"]["compact"] - report["strings_bytes"]["after"]
+    errors.print(f"static vectors: {report['rows']:,} rows kept as {report['blocks']} codes each, identical rows, "
+                 f"{saved / 2**20:,.0f} MiB smaller (--dense-vectors keeps the dense table)")
+
+
 def load_source(model_dir: str, errors: Console):
     """``spacy.load(model_dir)``, or exit with status 2 saying why it cannot be loaded."""
     import spacy
@@ -43,5 +63,5 @@ def load_source(model_dir: str, errors: Console):
         raise typer.Exit(2)
 
 
-__all__ = ["carry_over", "check_out_dir", "input_clash", "load_source", "meta_names", "output_clash",
+__all__ = ["carry_over", "check_out_dir", "compact_copy_vectors", "input_clash", "load_source", "meta_names", "output_clash",
            "pipeline_write_clash", "staged_output", "staged_update", "staging_dir"]

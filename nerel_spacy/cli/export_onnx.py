@@ -8,7 +8,7 @@ from typing_extensions import Annotated
 from ..benchmark import model_size_bytes
 from ._app import app
 from ._console import error, escape
-from ._outputs import check_out_dir, load_source, staged_output
+from ._outputs import check_out_dir, compact_copy_vectors, load_source, staged_output
 
 EXAMPLES = """\
 [bold]Examples[/bold]
@@ -43,6 +43,11 @@ def export_onnx_command(
         "--overwrite", help="Replace OUT_DIR even if it is not an earlier export (an earlier "
         "export is replaced anyway, so project reruns work).",
     )] = False,
+    dense_vectors: Annotated[bool, typer.Option(
+        "--dense-vectors", help="Keep static vectors (navec's, after add-vectors) as the dense float32 "
+        "table. By default the export stores them as product-quantized codes, the same rows in a twelfth "
+        "of the bytes (see nerel-batch compact-vectors).",
+    )] = False,
 ) -> None:
     """Export a transformer pipeline's encoder to ONNX, for inference without torch.
 
@@ -68,6 +73,8 @@ def export_onnx_command(
         raise typer.Exit(2)
     with staged_output(out_dir) as staging:  # an export cut short keeps the earlier one
         exported.to_disk(staging)
+        if not dense_vectors:
+            compact_copy_vectors(staging, errors)
     size_before = (model_size_bytes(model_dir) or 0) / 2**20
     size_after = (model_size_bytes(str(out_dir)) or 0) / 2**20
     Console().print(

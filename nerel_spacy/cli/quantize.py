@@ -14,7 +14,7 @@ from ..benchmark import model_size_bytes
 from ..torch_stack import missing_torch_stack_module
 from ._app import app
 from ._console import error, escape
-from ._outputs import check_out_dir, load_source, staged_output
+from ._outputs import check_out_dir, compact_copy_vectors, load_source, staged_output
 
 if TYPE_CHECKING:
     from ..quantize import QuantizationReport
@@ -120,6 +120,11 @@ def quantize_command(
         "--overwrite", help="Replace OUT_DIR even if it is not an earlier int8 pipeline "
         "(an earlier int8 pipeline is replaced anyway, so project reruns work).",
     )] = False,
+    dense_vectors: Annotated[bool, typer.Option(
+        "--dense-vectors", help="Keep static vectors (navec's, after add-vectors) as the dense float32 "
+        "table. By default the copy stores them as product-quantized codes, the same rows in a twelfth "
+        "of the bytes (see nerel-batch compact-vectors).",
+    )] = False,
 ) -> None:
     """Make an int8 copy of a transformer pipeline for CPU inference.
 
@@ -146,6 +151,9 @@ def quantize_command(
         status.update(f"writing {escape(str(out_dir))}")
         with staged_output(out_dir) as staging:
             int8_nlp.to_disk(staging)
+            if not dense_vectors:
+                status.update("storing the static vectors as product-quantized codes")
+                compact_copy_vectors(staging, errors)
     report.seconds = time.perf_counter() - start
     size_after = (model_size_bytes(str(out_dir)) or 0) / 2**20
     Console().print(report_table(report, size_before, size_after))
