@@ -20,6 +20,12 @@ def test_cnn_quick_path(tmp_path):
     run_block(cnn, clone, {"cnn_max_steps": "4", "cnn_eval_frequency": "2", "vectors_max_words": "2000"})
     dev = json.loads((clone / "metrics" / "joint_cnn_rel" / "dev.json").read_text(encoding="utf-8"))
     assert "relations_gold_insent_f" in dev  # the quick path trains the relation head too
+    import spacy
+
+    from nerel_spacy.pq_vectors import PQVectors
+
+    compact = spacy.load(clone / "training" / "joint_cnn_rel" / "model-compact")  # navec's rows as codes
+    assert isinstance(compact.vocab.vectors, PQVectors) and compact.vocab.vectors.shape == (2000, 300)
 
 
 def test_all_without_data_or_network_says_how_to_point_at_nerel(tmp_path):
