@@ -12,6 +12,7 @@ from typing import Union
 import spacy
 from spacy.language import Language
 from spacy.training.initialize import load_vectors_into_model
+from spacy.vectors import Vectors
 from thinc.api import Model
 
 from .models.static_residual import STATIC_VECTORS, WRAPPED, build_with_static_vectors, init_static_vectors
@@ -62,6 +63,24 @@ def save_with_static_vectors(
     nlp = add_static_vectors(spacy.load(model), vectors, **options)
     with staged_update(Path(output)) as staging:
         nlp.to_disk(staging)
+    return nlp
+
+
+def remove_static_vectors(nlp: Language, component: str = "nerel_joint") -> Language:
+    """Undo ``add_static_vectors``, in place: ``component``'s encoder no longer reads static
+    vectors and the vocab drops its table. The pipeline then predicts what it predicts with
+    the projection at zero (``zero_static_vectors``); train it on to recover what the vectors
+    gave. ``distill --static-vectors drop`` starts a student so: navec's table is most of a
+    small student's size."""
+    static_projection(nlp, component)  # refuses a component that reads none
+    model = nlp.get_pipe(component).model
+    wrapped = model.get_ref(WRAPPED)
+    encoder = wrapped.get_ref(WRAPPED)
+    model.layers[model.layers.index(wrapped)] = encoder
+    model.set_ref(WRAPPED, encoder)
+    model_config = nlp.get_pipe_config(component)["model"]
+    model_config[WRAPPED] = model_config[WRAPPED][WRAPPED]
+    nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings)
     return nlp
 
 

@@ -139,8 +139,10 @@ def test_cli_trains_a_one_layer_student_that_loads_and_quantizes(teacher_dir, tm
 
 
 @pytest.mark.slow
-def test_a_teacher_with_static_vectors_gives_a_student_that_reads_them(teacher_dir, tmp_path):
-    """`all` ends in a pipeline whose encoder also reads navec, and `distill` reads training/${vars.run}."""
+@pytest.mark.parametrize("drop", [False, True], ids=["kept", "dropped"])
+def test_a_teacher_with_static_vectors_gives_a_student_that_reads_them_or_not(teacher_dir, tmp_path, drop):
+    """`all` ends in a pipeline whose encoder also reads navec, and `distill` reads training/${vars.run}.
+    With --static-vectors drop the student reads none and carries no table."""
     from nerel_spacy.static_vectors import save_with_static_vectors
 
     from conftest import save_fixture_vectors
@@ -150,13 +152,25 @@ def test_a_teacher_with_static_vectors_gives_a_student_that_reads_them(teacher_d
     train = save_gold_corpus(tmp_path / "train.spacy")
     out = tmp_path / "student"
     result = CliRunner().invoke(app, ["distill", str(tmp_path / "teacher"), str(out), "--layers", "1",
-                                      "--train", str(train), "--dev", str(train), "--steps", "2"])
+                                      "--train", str(train), "--dev", str(train), "--steps", "2"]
+                                + (["--static-vectors", "drop"] if drop else []))
     assert result.exit_code == 0, result.output
     student = spacy.load(out / "model-best")
-    assert student.vocab.vectors.shape == (len(vectors.vocab.vectors), 6)
-    assert student.config["components"]["nerel_joint"]["model"]["tok2vec"]["@architectures"] == \
-        "nerel.WithStaticVectors.v1"
+    tok2vec = student.config["components"]["nerel_joint"]["model"]["tok2vec"]["@architectures"]
+    if drop:
+        assert student.vocab.vectors.shape[0] == 0 and tok2vec == "spacy-transformers.TransformerListener.v1"
+        assert "static vectors dropped" in result.output
+        assert json.loads((out / "distill.json").read_text(encoding="utf8"))["student"]["static_vectors"] == "dropped"
+    else:
+        assert student.vocab.vectors.shape == (len(vectors.vocab.vectors), 6)
+        assert tok2vec == "nerel.WithStaticVectors.v1"
     assert_annotates(student)
+    if drop:  # a teacher without static vectors has none to drop (the project's default on any run): said, and done
+        result = CliRunner().invoke(app, ["distill", str(teacher_dir), str(tmp_path / "other"), "--layers", "1",
+                                          "--train", str(train), "--dev", str(train), "--steps", "1",
+                                          "--static-vectors", "drop"])
+        assert result.exit_code == 0 and "teacher reads no static vectors, so there are none to drop" in \
+            " ".join(result.output.split()), result.output
 
 
 @pytest.mark.slow

@@ -194,3 +194,8 @@ scale = 32.0
     (student / "config.cfg").write_text(TEACHER_CONFIG + "\n[initialize]\nvectors = null\n", encoding="utf8")
     assert student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)["initialize"]["vectors"] \
         is None
+    # a student that reads none (--static-vectors drop) loads none, whatever table its teacher's config names
+    (student / "config.cfg").write_text(TEACHER_CONFIG + '\n[initialize]\nvectors = "assets/navec_vectors"\n',
+                                        encoding="utf8")
+    assert student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)["initialize"]["vectors"] \
+        is None

@@ -5,7 +5,10 @@ from typer.testing import CliRunner
 
 from nerel_spacy.cli import app
 from nerel_spacy.models.static_residual import STATIC_VECTORS
-from nerel_spacy.static_vectors import ARCHITECTURE, add_static_vectors, save_with_static_vectors, zero_static_vectors
+from nerel_spacy.static_vectors import (
+    ARCHITECTURE, add_static_vectors, remove_static_vectors, save_with_static_vectors, static_projection,
+    zero_static_vectors,
+)
 
 from conftest import TINY_DOCS, make_examples, save_fixture_vectors
 from quantize_helpers import save_trained_trf
@@ -99,3 +102,24 @@ def test_cli_refuses_an_output_that_would_delete_an_input_or_is_a_file(tmp_path,
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)  # no NotADirectoryError
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_removing_the_vectors_predicts_as_their_knock_out_and_leaves_no_table(trf_dir, vectors_dir, tmp_path):
+    """distill --static-vectors drop starts its student so: the encoder alone, and no 300 MB table."""
+    import numpy
+
+    nlp = add_static_vectors(spacy.load(trf_dir), vectors_dir, scale=4.0)
+    projection = static_projection(nlp)
+    projection.set_param("W", numpy.random.default_rng(0).normal(size=projection.get_param("W").shape).astype("f"))
+    nlp.to_disk(tmp_path / "with")
+    knocked_out = annotations(zero_static_vectors(spacy.load(tmp_path / "with")))
+    assert annotations(spacy.load(tmp_path / "with")) != knocked_out  # the vectors matter here
+    removed = remove_static_vectors(spacy.load(tmp_path / "with"))
+    assert annotations(removed) == knocked_out
+    removed.to_disk(tmp_path / "without")
+    loaded = spacy.load(tmp_path / "without")
+    assert loaded.config["components"]["nerel_joint"]["model"]["tok2vec"]["@architectures"] == \
+        "spacy-transformers.TransformerListener.v1"
+    assert loaded.vocab.vectors.shape[0] == 0 and annotations(loaded) == knocked_out
+    with pytest.raises(ValueError, match="reads no static vectors"):
+        remove_static_vectors(loaded)

@@ -2,6 +2,7 @@
 import json
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -59,6 +60,11 @@ distill into OUTPUT still running), 130 or
 """
 
 
+class StaticVectors(str, Enum):
+    keep = "keep"
+    drop = "drop"
+
+
 @app.command("distill", epilog=EXAMPLES)
 def distill_command(
     teacher: Path = typer.Argument(
@@ -99,6 +105,12 @@ def distill_command(
         None, "--teacher-outputs", metavar="FILE", show_default=False,
         help="Reuse the distill-corpus/train.spacy of an earlier run of the same teacher instead of "
         "running the teacher again (e.g. for a second student size); --train and --texts are then unused.",
+    ),
+    static_vectors: StaticVectors = typer.Option(
+        StaticVectors.keep, "--static-vectors", case_sensitive=False,
+        help="For a teacher whose encoder also reads static vectors (all's, after its navec round): keep = the "
+        "student reads them too; drop = it reads none, carries no table and learns without them (navec's "
+        "codes are 34 MB, as much as a 4-layer student's int8 encoder).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it holds something."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard what an unfinished run kept (its teacher pass in "
@@ -142,7 +154,8 @@ def distill_command(
     settings = dict(teacher=teacher, layers=layers, train=train, dev=dev, extra_texts=extra_texts, weight=weight,
                     token_vector_weight=token_vector_weight, steps=steps, eval_frequency=eval_frequency,
                     learn_rate=learn_rate, warmup_steps=warmup_steps, attention_dropout=attention_dropout,
-                    batch_size=batch_size, teacher_outputs=teacher_outputs, fresh=fresh)
+                    batch_size=batch_size, teacher_outputs=teacher_outputs, fresh=fresh,
+                    drop_static_vectors=static_vectors == StaticVectors.drop)
     try:
         # One run per OUTPUT: a second would write the same teacher pass and checkpoint, and its
         # --fresh would delete the first one's run under it.
@@ -162,7 +175,8 @@ def _distill(output: Path, extra_texts, settings: dict, console: Console) -> Non
     try:
         # The student's settings, the teacher's files by content: a resume must train the same student.
         kept = run_settings(teacher_files=folder_digest(teacher), texts=[len(extra_texts), texts_digest(extra_texts)],
-                            **{k: v for k, v in settings.items() if k not in ("extra_texts", "fresh")})
+                            **{k: v for k, v in settings.items() if k not in ("extra_texts", "fresh")
+                               and not (k == "drop_static_vectors" and not v)})  # runs kept before it: unset
         if fresh:
             run.remove()
         run.check(kept)
@@ -207,7 +221,7 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
              teacher: Path, layers: int, train: Path, dev: Path, extra_texts,
              weight: float, token_vector_weight: float, steps: int, eval_frequency: int, learn_rate: float,
              warmup_steps: int, attention_dropout: Optional[float], batch_size: int,
-             teacher_outputs: Optional[Path], fresh: bool) -> None:
+             teacher_outputs: Optional[Path], fresh: bool, drop_static_vectors: bool) -> None:
     """The teacher pass (continued from ``shards``, or its earlier outputs copied), the student
     and its training config, into ``output`` (the run's folder, renamed to ``final`` once
     trained); the corpus of a finished teacher pass is appended to ``teacher_pass``."""
@@ -227,6 +241,9 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
                 shards.check(inputs)  # a kept pass of other inputs is refused before the slow load
         teacher_nlp = spacy.load(teacher)
         plan_layers(teacher_nlp, layers)  # refuse a CNN, an int8 pipeline or too many layers now
+        if drop_static_vectors and not _reads_static_vectors(teacher_nlp):
+            console.print("--static-vectors drop: the teacher reads no static vectors, so there are none to drop.")
+            drop_static_vectors = False
     except ValueError as err:
         error(console, err)
         raise typer.Exit(2)
@@ -254,10 +271,13 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
     earlier = f", {resumed:,} of them by an earlier run" if resumed else ""
     console.print(f"Teacher outputs for {corpus['docs']:,} docs ({corpus['teacher_labelled_texts']:,} unlabeled"
                   f"{earlier}) in {teacher_seconds:.0f}s: {escape(str(final / CORPUS_FILE))}.")
-    student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout, token_vector_weight)
+    student = write_student(teacher_nlp, layers, weight, output / STUDENT_DIR, attention_dropout, token_vector_weight,
+                            drop_static_vectors)
     del teacher_nlp
+    dropped = "; static vectors dropped" if drop_static_vectors else ""
     console.print(f"Student: layers {student['layers']} of {student['teacher_layers']}, encoder "
-                  f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} weights.")
+                  f"{student['encoder_parameters']['teacher']:,} → {student['encoder_parameters']['student']:,} "
+                  f"weights{dropped}.")
     config = student_config(output / STUDENT_DIR, output / CORPUS_FILE, dev, max_steps=steps,
                             eval_frequency=eval_frequency, learn_rate=learn_rate, warmup_steps=warmup_steps,
                             token_vectors=token_vector_weight > 0)
@@ -266,6 +286,17 @@ def _prepare(output: Path, final: Path, console: Console, teacher_pass: List[Pat
                "steps": steps, "learn_rate": learn_rate,
                "corpus": corpus, "student": student, "teacher_pass_seconds": round(teacher_seconds, 1)}
     write_summary(output, summary)  # read back by _train_student, in this run or a resumed one
+
+
+def _reads_static_vectors(nlp) -> bool:
+    from ..distill.teacher import joint_component
+    from ..static_vectors import static_projection
+
+    try:
+        static_projection(nlp, joint_component(nlp).name)
+    except ValueError:
+        return False
+    return True
 
 
 def _train_student(output: Path, run: StudentRun, console: Console) -> dict:

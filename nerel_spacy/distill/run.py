@@ -106,19 +106,24 @@ def copy_distill_corpus(source: Path, output: Path) -> Dict[str, int]:
 
 def write_student(
     nlp: Language, n_layers: int, distill_weight: float, output: Path, attention_dropout: Optional[float] = None,
-    token_vectors_weight: float = 0.0,
+    token_vectors_weight: float = 0.0, drop_static_vectors: bool = False,
 ) -> Dict[str, object]:
     """Cut the teacher ``nlp`` (in place) to ``n_layers`` encoder layers and save it to ``output``,
     ready to be sourced by ``spacy train``. ``attention_dropout``: see ``set_attention_dropout``;
-    ``token_vectors_weight``: the component's ``distill_token_vectors_weight``."""
+    ``token_vectors_weight``: the component's ``distill_token_vectors_weight``;
+    ``drop_static_vectors``: the student's encoder reads no static vectors, and it carries no
+    table (``static_vectors.remove_static_vectors``)."""
     from spacy.util import load_config
 
     from ..quantize.pipeline import find_transformer_shims
+    from ..static_vectors import remove_static_vectors
     from .teacher import joint_component
 
     before = _parameters(nlp, find_transformer_shims)
     shrunk = shrink_pipeline(nlp, n_layers, attention_dropout)
     joint = joint_component(nlp)
+    if drop_static_vectors:
+        remove_static_vectors(nlp, joint.name)
     settings = {"distill_weight": float(distill_weight), "distill_token_vectors_weight": float(token_vectors_weight)}
     joint.cfg.update(settings)
     output.mkdir(parents=True, exist_ok=True)
@@ -128,7 +133,8 @@ def write_student(
     config.to_disk(output / "config.cfg")
     return {"component": joint.name, "layers": {name: kept for name, kept, _ in shrunk},
             "teacher_layers": shrunk[0][2], "attention_dropout": attention_dropout, "encoder_parameters": {"teacher": before,
-                                                                     "student": _parameters(nlp, find_transformer_shims)}}
+                                                                     "student": _parameters(nlp, find_transformer_shims)},
+            "static_vectors": "dropped" if drop_static_vectors else list(nlp.vocab.vectors.shape)}
 
 
 def _parameters(nlp: Language, find_shims) -> int:
@@ -149,8 +155,9 @@ def student_config(
     _read_corpora_from_paths(config)
     reads_vectors = any(_reads_static_vectors(block) for block in config["components"].values())
     config["components"] = {name: {"source": str(student_dir)} for name in config["nlp"]["pipeline"]}
-    if reads_vectors:  # spaCy does not carry a sourced pipeline's vectors; the student holds the teacher's
-        config.setdefault("initialize", {})["vectors"] = str(student_dir)
+    # spaCy does not carry a sourced pipeline's vectors: the student holds the teacher's where it reads
+    # them, and loads none where it does not (a teacher's paths.vectors would fill it with a dead table)
+    config.setdefault("initialize", {})["vectors"] = str(student_dir) if reads_vectors else None
     training = config["training"]
     training["max_steps"] = int(max_steps)
     training["eval_frequency"] = int(eval_frequency)
