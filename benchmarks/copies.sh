@@ -30,8 +30,8 @@ require_pipelines() {
   done
 }
 
-# make_copy int8|onnx SOURCE_PIPELINE DEST: DEST from SOURCE_PIPELINE, unless DEST exists
-# (FORCE=1 makes it again).
+# make_copy int8|onnx|compact SOURCE_PIPELINE DEST: DEST from SOURCE_PIPELINE, unless DEST exists
+# (FORCE=1 makes it again; int8 and onnx copies made before session 41 keep dense static vectors).
 make_copy() {
   if [ "$FORCE" != 1 ] && [ -d "$3" ]; then
     return
@@ -39,6 +39,7 @@ make_copy() {
   case "$1" in
     int8) nerel-batch quantize "$2" "$3" --backend int8 --overwrite ;;
     onnx) nerel-batch export-onnx "$2" "$3" --overwrite ;;
+    compact) nerel-batch compact-vectors "$2" "$3" --overwrite ;;
     *) echo "make_copy: unknown kind $1" >&2; return 2 ;;
   esac
 }

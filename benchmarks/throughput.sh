@@ -2,13 +2,13 @@
 # Every pipeline side by side in one `nerel-batch benchmark` run over all of dev (3 rounds):
 # the e5-small teacher in float32 and int8 (with and without its trimmed vocabulary), its
 # distilled student in torch int8 and as an ONNX Runtime export run without torch, the fast
-# CNN and natasha. This is the run behind the README's speed table and issue 14's targets.
+# CNN (as trained, and its compact copy: navec as codes, what the cnn workflow ships) and natasha. This is the run behind the README's speed table and issue 14's targets.
 #   bash benchmarks/throughput.sh
 #   RUN=training/joint_trf STUDENT=training/joint_trf_student CNN=training/joint_cnn_fast bash benchmarks/throughput.sh
 # RUN must hold model-best and model-trimmed (`spacy project run train`, then `trim-vocab
 # --vars.run joint_trf`); STUDENT is `spacy project run distill . --vars.run joint_trf`'s
 # output; CNN is `spacy project run train-cnn . --vars.cnn_config joint_cnn_fast`'s. The
-# copies made here (model-int8-untrimmed, model-int8, model-onnx) are reused when they exist;
+# copies made here (model-int8-untrimmed, model-int8, model-onnx, the CNN's model-compact) are reused when they exist;
 # FORCE=1 makes them again. The torch-free process runs in RUNTIME_VENV, made here with
 # nerel-spacy's core install and its onnxruntime extra.
 set -euo pipefail
@@ -29,11 +29,13 @@ make_copy int8 "$RUN/model-best" "$RUN/model-int8-untrimmed"
 make_copy int8 "$RUN/model-trimmed" "$RUN/model-int8"
 make_copy int8 "$STUDENT/model-best" "$STUDENT/model-int8"
 make_copy onnx "$STUDENT/model-best" "$STUDENT/model-onnx"
+make_copy compact "$CNN/model-best" "$CNN/model-compact"
 nerel-batch benchmark corpus/dev.spacy --n-docs 0 --rounds "$ROUNDS" --output "$OUTPUT" \
   --fp32 "$RUN/model-best" --int8 "$RUN/model-int8-untrimmed" --baseline int8 \
   --model "trimmed-int8=$RUN/model-int8" \
   --model "student-int8=$STUDENT/model-int8" \
   --model "student-onnx-no-torch=$STUDENT/model-onnx" --python "student-onnx-no-torch=$RUNTIME_VENV/bin/python" \
   --model "cnn-fast=$CNN/model-best" \
+  --model "cnn-fast-compact=$CNN/model-compact" \
   --model natasha=natasha \
   --note "benchmarks/throughput.sh, RUN=$RUN, STUDENT=$STUDENT, CNN=$CNN${NOTE:+; $NOTE}"
