@@ -81,7 +81,8 @@ def compact_vectors_in_folder(folder: Path, *, keep_strings: bool = False) -> Di
     keys = numpy.fromiter(dense.key2row.keys(), dtype="uint64", count=len(dense.key2row))
     rows = numpy.fromiter(dense.key2row.values(), dtype="int64", count=len(dense.key2row))
     _check_every_row(codes, centroids, dense.data, rows)
-    compact = PQVectors(codes=codes, centroids=centroids, keys=keys, rows=rows, name=dense.name)
+    compact = PQVectors(codes=codes, centroids=centroids, keys=keys, rows=rows,
+                        name=dense.name or _meta_vectors_name(folder / "meta.json"))
     dense_bytes = sum((vocab / name).stat().st_size for name in DENSE_FILES if (vocab / name).is_file())
     strings_before = (vocab / "strings.json").stat().st_size if (vocab / "strings.json").is_file() else 0
     dropped = 0 if keep_strings else _drop_vector_only_strings(vocab / "strings.json", keys)
@@ -122,6 +123,14 @@ def _drop_vector_only_strings(path: Path, keys: numpy.ndarray) -> int:
     kept = [s for s, drop in zip(strings, vector_key) if not drop]
     path.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf8")
     return int(vector_key.sum())
+
+
+def _meta_vectors_name(path: Path):
+    """The table's name as meta.json records it (spaCy keeps it there, not with the table)."""
+    try:
+        return json.loads(path.read_text(encoding="utf8")).get("vectors", {}).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _record_in_meta(path: Path, compact: PQVectors) -> None:

@@ -53,6 +53,7 @@ def test_the_folder_keeps_codes_not_rows_and_loads_with_every_row_the_same(navec
     assert isinstance(loaded.vocab.vectors, PQVectors)
     assert loaded.config["nlp"]["vectors"] == {"@vectors": "nerel.PQVectors.v1"}
     assert loaded.meta["vectors"]["mode"] == "nerel.pq" and loaded.meta["vectors"]["keys"] == len(keys)
+    assert loaded.meta["vectors"]["name"] == spacy.load(navec_vectors).meta["vectors"]["name"] is not None
     assert numpy.array_equal(loaded.vocab.vectors.get_batch(keys).view("uint32"), expected.view("uint32"))
     doc = loaded.make_doc(f"{WORDS[0].capitalize()} незнакомое")
     assert numpy.array_equal(doc[0].vector, expected[keys.index(hash_string(WORDS[0]))]) and not doc[1].has_vector
