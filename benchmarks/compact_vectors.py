@@ -3,7 +3,7 @@
 Makes the copy, checks that both give the same spans, entities, cats (exact floats) and
 relations on every document of DATA, then times both in one `nerel-batch benchmark` run
 (each in its own process: load time, peak RSS, size on disk, docs/s, F1) and writes one JSON.
-Time it on a quiet machine.
+Time it on a quiet machine; --no-benchmark leaves the timing out.
 
     python benchmarks/compact_vectors.py training/joint_cnn_fast/model-best corpus/dev.spacy \
         --output benchmarks/results/compact_vectors_cnn_fast_s41.json
@@ -31,12 +31,19 @@ def annotations(nlp, texts):
             for doc in nlp.pipe(texts, batch_size=8)]
 
 
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="pipeline folder with a dense static vectors table")
     parser.add_argument("data", type=Path, help=".spacy corpus whose texts are annotated and timed")
     parser.add_argument("--output", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--rounds", type=int, default=3, help="benchmark rounds (the fastest counts)")
+    parser.add_argument("--note", default="", help="how MODEL was made, recorded with the results")
+    parser.add_argument("--no-benchmark", action="store_true",
+                        help="the compaction, sizes and identity check only, no timing (any machine load)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         compact = Path(scratch) / "compact"
@@ -48,28 +55,33 @@ def main() -> None:
         dense_seen = annotations(spacy.load(args.model), texts)
         compact_seen = annotations(spacy.load(compact), texts)
         differing = [i for i, (a, b) in enumerate(zip(dense_seen, compact_seen)) if a != b]
-        timed = Path(scratch) / "benchmark.json"
-        subprocess.run([sys.executable, "-m", "nerel_spacy", "benchmark", "--model", f"dense={args.model}",
-                        "--model", f"compact={compact}", str(args.data), "--n-docs", "0", "--rounds",
-                        str(args.rounds), "--output", str(timed)], check=True)
-        benchmark = json.loads(timed.read_text(encoding="utf8"))
+        sizes = {"dense": _folder_bytes(args.model), "compact": _folder_bytes(compact)}
+        benchmark = None
+        if not args.no_benchmark:
+            timed = Path(scratch) / "benchmark.json"
+            subprocess.run([sys.executable, "-m", "nerel_spacy", "benchmark", "--model", f"dense={args.model}",
+                            "--model", f"compact={compact}", str(args.data), "--n-docs", "0", "--rounds",
+                            str(args.rounds), "--output", str(timed)], check=True)
+            benchmark = json.loads(timed.read_text(encoding="utf8"))
     result = {
         "command": " ".join(["python", *sys.argv]),
         "machine": describe_machine(),
         "model": str(args.model),
+        "note": args.note,
         "data": str(args.data),
         "compaction": report,
+        "folder_bytes": sizes,
         "identical": {"docs": len(texts), "differing_docs": differing,
                       "compared": "nerel spans, ents, cats (exact floats), relations"},
         "benchmark": benchmark,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf8")
-    models = benchmark["models"]
     for label in ("dense", "compact"):
-        m = models[label]
-        print(f"{label}: {m['size_mb']:.0f} MB on disk, load {m['load_seconds']:.2f} s, peak RSS "
-              f"{m['peak_rss_mb']:.0f} MB, {m['docs_per_second']:.1f} docs/s")
+        m = benchmark["models"][label] if benchmark else None
+        timing = (f", load {m['load_seconds']:.2f} s, peak RSS {m['peak_rss_mb']:.0f} MB, "
+                  f"{m['docs_per_second']:.1f} docs/s" if m else "")
+        print(f"{label}: {sizes[label] / 2**20:.0f} MiB on disk{timing}")
     print(f"identical on {len(texts) - len(differing)} of {len(texts)} docs; written to {args.output}")
 
 
