@@ -3,11 +3,13 @@
 ``spacy project run all`` trains for about 14 hours on 2 CPU cores, in stages that each
 resume where they stopped. This module reads the plan and the folders, and changes nothing:
 
-- **The plan.** Every ``nerel-batch train`` and ``nerel-batch train-rounds`` line of the
+- **The plan.** Every ``nerel-batch train``, ``train-rounds`` and ``distill`` line of the
   workflow's commands, read from project.yml with its vars filled in as ``spacy project
   run`` fills them (weasel's ``load_project_config``) and parsed by the commands' own
   argument parsers (the ``nerel-batch`` click group, passed in). A ``train`` line is one stage: its ``--output`` folder and the steps its
-  config and overrides give. A ``train-rounds`` line is a stage per round of its schedule.
+  config and overrides give. A ``train-rounds`` line is a stage per round of its schedule. A
+  ``distill`` line is its student's training, in OUTPUT-student-run/train until it is done and
+  moved to OUTPUT; running from its teacher pass on (it holds .OUTPUT.distill.lock).
 - **Each stage's state**, from its folder: ``done`` (a model-last and no checkpoint),
   ``running`` (a process holds its ``.train.lock``), ``stopped`` (a checkpoint: the steps
   before it are done), ``damaged`` (a checkpoint ``nerel-batch train`` refuses to resume
@@ -52,6 +54,8 @@ class Stage:
     seconds_per_step: Optional[float]  # the config's pace
     measured_on: str  # where the config's pace was measured
     round: Optional[str] = None  # the round's name, for a stage of train-rounds
+    finished: Optional[Path] = None  # where a finished stage's model-last is, if not in folder (distill's OUTPUT)
+    lock: Optional[Path] = None  # another lock whose holder is running the stage (distill's, from its teacher pass on)
 
 
 @dataclass
@@ -109,10 +113,18 @@ def planned_stages(commands: "click.Group", project_dir: Path, workflow: str = "
 
 def _stages_of_line(commands: "click.Group", command: str, line: str) -> List[Stage]:
     argv = shlex.split(line)
-    if len(argv) < 2 or Path(argv[0]).name != "nerel-batch" or argv[1] not in ("train", "train-rounds"):
+    if len(argv) < 2 or Path(argv[0]).name != "nerel-batch" or argv[1] not in ("train", "train-rounds", "distill"):
         return []
     where = f"project command {command!r}"
     params, extra = _parse(commands, argv[1], argv[2:], where=where)
+    if argv[1] == "distill":
+        # The student trains in OUTPUT-student-run/train (nerel-batch train's loop) and moves to OUTPUT
+        # when done; its config's pace is the teacher's, so none is stated: this machine's once it has run.
+        from .distill.student_run import LOCK_SUFFIX, RUN_SUFFIX, TRAIN_DIR, beside
+
+        output = Path(params["output"])
+        return [Stage(command, beside(output, RUN_SUFFIX) / TRAIN_DIR, int(params["steps"]), None, "",
+                      finished=output, lock=beside(output, LOCK_SUFFIX, hidden=True))]
     if argv[1] == "train":
         config = _load_config(Path(params["config_path"]), extra, where)
         return [Stage(command, Path(params["output"]), int(config["training"]["max_steps"] or 0),
@@ -166,6 +178,8 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
     """What ``stage``'s folder says about it."""
     folder = Path(project_dir) / stage.folder
     holder = lock_holder(folder / LOCK_FILE)
+    if holder is None and stage.lock is not None:
+        holder = lock_holder(Path(project_dir) / stage.lock)
     found = read_checkpoint(folder / CHECKPOINT)
     progress, damaged = found.progress, found.state == DAMAGED_CHECKPOINT
     step = progress["step"] if progress else 0
@@ -179,8 +193,9 @@ def stage_state(project_dir: Path, stage: Stage) -> StageState:
         status = DAMAGED
     elif progress:
         status = STOPPED
-    elif (folder / "model-last" / "config.cfg").is_file():
+    elif (Path(project_dir) / (stage.finished or stage.folder) / "model-last" / "config.cfg").is_file():
         status, step = DONE, stage.max_steps
+        folder = Path(project_dir) / (stage.finished or stage.folder)
     else:
         status = NOT_STARTED
     performance = (_read_json(folder / "model-best" / "meta.json") or {}).get("performance", {})

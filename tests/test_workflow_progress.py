@@ -206,3 +206,47 @@ def test_a_schedule_without_the_rounds_header_is_read(project):
     (project / "rounds.cfg").write_text(ROUNDS.replace("[rounds]\n\n", ""), encoding="utf8")
     assert [str(s.folder) for s in planned_stages(COMMANDS, project)] == ["training/a", "training/r/one",
                                                                           "training/r/two"]
+
+
+def test_the_projects_own_speed_workflow_has_the_student_and_the_cnn():
+    stages = planned_stages(COMMANDS, REPO_ROOT, "speed", {"vars.cnn_config": "joint_cnn_fast"})
+    student = "training/joint_trf_heads_more_more_rounds_student"
+    assert [(s.command, str(s.folder), s.max_steps) for s in stages] == [
+        ("distill", f"{student}-student-run/train", 4000), ("train-cnn", "training/joint_cnn_fast", 5000)]
+    assert (str(stages[0].finished), str(stages[0].lock)) == (student, f"training/.{student.split('/')[1]}.distill.lock")
+
+
+DISTILL = """\
+workflows:
+  speed:
+    - distill
+commands:
+  - name: distill
+    script:
+      - "nerel-batch distill training/a/model-best training/s --steps 100 --layers 2"
+"""
+
+
+def test_a_student_runs_from_its_teacher_pass_on_stops_in_training_and_is_done_once_moved(project):
+    from nerel_spacy.distill.student_run import LOCK_SUFFIX, beside
+
+    (project / "project.yml").write_text(DISTILL, encoding="utf8")
+    (stage,) = planned_stages(COMMANDS, project, "speed")
+    assert stage_state(project, stage).status == NOT_STARTED
+    with output_lock(project / "training" / "s", lock_file=beside(project / "training" / "s", LOCK_SUFFIX, hidden=True)):
+        state = stage_state(project, stage)  # the teacher pass: no training yet, but the run is under way
+        assert (state.status, state.step, state.holder) == (RUNNING, 0, os.getpid())
+    write_checkpoint(project / stage.folder / "checkpoint", whole_progress(step=40, seconds=120.0))
+    state = stage_state(project, stage)
+    assert (state.status, state.step, state.seconds_left) == (STOPPED, 40, 60 * 3.0)
+    (project / "training" / "s" / "model-last").mkdir(parents=True)  # an earlier student there: the kept run counts
+    (project / "training" / "s" / "model-last" / "config.cfg").write_text("", encoding="utf8")
+    assert stage_state(project, stage).status == STOPPED
+    import shutil
+
+    shutil.rmtree(project / "training" / "s-student-run")  # finished: moved to OUTPUT
+    (project / "training" / "s" / "model-best").mkdir()
+    (project / "training" / "s" / "model-best" / "meta.json").write_text(
+        json.dumps({"performance": {"spans_nerel_f": 0.7}}), encoding="utf8")
+    state = stage_state(project, stage)
+    assert (state.status, state.step, state.best_nested_f) == (DONE, 100, 0.7)

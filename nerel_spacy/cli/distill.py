@@ -22,7 +22,8 @@ from ..distill.run import (
     write_summary,
 )
 from ..distill.student import plan_layers
-from ..distill.student_run import RUN_SUFFIX, StudentRun, StudentRunMismatch, run_settings
+from ..distill.student_run import LOCK_SUFFIX, RUN_SUFFIX, StudentRun, StudentRunMismatch, run_settings
+from ..distill.student_run import beside as _beside
 from ..distill.teacher_pass import TeacherPass, folder_digest, made_from, texts_digest
 from ..trim.texts import TextSourceError, read_all_texts
 from ._app import app
@@ -159,7 +160,7 @@ def distill_command(
     try:
         # One run per OUTPUT: a second would write the same teacher pass and checkpoint, and its
         # --fresh would delete the first one's run under it.
-        with output_lock(output, lock_file=_beside(output, ".distill.lock", hidden=True)):
+        with output_lock(output, lock_file=_beside(output, LOCK_SUFFIX, hidden=True)):
             _distill(output, extra_texts, settings, console)
     except OutputBusy as err:
         error(console, err)
@@ -352,12 +353,6 @@ def _say_the_pass_is_kept(shards: TeacherPass, console: Console) -> None:
         return
     console.print(f"The teacher pass stopped; the outputs of its first {len(shards.shards()) * shards.shard_docs:,} "
                   f"docs are kept in {escape(str(shards.folder))}: the same command continues from there.")
-
-
-def _beside(output: Path, suffix: str, hidden: bool = False) -> Path:
-    """OUTPUT's sibling named OUTPUT + ``suffix`` (with a leading dot if ``hidden``)."""
-    base = output if output.name else output.resolve()
-    return base.with_name(f"{'.' if hidden else ''}{base.name}{suffix}")
 
 
 def _relocate_configs(work: Path, output: Path) -> None:

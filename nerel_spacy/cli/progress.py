@@ -30,7 +30,7 @@ def progress_command(
 ) -> None:
     """Show where a workflow's training stands: each stage done, running, stopped or not started, and the time left.
 
-    Reads the workflow's `nerel-batch train` and `train-rounds` lines from project.yml, with
+    Reads the workflow's `nerel-batch train`, `train-rounds` and `distill` lines from project.yml, with
     the vars filled in as `spacy project run` fills them: pass the same --vars.NAME VALUE
     overrides you run the workflow with. Each stage's state comes from its output folder (its
     checkpoint, model-last and lock; a running stage's step from the .train.live.json its
@@ -87,7 +87,8 @@ def progress_command(
     unknown = len(states) - len(known)
     summary = f"{done} of {len(states)} stages done; ≈ {format_duration(sum(known))} of training left"
     if unknown:
-        summary += f" (and {unknown} stages whose config gives no seconds_per_step)"
+        summary += (f" (and {unknown} {'stage' if unknown == 1 else 'stages'} of no known pace: a student's "
+                    "until it has trained a while, or a config without seconds_per_step)")
     running = [f"{state.stage.folder} (pid {state.holder}{_live_note(state)})"
                for state in states if state.status == RUNNING]
     if running:

@@ -20,6 +20,7 @@ from ..brat_writer import atomic_write_text
 from ..resumable.progress_file import CHECKPOINT, READABLE, read_progress_file
 
 RUN_SUFFIX = "-student-run"
+LOCK_SUFFIX = ".distill.lock"  # .OUTPUT.distill.lock, held by one distill run from start to end
 SETTINGS_FILE = "run.json"
 TRAIN_DIR = "train"
 FORMAT = 1
@@ -30,6 +31,12 @@ OPTION_NAMES = {"teacher": "TEACHER", "teacher_files": "TEACHER's files", "texts
 
 class StudentRunMismatch(ValueError):
     """A student's run kept from an earlier command was made with other settings."""
+
+
+def beside(output: Path, suffix: str, hidden: bool = False) -> Path:
+    """OUTPUT's sibling named OUTPUT + ``suffix`` (with a leading dot if ``hidden``)."""
+    base = output if output.name else output.resolve()
+    return base.with_name(f"{'.' if hidden else ''}{base.name}{suffix}")
 
 
 class StudentRun:
