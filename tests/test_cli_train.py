@@ -72,3 +72,23 @@ def test_a_run_resumes_and_a_changed_setting_is_refused(tiny_bert_dir, tmp_path)
     result = runner.invoke(app, args + ["--training.dropout", "0.3"])
     assert result.exit_code == 2
     assert "training.dropout: 0.1 → 0.3" in unwrapped(result.output) and "--fresh" in result.output
+
+
+def test_vectors_made_by_compact_vectors_are_refused_before_set_up(tmp_path, monkeypatch):
+    """spaCy would load the compact table into the new pipeline but not the config naming its class."""
+    import shutil
+
+    from nerel_spacy.vector_compaction import compact_vectors_in_folder
+
+    from conftest import save_fixture_vectors
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(save_fixture_vectors(tmp_path / "dense"), tmp_path / "compact")
+    compact_vectors_in_folder(tmp_path / "compact")
+    DocBin().to_disk(tmp_path / "c.spacy")
+    config = REPO_ROOT / "configs" / "joint_cnn_fast.cfg"
+    result = runner.invoke(app, ["train", str(config), "--output", "out", "--paths.train", "c.spacy",
+                                 "--paths.dev", "c.spacy", "--paths.vectors", "compact"])
+    text = " ".join(unwrapped(result.output).split())
+    assert result.exit_code == 2 and "[initialize] vectors compact holds compact vectors" in text, text
+    assert "Initializing pipeline" not in text

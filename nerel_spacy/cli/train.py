@@ -87,6 +87,22 @@ def _check_inputs_exist(config, output: Path, fresh: bool) -> None:
     if missing:
         raise ResumeError("the config reads from paths that do not exist: " + "; ".join(missing) + "."
                           + _resume_hint(output, fresh))
+    _refuse_compact_vectors(config)
+
+
+def _refuse_compact_vectors(config) -> None:
+    """Refuse ``[initialize] vectors`` made by compact-vectors: spaCy would copy its table into the
+    pipeline but not the config naming its class, and the trained pipeline would load without it."""
+    from ..resumable import ResumeError
+    from ..resumable.checks import interpolated
+    from ..vector_compaction import refuse_compact_vectors
+
+    vectors = (interpolated(config).get("initialize") or {}).get("vectors")
+    if isinstance(vectors, str) and "${" not in vectors:
+        try:
+            refuse_compact_vectors(vectors, "[initialize] vectors")
+        except ValueError as err:
+            raise ResumeError(f"{err}.") from None
 
 
 def _resume_hint(output: Path, fresh: bool) -> str:

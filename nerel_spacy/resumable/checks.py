@@ -37,7 +37,7 @@ def input_paths(config: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
     """(setting, value) for each non-empty string setting that names something the run reads:
     every ``paths.*``, ``components.*.source``, ``initialize.vectors`` and ``init_tok2vec``,
     and every setting called ``path`` (the corpora's, a labels file's)."""
-    config = _interpolated(config)
+    config = interpolated(config)
     for key, value in _flatten(config):
         parts = key.split(".")
         if not isinstance(value, str) or not value or "${" in value:
@@ -78,7 +78,7 @@ def missing_inputs(config: Dict[str, Any]) -> List[str]:
     ``setting = value (--paths.X)``, with the ``[paths]`` setting that points there if any."""
     from spacy.util import is_package
 
-    config = _interpolated(config)
+    config = interpolated(config)
     aliases: Dict[str, str] = {}
     for key, value in _flatten({"paths": config.get("paths", {})}):
         if isinstance(value, str):
@@ -131,7 +131,8 @@ def check_checkpoint(folder: Path, progress: Dict[str, Any]) -> None:
         damaged(Path(folder), problem)
 
 
-def _interpolated(config: Dict[str, Any]) -> Dict[str, Any]:
+def interpolated(config: Dict[str, Any]) -> Dict[str, Any]:
+    """``config`` with its ``${...}`` references filled in, or as it is where one is broken."""
     interpolate = getattr(config, "interpolate", None)
     if interpolate is None:
         return config
