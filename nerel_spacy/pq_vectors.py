@@ -176,12 +176,19 @@ class PQVectors(BaseVectors):
             raise KeyError(key)
         return rebuild_rows(self.codes, self.centroids, [row])[0]
 
+    @property
     def is_full(self) -> bool:
+        """Always: a property, as spaCy's Vocab.set_vector reads it on its own Vectors."""
         return True
 
     def add(self, key, *, vector=None, row=None) -> int:
         """-1: no key can be added (BaseVectors' answer for a fixed table)."""
         return -1
+
+    def resize(self, shape, inplace: bool = False):
+        """Refused: Vocab.set_vector on a full table resizes it, and codes have no room for a new row."""
+        raise ValueError("nerel.PQVectors.v1 is a fixed table of codes: set or add vectors on the dense "
+                         "table (prepare-vectors' folder), then make the compact copy again")
 
     def find_rows(self, keys) -> numpy.ndarray:
         """The row of each key (-1: not in the table)."""

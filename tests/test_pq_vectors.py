@@ -75,7 +75,15 @@ def test_rows_keys_and_shape_as_spacy_reads_them(table):
     batch = vectors.get_batch([vectors.strings["слово3"], 12345, vectors.strings["СЛОВО49"]])
     assert batch.dtype == numpy.float32 and numpy.array_equal(batch[0], data[3])
     assert not batch[1].any() and numpy.array_equal(batch[2], data[49])
-    assert vectors.add("новое") == -1 and vectors.is_full()
+    assert vectors.add("новое") == -1 and vectors.is_full is True
+
+
+def test_setting_a_vector_through_the_vocab_is_refused_by_name(table):
+    vectors, _ = table
+    nlp = spacy.blank("xx")
+    nlp.vocab.vectors = vectors
+    with pytest.raises(ValueError, match="fixed table of codes"):
+        nlp.vocab.set_vector("новое", numpy.zeros(6, dtype="float32"))
 
 
 def test_bad_indexes_are_refused(table):
