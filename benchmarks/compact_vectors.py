@@ -20,6 +20,7 @@ from pathlib import Path
 import spacy
 from spacy.tokens import DocBin
 
+from nerel_spacy.benchmark import model_size_bytes
 from nerel_spacy.machine import describe_machine
 from nerel_spacy.vector_compaction import compact_vectors_in_folder
 
@@ -29,10 +30,6 @@ def annotations(nlp, texts):
              [(e.start_char, e.end_char, e.label_) for e in doc.ents], sorted(doc.cats.items()),
              repr(getattr(doc._, "relations", None)) if doc.has_extension("relations") else None)
             for doc in nlp.pipe(texts, batch_size=8)]
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
 def main() -> None:
@@ -55,7 +52,7 @@ def main() -> None:
         dense_seen = annotations(spacy.load(args.model), texts)
         compact_seen = annotations(spacy.load(compact), texts)
         differing = [i for i, (a, b) in enumerate(zip(dense_seen, compact_seen)) if a != b]
-        sizes = {"dense": _folder_bytes(args.model), "compact": _folder_bytes(compact)}
+        sizes = {"dense": model_size_bytes(str(args.model)), "compact": model_size_bytes(str(compact))}
         benchmark = None
         if not args.no_benchmark:
             timed = Path(scratch) / "benchmark.json"

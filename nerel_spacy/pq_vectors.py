@@ -118,8 +118,9 @@ class PQVectors(BaseVectors):
         super().__init__(strings=strings)
         self.strings = StringStore() if strings is None else strings  # the vocab's, once it holds the table
         self.name = name
-        self.codes = _array((0, 0) if codes is None else codes, "uint8", 2)
-        self.centroids = _array((0, N_CENTROIDS, 0) if centroids is None else centroids, "float32", 3)
+        self.codes = numpy.ascontiguousarray(numpy.zeros((0, 0)) if codes is None else codes, dtype="uint8")
+        self.centroids = numpy.ascontiguousarray(
+            numpy.zeros((0, N_CENTROIDS, 0)) if centroids is None else centroids, dtype="float32")
         self._set_index(_array(keys, "uint64"), _array(rows, "int32"))
 
     def _set_index(self, keys: numpy.ndarray, rows: numpy.ndarray) -> None:
@@ -253,15 +254,11 @@ class PQVectors(BaseVectors):
         return _unpickle_pq_vectors, (self.to_bytes(),)
 
 
-def _array(values, dtype: str, ndim: int = 1) -> numpy.ndarray:
-    """``values`` (an array, any iterable, None for none, or the shape of an empty array) as a contiguous array."""
+def _array(values, dtype: str) -> numpy.ndarray:
+    """``values`` (an array, any iterable, or None for none) as a contiguous 1-d array."""
     if values is None:
         return numpy.zeros(0, dtype=dtype)
-    if isinstance(values, tuple) and len(values) == ndim and all(isinstance(n, int) for n in values):
-        return numpy.zeros(values, dtype=dtype)
-    if not isinstance(values, numpy.ndarray):
-        values = list(values)
-    return numpy.ascontiguousarray(values, dtype=dtype)
+    return numpy.ascontiguousarray(values if isinstance(values, numpy.ndarray) else list(values), dtype=dtype)
 
 
 def _unpickle_pq_vectors(data: bytes) -> PQVectors:
