@@ -31,11 +31,13 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Model, Relu, chain, glorot_uniform_init, with_array, zero_init
+from thinc.api import Dropout, Linear, Model, Relu, chain, glorot_uniform_init, zero_init
 from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
+from .flat_rows import with_flat_rows
 from .ranges import prefix_sums, range_means, range_means_backward
+from .pair_features import pair_features
 from .pair_structure import build_pair_structure
 from .relation_context import build_relation_context
 
@@ -172,7 +174,8 @@ def _scorer(features: Model, output_layers: Model, max_distance: int,
             representation: Optional[Model] = None) -> Model[RelationInput, List[Floats2d]]:
     """``features`` (pair rows per doc), then ``output_layers`` on every row; with the refs
     the joint model sizes and reads (the last output layer and the pair representation)."""
-    model = chain(features, with_array(output_layers))
+    # pair_features hands on its rows as one buffer: with_flat_rows reads it without a copy
+    model = chain(features, with_flat_rows(output_layers))
     model.set_ref(RELATION_OUTPUT, output_layers.layers[-1])
     model.set_ref(RELATION_REPRESENTATION, representation or features)
     model.attrs["max_distance"] = max_distance
@@ -189,44 +192,6 @@ def _output_layers(hidden_width: int, width: int, dropout: float, depth: int, nO
     layers.append(Linear(nO=nO, nI=width, init_W=zero_init,
                          init_b=zero_init if prior is None else prior_log_odds_init(prior)))
     return chain(*layers)
-
-
-def pair_features(*layers: Model[RelationInput, List[Floats2d]]) -> Model[RelationInput, List[Floats2d]]:
-    """Run each pair-feature layer on the same ``(token_vectors, mentions)`` and join their rows.
-
-    thinc's ``concatenate`` cannot take this input: it is a tuple, and only the token
-    vectors carry gradients, which are summed over the layers.
-    """
-    return Model("pair_features", _pair_features_forward, init=_init_pair_features, layers=list(layers))
-
-
-def _init_pair_features(model: Model, X: Optional[RelationInput] = None, Y=None) -> None:
-    # The joint model sizes the entity types on the pair representation only (a thinc ref
-    # may not point outside its node's tree); the other type-embedding layers follow it.
-    n_types = [layer.get_dim("nT") for layer in model.layers if layer.has_dim("nT")]
-    for layer in model.layers:
-        if n_types and layer.has_dim("nT") is None:
-            layer.set_dim("nT", n_types[0])
-        layer.initialize(X=X)
-
-
-def _pair_features_forward(model: Model, inputs: RelationInput, is_train: bool):
-    results = [layer(inputs, is_train) for layer in model.layers]
-    widths = [outputs[0].shape[1] if outputs else 0 for outputs, _ in results]
-    n_docs = len(inputs[0])
-    joined = [model.ops.xp.concatenate([outputs[i] for outputs, _ in results], axis=1) for i in range(n_docs)]
-
-    def backprop(d_joined: List[Floats2d]) -> Tuple[List[Floats2d], List[Ints2d]]:
-        d_tokens = None
-        offset = 0
-        for (_, layer_backprop), width in zip(results, widths):
-            d_part = [model.ops.as_contig(d[:, offset : offset + width]) for d in d_joined]
-            d_layer_tokens, _ = layer_backprop(d_part)
-            d_tokens = d_layer_tokens if d_tokens is None else [a + b for a, b in zip(d_tokens, d_layer_tokens)]
-            offset += width
-        return d_tokens, inputs[1]
-
-    return joined, backprop
 
 
 def prior_log_odds_init(prior: float) -> Callable:
