@@ -169,6 +169,22 @@ def test_student_config_shows_the_token_vector_distance_when_the_student_learns_
     assert pulled["training"]["score_weights"]["loss_token_vectors"] == 0.0
 
 
+def test_a_teacher_trained_on_a_frozen_encoder_gives_a_student_that_trains_its_encoder(tmp_path):
+    """train-heads freezes the transformer and lets it annotate; its model-best is a teacher
+    like any other, but its student must train the shortened encoder, and once."""
+    student = tmp_path / "student-init"
+    student.mkdir()
+    frozen = TEACHER_CONFIG.replace(
+        "[training]\n",
+        '[training]\nfrozen_components = ["transformer"]\nannotating_components = ["transformer", "other"]\n')
+    assert frozen != TEACHER_CONFIG
+    (student / "config.cfg").write_text(frozen, encoding="utf8")
+    kwargs = dict(max_steps=30, eval_frequency=10, learn_rate=1e-4, warmup_steps=5)
+    config = student_config(student, tmp_path / "d.spacy", tmp_path / "dev.spacy", **kwargs)
+    assert config["training"]["frozen_components"] == []
+    assert config["training"]["annotating_components"] == ["other"]  # what annotated for another reason stays
+
+
 def test_a_student_of_a_teacher_with_static_vectors_loads_them_from_itself(tmp_path):
     student = tmp_path / "student-init"
     student.mkdir()

@@ -145,8 +145,9 @@ def student_config(
     student_dir: Path, train_path: Path, dev_path: Path, *,
     max_steps: int, eval_frequency: int, learn_rate: float, warmup_steps: int, token_vectors: bool = False,
 ) -> Config:
-    """The teacher's training config, sourcing the student and reading the distillation corpus;
-    ``token_vectors``: the console table also shows the distance from the teacher's token vectors."""
+    """The teacher's training config, sourcing the student and reading the distillation corpus,
+    with every component trained (none frozen); ``token_vectors``: the console table also shows
+    the distance from the teacher's token vectors."""
     from spacy.util import load_config
 
     config = load_config(student_dir / "config.cfg", interpolate=False)
@@ -159,6 +160,14 @@ def student_config(
     # them, and loads none where it does not (a teacher's paths.vectors would fill it with a dead table)
     config.setdefault("initialize", {})["vectors"] = str(student_dir) if reads_vectors else None
     training = config["training"]
+    # The student's shortened encoder is what distillation trains. A teacher whose last stage
+    # froze it (train-heads: fresh heads on a frozen, annotating encoder) would hand that on,
+    # and the student would learn only its heads; a frozen component that stays annotating
+    # would also run twice a step once unfrozen.
+    frozen = list(training.get("frozen_components") or [])
+    training["frozen_components"] = []
+    training["annotating_components"] = [name for name in training.get("annotating_components") or []
+                                         if name not in frozen]
     training["max_steps"] = int(max_steps)
     training["eval_frequency"] = int(eval_frequency)
     training["optimizer"]["learn_rate"] = {
