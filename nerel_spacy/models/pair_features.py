@@ -12,7 +12,7 @@ import numpy
 from thinc.api import Model
 from thinc.types import Floats2d, Ints2d
 
-RelationInput = Tuple[List[Floats2d], List[Ints2d]]
+from .relation_context import RelationInput
 
 
 def pair_features(*layers: Model[RelationInput, List[Floats2d]]) -> Model[RelationInput, List[Floats2d]]:

@@ -36,9 +36,9 @@ from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
 from .flat_rows import with_flat_rows
-from .ranges import prefix_sums, range_means, range_means_backward
 from .pair_features import pair_features
 from .pair_structure import build_pair_structure
+from .ranges import prefix_sums, range_means, range_means_backward
 from .relation_context import build_relation_context
 
 RELATION_OUTPUT = "relation_output"
