@@ -1,8 +1,11 @@
 """The relation head's pair attention: what each pair reads, and gradients against finite differences."""
 import numpy
 import pytest
+from thinc.api import NumpyOps
 
-from nerel_spacy.models.relation_context import build_relation_context, pair_token_ranges
+from nerel_spacy.models.relation_context import (
+    attend_over_ranges, build_relation_context, pair_token_ranges, projected_context,
+)
 from nerel_spacy.models.relations import build_relation_scorer_v3
 from nerel_spacy.relation_decoding import enumerate_pairs
 
@@ -108,3 +111,30 @@ def test_v3_scores_every_pair_and_its_gradients_reach_both_feature_layers():
     context = model.layers[0].layers[1]
     representation = model.get_ref("relation_representation")
     assert context.get_grad("V").any() and representation.get_grad("W").any()
+
+
+def test_projected_context_is_the_context_through_the_projection(context):
+    model, docs = context
+    rng = numpy.random.default_rng(4)
+    projection = rng.normal(size=(5, 4)).astype("float32")
+    outputs = model.predict((docs, MENTIONS))
+    projected = projected_context(model, (docs, MENTIONS), projection)
+    assert [p.shape for p in projected] == [(o.shape[0], 5) for o in outputs]
+    for p, o in zip(projected, outputs):
+        numpy.testing.assert_allclose(p, o @ projection.T, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_blocks_of_pairs_sorted_by_first_token_keep_the_candidate_order():
+    rng = numpy.random.default_rng(5)
+    lo = numpy.asarray([5, 0, 3, 0, 7], dtype="int32")
+    hi = numpy.asarray([9, 4, 6, 9, 9], dtype="int32")
+    queries = rng.normal(size=(5, 2)).astype("float32")
+    keys, values = rng.normal(size=(9, 2)).astype("float32"), rng.normal(size=(9, 3)).astype("float32")
+    pooled, order, blocks = attend_over_ranges(NumpyOps(), queries, keys, values, lo, hi, block=2, n_att=2)
+    assert order.tolist() == [1, 3, 2, 0, 4]  # stable: the two pairs from token 0 keep their order
+    assert [(left, right) for _, left, right, _ in blocks] == [(0, 9), (3, 9), (7, 9)]
+    for row in range(5):
+        scores = keys[lo[row]:hi[row]] @ queries[row] / numpy.sqrt(2)
+        weights = numpy.exp(scores - scores.max())
+        numpy.testing.assert_allclose(pooled[row], (weights / weights.sum()) @ values[lo[row]:hi[row]],
+                                      rtol=1e-5, atol=1e-6)

@@ -13,8 +13,10 @@ pick its own tokens:
 
 Input and output follow ``relation_representation``: ``(token_vectors, mentions)`` per
 doc in, one ``(n_pairs, hidden_width)`` array per doc out, rows in the order of
-``relation_decoding.enumerate_pairs``. Pairs are taken ``block`` at a time against the
-tokens their ranges cover, so memory follows the pairs, not pairs × doc length.
+``relation_decoding.enumerate_pairs``. Pairs are taken in order of their first token,
+``block`` at a time, against the tokens their ranges cover, so memory follows the pairs,
+not pairs × doc length. At prediction a linear layer on the context can be moved inside
+the pooling (``projected_context``).
 """
 from typing import Callable, List, Optional, Tuple
 
@@ -73,56 +75,41 @@ def relation_context_forward(model: Model, inputs: RelationInput, is_train: bool
     ops = model.ops
     xp = ops.xp
     Xs, mention_sets = inputs
-    Q, bq, K, V = (model.get_param(name) for name in ("Q", "bq", "K", "V"))
+    Q, K, V = (model.get_param(name) for name in ("Q", "K", "V"))
     n_att, n_out = model.get_dim("nA"), model.get_dim("nO")
-    scale = 1.0 / float(numpy.sqrt(n_att))
     outputs, caches = [], []
     for X, mentions in zip(Xs, mention_sets):
-        mentions = numpy.asarray(mentions, dtype="int32").reshape((-1, 3))
-        heads, tails = enumerate_pairs(mentions, model.attrs["max_distance"])
-        if len(heads) == 0:
+        pairs = _doc_pairs(model, X, mentions)
+        if pairs is None:
             outputs.append(ops.alloc2f(0, n_out))
             caches.append(None)
             continue
-        starts, ends = ops.asarray1i(mentions[:, 0]), ops.asarray1i(mentions[:, 1])
-        lo, hi = pair_token_ranges(mentions, heads, tails, model.attrs["margin"], X.shape[0])
-        heads, tails = ops.asarray1i(heads), ops.asarray1i(tails)
-        means = range_means(prefix_sums(ops, X), starts, ends)
-        queries_by_mention = ops.gemm(means, Q, trans2=True)  # (n_mentions, 2a)
-        queries = queries_by_mention[heads, :n_att] + queries_by_mention[tails, n_att:] + bq
+        starts, ends, heads, tails, lo, hi, means, queries = pairs
         keys = ops.gemm(X, K, trans2=True)
         values = ops.gemm(X, V, trans2=True)
-        context = ops.alloc2f(len(heads), n_out)
-        blocks = []
-        for first in range(0, len(heads), model.attrs["block"]):
-            rows = slice(first, min(first + model.attrs["block"], len(heads)))
-            left, right = int(lo[rows].min()), int(hi[rows].max())
-            positions = numpy.arange(left, right)
-            inside = (positions[None, :] >= lo[rows, None]) & (positions[None, :] < hi[rows, None])
-            scores = ops.gemm(queries[rows], keys[left:right], trans2=True) * scale
-            scores = xp.where(xp.asarray(inside), scores, xp.float32(-numpy.inf))
-            weights = xp.exp(scores - scores.max(axis=1, keepdims=True))
-            weights /= weights.sum(axis=1, keepdims=True)
-            context[rows] = ops.gemm(weights, values[left:right])
-            blocks.append((rows, left, right, weights))
+        context, order, blocks = attend_over_ranges(ops, queries, keys, values, lo, hi, model.attrs["block"], n_att)
         outputs.append(context)
-        caches.append((X, starts, ends, heads, tails, means, queries, keys, values, blocks) if is_train else None)
+        caches.append((X, starts, ends, heads, tails, means, queries, keys, values, order, blocks) if is_train else None)
 
     def backprop(d_outputs: List[Floats2d]) -> Tuple[List[Floats2d], List[Ints2d]]:
+        scale = _scale(n_att)
         d_inputs = []
         for d_context, X, cache in zip(d_outputs, Xs, caches):
             if cache is None:
                 d_inputs.append(ops.alloc2f(*X.shape))
                 continue
-            X, starts, ends, heads, tails, means, queries, keys, values, blocks = cache
-            d_queries = ops.alloc2f(*queries.shape)
+            X, starts, ends, heads, tails, means, queries, keys, values, order, blocks = cache
+            d_context, sorted_queries = d_context[order], queries[order]
+            d_sorted_queries = ops.alloc2f(*queries.shape)
             d_keys, d_values = ops.alloc2f(*keys.shape), ops.alloc2f(*values.shape)
             for rows, left, right, weights in blocks:
                 d_weights = ops.gemm(d_context[rows], values[left:right], trans2=True)
                 d_values[left:right] += ops.gemm(weights, d_context[rows], trans1=True)
                 d_scores = weights * (d_weights - (d_weights * weights).sum(axis=1, keepdims=True)) * scale
-                d_queries[rows] = ops.gemm(d_scores, keys[left:right])
-                d_keys[left:right] += ops.gemm(d_scores, queries[rows], trans1=True)
+                d_sorted_queries[rows] = ops.gemm(d_scores, keys[left:right])
+                d_keys[left:right] += ops.gemm(d_scores, sorted_queries[rows], trans1=True)
+            d_queries = ops.alloc2f(*queries.shape)
+            d_queries[order] = d_sorted_queries
             d_as_head, d_as_tail = ops.alloc2f(means.shape[0], n_att), ops.alloc2f(means.shape[0], n_att)
             ops.scatter_add(d_as_head, heads, d_queries)
             ops.scatter_add(d_as_tail, tails, d_queries)
@@ -139,6 +126,87 @@ def relation_context_forward(model: Model, inputs: RelationInput, is_train: bool
     if not is_train:
         return outputs, _no_backprop
     return outputs, backprop
+
+
+def projected_context(model: Model, inputs: RelationInput, projection: Floats2d) -> List[Floats2d]:
+    """``context @ projection.T`` per doc, for prediction, without the context itself.
+
+    The context is a weighted mean of ``V·x``, so a linear layer on it can be moved
+    inside the mean: the tokens are projected once through ``projection @ V`` and the
+    attention pools those ``projection.shape[0]`` columns instead of ``hidden_width``.
+    The relation head's output layer reads the context this way (``pair_logits``): 49
+    relation types against 256 columns, and no pair rows of context are stored.
+    """
+    ops = model.ops
+    n_att, n_out = model.get_dim("nA"), projection.shape[0]
+    value_weights = ops.gemm(projection, model.get_param("V"))  # (n_out, nI)
+    outputs = []
+    for X, mentions in zip(*inputs):
+        pairs = _doc_pairs(model, X, mentions)
+        if pairs is None:
+            outputs.append(ops.alloc2f(0, n_out))
+            continue
+        _, _, _, _, lo, hi, _, queries = pairs
+        keys = ops.gemm(X, model.get_param("K"), trans2=True)
+        values = ops.gemm(X, value_weights, trans2=True)
+        outputs.append(attend_over_ranges(ops, queries, keys, values, lo, hi, model.attrs["block"], n_att)[0])
+    return outputs
+
+
+def _doc_pairs(model: Model, X: Floats2d, mentions):
+    """One doc's candidate pairs, their token ranges and queries; None without a pair."""
+    ops = model.ops
+    n_att = model.get_dim("nA")
+    mentions = numpy.asarray(mentions, dtype="int32").reshape((-1, 3))
+    heads, tails = enumerate_pairs(mentions, model.attrs["max_distance"])
+    if len(heads) == 0:
+        return None
+    starts, ends = ops.asarray1i(mentions[:, 0]), ops.asarray1i(mentions[:, 1])
+    lo, hi = pair_token_ranges(mentions, heads, tails, model.attrs["margin"], X.shape[0])
+    heads, tails = ops.asarray1i(heads), ops.asarray1i(tails)
+    means = range_means(prefix_sums(ops, X), starts, ends)
+    queries_by_mention = ops.gemm(means, model.get_param("Q"), trans2=True)  # (n_mentions, 2a)
+    queries = queries_by_mention[heads, :n_att] + queries_by_mention[tails, n_att:] + model.get_param("bq")
+    return starts, ends, heads, tails, lo, hi, means, queries
+
+
+def attend_over_ranges(ops, queries: Floats2d, keys: Floats2d, values: Floats2d, lo: numpy.ndarray,
+                       hi: numpy.ndarray, block: int, n_att: int):
+    """Per pair, the softmax(q·k / √n_att)-weighted mean of ``values[lo:hi]``.
+
+    The pairs are taken in order of their first token, ``block`` at a time, and each
+    block against the tokens its ranges cover together: sorted, a block's pairs lie
+    close together, so it covers about half the tokens it would in candidate order
+    (on NEREL dev, 7.8M pair-token scores for 3.1M needed, against 17M unsorted at 128
+    pairs a block). Returns the pooled rows in candidate order, the sort order, and
+    per block its rows (of the sorted order), token range and weights.
+    """
+    xp = ops.xp
+    scale = _scale(n_att)
+    order = numpy.argsort(lo, kind="stable")
+    lo, hi = lo[order], hi[order]
+    order = ops.asarray1i(order)
+    sorted_queries = queries[order]
+    pooled = ops.alloc2f(len(lo), values.shape[1], zeros=False)
+    blocks = []
+    for first in range(0, len(lo), block):
+        rows = slice(first, min(first + block, len(lo)))
+        left, right = int(lo[rows].min()), int(hi[rows].max())
+        positions = numpy.arange(left, right)
+        inside = (positions[None, :] >= lo[rows, None]) & (positions[None, :] < hi[rows, None])
+        scores = ops.gemm(sorted_queries[rows], keys[left:right], trans2=True) * scale
+        scores = xp.where(xp.asarray(inside), scores, xp.float32(-numpy.inf))
+        weights = xp.exp(scores - scores.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        pooled[rows] = ops.gemm(weights, values[left:right])
+        blocks.append((rows, left, right, weights))
+    result = ops.alloc2f(*pooled.shape, zeros=False)
+    result[order] = pooled
+    return result, order, blocks
+
+
+def _scale(n_att: int) -> float:
+    return 1.0 / float(numpy.sqrt(n_att))
 
 
 def _no_backprop(d_outputs):

@@ -35,8 +35,8 @@ from thinc.api import Dropout, Linear, Model, Relu, chain, glorot_uniform_init, 
 from thinc.types import Floats2d, Ints2d
 
 from ..relation_decoding import N_DISTANCE_BUCKETS, between_ranges, distance_buckets, enumerate_pairs
-from .flat_rows import with_flat_rows
 from .pair_features import pair_features
+from .pair_logits import relation_scorer
 from .pair_structure import build_pair_structure
 from .ranges import prefix_sums, range_means, range_means_backward
 from .relation_context import build_relation_context
@@ -174,8 +174,9 @@ def _scorer(features: Model, output_layers: Model, max_distance: int,
             representation: Optional[Model] = None) -> Model[RelationInput, List[Floats2d]]:
     """``features`` (pair rows per doc), then ``output_layers`` on every row; with the refs
     the joint model sizes and reads (the last output layer and the pair representation)."""
-    # pair_features hands on its rows as one buffer: with_flat_rows reads it without a copy
-    model = chain(features, with_flat_rows(output_layers))
+    # pair_features hands on its rows as one buffer: with_flat_rows reads it without a copy;
+    # a prediction with a linear output skips the rows where it can (pair_logits)
+    model = relation_scorer(features, output_layers)
     model.set_ref(RELATION_OUTPUT, output_layers.layers[-1])
     model.set_ref(RELATION_REPRESENTATION, representation or features)
     model.attrs["max_distance"] = max_distance
