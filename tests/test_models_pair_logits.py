@@ -18,6 +18,14 @@ def token_vectors(seed=0, width=6):
     return [rng.normal(size=(n, width)).astype("float32") for n in (10, 4, 7)]
 
 
+def built(builder):
+    """A scorer from ``builder``, initialized on the test docs with every parameter random; and the docs."""
+    Xs = token_vectors()
+    model = builder()
+    model.initialize(X=(Xs, MENTIONS))
+    return randomized(model), Xs
+
+
 def randomized(model, seed=1):
     """Every parameter drawn from a seeded rng, the output layer included (it starts at zero)."""
     rng = numpy.random.default_rng(seed)
@@ -44,10 +52,7 @@ SCORERS = {
 
 @pytest.mark.parametrize("name", SCORERS)
 def test_prediction_equals_the_joined_rows_logits(name):
-    Xs = token_vectors()
-    model = SCORERS[name]()
-    model.initialize(X=(Xs, MENTIONS))
-    randomized(model)
+    model, Xs = built(SCORERS[name])
     features, head = model.layers
     assert linear_output(head) is model.get_ref("relation_output")
     rows = features.predict((Xs, MENTIONS))
@@ -65,10 +70,7 @@ def test_prediction_equals_the_joined_rows_logits(name):
 
 
 def test_small_attention_blocks_give_the_same_logits():
-    Xs = token_vectors()
-    model = SCORERS["v4"]()
-    model.initialize(X=(Xs, MENTIONS))
-    randomized(model)
+    model, Xs = built(SCORERS["v4"])
     whole = model.predict((Xs, MENTIONS))
     context = model.layers[0].layers[1]
     context.attrs["block"] = 2  # pairs sorted by first token, two at a time
@@ -76,27 +78,20 @@ def test_small_attention_blocks_give_the_same_logits():
         numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_hidden_layers_before_the_output_predict_through_the_rows():
-    Xs = token_vectors()
-    model = build_relation_scorer_v3(max_distance=3, hidden_width=4, context_width=3, nO=5, n_entity_types=3,
-                                     dropout=0.0, depth=1)
-    model.initialize(X=(Xs, MENTIONS))
-    randomized(model)
-    features, head = model.layers
-    assert linear_output(head) is None
-    rows_then_output = head.predict(features.predict((Xs, MENTIONS)))
-    predicted = model.predict((Xs, MENTIONS))
-    assert [p.shape for p in predicted] == [(len(enumerate_pairs(m, 3)[0]), 5) for m in MENTIONS]
-    for a, b in zip(predicted, rows_then_output):
-        numpy.testing.assert_array_equal(a, b)
+THROUGH_THE_ROWS = {
+    "hidden-layer": lambda: build_relation_scorer_v3(max_distance=3, hidden_width=4, context_width=3, nO=5,
+                                                     n_entity_types=3, dropout=0.0, depth=1),
+    "no-pair-attention": lambda: build_relation_scorer_v2(max_distance=3, hidden_width=4, nO=5, n_entity_types=3,
+                                                          dropout=0.0),
+}
 
 
-def test_a_head_without_pair_attention_predicts_through_the_rows():
-    Xs = token_vectors()
-    model = build_relation_scorer_v2(max_distance=3, hidden_width=4, nO=5, n_entity_types=3, dropout=0.0)
-    model.initialize(X=(Xs, MENTIONS))
-    randomized(model)
+@pytest.mark.parametrize("name", THROUGH_THE_ROWS)
+def test_heads_pair_logits_cannot_regroup_predict_through_the_rows(name):
+    """A hidden layer before the output, or pair features that are not pair_features (v1, v2)."""
+    model, Xs = built(THROUGH_THE_ROWS[name])
     features, head = model.layers
+    assert name != "hidden-layer" or linear_output(head) is None
     rows_then_output = head.predict(features.predict((Xs, MENTIONS)))
     predicted = model.predict((Xs, MENTIONS))
     assert [p.shape for p in predicted] == [(len(enumerate_pairs(m, 3)[0]), 5) for m in MENTIONS]
