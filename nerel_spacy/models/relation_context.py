@@ -176,10 +176,11 @@ def attend_over_ranges(ops, queries: Floats2d, keys: Floats2d, values: Floats2d,
 
     The pairs are taken in order of their first token, ``block`` at a time, and each
     block against the tokens its ranges cover together: sorted, a block's pairs lie
-    close together, so it covers about half the tokens it would in candidate order
-    (on NEREL dev, 7.8M pair-token scores for 3.1M needed, against 17M unsorted at 128
-    pairs a block). Returns the pooled rows in candidate order, the sort order, and
-    per block its rows (of the sorted order), token range and weights.
+    close together, so it covers fewer tokens than in candidate order (on NEREL dev, with
+    a 4-layer student's mentions: 14.3M pair-token scores against 17.2M at 512 pairs a
+    block, 7.8M against 11.8M at 128; 3.1M are needed). Returns the pooled rows in
+    candidate order, the sort order, and per block its rows (of the sorted order), token
+    range and weights.
     """
     xp = ops.xp
     scale = _scale(n_att)
