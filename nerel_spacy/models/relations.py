@@ -39,11 +39,10 @@ from .pair_features import pair_features
 from .pair_logits import relation_scorer
 from .pair_structure import build_pair_structure
 from .ranges import prefix_sums, range_means, range_means_backward
-from .relation_context import build_relation_context
+from .relation_context import RelationInput, build_relation_context
 
 RELATION_OUTPUT = "relation_output"
 RELATION_REPRESENTATION = "relation_representation"
-RelationInput = Tuple[List[Floats2d], List[Ints2d]]
 N_PROJECTIONS = 7  # head start, end, inside | tail start, end, inside | between
 
 
