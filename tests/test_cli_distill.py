@@ -226,6 +226,15 @@ def test_cli_refuses_an_output_that_would_delete_or_lie_in_an_input(inputs, monk
     assert (inputs / "dd2" / "distill-corpus" / "train.spacy").read_bytes() == b"hours of teacher outputs"
 
 
+def test_cli_refuses_texts_that_a_reused_teacher_pass_would_leave_unlabelled(inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    (inputs / "a.txt").write_text("Путин посетил Москву.", encoding="utf8")
+    result = CliRunner().invoke(app, ["distill", "dd/model-best", "student", "--dev", "train.spacy",
+                                      "--teacher-outputs", "dd2/distill-corpus/train.spacy", "--texts", "a.txt"])
+    assert result.exit_code == 2 and "leave --teacher-outputs out" in " ".join(result.output.split()), result.output
+    assert not (inputs / "student").exists()
+
+
 def test_a_failed_run_leaves_the_earlier_output_as_it_was(inputs):
     """--overwrite replaces OUTPUT only with a finished run: here the teacher is refused."""
     earlier = inputs / "student"

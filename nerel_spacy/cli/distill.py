@@ -56,7 +56,7 @@ Exit status: 0 trained, 2 usage error (unreadable texts, a CNN or int8 teacher, 
 layers, OUTPUT not empty without --overwrite, OUTPUT a file, one that is, holds or lies inside
 TEACHER, or one that is or holds --teacher-outputs, --train, --dev or --texts, a teacher pass
 or a student's run kept from other settings without --fresh, a damaged checkpoint, another
-distill into OUTPUT still running), 130 or
+distill into OUTPUT still running, --texts with --teacher-outputs), 130 or
 143 stopped by Ctrl-C or SIGTERM with a checkpoint (run the same command to continue).
 """
 
@@ -105,7 +105,7 @@ def distill_command(
     teacher_outputs: Optional[Path] = typer.Option(
         None, "--teacher-outputs", metavar="FILE", show_default=False,
         help="Reuse the distill-corpus/train.spacy of an earlier run of the same teacher instead of "
-        "running the teacher again (e.g. for a second student size); --train and --texts are then unused.",
+        "running the teacher again (e.g. for a second student size); --train is then unused, and --texts refused.",
     ),
     static_vectors: StaticVectors = typer.Option(
         StaticVectors.keep, "--static-vectors", case_sensitive=False,
@@ -137,6 +137,11 @@ def distill_command(
     clash = output_clash(str(teacher), output, "TEACHER", "OUTPUT", "student") or input_clash(output, inputs)
     if clash:
         error(console, clash.replace("the copy", "the student"))
+        raise typer.Exit(2)
+    if teacher_outputs is not None and texts:
+        # The reused pass already holds the texts it was run with; new ones would go unlabelled.
+        error(console, "--texts needs the teacher to label them, and --teacher-outputs skips the teacher: "
+              "leave --teacher-outputs out (the teacher then runs on --train and every --texts).")
         raise typer.Exit(2)
     if output.exists() and any(output.iterdir()) and not overwrite:
         error(console, f"{output} exists and is not empty. Pass --overwrite to replace it.")
