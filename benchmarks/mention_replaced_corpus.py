@@ -2,12 +2,11 @@
 
 Distillation learns the teacher's outputs on whatever text it is shown, and NEREL's 746
 training docs are all the Russian text this machine has. This writes the training docs
-followed by ``--copies`` copies of each, in which every eligible mention is swapped with
-probability ``--rate`` for another training mention of its type (names
-only by default: ``--types``) (``nerel_spacy.augment``,
-the gold labels and relation triples move with them). The teacher pass then labels the
-copies like any training doc, so the student sees the teacher's predictions on names in
-contexts the teacher never saw them in.
+followed by ``--copies`` copies of each, in which every eligible mention of a name type
+(``--types``) is swapped with probability ``--rate`` for another training mention of its
+type (``nerel_spacy.augment``; the gold labels and relation triples move with them). The
+teacher pass then labels the copies like any training doc, so the student sees the teacher's
+predictions on names in contexts the teacher never saw them in.
 
     python benchmarks/mention_replaced_corpus.py corpus/train.spacy corpus/train_mr2.spacy --copies 2
 """
@@ -22,11 +21,9 @@ from spacy.tokens import DocBin
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nerel_spacy.augment import eligible_mentions, mention_surfaces, replace_mentions  # noqa: E402
+from nerel_spacy.brat.reader import DOC_ID_KEY  # noqa: E402
 from nerel_spacy.corpus import read_corpus  # noqa: E402
-
-DOC_ID = "nerel_doc_id"
 from nerel_spacy.schema import SPANS_KEY  # noqa: E402
-
 
 # Names, whose replacement keeps the sentence Russian; an EVENT or PROFESSION swapped for
 # another is mostly a verb or a noun phrase that breaks the grammar around it.
@@ -61,6 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.copies < 1 or not 0 < args.rate <= 1:
         parser.error("--copies must be at least 1 and --rate in (0, 1]")
+    if not args.train.is_file():
+        parser.error(f"{args.train} not found: give the training corpus that `nerel-batch convert` wrote")
     nlp = spacy.blank("ru")
     docs = list(read_corpus(args.train, nlp.vocab))
     surfaces = mention_surfaces(docs)
@@ -73,7 +72,7 @@ def main() -> None:
         for doc in docs:
             copy = replaced_copy(doc, surfaces, rng, args.rate, tuple(args.types.split(",")))
             if copy is not None:
-                copy.user_data[DOC_ID] = f"{doc.user_data.get(DOC_ID, '')}~copy{copy_number + 1}"
+                copy.user_data[DOC_ID_KEY] = f"{doc.user_data.get(DOC_ID_KEY, '')}~copy{copy_number + 1}"
                 out.add(copy)
                 made += 1
     args.output.parent.mkdir(parents=True, exist_ok=True)

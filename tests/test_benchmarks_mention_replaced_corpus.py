@@ -63,4 +63,7 @@ def test_the_script_writes_the_docs_then_their_copies_under_new_ids(tmp_path, mo
     with pytest.raises(SystemExit) as exit_info:
         run_script(monkeypatch, tmp_path / "train.spacy", tmp_path / "x.spacy", "--copies", "0")
     assert exit_info.value.code == 2 and "--copies" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_script(monkeypatch, tmp_path / "missing.spacy", tmp_path / "x.spacy")
+    assert exit_info.value.code == 2 and "missing.spacy not found" in capsys.readouterr().err
     assert not (tmp_path / "x.spacy").exists()
